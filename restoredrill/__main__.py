@@ -1,0 +1,3 @@
+from restoredrill.cli.app import main
+
+main()

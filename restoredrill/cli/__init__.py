@@ -1,0 +1,1 @@
+"""The command line: one small module per command group; no logic beyond parse → call → render."""

@@ -1,0 +1,61 @@
+"""Connection strings: redaction for printing, and read-only production connections."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from restoredrill.errors import ConfigError, DatabaseUnavailable
+
+_URI_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+def redact(dsn: str) -> str:
+    """The DSN with any password replaced, for logs, JSON and reports."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return _URI_PASSWORD.sub(r"\1***@", dsn)
+    if "password" in params:
+        params["password"] = "***"
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+
+
+def describe(dsn: str) -> str:
+    """host:port/dbname, for tables and the ledger."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return redact(dsn)
+    host = str(params.get("host") or "localhost")
+    port = str(params.get("port") or "5432")
+    return f"{host}:{port}/{params.get('dbname') or params.get('user') or ''}"
+
+
+def connect(
+    dsn: str, read_only: bool = False, autocommit: bool = False
+) -> psycopg.Connection[tuple[object, ...]]:
+    """Open a connection; read_only sets default_transaction_read_only for the session so
+    nothing can be written through it, whatever SQL runs later."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"not a valid connection string: {redact(dsn)} ({exc})") from exc
+    options = None
+    if read_only:
+        options = f"{params.get('options') or ''} -c default_transaction_read_only=on".strip()
+    try:
+        extra = {"options": options} if options else {}
+        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, **extra)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()
+        reason = first[-1] if first else "connection failed"
+        raise DatabaseUnavailable(f"cannot connect to {redact(dsn)}: {reason}") from exc
+    if read_only:
+        # Belt and braces: also pin it on the session in case 'options' were ignored by a pooler.
+        conn.execute("SET default_transaction_read_only = on")
+        if not autocommit:
+            conn.commit()
+    return conn

@@ -1,0 +1,1 @@
+"""Database engines: dialect (quoting, keys, row hashing SQL) and restore mechanics."""

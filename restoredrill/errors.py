@@ -1,0 +1,81 @@
+"""One exception tree. Each class carries the process exit code it maps to.
+
+Exit codes (DESIGN.md): 0 pass · 1 the drill found a problem (verification failed,
+differences, a backup that cannot reach the target) · 2 usage or configuration error ·
+3 infrastructure error (database, server binaries, Docker, S3) · 4 internal error ·
+130 interrupted. The CLI maps exceptions to codes in exactly one place (cli/app.py).
+"""
+
+from __future__ import annotations
+
+
+class RestoreDrillError(Exception):
+    """Base of every error restoredrill raises on purpose."""
+
+    exit_code = 4
+
+
+# --- 1: the drill ran and found the backups or the data wrong -----------------
+
+
+class DrillFailed(RestoreDrillError):
+    exit_code = 1
+
+
+class PreflightFailed(DrillFailed):
+    """The plan's preflight checks show the backups cannot reach the target."""
+
+
+class BackupCorrupt(DrillFailed):
+    """A base backup or log segment is unreadable, truncated or not what it claims."""
+
+
+class RecoveryIncomplete(DrillFailed):
+    """The server ended recovery before reaching the target."""
+
+
+class VerificationFailed(DrillFailed):
+    """Restored data differs from the reference."""
+
+
+# --- 2: usage and configuration ------------------------------------------------
+
+
+class UsageError(RestoreDrillError):
+    exit_code = 2
+
+
+class InvalidTarget(UsageError):
+    """A recovery target that cannot be parsed or is ambiguous (e.g. naive time)."""
+
+
+class ConfigError(UsageError):
+    """Bad paths, missing OS users, unknown tables and similar set-up mistakes."""
+
+
+# --- 3: infrastructure ------------------------------------------------------------
+
+
+class InfrastructureError(RestoreDrillError):
+    exit_code = 3
+
+
+class DatabaseUnavailable(InfrastructureError):
+    """A DSN that does not connect or a query that fails for server reasons."""
+
+
+class SandboxError(InfrastructureError):
+    """A throwaway instance that could not be created, started or stopped."""
+
+
+class ToolMissing(InfrastructureError):
+    """A server binary or helper tool (pg_waldump, lz4, ...) is not installed."""
+
+
+# --- 130 ---------------------------------------------------------------------------
+
+
+class Interrupted(RestoreDrillError):
+    """Ctrl-C or SIGTERM; raised so context managers tear sandboxes down."""
+
+    exit_code = 130

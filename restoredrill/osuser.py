@@ -1,0 +1,55 @@
+"""Which OS user runs server processes. initdb and postgres refuse to run as root, so when
+restoredrill runs as root the servers run as a dedicated user (``postgres`` by default)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+from restoredrill.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The user server processes run as; ``None`` fields mean "as ourselves"."""
+
+    name: str | None
+    uid: int | None
+    gid: int | None
+
+    @property
+    def switches(self) -> bool:
+        return self.uid is not None
+
+    def popen_kwargs(self) -> dict[str, object]:
+        if self.uid is None:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+    def own(self, path: Path, recursive: bool = False) -> None:
+        """Give ``path`` (and, if asked, everything below it) to the server user."""
+        if self.uid is None or self.gid is None:
+            return
+        os.chown(path, self.uid, self.gid)
+        if recursive:
+            for root, dirs, files in os.walk(path):
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), self.uid, self.gid)
+
+
+def server_user(preferred: str = "postgres") -> RunAs:
+    """Resolve the OS user for server processes; only switches when running as root."""
+    if os.geteuid() != 0:
+        return RunAs(None, None, None)
+    try:
+        entry = pwd.getpwnam(preferred)
+    except KeyError:
+        raise ConfigError(
+            f"running as root, but there is no OS user {preferred!r} to run the server as "
+            f"(create it, or pass --os-user NAME)"
+        ) from None
+    if entry.pw_uid == 0:
+        raise ConfigError(f"--os-user {preferred!r} is root; the server refuses to run as root")
+    return RunAs(preferred, entry.pw_uid, entry.pw_gid)
