@@ -47,8 +47,8 @@ def connect(
     if read_only:
         options = f"{params.get('options') or ''} -c default_transaction_read_only=on".strip()
     try:
-        extra = {"options": options} if options else {}
-        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, **extra)
+        conninfo = make_conninfo(dsn, options=options) if options else dsn
+        conn = psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()
         reason = first[-1] if first else "connection failed"
