@@ -6,7 +6,6 @@ import signal
 import sys
 from types import FrameType
 
-import click
 import typer
 
 from restoredrill.cli.common import err
@@ -36,24 +35,15 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("restoredrill: interrupted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except Interrupted as exc:
-        err.print(f"restoredrill: interrupted: {exc}")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("restoredrill: interrupted")
-        sys.exit(130)
+        # Typer's standalone mode handles usage errors (exit 2) and Ctrl-C (exit 130).
+        app(args=argv)
     except RestoreDrillError as exc:
-        err.print(f"restoredrill: error: {exc}", markup=False)
+        err.print(f"restoredrill: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # the one place an unexpected error becomes exit 4
-        err.print(f"restoredrill: internal error: {type(exc).__name__}: {exc}", markup=False)
+        err.print(
+            f"restoredrill: internal error: {type(exc).__name__}: {exc}",
+            markup=False,
+            soft_wrap=True,
+        )
         sys.exit(4)
