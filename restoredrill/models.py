@@ -103,6 +103,7 @@ class RestorePlan(Frozen):
     target_timeline: int | None
     archive_head_lsn: Lsn | None
     archive_head_time: AwareDatetime | None
+    expected_last_commit_time: AwareDatetime | None = None
     checks: list[PreflightCheck]
 
     @property

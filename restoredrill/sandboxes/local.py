@@ -124,6 +124,11 @@ class LocalPostgres:
         recovery: bool = False,
     ) -> None:
         """Start the server and wait until it accepts connections (after recovery, if any)."""
+        self.launch(settings, recovery)
+        self.wait_ready(timeout)
+
+    def launch(self, settings: Mapping[str, str] | None = None, recovery: bool = False) -> None:
+        """Start the server process without waiting for it."""
         argv = [self.tools.path("postgres"), "-D", str(self.datadir)]
         merged = {
             **SANDBOX_SETTINGS,
@@ -149,29 +154,48 @@ class LocalPostgres:
             )
         except OSError as exc:
             raise SandboxError(f"cannot start postgres: {exc}") from exc
-        self._wait_ready(timeout)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_for_log(self, markers: tuple[str, ...], timeout: float) -> str | None:
+        """Wait until the server log shows one of ``markers``; returns the one seen, or None
+        when the server became ready without printing any."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            log = self.log_text()
+            for marker in markers:
+                if marker in log:
+                    return marker
+            if "database system is ready to accept connections" in log:
+                return None
+            time.sleep(0.05)
+        raise SandboxError(f"no progress from the server within {timeout:.0f}s")
+
+    def _check_alive(self) -> None:
+        assert self._process is not None
+        if self._process.poll() is None:
+            return
+        tail = self.log_tail()
+        if RECOVERY_ENDED_EARLY in tail:
+            raise RecoveryIncomplete(
+                "PostgreSQL ended recovery before reaching the target: " + _last_fatal(tail)
+            )
+        raise SandboxError(
+            f"postgres exited with code {self._process.returncode} during start-up: "
+            + _last_fatal(tail)
+        )
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         last_error = ""
         while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                tail = self.log_tail()
-                if RECOVERY_ENDED_EARLY in tail:
-                    raise RecoveryIncomplete(
-                        "PostgreSQL ended recovery before reaching the target: " + _last_fatal(tail)
-                    )
-                raise SandboxError(
-                    f"postgres exited with code {self._process.returncode} during start-up: "
-                    + _last_fatal(tail)
-                )
+            self._check_alive()
             try:
                 with psycopg.connect(self.dsn(), connect_timeout=2) as conn:
                     conn.execute("SELECT 1")
                 return
             except psycopg.OperationalError as exc:
-                last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                lines = str(exc).strip().splitlines()
+                last_error = lines[-1] if lines else ""
                 time.sleep(0.05)
         raise SandboxError(
             f"postgres did not accept connections within {timeout:.0f}s ({last_error}); "
@@ -217,12 +241,14 @@ class LocalPostgres:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def log_tail(self, lines: int = 30) -> str:
+    def log_text(self) -> str:
         try:
-            text = self.logfile.read_text(errors="replace")
+            return self.logfile.read_text(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
 
     def run_tool(self, argv: list[str], what: str, env: Mapping[str, str] | None = None) -> str:
         """Run a PostgreSQL client/server tool as the server user."""

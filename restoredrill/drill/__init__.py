@@ -1,0 +1,1 @@
+"""Use cases: plan, restore, verify, diff, reapply, run. No printing, no typer."""

@@ -1,0 +1,1 @@
+"""Where backups live. A source lists base backups and log segments and fetches them."""

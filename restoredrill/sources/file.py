@@ -1,0 +1,149 @@
+"""A directory source: base backups in one directory, WAL segments in another."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from restoredrill.errors import BackupCorrupt, ConfigError
+from restoredrill.models import BaseBackup, WalSegment
+from restoredrill.osuser import RunAs
+from restoredrill.sources.compression import decompress_to, open_decompressed
+from restoredrill.sources.pg_basebackups import BASE_TAR_NAMES, list_base_backups
+from restoredrill.sources.wal_archive import WalArchive, scan_archive
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    backups: list[BaseBackup]
+    archive: WalArchive
+
+
+class FileSource:
+    kind = "file"
+
+    def __init__(self, base_backups: Path, wal_archive: Path) -> None:
+        self.base_backups = Path(base_backups)
+        self.wal_archive = Path(wal_archive)
+
+    def describe(self) -> str:
+        return f"file:{self.base_backups} (WAL {self.wal_archive})"
+
+    def catalogue(self) -> Catalogue:
+        archive = scan_archive(self.wal_archive)
+        return Catalogue(list_base_backups(self.base_backups, archive.backup_histories), archive)
+
+    # --- fetching ----------------------------------------------------------------------
+
+    def extract_base(self, backup: BaseBackup, datadir: Path, run_as: RunAs) -> int:
+        """Unpack a base backup into an empty data directory as the server user.
+        Returns the bytes read (uncompressed)."""
+        source = Path(backup.path)
+        if any(datadir.iterdir()):
+            raise ConfigError(f"data directory {datadir} is not empty")
+        if backup.format == "plain":
+            return self._untar_stream(self._tar_of_directory(source), datadir, run_as)
+        extra = [
+            p.name
+            for p in source.iterdir()
+            if p.name.endswith((".tar", ".tar.gz", ".tar.lz4", ".tar.zst"))
+            and not p.name.startswith(("base.", "pg_wal."))
+        ]
+        if extra:
+            raise ConfigError(
+                f"{source}: tablespace archives ({', '.join(extra)}) are not supported"
+            )
+        base_tar = next(source / n for n in BASE_TAR_NAMES if (source / n).is_file())
+        total = self._untar_file(base_tar, datadir, run_as)
+        wal_names = (f"pg_wal{name[len('base') :]}" for name in BASE_TAR_NAMES)
+        wal_tar = next((source / n for n in wal_names if (source / n).is_file()), None)
+        if wal_tar is not None:
+            total += self._untar_file(wal_tar, datadir / "pg_wal", run_as)
+        return total
+
+    def _untar_file(self, path: Path, dest: Path, run_as: RunAs) -> int:
+        with open_decompressed(path) as stream:
+            return self._untar_stream(_chunks(stream), dest, run_as, label=path.name)
+
+    @staticmethod
+    def _tar_of_directory(source: Path) -> Iterator[bytes]:
+        proc = subprocess.Popen(
+            ["tar", "-C", str(source), "-cf", "-", "--exclude=./postmaster.pid", "."],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        yield from _chunks(proc.stdout)
+        if proc.wait() != 0:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise BackupCorrupt(f"{source}: cannot read the backup directory: {err.strip()}")
+
+    @staticmethod
+    def _untar_stream(
+        chunks: Iterator[bytes], dest: Path, run_as: RunAs, label: str = "base backup"
+    ) -> int:
+        # GNU tar as the server user: files land with the right owner, and tar refuses
+        # absolute paths and '..' members by default.
+        dest.mkdir(mode=0o700, exist_ok=True)
+        run_as.own(dest)
+        proc = subprocess.Popen(
+            [
+                "tar",
+                "-x",
+                "-f",
+                "-",
+                "-C",
+                str(dest),
+                "--no-same-owner",
+                "--delay-directory-restore",
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **run_as.popen_kwargs(),  # type: ignore[call-overload]
+        )
+        assert proc.stdin is not None
+        total = 0
+        problem: str | None = None
+        try:
+            for chunk in chunks:
+                total += len(chunk)
+                proc.stdin.write(chunk)
+        except (EOFError, OSError) as exc:
+            problem = str(exc)
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            code = proc.wait()
+        if problem or code != 0:
+            lines = stderr.strip().splitlines()
+            reason = problem or (lines[-1] if lines else f"tar exit code {code}")
+            raise BackupCorrupt(f"{label} is truncated or damaged: {reason}")
+        return total
+
+    def stage_segments(self, segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
+        """Copy (decompressing) the segments replay needs next to the sandbox, so the
+        restore_command never reads from — let alone writes to — the production archive."""
+        total = 0
+        for segment in segments:
+            target = dest / segment.name
+            total += decompress_to(Path(segment.path), target)
+            run_as.own(target)
+        return total
+
+    def stage_histories(self, dest: Path, run_as: RunAs) -> None:
+        for history in self.wal_archive.glob("*.history"):
+            target = dest / history.name
+            target.write_bytes(history.read_bytes())
+            run_as.own(target)
+
+
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk

@@ -1,0 +1,180 @@
+"""Catalogue of pg_basebackup output (tar — plain, .gz, .lz4, .zst — or plain format) in a
+directory that may hold several backups, one per subdirectory."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from restoredrill.errors import BackupCorrupt, ConfigError
+from restoredrill.lsn import parse_lsn
+from restoredrill.models import BaseBackup
+from restoredrill.sources.compression import compression_of, open_decompressed
+
+BASE_TAR_NAMES = ("base.tar", "base.tar.gz", "base.tar.lz4", "base.tar.zst")
+_LABEL_LINE = re.compile(r"^([A-Z ]+): (.*)$")
+
+
+class BackupHistory:
+    """A ``<segment>.<offset>.backup`` file the primary writes into the WAL archive."""
+
+    def __init__(self, text: str) -> None:
+        self.fields = parse_label(text)
+
+    @property
+    def start_lsn(self) -> int:
+        return parse_lsn(self.fields["START WAL LOCATION"].split()[0])
+
+    @property
+    def stop_lsn(self) -> int:
+        return parse_lsn(self.fields["STOP WAL LOCATION"].split()[0])
+
+    @property
+    def stop_time(self) -> datetime | None:
+        value = self.fields.get("STOP TIME")
+        return parse_label_time(value) if value else None
+
+
+def parse_label(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _LABEL_LINE.match(line.strip())
+        if match:
+            fields[match.group(1)] = match.group(2).strip()
+    return fields
+
+
+def parse_label_time(value: str) -> datetime:
+    """'2026-11-21 12:07:49 UTC' (backup_label / history) → aware datetime."""
+    stamp, _, zone = value.rpartition(" ")
+    parsed = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    if zone in ("UTC", "GMT"):
+        return parsed.replace(tzinfo=UTC)
+    try:
+        from zoneinfo import ZoneInfo
+
+        return parsed.replace(tzinfo=ZoneInfo(zone))
+    except (KeyError, ValueError):
+        # Abbreviations like 'CET' are not zone keys; offsets are unknowable, stay honest.
+        raise BackupCorrupt(f"backup time {value!r} has a time zone we cannot resolve") from None
+
+
+def _read_tar_members(path: Path, wanted: set[str], scan_limit: int = 200) -> dict[str, bytes]:
+    """Read a few small members from the start of a (compressed) tar without unpacking it.
+    pg_basebackup writes backup_label first, so this touches only the head of the file."""
+    found: dict[str, bytes] = {}
+    try:
+        with open_decompressed(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for index, member in enumerate(tar):
+                if member.name in wanted and member.isfile():
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        found[member.name] = handle.read()
+                if len(found) == len(wanted) or index >= scan_limit:
+                    break
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise BackupCorrupt(f"{path}: not a readable tar archive ({exc})") from exc
+    return found
+
+
+def _manifest_facts(manifest: Path) -> tuple[int | None, datetime | None]:
+    """End LSN from WAL-Ranges and the newest file time (≈ when the backup finished)."""
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError) as exc:
+        raise BackupCorrupt(f"{manifest}: unreadable backup_manifest ({exc})") from exc
+    end_lsn = None
+    ranges = data.get("WAL-Ranges") or []
+    if ranges:
+        end_lsn = max(parse_lsn(r["End-LSN"]) for r in ranges)
+    newest = None
+    for entry in data.get("Files", []):
+        stamp = entry.get("Last-Modified")
+        if stamp:
+            when = parse_label_time(stamp)
+            newest = when if newest is None or when > newest else newest
+    return end_lsn, newest
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> BaseBackup | None:
+    """Catalogue one backup directory; None when the directory is not a base backup."""
+    base_tar = next((directory / n for n in BASE_TAR_NAMES if (directory / n).is_file()), None)
+    pg_version: str | None = None
+    fmt: Literal["tar", "plain"]
+    if base_tar is not None:
+        members = _read_tar_members(base_tar, {"backup_label", "PG_VERSION"})
+        if "backup_label" not in members:
+            raise BackupCorrupt(f"{base_tar}: no backup_label inside (not a pg_basebackup tar?)")
+        label_text = members["backup_label"].decode()
+        if "PG_VERSION" in members:
+            pg_version = members["PG_VERSION"].decode().strip()
+        fmt, compression = "tar", compression_of(base_tar)
+    elif (directory / "backup_label").is_file():
+        label_text = (directory / "backup_label").read_text()
+        version_file = directory / "PG_VERSION"
+        pg_version = version_file.read_text().strip() if version_file.is_file() else None
+        fmt, compression = "plain", "none"
+    else:
+        return None
+
+    fields = parse_label(label_text)
+    try:
+        start_lsn = parse_lsn(fields["START WAL LOCATION"].split()[0])
+        start_time = parse_label_time(fields["START TIME"])
+        timeline = int(fields.get("START TIMELINE", "1"))
+    except (KeyError, ValueError, IndexError) as exc:
+        raise BackupCorrupt(f"{directory}: backup_label is incomplete ({exc})") from exc
+
+    end_lsn: int | None = None
+    stop_time: datetime | None = None
+    stop_source = "unknown"
+    history = histories.get(start_lsn)
+    if history is not None:
+        end_lsn, stop_time = history.stop_lsn, history.stop_time
+        stop_source = "backup-history" if stop_time else "unknown"
+    manifest = directory / "backup_manifest"
+    if manifest.is_file():
+        manifest_end, newest_file = _manifest_facts(manifest)
+        end_lsn = end_lsn or manifest_end
+        if stop_time is None and newest_file is not None:
+            stop_time, stop_source = newest_file, "manifest-mtime"
+    return BaseBackup(
+        path=str(directory),
+        format=fmt,
+        compression=compression,
+        label=fields.get("LABEL", directory.name),
+        timeline=timeline,
+        start_lsn=start_lsn,
+        end_lsn=end_lsn if end_lsn is not None else start_lsn,
+        start_time=start_time,
+        stop_time=stop_time,
+        stop_time_source=stop_source,  # type: ignore[arg-type]
+        pg_version=pg_version,
+        size_bytes=_size(directory),
+    )
+
+
+def list_base_backups(root: Path, histories: Mapping[int, BackupHistory]) -> list[BaseBackup]:
+    """Every base backup in ``root`` (itself a backup, or one per subdirectory), oldest first."""
+    if not root.is_dir():
+        raise ConfigError(f"--base-backups {root}: no such directory")
+    own = read_backup(root, histories)
+    if own is not None:
+        return [own]
+    backups = [
+        backup
+        for child in sorted(root.iterdir())
+        if child.is_dir() and (backup := read_backup(child, histories)) is not None
+    ]
+    return sorted(backups, key=lambda b: (b.end_lsn, b.start_time))

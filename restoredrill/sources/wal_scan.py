@@ -1,0 +1,121 @@
+"""Reading commit times, transaction ids and restore points out of archived WAL with
+pg_waldump, a window of segments at a time, stopping as soon as the caller has its answer."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from restoredrill.engines.pg_tools import PgTools
+from restoredrill.lsn import parse_lsn
+from restoredrill.models import WalSegment
+from restoredrill.sources.compression import decompress_to
+
+_RECORD = re.compile(
+    r"rmgr: (?P<rmgr>\w+)\s+len \(rec/tot\):\s*\d+/\s*\d+, tx:\s*(?P<xid>\d+), "
+    r"lsn: (?P<lsn>[0-9A-F]+/[0-9A-F]+), prev [0-9A-F]+/[0-9A-F]+, desc: (?P<desc>.*)$"
+)
+_COMMIT = re.compile(r"^(COMMIT|ABORT)(?:_PREPARED)? (?:\d+: )?(\d{4}-\d\d-\d\d [\d:.]+ [A-Z]+)")
+WINDOW = 32
+
+
+@dataclass(frozen=True)
+class WalEvent:
+    lsn: int
+    kind: str  # "commit", "abort", "restore_point", "record"
+    xid: int
+    time: datetime | None = None
+    name: str | None = None
+
+
+def _parse_time(text: str) -> datetime:
+    stamp, _, zone = text.rpartition(" ")
+    if zone != "UTC":
+        raise ValueError(f"unexpected time zone in pg_waldump output: {text}")
+    return datetime.fromisoformat(stamp + "+00:00")
+
+
+def parse_line(line: str) -> WalEvent | None:
+    match = _RECORD.search(line)
+    if not match:
+        return None
+    lsn, xid, desc = parse_lsn(match["lsn"]), int(match["xid"]), match["desc"]
+    if match["rmgr"] == "Transaction":
+        commit = _COMMIT.match(desc)
+        if commit:
+            kind = "commit" if commit.group(1) == "COMMIT" else "abort"
+            return WalEvent(lsn, kind, xid, _parse_time(commit.group(2)))
+    if match["rmgr"] == "XLOG" and desc.startswith("RESTORE_POINT "):
+        return WalEvent(lsn, "restore_point", xid, name=desc[len("RESTORE_POINT ") :].strip())
+    return WalEvent(lsn, "record", xid)
+
+
+def _materialize(segments: Sequence[WalSegment], directory: Path) -> None:
+    for segment in segments:
+        dest = directory / segment.name
+        if dest.exists():
+            continue
+        if segment.compression == "none":
+            os.symlink(segment.path, dest)
+        else:
+            decompress_to(Path(segment.path), dest)
+
+
+def _timeline_runs(segments: Sequence[WalSegment]) -> list[list[WalSegment]]:
+    runs: list[list[WalSegment]] = []
+    for segment in segments:
+        if runs and runs[-1][-1].timeline == segment.timeline:
+            runs[-1].append(segment)
+        else:
+            runs.append([segment])
+    return runs
+
+
+def scan(
+    tools: PgTools, segments: Sequence[WalSegment], all_records: bool = False
+) -> Iterator[WalEvent]:
+    """Events from a contiguous run of segments, in LSN order. Each window overlaps the next
+    by one segment so records crossing a segment boundary are not lost."""
+    seen_until = -1
+    with tempfile.TemporaryDirectory(prefix="restoredrill-waldump-") as tmp:
+        workdir = Path(tmp)
+        for run in _timeline_runs(segments):
+            for start in range(0, len(run), WINDOW):
+                window = run[start : start + WINDOW + 1]
+                _materialize(window, workdir)
+                argv = [tools.path("pg_waldump"), "-p", str(workdir)]
+                if not all_records:
+                    argv += ["-r", "Transaction", "-r", "XLOG"]
+                argv += [window[0].name, window[-1].name]
+                for event in _run_waldump(argv):
+                    if event.lsn > seen_until:
+                        seen_until = event.lsn
+                        yield event
+                for segment in window[:-1]:
+                    (workdir / segment.name).unlink(missing_ok=True)
+
+
+def _run_waldump(argv: list[str]) -> Iterator[WalEvent]:
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # it always complains at the end of the last segment
+        text=True,
+        env={**os.environ, "TZ": "UTC"},
+    )
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            event = parse_line(line)
+            if event is not None:
+                yield event
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
