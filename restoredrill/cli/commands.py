@@ -1,4 +1,4 @@
-"""Registers every command module on the app."""
+"""Registers every command module on the app (the order here is the order in --help)."""
 
 from __future__ import annotations
 
@@ -6,4 +6,11 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    from restoredrill.cli import history, manifest, restore, sandbox, verify
+
+    app.command("plan")(restore.plan_command)
+    app.command("restore")(restore.restore_command)
+    app.command("verify")(verify.verify_command)
+    app.command("manifest")(manifest.manifest_command)
+    app.command("history")(history.history_command)
+    app.add_typer(sandbox.app, name="sandbox")

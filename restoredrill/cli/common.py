@@ -30,7 +30,7 @@ OsUserOpt = Annotated[
 
 # Logs and progress go to stderr; stdout carries only results (and --json documents).
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 
 def interactive(json_output: bool) -> bool:

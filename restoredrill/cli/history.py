@@ -1,0 +1,28 @@
+"""`restoredrill history`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from restoredrill.cli.common import JsonOpt, LedgerOpt, out
+from restoredrill.ledger import Ledger
+from restoredrill.report.terminal import render_history
+
+
+def history_command(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many entries.")] = 20,
+    database: Annotated[str | None, typer.Option("--database", help="Only this database.")] = None,
+    ledger: LedgerOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List recorded restores, verifies and drills, newest first."""
+    with Ledger(ledger) as history:
+        entries = history.entries(limit=limit, database=database)
+    if json_output:
+        sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
+    else:
+        render_history(out, entries)

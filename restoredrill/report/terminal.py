@@ -1,0 +1,166 @@
+"""Terminal rendering (rich) of plans, restore results, history and sandboxes, plus the
+progress listener the CLI hands to library calls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import humanize
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+
+from restoredrill.lsn import format_lsn
+from restoredrill.models import (
+    CheckStatus,
+    LedgerEntry,
+    PhaseTiming,
+    RestorePlan,
+    RestoreResult,
+)
+from restoredrill.sandboxes.labels import SandboxState
+
+_CHECK_STYLE = {CheckStatus.OK: "green", CheckStatus.WARNING: "yellow", CheckStatus.FAILED: "red"}
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return humanize.precisedelta(timedelta(seconds=seconds), minimum_unit="seconds", format="%0.1f")
+
+
+def size(num_bytes: int | None) -> str:
+    return "-" if num_bytes is None else humanize.naturalsize(num_bytes, binary=True)
+
+
+def phase_line(timing: PhaseTiming) -> str:
+    text = f"{timing.name:<14} {duration(timing.seconds):>14}"
+    if timing.bytes is not None:
+        text += f"  {size(timing.bytes)}"
+        if timing.rate_mib_s is not None and timing.seconds >= 0.001:
+            text += f" ({timing.rate_mib_s:,.1f} MiB/s)"
+    if timing.detail:
+        text += f"  [dim]{timing.detail}[/dim]"
+    return text
+
+
+class RichProgress:
+    """Shows the running phase as a spinner and prints each finished phase (on stderr)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._status: Status | None = None
+
+    def phase_started(self, name: str) -> None:
+        self._stop()
+        self._status = self.console.status(f"{name} …")
+        self._status.start()
+
+    def phase_finished(self, timing: PhaseTiming) -> None:
+        self._stop()
+        self.console.print(f"  [green]✓[/green] {phase_line(timing)}")
+
+    def note(self, message: str) -> None:
+        self.console.print(message)
+
+    def _stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def render_plan(console: Console, plan: RestorePlan) -> None:
+    console.print(f"[bold]Restore plan[/bold] — target {plan.target.describe()}")
+    console.print(f"  source:       {plan.source}")
+    if plan.base_backup:
+        backup = plan.base_backup
+        console.print(
+            f"  base backup:  {backup.path} ({backup.format}, {backup.compression}, "
+            f"{size(backup.size_bytes)}), ends {format_lsn(backup.end_lsn)}"
+            f" at {backup.stop_time.isoformat() if backup.stop_time else 'unknown time'}"
+        )
+    if plan.wal_range:
+        wal = plan.wal_range
+        console.print(
+            f"  WAL needed:   {wal.first} … {wal.last} ({wal.segments} segment(s), "
+            f"{size(wal.bytes)}, timeline(s) {', '.join(map(str, wal.timelines))})"
+        )
+    if plan.archive_head_lsn is not None:
+        head_time = plan.archive_head_time.isoformat() if plan.archive_head_time else "unknown"
+        console.print(
+            f"  archive head: {format_lsn(plan.archive_head_lsn)} (last commit {head_time})"
+        )
+    if plan.expected_last_commit_time:
+        console.print(f"  expected last transaction: {plan.expected_last_commit_time.isoformat()}")
+    table = Table(title="Preflight", title_justify="left", show_edge=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for check in plan.checks:
+        style = _CHECK_STYLE[check.status]
+        table.add_row(check.name, f"[{style}]{check.status.value}[/{style}]", check.detail)
+    console.print(table)
+    verdict = "[green]ready to restore[/green]" if plan.ok else "[red]cannot restore[/red]"
+    console.print(f"Plan: {verdict}")
+
+
+def render_restore(console: Console, result: RestoreResult) -> None:
+    table = Table(title="Restore timing", title_justify="left", show_edge=False)
+    for column in ("phase", "time", "bytes", "rate"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for phase in result.phases:
+        rate = f"{phase.rate_mib_s:,.1f} MiB/s" if phase.rate_mib_s is not None else "-"
+        table.add_row(phase.name, duration(phase.seconds), size(phase.bytes), rate)
+    console.print(table)
+    console.print(f"RTO (provision → ready): [bold]{duration(result.rto_seconds)}[/bold]")
+    last = result.last_replayed_xact_time
+    console.print(f"Last replayed transaction: {last.isoformat() if last else 'none replayed'}")
+    if result.recovered_to_lsn is not None:
+        console.print(f"Recovered to LSN: {format_lsn(result.recovered_to_lsn)}")
+    if result.rpo_seconds is not None:
+        console.print(
+            "RPO (target minus last replayed transaction): "
+            f"[bold]{duration(result.rpo_seconds)}[/bold]"
+        )
+    if result.kept and result.dsn:
+        console.print(f"Sandbox kept: [bold]{result.dsn}[/bold]")
+        console.print(f"  remove it with: restoredrill sandbox gc --all  (id {result.sandbox_id})")
+
+
+def render_history(console: Console, entries: list[LedgerEntry]) -> None:
+    table = Table(show_edge=False)
+    for column in ("id", "when", "kind", "database", "target", "verdict", "RTO", "RPO"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            e.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.database,
+            e.target,
+            e.verdict,
+            duration(e.rto_seconds),
+            duration(e.rpo_seconds),
+        )
+    console.print(table if entries else "No drills recorded yet.")
+
+
+def render_sandboxes(console: Console, states: list[SandboxState], title: str) -> None:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for column in ("id", "engine", "purpose", "port", "created", "owner", "server", "path"):
+        table.add_column(column)
+    for s in states:
+        owner = "running" if s.owner_alive else ("kept" if s.label.keep else "gone")
+        table.add_row(
+            s.label.id,
+            s.label.engine,
+            s.label.purpose,
+            str(s.label.port or "-"),
+            s.label.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            owner,
+            f"pid {s.server_pid}" if s.server_pid else "stopped",
+            s.path,
+        )
+    console.print(table if states else f"{title}: none")
