@@ -28,6 +28,25 @@ class RunAs:
             return {}
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
+    def check_reachable(self, path: Path) -> None:
+        """The server user must be able to traverse every directory above ``path``."""
+        if self.uid is None or self.gid is None:
+            return
+        for parent in [path, *path.parents]:
+            info = parent.stat()
+            if info.st_uid == self.uid:
+                allowed = info.st_mode & 0o100
+            elif info.st_gid == self.gid:
+                allowed = info.st_mode & 0o010
+            else:
+                allowed = info.st_mode & 0o001
+            if not allowed:
+                raise ConfigError(
+                    f"OS user {self.name!r} cannot reach {path} ({parent} is mode "
+                    f"{info.st_mode & 0o777:o}); set RESTOREDRILL_SANDBOX_DIR to a directory "
+                    f"it can traverse, e.g. under /tmp"
+                )
+
     def own(self, path: Path, recursive: bool = False) -> None:
         """Give ``path`` (and, if asked, everything below it) to the server user."""
         if self.uid is None or self.gid is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,15 @@ def _sandbox_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     root.mkdir(exist_ok=True)
     os.environ["RESTOREDRILL_SANDBOX_DIR"] = str(root)
     yield
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def sandbox_dir() -> Iterator[Path]:
+    """A private sandbox root for one test (under /tmp: the server user must reach it)."""
+    root = Path(tempfile.mkdtemp(prefix="restoredrill-test-", dir="/tmp"))
+    root.chmod(0o711)
+    yield root
     shutil.rmtree(root, ignore_errors=True)
 
 

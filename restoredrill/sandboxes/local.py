@@ -88,6 +88,7 @@ class LocalPostgres:
 
     def provision(self) -> None:
         """Create the labelled directory tree (nothing runs yet)."""
+        self.run_as.check_reachable(self.root.parent)
         self.root.mkdir(mode=0o700)
         labels.write_label(self.root, self.label)
         for directory in (self.sockdir, self.work):
