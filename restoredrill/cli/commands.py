@@ -6,8 +6,9 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from restoredrill.cli import history, manifest, restore, sandbox, verify
+    from restoredrill.cli import demo, history, manifest, restore, sandbox, verify
 
+    app.command("demo")(demo.demo_command)
     app.command("plan")(restore.plan_command)
     app.command("restore")(restore.restore_command)
     app.command("verify")(verify.verify_command)

@@ -36,7 +36,7 @@ def size(num_bytes: int | None) -> str:
 
 
 def phase_line(timing: PhaseTiming) -> str:
-    text = f"{timing.name:<14} {duration(timing.seconds):>14}"
+    text = f"{timing.name:<24} {duration(timing.seconds):>12}"
     if timing.bytes is not None:
         text += f"  {size(timing.bytes)}"
         if timing.rate_mib_s is not None and timing.seconds >= 0.001:
