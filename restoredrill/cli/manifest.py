@@ -1,0 +1,50 @@
+"""`restoredrill manifest`: counts and checksums of production in one snapshot, to a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from restoredrill.cli.common import JsonOpt, emit_json, out
+from restoredrill.drill.manifest import manifest_to_file
+from restoredrill.drill.verify import split_tables
+from restoredrill.report.terminal_verify import render_manifest
+
+
+def manifest_command(
+    production_dsn: Annotated[
+        str, typer.Argument(metavar="PRODUCTION_DSN", help="Opened read-only.")
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="Manifest file to write (JSON).")
+    ],
+    restore_point: Annotated[
+        str | None,
+        typer.Option(
+            "--restore-point",
+            metavar="NAME",
+            help="Create this named restore point right after the snapshot.",
+        ),
+    ] = None,
+    tables: Annotated[
+        list[str] | None,
+        typer.Option("--tables", metavar="T1,T2", help="Only these tables (default: all)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Fingerprint every user table in one REPEATABLE READ snapshot and save it; `verify`
+    compares a restore against the file."""
+    manifest = manifest_to_file(
+        production_dsn,
+        out_file,
+        restore_point=restore_point,
+        tables=split_tables(tables),
+        force=force,
+    )
+    if json_output:
+        emit_json(manifest)
+    else:
+        render_manifest(manifest, out_file, out)

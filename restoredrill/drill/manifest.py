@@ -1,0 +1,158 @@
+"""Manifests: counts and checksums of every table of production in one snapshot, optionally
+tied to a named restore point, saved to a file that ``verify`` can compare a restore against."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import IsolationLevel
+from pydantic import ValidationError
+
+from restoredrill import dsn as dsnlib
+from restoredrill.engines import postgres as pg
+from restoredrill.errors import ConfigError, DatabaseUnavailable
+from restoredrill.models import Manifest, TableFingerprint
+
+MAX_RESTORE_POINT_NAME = 63  # MAXFNAMELEN - 1 in the server
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def create_manifest(
+    dsn: str, restore_point: str | None = None, tables: Sequence[str] | None = None
+) -> Manifest:
+    """Fingerprint every user table (or ``tables``) in one REPEATABLE READ, READ ONLY
+    snapshot; with ``restore_point``, create that named restore point right after."""
+    if restore_point is not None and not 0 < len(restore_point) <= MAX_RESTORE_POINT_NAME:
+        raise ConfigError(f"restore point names are 1 to {MAX_RESTORE_POINT_NAME} characters")
+    with dsnlib.connect(dsn, read_only=True, autocommit=True) as conn:
+        try:
+            pg.pin_session(conn)
+            known = {t.display: t for t in pg.list_tables(conn)}
+            if tables is None:
+                selected = list(known.values())
+            else:
+                selected = [known[pg.resolve_table(spec, set(known))] for spec in tables]
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            fingerprints: dict[str, TableFingerprint] = {}
+            with conn.transaction():
+                # The first statement takes the snapshot; its LSN is read in the same statement.
+                snapshot_lsn = pg.wal_position(conn)
+                for table in selected:
+                    fingerprints[table.display] = pg.fingerprint(conn, table)
+            point_lsn = None
+            if restore_point is not None:
+                point_lsn = _create_restore_point(conn, restore_point)
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"cannot build a manifest of {dsnlib.redact(dsn)}: {_one_line(exc)}"
+            ) from exc
+    return Manifest(
+        database=dsnlib.describe(dsn),
+        engine="postgres",
+        created_at=datetime.now(UTC),
+        snapshot_lsn=snapshot_lsn,
+        restore_point=restore_point,
+        restore_point_lsn=point_lsn,
+        tables=fingerprints,
+    )
+
+
+def _create_restore_point(conn: pg.Connection, name: str) -> int:
+    try:
+        return pg.create_restore_point(conn, name)
+    except (
+        psycopg.errors.InsufficientPrivilege,
+        psycopg.errors.ObjectNotInPrerequisiteState,
+        psycopg.errors.InvalidParameterValue,
+    ) as exc:
+        raise ConfigError(f"cannot create restore point {name!r}: {_one_line(exc)}") from exc
+
+
+def _check_writable(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists (pass --force to overwrite it)")
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot write {path}: directory {path.parent} does not exist")
+
+
+def write_manifest(manifest: Manifest, path: Path, force: bool = False) -> None:
+    """Write atomically (temporary file + rename); an existing file is kept unless ``force``."""
+    path = Path(path)
+    _check_writable(path, force)
+    data = manifest.model_dump_json(indent=2) + "\n"
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}") from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if force:
+            os.replace(tmp, path)
+        else:
+            # link() refuses to replace a file that appeared meanwhile; rename() would not.
+            os.link(tmp, path)
+            tmp.unlink()
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists (pass --force to overwrite it)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def load_manifest(path: Path | str) -> Manifest:
+    """Read a manifest file; anything else (garbage, another format) → one-line ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read manifest {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not a restoredrill manifest (not JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != Manifest.model_fields["format"].default:
+        raise ConfigError(
+            f"{path} is not a restoredrill manifest (expected format "
+            f"{Manifest.model_fields['format'].default!r})"
+        )
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise ConfigError(
+            f"{path} is not a valid restoredrill manifest: {where}: {first['msg']}"
+        ) from None
+
+
+def manifest_to_file(
+    dsn: str,
+    out: Path,
+    restore_point: str | None = None,
+    tables: Sequence[str] | None = None,
+    force: bool = False,
+) -> Manifest:
+    """What ``restoredrill manifest`` does: check ``out`` first (so nothing is created on
+    production for a file that cannot be written), build the manifest, write it."""
+    _check_writable(Path(out), force)
+    manifest = create_manifest(dsn, restore_point=restore_point, tables=tables)
+    write_manifest(manifest, Path(out), force=force)
+    return manifest

@@ -1,0 +1,475 @@
+"""Verify a restored database against production (read-only) or a manifest.
+
+Per table: row count and an order-independent checksum, computed inside each server (never
+by pulling rows), both sides in parallel, one connection per side. Statuses: PASS, FAIL
+(data differs), ERROR (infrastructure or configuration, on one table), INCONCLUSIVE (live
+production moved on past the restored point and no stable predicate was given).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+from psycopg import IsolationLevel, sql
+
+from restoredrill import dsn as dsnlib
+from restoredrill.drill.manifest import load_manifest
+from restoredrill.engines import postgres as pg
+from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget
+from restoredrill.ledger import Ledger
+from restoredrill.lsn import format_lsn
+from restoredrill.models import (
+    Manifest,
+    PhaseTiming,
+    TableCheck,
+    TableFingerprint,
+    VerifyReport,
+    VerifyStatus,
+)
+from restoredrill.timing import ProgressListener, SilentProgress
+
+ReferenceKind = Literal["live", "manifest"]
+# One side's result for a table: its fingerprint, an error message, or None (no such table).
+SideResult = TableFingerprint | str | None
+
+ADVICE = "add --as-of-column TABLE=COLUMN or verify against a manifest"
+
+
+# --- parsing user input (shared with the CLI) ---------------------------------------------------
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO time with a timezone; a naive or unparseable time → InvalidTarget (exit 2)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidTarget(f"--as-of {text!r} is not an ISO 8601 time") from None
+    _require_aware(value)
+    return value
+
+
+def _require_aware(value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidTarget(
+            f"--as-of {value.isoformat()} has no timezone (add one, e.g. +00:00 or Z)"
+        )
+
+
+def split_tables(items: Iterable[str] | None) -> list[str] | None:
+    """``--tables a,b --tables c`` → ['a', 'b', 'c']; None when not given."""
+    if not items:
+        return None
+    specs = [part.strip() for item in items for part in item.split(",")]
+    return [s for s in specs if s] or None
+
+
+def parse_as_of_columns(items: Iterable[str] | None) -> dict[str, str]:
+    """``TABLE=COLUMN`` items → {table: column}; the last '=' separates (tables may hold one)."""
+    result: dict[str, str] = {}
+    for item in items or ():
+        table, sep, column = item.rpartition("=")
+        if not sep or not table.strip() or not column.strip():
+            raise ConfigError(f"--as-of-column {item!r}: expected TABLE=COLUMN")
+        result[table.strip()] = column.strip()
+    return result
+
+
+# --- decisions (pure) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MovedOn:
+    """Whether live production may hold changes made after the restored point."""
+
+    moved: bool
+    reason: str
+
+
+def production_moved_on(
+    restored_system_id: int | None,
+    reference_system_id: int | None,
+    restored_end_lsn: int | None,
+    reference_lsn: int | None,
+) -> MovedOn:
+    if restored_system_id is None or reference_system_id is None:
+        return MovedOn(True, "cannot read the servers' system identifiers")
+    if restored_system_id != reference_system_id:
+        return MovedOn(True, "the reference is another cluster: system identifiers differ")
+    if restored_end_lsn is None:
+        return MovedOn(True, "the restored server's recovery end is unknown")
+    if reference_lsn is None:
+        return MovedOn(True, "production's WAL position is unknown")
+    if reference_lsn > restored_end_lsn:
+        return MovedOn(
+            True,
+            f"production is at {format_lsn(reference_lsn)}, past the restored point "
+            f"{format_lsn(restored_end_lsn)}",
+        )
+    return MovedOn(False, "production has not moved past the restored point")
+
+
+def classify(
+    table: str,
+    restored: SideResult,
+    reference: SideResult,
+    reference_kind: ReferenceKind,
+    predicate: str | None,
+    moved_on: MovedOn | None,
+) -> TableCheck:
+    """One table's status from the two sides' results."""
+    restored_fp = restored if isinstance(restored, TableFingerprint) else None
+    reference_fp = reference if isinstance(reference, TableFingerprint) else None
+
+    def check(status: VerifyStatus, detail: str | None) -> TableCheck:
+        return TableCheck(
+            table=table,
+            status=status,
+            restored=restored_fp,
+            reference=reference_fp,
+            predicate=predicate,
+            detail=detail,
+        )
+
+    where = "the manifest" if reference_kind == "manifest" else "the reference"
+    if restored is None:
+        return check(VerifyStatus.ERROR, "missing in the restored database")
+    if reference is None:
+        return check(VerifyStatus.ERROR, f"missing in {where}")
+    if isinstance(restored, str):
+        return check(VerifyStatus.ERROR, f"restored: {restored}")
+    if isinstance(reference, str):
+        return check(VerifyStatus.ERROR, f"reference: {reference}")
+    if restored == reference:
+        return check(VerifyStatus.PASS, None)
+    if restored.rows != reference.rows:
+        difference = f"row counts differ ({restored.rows} restored, {reference.rows} reference)"
+    else:
+        difference = "same row count, checksums differ"
+    if reference_kind == "manifest" or predicate is not None:
+        return check(VerifyStatus.FAIL, difference)
+    if moved_on is None or moved_on.moved:
+        reason = f" ({moved_on.reason})" if moved_on is not None else ""
+        return check(
+            VerifyStatus.INCONCLUSIVE,
+            f"{difference}; production may have moved on since the restored point{reason}, "
+            f"so later traffic may explain it: {ADVICE}",
+        )
+    return check(VerifyStatus.FAIL, difference)
+
+
+def overall_status(checks: Sequence[TableCheck]) -> VerifyStatus:
+    statuses = {c.status for c in checks}
+    for status in (VerifyStatus.ERROR, VerifyStatus.FAIL, VerifyStatus.INCONCLUSIVE):
+        if status in statuses:
+            return status
+    return VerifyStatus.PASS
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    table: str
+    restored: pg.TableName | None
+    reference: pg.TableName | None
+    where: sql.Composable | None = None
+    predicate: str | None = None
+
+
+@dataclass
+class _Side:
+    results: dict[str, SideResult] = field(default_factory=dict)
+    wal_lsn: int | None = None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _fingerprint_side(
+    conn: pg.Connection,
+    items: Sequence[tuple[str, pg.TableName, sql.Composable | None]],
+    label: str,
+    progress: ProgressListener,
+    read_position: bool,
+) -> _Side:
+    """Fingerprint ``items`` in one REPEATABLE READ, READ ONLY snapshot; errors stay per table
+    (each table runs in its own savepoint)."""
+    side = _Side()
+    try:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            for table, name, where in items:
+                try:
+                    with conn.transaction():
+                        side.results[table] = pg.fingerprint(conn, name, where)
+                except psycopg.Error as exc:
+                    if conn.broken or conn.closed:
+                        raise
+                    side.results[table] = _one_line(exc)
+                progress.note(f"{label}: {table} done")
+        if read_position:
+            # Read after fingerprinting: if production is still at or before the restored
+            # point now, it was during the snapshot too.
+            side.wal_lsn = pg.wal_position(conn)
+    except psycopg.Error as exc:
+        message = _one_line(exc)
+        for table, _, _ in items:
+            side.results.setdefault(table, message)
+    return side
+
+
+def _connect(dsn: str) -> pg.Connection:
+    conn = dsnlib.connect(dsn, read_only=True, autocommit=True)
+    try:
+        pg.pin_session(conn)
+    except psycopg.Error as exc:
+        conn.close()
+        raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {_one_line(exc)}") from exc
+    return conn
+
+
+def _is_manifest_reference(reference: str | Path) -> bool:
+    if isinstance(reference, Path):
+        if not reference.is_file():
+            raise ConfigError(f"no such manifest file: {reference}")
+        return True
+    if Path(reference).is_file():
+        return True
+    looks_like_path = "=" not in reference and "://" not in reference
+    if looks_like_path and (reference.endswith(".json") or "/" in reference):
+        raise ConfigError(f"no such manifest file: {reference}")
+    return False
+
+
+def _select(
+    known: set[str], tables: Sequence[str] | None, as_of_columns: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    if tables is None:
+        selected = sorted(known)
+    else:
+        selected = list(dict.fromkeys(pg.resolve_table(spec, known) for spec in tables))
+    columns: dict[str, str] = {}
+    for spec, column in as_of_columns.items():
+        table = pg.resolve_table(spec, known)
+        if table not in selected:
+            raise ConfigError(f"--as-of-column {spec}: the table is not among --tables")
+        columns[table] = column
+    if not selected:
+        raise ConfigError("nothing to verify: no user tables on either side")
+    return selected, columns
+
+
+def verify(
+    restored_dsn: str,
+    reference: str | Path,
+    tables: Sequence[str] | None = None,
+    as_of_columns: Mapping[str, str] | None = None,
+    as_of: datetime | None = None,
+    progress: ProgressListener | None = None,
+) -> VerifyReport:
+    """Compare the restored database with ``reference``: an existing manifest file, or a
+    production DSN (always opened read-only).
+
+    ``as_of_columns`` ({table: column}) limits both sides to ``column <= as_of`` for those
+    tables; ``as_of`` defaults to the restored server's last replayed commit time."""
+    listener: ProgressListener = progress or SilentProgress()
+    as_of_columns = dict(as_of_columns or {})
+    if as_of is not None:
+        _require_aware(as_of)
+        if not as_of_columns:
+            raise ConfigError("--as-of only applies together with --as-of-column")
+    started = time.monotonic()
+    manifest: Manifest | None = None
+    if _is_manifest_reference(reference):
+        manifest = load_manifest(reference)
+        if as_of_columns:
+            raise ConfigError(
+                "--as-of-column cannot be used with a manifest (its checksums cover whole tables)"
+            )
+        reference_label = str(reference)
+    else:
+        reference_label = dsnlib.redact(str(reference))
+
+    listener.phase_started("verify")
+    restored = _connect(restored_dsn)
+    reference_conn: pg.Connection | None = None
+    try:
+        if manifest is None:
+            reference_conn = _connect(str(reference))
+        report = _verify(
+            restored,
+            reference_conn,
+            manifest,
+            reference_label,
+            tables,
+            as_of_columns,
+            as_of,
+            listener,
+            started,
+        )
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"verify failed: {_one_line(exc)}") from exc
+    finally:
+        restored.close()
+        if reference_conn is not None:
+            reference_conn.close()
+    listener.phase_finished(
+        PhaseTiming(
+            name="verify",
+            seconds=report.seconds,
+            detail=f"{len(report.tables)} tables, {report.status}",
+        )
+    )
+    return report
+
+
+def _verify(
+    restored: pg.Connection,
+    reference: pg.Connection | None,
+    manifest: Manifest | None,
+    reference_label: str,
+    tables: Sequence[str] | None,
+    as_of_columns: Mapping[str, str],
+    as_of: datetime | None,
+    listener: ProgressListener,
+    started: float,
+) -> VerifyReport:
+    restored_tables = {t.display: t for t in pg.list_tables(restored)}
+    reference_tables: dict[str, pg.TableName] = {}
+    if reference is not None:
+        reference_tables = {t.display: t for t in pg.list_tables(reference)}
+    reference_names = set(manifest.tables) if manifest is not None else set(reference_tables)
+    selected, columns = _select(set(restored_tables) | reference_names, tables, as_of_columns)
+
+    restored_end = pg.replay_end(restored)
+    if columns and as_of is None:
+        if restored_end.xact_time is None:
+            raise ConfigError(
+                "cannot tell the restored point in time (pg_last_xact_replay_timestamp() is "
+                "NULL: no transaction replayed, or the server was restarted); pass --as-of"
+            )
+        as_of = restored_end.xact_time
+    jobs = [_Job(t, restored_tables.get(t), reference_tables.get(t)) for t in selected]
+    for job in jobs:
+        column = columns.get(job.table)
+        if column is None or as_of is None:
+            continue
+        if job.restored is not None and column not in pg.table_columns(restored, job.restored):
+            raise ConfigError(f"--as-of-column: table {job.table} has no column {column!r}")
+        job.where = pg.as_of_predicate(column, as_of)
+        job.predicate = job.where.as_string(restored)
+
+    restored_items = [(j.table, j.restored, j.where) for j in jobs if j.restored is not None]
+    reference_items = [(j.table, j.reference, j.where) for j in jobs if j.reference is not None]
+    restored_id = pg.system_identifier(restored)
+    reference_id = pg.system_identifier(reference) if reference is not None else None
+    listener.note(f"fingerprinting {len(jobs)} tables")
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
+        restored_future = pool.submit(
+            _fingerprint_side, restored, restored_items, "restored", listener, False
+        )
+        reference_future = None
+        if reference is not None:
+            reference_future = pool.submit(
+                _fingerprint_side, reference, reference_items, "reference", listener, True
+            )
+        try:
+            restored_side = restored_future.result()
+            reference_side = reference_future.result() if reference_future is not None else None
+        except BaseException:  # Ctrl-C: stop the running queries so the threads end now
+            for conn in (restored, reference):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.cancel_safe(timeout=5)
+            raise
+
+    moved_on = None
+    if reference_side is not None:
+        moved_on = production_moved_on(
+            restored_id, reference_id, restored_end.lsn, reference_side.wal_lsn
+        )
+    checks: list[TableCheck] = []
+    for job in jobs:
+        reference_result: SideResult
+        if manifest is not None:
+            reference_result = manifest.tables.get(job.table)
+        else:
+            assert reference_side is not None
+            reference_result = reference_side.results.get(job.table)
+        checks.append(
+            classify(
+                job.table,
+                restored_side.results.get(job.table),
+                reference_result,
+                "manifest" if manifest is not None else "live",
+                job.predicate,
+                moved_on,
+            )
+        )
+    return VerifyReport(
+        status=overall_status(checks),
+        reference=reference_label,
+        as_of=as_of if columns else None,
+        tables=checks,
+        seconds=time.monotonic() - started,
+    )
+
+
+# --- ledger --------------------------------------------------------------------------------------
+
+
+def ledger_details(report: VerifyReport) -> dict[str, Any]:
+    tables: dict[str, Any] = {}
+    for check in report.tables:
+        tables[check.table] = {
+            "status": str(check.status),
+            "rows_restored": check.restored.rows if check.restored else None,
+            "rows_reference": check.reference.rows if check.reference else None,
+            "predicate": check.predicate,
+            "detail": check.detail,
+        }
+    return {"seconds": report.seconds, "tables": tables}
+
+
+def record_verify(
+    restored_dsn: str,
+    reference: str | Path,
+    report: VerifyReport | None,
+    ledger_path: Path | None = None,
+    error: str | None = None,
+) -> int:
+    """Record a verify in the ledger (kind "verify"); with no report, an ERROR with ``error``."""
+    is_file = isinstance(reference, Path) or Path(reference).is_file()
+    source = str(reference) if is_file else dsnlib.redact(str(reference))
+    with Ledger(ledger_path) as ledger:
+        if report is None:
+            return ledger.record(
+                kind="verify",
+                database=dsnlib.describe(restored_dsn),
+                source=source,
+                target="-",
+                verdict=str(VerifyStatus.ERROR),
+                details={"error": error},
+            )
+        return ledger.record(
+            kind="verify",
+            database=dsnlib.describe(restored_dsn),
+            source=source,
+            target=f"as of {report.as_of.isoformat()}" if report.as_of else "-",
+            verdict=str(report.status),
+            phases=[PhaseTiming(name="verify", seconds=report.seconds)],
+            details=ledger_details(report),
+        )

@@ -1,0 +1,1 @@
+"""Renderers: terminal (rich), JSON, Markdown/HTML, JUnit XML, Prometheus textfile, plots."""

@@ -1,0 +1,107 @@
+"""Rich rendering of verify reports and manifests for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from restoredrill.lsn import format_lsn
+from restoredrill.models import Manifest, PhaseTiming, TableCheck, VerifyReport, VerifyStatus
+
+STATUS_STYLES: dict[VerifyStatus, str] = {
+    VerifyStatus.PASS: "bold green",
+    VerifyStatus.FAIL: "bold red",
+    VerifyStatus.ERROR: "bold magenta",
+    VerifyStatus.INCONCLUSIVE: "bold yellow",
+}
+
+
+def status_text(status: VerifyStatus) -> Text:
+    return Text(str(status), style=STATUS_STYLES[status])
+
+
+def _rows(check: TableCheck, side: str) -> str:
+    fingerprint = check.restored if side == "restored" else check.reference
+    return "-" if fingerprint is None else f"{fingerprint.rows:,}"
+
+
+def _checksum(check: TableCheck) -> Text:
+    if check.restored is None or check.reference is None:
+        return Text("-", style="dim")
+    if check.restored.checksum == check.reference.checksum:
+        return Text("match", style="green")
+    return Text("differs", style="red")
+
+
+def _note(check: TableCheck) -> str:
+    parts = [p for p in (check.predicate, check.detail) if p]
+    return "; ".join(parts)
+
+
+def render_verify_report(report: VerifyReport, console: Console) -> None:
+    table = Table(title=f"verify against {report.reference}", title_justify="left")
+    table.add_column("table", overflow="fold")
+    table.add_column("status")
+    table.add_column("rows restored", justify="right")
+    table.add_column("rows reference", justify="right")
+    table.add_column("checksum")
+    table.add_column("predicate / detail", overflow="fold")
+    for check in report.tables:
+        table.add_row(
+            Text(check.table),
+            status_text(check.status),
+            _rows(check, "restored"),
+            _rows(check, "reference"),
+            _checksum(check),
+            Text(_note(check)),
+        )
+    console.print(table)
+    summary = Text("verdict: ")
+    summary.append_text(status_text(report.status))
+    counts = {s: sum(1 for c in report.tables if c.status == s) for s in VerifyStatus}
+    detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    summary.append(f"  ({detail}; {report.seconds:.2f}s")
+    if report.as_of is not None:
+        summary.append(f"; as of {report.as_of.isoformat()}")
+    summary.append(")")
+    console.print(summary)
+
+
+def render_manifest(manifest: Manifest, path: Path | None, console: Console) -> None:
+    table = Table(
+        title=f"manifest of {manifest.database}" + (f" → {path}" if path else ""),
+        title_justify="left",
+    )
+    table.add_column("table", overflow="fold")
+    table.add_column("rows", justify="right")
+    table.add_column("checksum")
+    for name, fingerprint in manifest.tables.items():
+        table.add_row(Text(name), f"{fingerprint.rows:,}", fingerprint.checksum)
+    console.print(table)
+    snapshot = manifest.snapshot_lsn
+    line = f"snapshot at {'-' if snapshot is None else format_lsn(snapshot)}"
+    if manifest.restore_point is not None:
+        lsn = manifest.restore_point_lsn
+        point = "-" if lsn is None else format_lsn(lsn)
+        line += f"; restore point {manifest.restore_point!r} at {point}"
+    console.print(Text(line))
+
+
+class ConsoleProgress:
+    """A ProgressListener that prints short lines to a (stderr) console."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def phase_started(self, name: str) -> None:
+        self.console.print(Text(f"{name} …", style="dim"))
+
+    def phase_finished(self, timing: PhaseTiming) -> None:
+        detail = f" ({timing.detail})" if timing.detail else ""
+        self.console.print(Text(f"{timing.name} done in {timing.seconds:.2f}s{detail}", "dim"))
+
+    def note(self, message: str) -> None:
+        self.console.print(Text(f"  {message}", style="dim"))
