@@ -56,12 +56,19 @@ def parse_target(
     if lsn is not None:
         return RecoveryTarget(kind="lsn", lsn=parse_lsn(lsn), inclusive=inclusive)
     if xid is not None:
-        if not xid.strip().isdigit() or int(xid) < 3:
+        text = xid.strip()
+        # An epoch-qualified xid (pg_current_xact_id()) means its low 32 bits, as in PostgreSQL.
+        value = int(text) & 0xFFFFFFFF if text.isascii() and text.isdigit() else -1
+        if value < 3 or int(text) >= 1 << 64:
             raise InvalidTarget(f"--target-xid {xid!r} is not a transaction id (a number >= 3)")
-        return RecoveryTarget(kind="xid", xid=int(xid), inclusive=inclusive)
+        return RecoveryTarget(kind="xid", xid=value, inclusive=inclusive)
     if name is not None:
         if not name.strip() or len(name) > 63:
             raise InvalidTarget("--target-name must be a restore point name of 1-63 characters")
+        if exclusive:
+            raise InvalidTarget(
+                "--exclusive does not apply to --target-name (recovery stops at the restore point)"
+            )
         return RecoveryTarget(kind="name", name=name)
     assert target is not None
     if target not in ("latest", "immediate"):

@@ -4,7 +4,7 @@ preflight checks. Nothing is provisioned here, and a failed check says exactly w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.errors import BackupCorrupt
@@ -23,6 +23,7 @@ from restoredrill.sources.wal_archive import TimelineStep, WalArchive, validate_
 from restoredrill.sources.wal_scan import WalEvent, scan
 
 HEAD_LOOKBACK = 8
+STOP_TIME_RESOLUTION = timedelta(seconds=1)
 
 
 @dataclass
@@ -112,7 +113,14 @@ def _choose_backup(
     candidates: list[BaseBackup]
     if target.kind == "time":
         assert target.time is not None
-        candidates = [b for b in backups if b.stop_time is not None and b.stop_time <= target.time]
+        # Stop times are recorded in whole seconds: a backup stopped at 12:00:00 may have
+        # ended at 12:00:00.9, and everything it contains is restored whatever the target.
+        # Only a backup whose recorded second is over before the target surely precedes it.
+        candidates = [
+            b
+            for b in backups
+            if b.stop_time is not None and b.stop_time + STOP_TIME_RESOLUTION <= target.time
+        ]
     elif target_lsn is not None:
         candidates = [b for b in backups if b.end_lsn <= target_lsn]
     else:
@@ -168,13 +176,22 @@ def _plan(
         steps = _steps_for(archive, oldest)
         head = archive.head_segno(steps)
         first = segment_of(oldest.start_lsn, archive.segment_size)
-        present, _missing = archive.chain(steps, first, head if head is not None else first)
+        present, gaps = archive.chain(steps, first, head if head is not None else first)
         contiguous = _contiguous(present, first)
         located = _locate(tools, target, contiguous)
         if not located.found:
             what = (
                 f"restore point {target.name!r}" if target.kind == "name" else f"xid {target.xid}"
             )
+            readable, damage = _readable(contiguous, archive.segment_size)
+            blocker = damage or (f"missing WAL segment {gaps[0]}" if gaps else None)
+            if blocker is not None:  # the WAL beyond it cannot be searched, nor replayed
+                checks.fail(
+                    "WAL chain",
+                    f"{what} not found before {blocker}; latest reachable time "
+                    f"{_reach(tools, readable, oldest)}",
+                )
+                return outcome()
             checks.fail(
                 "target in archive",
                 f"{what} not found in the WAL archive after the oldest base backup "
@@ -186,10 +203,13 @@ def _plan(
     backup = _choose_backup(target, catalogue.backups, target_lsn)
     if backup is None:
         oldest = catalogue.backups[0]
+        resolution = ""
+        if target.time and oldest.stop_time and oldest.stop_time <= target.time:
+            resolution = " (backup end times are recorded to the second)"
         checks.fail(
             "target after backup end",
             f"target {target.describe()} is before the end of the oldest base backup "
-            f"({format_lsn(oldest.end_lsn)} / {_fmt_time(oldest.stop_time)})",
+            f"({format_lsn(oldest.end_lsn)} / {_fmt_time(oldest.stop_time)}){resolution}",
         )
         return outcome()
     checks.ok("base backup", _backup_detail(backup))
@@ -255,13 +275,19 @@ def _plan(
         stop = _locate(tools, target, contiguous)
 
     if not stop.found:
-        if missing:
-            gap_at = missing[0]
-            reach = _locate(tools, RecoveryTarget(kind="immediate"), contiguous)
+        # A damaged segment ends the readable WAL just like a missing one does (pg_waldump
+        # stops there), so say which, rather than blaming the target.
+        readable, damage = _readable(contiguous, archive.segment_size)
+        if damage is not None:
+            checks.fail(
+                "WAL segments",
+                f"{damage}; latest reachable time {_reach(tools, readable, backup)}",
+            )
+        elif missing:
             checks.fail(
                 "WAL chain",
-                f"missing WAL segment {gap_at} before the target; latest reachable time "
-                f"{_fmt_time(reach.last_commit)}",
+                f"missing WAL segment {missing[0]} before the target; latest reachable time "
+                f"{_reach(tools, contiguous, backup)}",
             )
         else:
             checks.fail(
@@ -270,24 +296,42 @@ def _plan(
                 f"time {_fmt_time(head_info.last_commit)}",
             )
         return outcome(**extra)
-    assert stop.lsn is not None
     if target.kind == "time":
         checks.ok("target before archive head", f"archive head {_fmt_time(head_info.last_commit)}")
 
-    last = segment_of(stop.lsn, archive.segment_size)
+    # 'latest' replays everything up to the archive head (even if its last segment cannot
+    # be read by pg_waldump: validation below then says why).
+    if target.kind == "latest" or stop.lsn is None:
+        last = head
+    else:
+        last = segment_of(stop.lsn, archive.segment_size)
     needed = [s for s in contiguous if s.segno <= last]
     if not needed or needed[-1].segno < last:
-        missing_here = [m for m in missing if m][:1]
+        gap = missing[0] if missing else "?"
         checks.fail(
             "WAL chain",
-            f"missing WAL segment {missing_here[0] if missing_here else '?'} before the target",
+            f"missing WAL segment {gap} before the target; latest reachable time "
+            f"{_reach(tools, contiguous, backup)}",
         )
         return outcome(**extra)
     try:
         identifiers = {validate_segment(s, archive.segment_size) for s in needed}
     except BackupCorrupt as exc:
-        checks.fail("WAL segments", str(exc))
+        readable, _damage = _readable(needed, archive.segment_size)
+        checks.fail(
+            "WAL segments", f"{exc}; latest reachable time {_reach(tools, readable, backup)}"
+        )
         return outcome(**extra)
+    # Replay reads up to the first record at/after the stop point and all of it: for an LSN
+    # in the unused tail of a segment (the LSN pg_switch_wal() returns), or a stop record
+    # crossing a segment boundary, that is in the next segment. Stage it when we have it.
+    following = next((s for s in contiguous if s.segno == last + 1), None)
+    if following is not None and target.kind != "latest":
+        try:
+            if validate_segment(following, archive.segment_size) in identifiers:
+                needed.append(following)
+        except BackupCorrupt:
+            pass  # not needed unless the stop record crosses into it; replay would say so
     if len(identifiers) > 1:
         checks.fail("WAL segments", "the segments come from more than one cluster (system ids)")
         return outcome(**extra)
@@ -310,6 +354,24 @@ def _plan(
     return outcome(
         **extra, wal_range=wal_range, segments=needed, expected_last_commit_time=expected
     )
+
+
+def _readable(segments: list[WalSegment], segment_size: int) -> tuple[list[WalSegment], str | None]:
+    """The segments before the first damaged one, and what is wrong with that one."""
+    for index, segment in enumerate(segments):
+        try:
+            validate_segment(segment, segment_size)
+        except BackupCorrupt as exc:
+            return segments[:index], str(exc)
+    return segments, None
+
+
+def _reach(tools: PgTools, segments: list[WalSegment], backup: BaseBackup) -> str:
+    """The last commit replay can reach through ``segments`` (for error messages)."""
+    reach = _locate(tools, RecoveryTarget(kind="immediate"), segments)
+    if reach.last_commit is not None:
+        return _fmt_time(reach.last_commit)
+    return f"{_fmt_time(backup.stop_time)} (the end of the base backup; no commits after it)"
 
 
 def _steps_for(archive: WalArchive, backup: BaseBackup) -> list[TimelineStep]:

@@ -16,6 +16,7 @@ from restoredrill.engines.pg_tools import find_pg_tools
 from restoredrill.engines.postgres_recovery import (
     REPLAY_DONE_MARKERS,
     recovery_settings,
+    replay_settings,
     verify_base,
     write_recovery,
 )
@@ -96,7 +97,7 @@ def restored(
             sandbox.run_as,
         )
         with clock.phase("replay WAL") as record:
-            sandbox.launch(recovery=True)
+            sandbox.launch(replay_settings(tools, sandbox.datadir), recovery=True)
             sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout)
             record.bytes = plan.wal_range.bytes if plan.wal_range else None
         with clock.phase("promote/ready"):

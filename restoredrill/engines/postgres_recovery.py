@@ -3,6 +3,7 @@ what the server says about its recovery."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,6 +17,11 @@ from restoredrill.osuser import RunAs
 # Log lines that mark the end of WAL replay (PostgreSQL 12+).
 REPLAY_DONE_MARKERS = ("redo done at", "recovery stopping", "redo is not required")
 _STOPPED = re.compile(r"recovery stopping (?:before|after) (.*)")
+_MAX_PREPARED = re.compile(r"^max_prepared_xacts setting:\s+(\d+)\s*$", re.MULTILINE)
+# Replaying PREPARE TRANSACTION needs free prepared-transaction slots. Production's own value
+# is often not in the data directory (Debian keeps postgresql.conf in /etc) and may have been
+# raised after the backup, so the sandbox gets at least this many.
+MIN_PREPARED_TRANSACTIONS = 64
 
 
 def quote_setting(value: str) -> str:
@@ -49,6 +55,20 @@ def recovery_settings(
     elif target.kind == "immediate":
         settings["recovery_target"] = "immediate"
     return settings
+
+
+def replay_settings(tools: PgTools, datadir: Path) -> dict[str, str]:
+    """Server settings replay of production's WAL needs, read from the restored pg_control."""
+    done = subprocess.run(
+        [tools.path("pg_controldata"), str(datadir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LC_ALL": "C", "LANGUAGE": "C"},
+    )
+    match = _MAX_PREPARED.search(done.stdout) if done.returncode == 0 else None
+    production = int(match.group(1)) if match else 0
+    return {"max_prepared_transactions": str(max(production, MIN_PREPARED_TRANSACTIONS))}
 
 
 def write_recovery(datadir: Path, settings: dict[str, str], run_as: RunAs) -> None:

@@ -45,6 +45,14 @@ host    all          all  127.0.0.1/32   scram-sha-256
 """
 
 RECOVERY_ENDED_EARLY = "recovery ended before configured recovery target was reached"
+# FATALs of a start-up that cannot reach its target (or a consistent state) with the WAL it
+# was given: the backups cannot do what was asked (exit 1), not an infrastructure failure.
+RECOVERY_FAILURES = (
+    RECOVERY_ENDED_EARLY,
+    "requested recovery stop point is before consistent recovery point",
+    "WAL ends before consistent recovery point",
+    "WAL ends before end of online backup",
+)
 
 
 def free_port() -> int:
@@ -78,6 +86,7 @@ class LocalPostgres:
         self.work = self.root / "work"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._created = False
         self.kept = False
 
     @property
@@ -90,6 +99,7 @@ class LocalPostgres:
         """Create the labelled directory tree (nothing runs yet)."""
         self.run_as.check_reachable(self.root.parent)
         self.root.mkdir(mode=0o700)
+        self._created = True
         labels.write_label(self.root, self.label)
         for directory in (self.sockdir, self.work):
             directory.mkdir(mode=0o700)
@@ -176,7 +186,7 @@ class LocalPostgres:
         if self._process.poll() is None:
             return
         tail = self.log_tail()
-        if RECOVERY_ENDED_EARLY in tail:
+        if any(message in tail for message in RECOVERY_FAILURES):
             raise RecoveryIncomplete(
                 "PostgreSQL ended recovery before reaching the target: " + _last_fatal(tail)
             )
@@ -221,7 +231,8 @@ class LocalPostgres:
         pid = labels.postmaster_pid(self.datadir)
         if pid is not None:
             labels.stop_server(pid)
-        labels.remove_sandbox_dir(self.root)
+        if self._created:  # never someone else's directory (mkdir failed: not ours)
+            labels.remove_sandbox_dir(self.root)
 
     def keep(self) -> None:
         """Leave the instance running after we exit; `sandbox gc --all` removes it later."""
@@ -292,8 +303,8 @@ def local_postgres(
 ) -> Iterator[LocalPostgres]:
     """Yield a provisioned (not yet started) sandbox; always destroyed unless kept."""
     sandbox = LocalPostgres(tools or find_pg_tools(pg_bin), server_user(os_user), purpose)
-    sandbox.provision()
     try:
+        sandbox.provision()  # inside: Ctrl-C / SIGTERM half-way through it still cleans up
         yield sandbox
     except BaseException:
         sandbox.destroy()

@@ -3,15 +3,16 @@ directory that may hold several backups, one per subdirectory."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tarfile
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Literal
 
-from restoredrill.errors import BackupCorrupt, ConfigError
+from restoredrill.errors import BackupCorrupt, ConfigError, InvalidTarget
 from restoredrill.lsn import parse_lsn
 from restoredrill.models import BaseBackup
 from restoredrill.sources.compression import compression_of, open_decompressed
@@ -49,25 +50,87 @@ def parse_label(text: str) -> dict[str, str]:
     return fields
 
 
-def parse_label_time(value: str) -> datetime:
-    """'2026-11-21 12:07:49 UTC' (backup_label / history) → aware datetime."""
+def parse_label_time(
+    value: str, hint: datetime | None = None, zone_of: datetime | None = None
+) -> datetime:
+    """'2026-11-21 12:07:49 UTC' (backup_label / history) → aware datetime.
+
+    The zone is the abbreviation of the server's log_timezone ('CET', 'CST', '+04'). One
+    that means a single UTC offset at that time is used. An ambiguous one ('CST': Chicago,
+    Shanghai or Havana; 'IST') is settled by ``zone_of`` (a time from the same server: same
+    offset), by ``hint`` (an absolute time within minutes of this one, e.g. the mtime of
+    backup_label), or by this machine's own zone (TZ=...) if it uses that abbreviation."""
     stamp, _, zone = value.rpartition(" ")
-    parsed = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
-    if zone in ("UTC", "GMT"):
-        return parsed.replace(tzinfo=UTC)
     try:
-        from zoneinfo import ZoneInfo
+        parsed = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise BackupCorrupt(f"backup time {value!r} is not a time") from None
+    offsets = _offsets_named(zone, parsed)
+    if not offsets:
+        raise ConfigError(f"backup time {value!r}: unknown time zone abbreviation {zone!r}")
+    if len(offsets) > 1 and zone_of is not None and zone_of.utcoffset() in offsets:
+        offsets = {zone_of.utcoffset()}  # type: ignore[arg-type]
+    if len(offsets) > 1 and hint is not None:
+        utc_hint = hint.astimezone(UTC).replace(tzinfo=None)
+        near = {o for o in offsets if abs(parsed - o - utc_hint) <= _HINT_SLACK}
+        offsets = near or offsets
+    if len(offsets) > 1:
+        local = parsed.astimezone()  # this machine's zone (TZ) at that wall time
+        if local.tzname() == zone and local.utcoffset() in offsets:
+            offsets = {local.utcoffset()}  # type: ignore[arg-type]
+    if len(offsets) > 1:
+        choices = ", ".join(sorted(_fmt_offset(o) for o in offsets))
+        raise ConfigError(
+            f"backup time {value!r}: the time zone {zone!r} is ambiguous (UTC{choices}); "
+            f"run restoredrill with TZ set to the server's log_timezone"
+        )
+    (offset,) = offsets
+    return parsed.replace(tzinfo=UTC if not offset else timezone(offset))
 
-        return parsed.replace(tzinfo=ZoneInfo(zone))
-    except (KeyError, ValueError):
-        # Abbreviations like 'CET' are not zone keys; offsets are unknowable, stay honest.
-        raise BackupCorrupt(f"backup time {value!r} has a time zone we cannot resolve") from None
+
+_HINT_SLACK = timedelta(minutes=15)
+_NUMERIC_ZONE = re.compile(r"^([+-])(\d\d)(\d\d)?$")
 
 
-def _read_tar_members(path: Path, wanted: set[str], scan_limit: int = 200) -> dict[str, bytes]:
-    """Read a few small members from the start of a (compressed) tar without unpacking it.
-    pg_basebackup writes backup_label first, so this touches only the head of the file."""
+def _offsets_named(zone: str, wall: datetime) -> set[timedelta]:
+    """UTC offsets the abbreviation ``zone`` stands for at local time ``wall``."""
+    if zone in ("UTC", "GMT", "Z"):
+        return {timedelta(0)}
+    numeric = _NUMERIC_ZONE.match(zone)  # zones without an abbreviation: '+04', '-0330'
+    if numeric:
+        size = timedelta(hours=int(numeric.group(2)), minutes=int(numeric.group(3) or 0))
+        return {size if numeric.group(1) == "+" else -size}
+    offsets: set[timedelta] = set()
+    for tz in _zones():
+        for fold in (0, 1):  # a wall time in the hour a clock falls back happens twice
+            aware = wall.replace(tzinfo=tz, fold=fold)
+            offset = aware.utcoffset()
+            if aware.tzname() == zone and offset is not None:
+                offsets.add(offset)
+    return offsets
+
+
+@functools.cache
+def _zones() -> tuple[tzinfo, ...]:
+    from zoneinfo import ZoneInfo, available_timezones
+
+    return tuple(ZoneInfo(key) for key in sorted(available_timezones()))
+
+
+def _fmt_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _read_tar_members(
+    path: Path, wanted: set[str], scan_limit: int = 200
+) -> tuple[dict[str, bytes], dict[str, datetime]]:
+    """Read a few small members from the start of a (compressed) tar without unpacking it,
+    and their mtimes. pg_basebackup writes backup_label first, so this touches only the
+    head of the file."""
     found: dict[str, bytes] = {}
+    mtimes: dict[str, datetime] = {}
     try:
         with open_decompressed(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for index, member in enumerate(tar):
@@ -75,11 +138,12 @@ def _read_tar_members(path: Path, wanted: set[str], scan_limit: int = 200) -> di
                     handle = tar.extractfile(member)
                     if handle is not None:
                         found[member.name] = handle.read()
+                        mtimes[member.name] = datetime.fromtimestamp(member.mtime, UTC)
                 if len(found) == len(wanted) or index >= scan_limit:
                     break
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BackupCorrupt(f"{path}: not a readable tar archive ({exc})") from exc
-    return found
+    return found, mtimes
 
 
 def _manifest_facts(manifest: Path) -> tuple[int | None, datetime | None]:
@@ -89,15 +153,18 @@ def _manifest_facts(manifest: Path) -> tuple[int | None, datetime | None]:
     except (OSError, ValueError) as exc:
         raise BackupCorrupt(f"{manifest}: unreadable backup_manifest ({exc})") from exc
     end_lsn = None
-    ranges = data.get("WAL-Ranges") or []
-    if ranges:
-        end_lsn = max(parse_lsn(r["End-LSN"]) for r in ranges)
     newest = None
-    for entry in data.get("Files", []):
-        stamp = entry.get("Last-Modified")
-        if stamp:
-            when = parse_label_time(stamp)
-            newest = when if newest is None or when > newest else newest
+    try:
+        ranges = data.get("WAL-Ranges") or []
+        if ranges:
+            end_lsn = max(parse_lsn(r["End-LSN"]) for r in ranges)
+        for entry in data.get("Files", []):
+            stamp = entry.get("Last-Modified")
+            if stamp:
+                when = parse_label_time(stamp)
+                newest = when if newest is None or when > newest else newest
+    except (AttributeError, KeyError, TypeError, ValueError, InvalidTarget) as exc:
+        raise BackupCorrupt(f"{manifest}: unreadable backup_manifest ({exc!r})") from exc
     return end_lsn, newest
 
 
@@ -113,15 +180,17 @@ def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> Base
     pg_version: str | None = None
     fmt: Literal["tar", "plain"]
     if base_tar is not None:
-        members = _read_tar_members(base_tar, {"backup_label", "PG_VERSION"})
+        members, mtimes = _read_tar_members(base_tar, {"backup_label", "PG_VERSION"})
         if "backup_label" not in members:
             raise BackupCorrupt(f"{base_tar}: no backup_label inside (not a pg_basebackup tar?)")
         label_text = members["backup_label"].decode()
+        label_written = mtimes.get("backup_label")
         if "PG_VERSION" in members:
             pg_version = members["PG_VERSION"].decode().strip()
         fmt, compression = "tar", compression_of(base_tar)
     elif (directory / "backup_label").is_file():
         label_text = (directory / "backup_label").read_text()
+        label_written = datetime.fromtimestamp((directory / "backup_label").stat().st_mtime, UTC)
         version_file = directory / "PG_VERSION"
         pg_version = version_file.read_text().strip() if version_file.is_file() else None
         fmt, compression = "plain", "none"
@@ -131,9 +200,10 @@ def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> Base
     fields = parse_label(label_text)
     try:
         start_lsn = parse_lsn(fields["START WAL LOCATION"].split()[0])
-        start_time = parse_label_time(fields["START TIME"])
+        # the label's mtime (when the server sent it) settles an ambiguous zone abbreviation
+        start_time = parse_label_time(fields["START TIME"], hint=label_written)
         timeline = int(fields.get("START TIMELINE", "1"))
-    except (KeyError, ValueError, IndexError) as exc:
+    except (KeyError, ValueError, IndexError, InvalidTarget) as exc:
         raise BackupCorrupt(f"{directory}: backup_label is incomplete ({exc})") from exc
 
     end_lsn: int | None = None
@@ -141,7 +211,9 @@ def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> Base
     stop_source = "unknown"
     history = histories.get(start_lsn)
     if history is not None:
-        end_lsn, stop_time = history.stop_lsn, history.stop_time
+        stop_text = history.fields.get("STOP TIME")
+        end_lsn = history.stop_lsn
+        stop_time = parse_label_time(stop_text, zone_of=start_time) if stop_text else None
         stop_source = "backup-history" if stop_time else "unknown"
     manifest = directory / "backup_manifest"
     if manifest.is_file():

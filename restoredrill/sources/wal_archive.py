@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from restoredrill.errors import BackupCorrupt, ConfigError
+from restoredrill.errors import BackupCorrupt, ConfigError, InvalidTarget
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, parse_lsn, parse_segment_name, segment_of
 from restoredrill.models import WalSegment
 from restoredrill.sources.compression import compression_of, open_decompressed, strip_suffix
@@ -119,7 +119,7 @@ def read_history_file(path: Path) -> list[tuple[int, int]]:
         parts = line.split()
         try:
             entries.append((int(parts[0]), parse_lsn(parts[1])))
-        except (IndexError, ValueError) as exc:
+        except (IndexError, ValueError, InvalidTarget) as exc:
             raise BackupCorrupt(f"{path.name}: unreadable timeline history line {line!r}") from exc
     return entries
 
@@ -137,8 +137,14 @@ def scan_archive(root: Path) -> WalArchive:
                 archive.histories[int(match.group(1), 16)] = read_history_file(entry)
             continue
         if _BACKUP_RE.match(plain) and entry.name == plain:
-            history = BackupHistory(entry.read_text())
-            archive.backup_histories[history.start_lsn] = history
+            history = BackupHistory(entry.read_text(errors="replace"))
+            try:  # read both now, so a damaged file is reported here, by name
+                start_lsn, _stop_lsn = history.start_lsn, history.stop_lsn
+            except (KeyError, IndexError, ValueError, InvalidTarget) as exc:
+                raise BackupCorrupt(
+                    f"{entry.name}: unreadable backup history file ({exc})"
+                ) from exc
+            archive.backup_histories[start_lsn] = history
             continue
         try:
             timeline, segno = parse_segment_name(plain)

@@ -21,7 +21,7 @@ _RECORD = re.compile(
     r"rmgr: (?P<rmgr>\w+)\s+len \(rec/tot\):\s*\d+/\s*\d+, tx:\s*(?P<xid>\d+), "
     r"lsn: (?P<lsn>[0-9A-F]+/[0-9A-F]+), prev [0-9A-F]+/[0-9A-F]+, desc: (?P<desc>.*)$"
 )
-_COMMIT = re.compile(r"^(COMMIT|ABORT)(?:_PREPARED)? (?:\d+: )?(\d{4}-\d\d-\d\d [\d:.]+ [A-Z]+)")
+_COMMIT = re.compile(r"^(COMMIT|ABORT)(?:_PREPARED)? (?:(\d+): )?(\d{4}-\d\d-\d\d [\d:.]+ [A-Z]+)")
 WINDOW = 32
 
 
@@ -50,7 +50,13 @@ def parse_line(line: str) -> WalEvent | None:
         commit = _COMMIT.match(desc)
         if commit:
             kind = "commit" if commit.group(1) == "COMMIT" else "abort"
-            return WalEvent(lsn, kind, xid, _parse_time(commit.group(2)))
+            # COMMIT/ABORT PREPARED: the record's own xid is that of the session finishing
+            # it (often 0); the prepared transaction's xid is in the description, and it
+            # is the one recovery_target_xid matches.
+            prepared = commit.group(2)
+            return WalEvent(
+                lsn, kind, int(prepared) if prepared else xid, _parse_time(commit.group(3))
+            )
     if match["rmgr"] == "XLOG" and desc.startswith("RESTORE_POINT "):
         return WalEvent(lsn, "restore_point", xid, name=desc[len("RESTORE_POINT ") :].strip())
     return WalEvent(lsn, "record", xid)
@@ -62,7 +68,8 @@ def _materialize(segments: Sequence[WalSegment], directory: Path) -> None:
         if dest.exists():
             continue
         if segment.compression == "none":
-            os.symlink(segment.path, dest)
+            # absolute: a relative archive path (--wal-archive ./wal) would dangle here
+            os.symlink(os.path.abspath(segment.path), dest)
         else:
             decompress_to(Path(segment.path), dest)
 
