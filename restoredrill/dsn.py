@@ -50,8 +50,10 @@ def connect(
         conninfo = make_conninfo(dsn, options=options) if options else dsn
         conn = psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()
-        reason = first[-1] if first else "connection failed"
+        # libpq's first line names the cause (refused, no such database, auth failed);
+        # later lines are generic hints.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[0].removeprefix("connection failed: ") if lines else "connection failed"
         raise DatabaseUnavailable(f"cannot connect to {redact(dsn)}: {reason}") from exc
     if read_only:
         # Belt and braces: also pin it on the session in case 'options' were ignored by a pooler.
