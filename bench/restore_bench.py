@@ -4,7 +4,8 @@ Builds a production cluster with pgbench data (scale N), takes a base backup in 
 format, generates WAL with pgbench traffic, then restores to `latest` and reports each
 phase's time and rate, plus the plan's catalogue/preflight time.
 
-    .venv/bin/python bench/restore_bench.py --scale 20 --traffic-seconds 20 --format tar --compression gzip
+    .venv/bin/python bench/restore_bench.py --scale 20 --traffic-seconds 20 \
+        --format tar --compression gzip
 
 Not a test: numbers go to bench/results/ by hand, with the command that made them.
 """

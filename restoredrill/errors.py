@@ -53,6 +53,10 @@ class ConfigError(UsageError):
     """Bad paths, missing OS users, unknown tables and similar set-up mistakes."""
 
 
+class ReapplyRefused(UsageError):
+    """Reapply will not write: wrong target server, no key, over the ceiling, stale checkpoint."""
+
+
 # --- 3: infrastructure ------------------------------------------------------------
 
 

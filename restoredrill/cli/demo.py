@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from restoredrill.cli.common import (
@@ -27,15 +29,24 @@ def demo_command(
     os_user: OsUserOpt = "postgres",
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Carry the recovery through: reapply --execute, then verify production.",
+        ),
+    ] = False,
 ) -> None:
     """Build a demo production, replay a classic bad DELETE, and drill the recovery."""
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:
-        result = run_demo(progress, history, pg_bin=pg_bin, os_user=os_user)
+        result = run_demo(progress, history, pg_bin=pg_bin, os_user=os_user, repair=repair)
     if json_output:
         emit_json(result)
     else:
         render_demo(out, result)
     code = VERIFY_EXIT_CODES[result.verify.status]
+    if not code and not result.repair_ok:
+        code = 1
     if code:
         raise typer.Exit(code)

@@ -14,16 +14,29 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
 from pydantic import AwareDatetime
 
+from restoredrill.drill.diff import write_diff
 from restoredrill.drill.manifest import create_manifest, write_manifest
+from restoredrill.drill.reapply import ReapplyOptions, reapply_document
+from restoredrill.drill.recover import incident_diff, production_identity
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.dsn import describe
 from restoredrill.engines.pg_archiving import base_backup, start_archiving, switch_and_wait_archived
 from restoredrill.engines.pg_tools import find_pg_tools
 from restoredrill.ledger import Ledger
-from restoredrill.models import Frozen, RecoveryTarget, RestoreResult, VerifyReport, VerifyStatus
+from restoredrill.models import (
+    Frozen,
+    ReapplyReport,
+    RecoveryTarget,
+    RestoreResult,
+    RowDiffSummary,
+    VerifyReport,
+    VerifyStatus,
+)
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
@@ -76,6 +89,26 @@ class TableLoss(Frozen):
     rows_lost: int
 
 
+class RepairCheck(Frozen):
+    """Production after ``demo --repair``, per table: rows created before the incident are
+    back (count, and checksum equal to the restore's), rows created since are untouched."""
+
+    table: str
+    rows_before_incident: int  # in the restore, created before the incident
+    rows_now: int  # in production after the repair, created before the incident
+    status: VerifyStatus  # verify of those rows: restore vs repaired production
+    rows_since_before_repair: int  # created after the incident, before the repair
+    rows_since_after_repair: int
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.status == VerifyStatus.PASS
+            and self.rows_now == self.rows_before_incident
+            and self.rows_since_after_repair == self.rows_since_before_repair
+        )
+
+
 class DemoResult(Frozen):
     production: str
     incident_sql: str
@@ -88,6 +121,25 @@ class DemoResult(Frozen):
     drill_seconds: float
     ledger_id: int
     next_steps: list[str]
+    # The incident's exact effect (restore before vs restore just after it) and the reapply
+    # dry run; with --repair also the executed reapply, a second run, and the check.
+    incident_after_time: AwareDatetime | None = None
+    incident_diff: list[RowDiffSummary] | None = None
+    reapply: ReapplyReport | None = None
+    sql_excerpt: list[str] | None = None
+    repair: ReapplyReport | None = None
+    repair_again: ReapplyReport | None = None
+    repair_check: list[RepairCheck] | None = None
+
+    @property
+    def repair_ok(self) -> bool:
+        """True unless a repair ran and its check failed."""
+        if self.repair is None:
+            return True
+        checks = self.repair_check or []
+        again = self.repair_again
+        changed_again = again is None or again.inserted + again.updated > 0
+        return bool(checks) and all(c.ok for c in checks) and not changed_again
 
 
 def _traffic(cluster: LocalPostgres, first_user: int, users: int, orders_per_user: int) -> None:
@@ -117,12 +169,112 @@ def _incident(cluster: LocalPostgres) -> datetime:
     return before
 
 
+def _moment_after(cluster: LocalPostgres) -> datetime:
+    """A moment after the incident committed and before any later traffic."""
+    with cluster.connect() as conn:
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None and isinstance(row[0], datetime)
+    time.sleep(0.05)  # keep later traffic strictly after it
+    return row[0]
+
+
+DEMO_TABLES = ["public.users", "public.orders"]
+SQL_EXCERPT_LINES = 8
+
+
+class _IncidentOutcome(Frozen):
+    summaries: list[RowDiffSummary]
+    reapply: ReapplyReport
+    sql_excerpt: list[str]
+    repair: ReapplyReport | None = None
+    repair_again: ReapplyReport | None = None
+    repair_check: list[RepairCheck] | None = None
+
+
+def _count_since(dsn: str, table: str, moment: datetime) -> int:
+    schema, name = table.split(".", 1)
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE created_at > %s").format(
+                sql.Identifier(schema, name)
+            ),
+            (moment,),
+        ).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def _incident_step(
+    before_dsn: str,
+    production: LocalPostgres,
+    after_request: RestoreRequest,
+    incident_at: datetime,
+    workdir: Path,
+    repair: bool,
+    listener: ProgressListener,
+) -> _IncidentOutcome:
+    """Restore just after the incident, diff it against the restore just before (the
+    incident's exact effect), reapply as a dry run, and with ``repair`` for real."""
+    target = production.dsn()
+    with restored(after_request, listener) as after:
+        listener.note("diff: restore before the incident vs restore just after it")
+        document = incident_diff(
+            before_dsn, after.dsn(), production_identity(target), DEMO_TABLES, listener
+        )
+    diff_file = workdir / "incident.diff.json"
+    write_diff(document, diff_file)
+    dry = reapply_document(document, diff_file, target, ReapplyOptions(), listener)
+    excerpt: list[str] = []
+    if dry.sql_file:  # the first batch, long lines cut
+        with open(dry.sql_file, encoding="utf-8") as script:
+            lines = script.read().splitlines()
+        first = next((n for n, line in enumerate(lines) if line == "BEGIN;"), len(lines))
+        for line in lines[max(0, first - 1) :]:
+            if line.startswith(("--", "BEGIN", "SET LOCAL", "SELECT", "INSERT", "UPDATE")):
+                excerpt.append(line if len(line) <= 120 else line[:119] + "…")
+            if len(excerpt) >= SQL_EXCERPT_LINES or line == "COMMIT;":
+                break
+    outcome = _IncidentOutcome(
+        summaries=[RowDiffSummary.of(t, sample=3) for t in document.tables],
+        reapply=dry,
+        sql_excerpt=excerpt,
+    )
+    if not repair:
+        return outcome
+    since_before = {t: _count_since(target, t, incident_at) for t in DEMO_TABLES}
+    listener.note("[bold]repair[/bold]: reapply --execute")
+    done = reapply_document(document, diff_file, target, ReapplyOptions(execute=True), listener)
+    again = reapply_document(document, diff_file, target, ReapplyOptions(execute=True), listener)
+    check = verify(
+        before_dsn,
+        target,
+        tables=DEMO_TABLES,
+        as_of_columns={t: "created_at" for t in DEMO_TABLES},
+        as_of=incident_at,
+    )
+    checks = [
+        RepairCheck(
+            table=c.table,
+            rows_before_incident=c.restored.rows if c.restored else -1,
+            rows_now=c.reference.rows if c.reference else -1,
+            status=c.status,
+            rows_since_before_repair=since_before[c.table],
+            rows_since_after_repair=_count_since(target, c.table, incident_at),
+        )
+        for c in check.tables
+    ]
+    return outcome.model_copy(
+        update={"repair": done, "repair_again": again, "repair_check": checks}
+    )
+
+
 def run_demo(
     progress: ProgressListener | None = None,
     ledger: Ledger | None = None,
     pg_bin: str | None = None,
     os_user: str = "postgres",
     users: int = 4000,
+    repair: bool = False,
 ) -> DemoResult:
     listener = progress or SilentProgress()
     tools = find_pg_tools(pg_bin)
@@ -149,6 +301,7 @@ def run_demo(
                 write_manifest(manifest, manifest_path)
             listener.note(f"[red]incident[/red]: {INCIDENT_SQL}")
             incident_at = _incident(production)
+            after_incident = _moment_after(production)
             with clock.phase("traffic after incident"):
                 _traffic(production, users + users // 10 + 1, users // 20, orders_per_user=2)
                 switch_and_wait_archived(production)
@@ -163,6 +316,16 @@ def run_demo(
                     production.dsn(),
                     as_of_columns={"public.users": "created_at", "public.orders": "created_at"},
                     as_of=incident_at,
+                )
+                after_target = RecoveryTarget(kind="time", time=after_incident)
+                after_request = RestoreRequest(
+                    backups, archive, after_target, os_user=os_user, pg_bin=pg_bin
+                )
+                listener.note(
+                    f"drill: restore to {after_incident.isoformat()} (just after the incident)"
+                )
+                incident = _incident_step(
+                    done.dsn(), production, after_request, incident_at, workdir, repair, listener
                 )
             losses = [
                 TableLoss(
@@ -203,6 +366,13 @@ def run_demo(
         drill_seconds=time.monotonic() - started,
         ledger_id=ledger_id,
         next_steps=_next_steps(report.status),
+        incident_after_time=after_incident,
+        incident_diff=incident.summaries,
+        reapply=incident.reapply,
+        sql_excerpt=incident.sql_excerpt,
+        repair=incident.repair,
+        repair_again=incident.repair_again,
+        repair_check=incident.repair_check,
     )
 
 
@@ -216,10 +386,14 @@ def _next_steps(status: VerifyStatus) -> list[str]:
         "   # fingerprint production for the next drill",
         "restoredrill verify RESTORED_DSN manifest.json   # or PRODUCTION_DSN with --as-of-column",
         "restoredrill history   # every drill is recorded",
+        "restoredrill recover --base-backups DIR --wal-archive DIR --before T1 --after T2"
+        " --table T --to PRODUCTION_DSN   # what an incident destroyed, put back (dry run)",
+        "restoredrill diff RESTORED_DSN PRODUCTION_DSN --table T --out diff.json"
+        "   # then: restoredrill reapply diff.json --to PRODUCTION_DSN",
     ]
     if status != VerifyStatus.PASS:
         steps.insert(0, "the demo's own verification did not pass: please report it")
     return steps
 
 
-__all__ = ["DemoResult", "TableLoss", "run_demo"]
+__all__ = ["DemoResult", "RepairCheck", "TableLoss", "run_demo"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from restoredrill.drill.demo import DemoResult
+from restoredrill.drill.demo import DemoResult, RepairCheck
 from restoredrill.report.terminal import duration, render_restore
+from restoredrill.report.terminal_diff import render_reapply, render_summary
 from restoredrill.report.terminal_verify import render_verify_report
 
 
@@ -37,6 +39,7 @@ def render_demo(console: Console, result: DemoResult) -> None:
         )
     console.print(table)
     console.print()
+    _render_incident(console, result)
     console.print(
         f"Drill recorded in the ledger (id {result.ledger_id}); the whole demo took "
         f"{duration(result.drill_seconds)}. Everything it started has been removed."
@@ -44,3 +47,64 @@ def render_demo(console: Console, result: DemoResult) -> None:
     console.print("[bold]Next:[/bold]")
     for step in result.next_steps:
         console.print(f"  {step}")
+
+
+def _render_incident(console: Console, result: DemoResult) -> None:
+    """The rows the incident destroyed, the reapply dry run, and (--repair) the repair."""
+    if result.incident_diff is None or result.reapply is None:
+        return
+    after = result.incident_after_time.isoformat() if result.incident_after_time else "?"
+    console.rule(f"Exactly what the incident did (restore before vs restore at {after})")
+    for summary in result.incident_diff:
+        columns = [*summary.key]
+        if summary.lost_sample:
+            columns += [c for c in summary.lost_sample[0] if c not in summary.key]
+        render_summary(console, summary, columns)
+    console.print()
+    console.rule("Reapply the lost rows to production: dry run")
+    render_reapply(console, result.reapply, samples=False)
+    if result.sql_excerpt:
+        console.print(Text("SQL script (excerpt; the file is removed with the demo):"))
+        for line in result.sql_excerpt:
+            console.print(Text(f"  {line}", style="dim"))
+    console.print()
+    if result.repair is None:
+        console.print("Run [bold]restoredrill demo --repair[/bold] to carry it through.")
+        console.print()
+        return
+    console.rule("Repair: reapply --execute")
+    render_reapply(console, result.repair, samples=False)
+    if result.repair_again is not None:
+        again = result.repair_again
+        console.print(
+            Text(
+                f"Second run: {again.inserted} inserted, {again.updated} updated "
+                f"({again.already:,} already in place): idempotent."
+            )
+        )
+    if result.repair_check:
+        _render_repair_check(console, result.repair_check)
+    verdict = "[green]repaired[/green]" if result.repair_ok else "[red]repair check failed[/red]"
+    console.print(f"Production after the repair: {verdict}")
+    console.print()
+
+
+def _render_repair_check(console: Console, checks: list[RepairCheck]) -> None:
+    table = Table(
+        title="Production after the repair (created before the incident / since)",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("table", "before incident", "now", "verify", "since: before", "since: after"):
+        table.add_column(column, justify="left" if column in ("table", "verify") else "right")
+    for check in checks:
+        style = "green" if check.ok else "red"
+        table.add_row(
+            check.table,
+            f"{check.rows_before_incident:,}",
+            f"[{style}]{check.rows_now:,}[/{style}]",
+            f"[{style}]{check.status}[/{style}]",
+            f"{check.rows_since_before_repair:,}",
+            f"{check.rows_since_after_repair:,}",
+        )
+    console.print(table)

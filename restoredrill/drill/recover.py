@@ -1,0 +1,257 @@
+"""`restoredrill recover`: put back exactly what an incident destroyed.
+
+A diff of "restored to just before the incident" against production-now mixes the incident
+with every legitimate write since. The incident's exact effect is the diff between two
+restores of the same backup: one just before it and one just after it. That diff, with the
+after-incident values as the guard, goes to reapply: rows the incident deleted come back,
+rows it changed are reverted only where production still holds what the incident left, and
+everything written since is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import AwareDatetime
+
+from restoredrill import dsn as dsnlib
+from restoredrill.drill.diff import diff_tables, make_document, write_diff
+from restoredrill.drill.reapply import ReapplyOptions, reapply_document
+from restoredrill.drill.restore import Restored, RestoreRequest, restored
+from restoredrill.engines import postgres_diff as dialect
+from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget, ReapplyRefused
+from restoredrill.models import (
+    DiffDocument,
+    Frozen,
+    PhaseTiming,
+    ReapplyReport,
+    RecoveryTarget,
+    RestoreResult,
+    RowDiffSummary,
+    ServerIdentity,
+)
+from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
+
+
+class RecoverResult(Frozen):
+    before: RestoreResult
+    after: RestoreResult
+    before_time: AwareDatetime
+    after_time: AwareDatetime
+    diff_file: str
+    tables: list[RowDiffSummary]
+    reapply: ReapplyReport
+    phases: list[PhaseTiming]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RecoverRequest:
+    base_backups: Path
+    wal_archive: Path
+    before: datetime
+    after: datetime
+    tables: Sequence[str]
+    to_dsn: str
+    out: Path | None = None
+    reapply: ReapplyOptions = field(default_factory=ReapplyOptions)
+    dbname: str | None = None  # database inside the restores (default: the --to DSN's)
+    pg_bin: str | None = None
+    os_user: str = "postgres"
+
+
+class _Labelled:
+    """Progress from one of two parallel restores: prefixed, serialised notes (a spinner
+    per thread would garble the terminal)."""
+
+    def __init__(self, inner: ProgressListener, label: str, lock: threading.Lock) -> None:
+        self.inner = inner
+        self.label = label
+        self.lock = lock
+
+    def phase_started(self, name: str) -> None:
+        pass
+
+    def phase_finished(self, timing: PhaseTiming) -> None:
+        with self.lock:
+            self.inner.note(f"{self.label}: {timing.name} done in {timing.seconds:.2f}s")
+
+    def note(self, message: str) -> None:
+        with self.lock:
+            self.inner.note(f"{self.label}: {message}")
+
+
+def enter_parallel(
+    stack: ExitStack, managers: Sequence[AbstractContextManager[Restored]]
+) -> list[Restored]:
+    """Enter context managers in parallel threads (one after the other on a single core);
+    every one that was entered is pushed on ``stack``, so it is exited even when another
+    failed or Ctrl-C came while waiting."""
+    workers = max(1, min(len(managers), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool:
+        futures = [pool.submit(m.__enter__) for m in managers]
+        values: list[Restored] = []
+        first_error: BaseException | None = None
+        pushed: set[int] = set()
+        try:
+            for n, (manager, future) in enumerate(zip(managers, futures, strict=True)):
+                try:
+                    values.append(future.result())
+                except Exception as exc:
+                    first_error = first_error or exc
+                    continue
+                stack.push(manager.__exit__)
+                pushed.add(n)
+        except BaseException:
+            for n, (manager, future) in enumerate(zip(managers, futures, strict=True)):
+                if n in pushed:
+                    continue
+                with contextlib.suppress(BaseException):
+                    future.result()
+                    stack.push(manager.__exit__)
+            raise
+    if first_error is not None:
+        raise first_error
+    return values
+
+
+@contextlib.contextmanager
+def restored_pair(
+    before: RestoreRequest, after: RestoreRequest, progress: ProgressListener | None = None
+) -> Iterator[tuple[Restored, Restored]]:
+    """Both restores, provisioned in parallel threads, both torn down on exit."""
+    listener = progress or SilentProgress()
+    lock = threading.Lock()
+    with ExitStack() as stack:
+        pair = enter_parallel(
+            stack,
+            [
+                restored(before, _Labelled(listener, "before", lock)),
+                restored(after, _Labelled(listener, "after", lock)),
+            ],
+        )
+        yield pair[0], pair[1]
+
+
+def production_identity(dsn: str) -> ServerIdentity:
+    """The identity of ``dsn`` (opened read-only, only to read it)."""
+    conn = dsnlib.connect(dsn, read_only=True, autocommit=True)
+    try:
+        return dialect.server_identity(conn, dsnlib.redact(dsn))
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {dialect.one_line(exc)}") from exc
+    finally:
+        conn.close()
+
+
+def incident_diff(
+    before_dsn: str,
+    after_dsn: str,
+    production: ServerIdentity,
+    tables: Sequence[str],
+    progress: ProgressListener | None = None,
+) -> DiffDocument:
+    """The incident's exact effect: restore-before vs restore-after, for ``production``."""
+    before_id, after_id, diffs = diff_tables(before_dsn, after_dsn, tables, progress=progress)
+    if (
+        before_id.system_identifier is not None
+        and production.system_identifier is not None
+        and before_id.system_identifier != production.system_identifier
+    ):
+        raise ReapplyRefused(
+            f"the backups are not of {production.label}: the restores have system identifier "
+            f"{before_id.system_identifier}, the target {production.system_identifier}"
+        )
+    return make_document("incident", before_id, production, diffs, None, incident=after_id)
+
+
+def default_out(now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return Path(f"restoredrill-recover-{stamp}.json")
+
+
+def recover(request: RecoverRequest, progress: ProgressListener | None = None) -> RecoverResult:
+    listener = progress or SilentProgress()
+    started = time.monotonic()
+    for name, value in (("--before", request.before), ("--after", request.after)):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidTarget(f"{name} has no time zone")
+    if request.after <= request.before:
+        raise InvalidTarget("--after must be later than --before")
+    if not request.tables:
+        raise ConfigError("choose the tables to recover (--table)")
+    production = production_identity(request.to_dsn)
+    dbname = request.dbname or str(conninfo_to_dict(request.to_dsn).get("dbname") or "postgres")
+    clock = PhaseClock(listener)
+
+    def restore_request(moment: datetime) -> RestoreRequest:
+        return RestoreRequest(
+            base_backups=request.base_backups,
+            wal_archive=request.wal_archive,
+            target=RecoveryTarget(kind="time", time=moment),
+            pg_bin=request.pg_bin,
+            os_user=request.os_user,
+            dbname=dbname,
+        )
+
+    out = request.out or default_out()
+    lock = threading.Lock()
+    with ExitStack() as stack:
+        listener.phase_started("restore before + after")
+        restore_started = time.monotonic()
+        before, after = enter_parallel(
+            stack,
+            [
+                restored(restore_request(request.before), _Labelled(listener, "before", lock)),
+                restored(restore_request(request.after), _Labelled(listener, "after", lock)),
+            ],
+        )
+        timing = PhaseTiming(
+            name="restore before + after",
+            seconds=time.monotonic() - restore_started,
+            detail="two restores in parallel",
+        )
+        clock.phases.append(timing)
+        listener.phase_finished(timing)
+        with clock.phase("diff"):
+            document = incident_diff(
+                before.dsn(dbname), after.dsn(dbname), production, request.tables, listener
+            )
+        before_result, after_result = before.result, after.result
+    write_diff(document, out)
+    with clock.phase("reapply" if request.reapply.execute else "reapply (dry run)"):
+        report = reapply_document(document, out, request.to_dsn, request.reapply, listener)
+    return RecoverResult(
+        before=before_result,
+        after=after_result,
+        before_time=request.before,
+        after_time=request.after,
+        diff_file=str(out),
+        tables=[RowDiffSummary.of(t) for t in document.tables],
+        reapply=report,
+        phases=list(clock.phases),
+        seconds=time.monotonic() - started,
+    )
+
+
+__all__ = [
+    "RecoverRequest",
+    "RecoverResult",
+    "default_out",
+    "enter_parallel",
+    "incident_diff",
+    "production_identity",
+    "recover",
+    "restored_pair",
+]
