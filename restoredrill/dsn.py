@@ -12,8 +12,17 @@ from restoredrill.errors import ConfigError, DatabaseUnavailable
 _URI_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 
 
+def _is_mysql(dsn: str) -> bool:
+    """mysql:// and mariadb:// DSNs (MariaDB/MySQL: engines/mysql.py parses them)."""
+    return dsn.strip().lower().startswith(("mysql://", "mariadb://"))
+
+
 def redact(dsn: str) -> str:
     """The DSN with any password replaced, for logs, JSON and reports."""
+    if _is_mysql(dsn):
+        from restoredrill.engines import mysql
+
+        return mysql.redact(dsn)
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
@@ -25,6 +34,10 @@ def redact(dsn: str) -> str:
 
 def describe(dsn: str) -> str:
     """host:port/dbname, for tables and the ledger."""
+    if _is_mysql(dsn):
+        from restoredrill.engines import mysql
+
+        return mysql.describe(dsn)
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:

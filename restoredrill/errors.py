@@ -76,6 +76,22 @@ class ToolMissing(InfrastructureError):
     """A server binary or helper tool (pg_waldump, lz4, ...) is not installed."""
 
 
+class CloudError(InfrastructureError):
+    """An AWS API (S3, RDS) refused or failed a call; the message is one line, no secrets."""
+
+
+class CloudAccessDenied(CloudError):
+    """AccessDenied, bad or missing credentials: retrying will not help."""
+
+
+class CloudNotFound(CloudError):
+    """No such bucket, instance or snapshot."""
+
+
+class CloudWrongRegion(CloudError):
+    """The resource lives in another region than the one the client was configured for."""
+
+
 # --- 130 ---------------------------------------------------------------------------
 
 

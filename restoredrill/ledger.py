@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
+from pydantic import Field
 
 from restoredrill.errors import ConfigError
 from restoredrill.models import LedgerEntry, PhaseTiming
@@ -119,3 +120,50 @@ class Ledger:
             )
             for row in rows
         ]
+
+    def records(
+        self,
+        since: datetime | None = None,
+        database: Sequence[str] | None = None,
+        kind: str | None = None,
+    ) -> list[LedgerRecord]:
+        """Entries with their ``details``, oldest first (for reports)."""
+        query = "SELECT id, kind, started_at, database, source, target, verdict, rto_seconds,"
+        query += " rpo_seconds, phases, details FROM drills WHERE 1 = 1"
+        params: list[Any] = []
+        if kind is not None:
+            query += " AND kind = ?"
+            params.append(kind)
+        if database:
+            query += f" AND database IN ({', '.join('?' for _ in database)})"
+            params.extend(database)
+        rows = self._conn.execute(query + " ORDER BY id", params).fetchall()
+        found = [
+            LedgerRecord(
+                id=row[0],
+                kind=row[1],
+                started_at=datetime.fromisoformat(row[2]),
+                database=row[3],
+                source=row[4],
+                target=row[5],
+                verdict=row[6],
+                rto_seconds=row[7],
+                rpo_seconds=row[8],
+                phases=[PhaseTiming.model_validate(p) for p in json.loads(row[9])],
+                details=json.loads(row[10] or "{}"),
+            )
+            for row in rows
+        ]
+        if since is not None:
+            found = [r for r in found if _aware(r.started_at) >= since]
+        return found
+
+
+class LedgerRecord(LedgerEntry):
+    """A ledger entry with its ``details`` (evidence: backup, target, checks, differences)."""
+
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

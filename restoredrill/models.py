@@ -6,7 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from restoredrill.lsn import Lsn
 
@@ -15,7 +21,7 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-TargetKind = Literal["time", "lsn", "xid", "name", "latest", "immediate"]
+TargetKind = Literal["time", "lsn", "xid", "name", "latest", "immediate", "position", "gtid"]
 
 
 class RecoveryTarget(Frozen):
@@ -26,7 +32,19 @@ class RecoveryTarget(Frozen):
     lsn: Lsn | None = None
     xid: int | None = None
     name: str | None = None
+    position: str | None = None  # MariaDB/MySQL binlog FILE:POS
+    gtid: str | None = None  # MariaDB domain-server-seq or MySQL uuid:N
     inclusive: bool = True
+
+    @model_serializer(mode="wrap")
+    def _without_unused_mysql_fields(self, handler: SerializerFunctionWrapHandler) -> object:
+        """position/gtid only appear when set (PostgreSQL documents stay as they were)."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("position", "gtid"):
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
 
     def describe(self) -> str:
         from restoredrill.lsn import format_lsn
@@ -40,6 +58,8 @@ class RecoveryTarget(Frozen):
             value = str(self.xid)
         elif self.kind == "name":
             value = repr(self.name)
+        elif self.kind in ("position", "gtid"):
+            value = str(self.position if self.kind == "position" else self.gtid)
         else:
             return self.kind
         suffix = "" if self.inclusive else " (exclusive)"
@@ -50,7 +70,7 @@ class BaseBackup(Frozen):
     """One base backup as catalogued from its backup_label / backup_manifest."""
 
     path: str
-    format: Literal["tar", "plain"]
+    format: Literal["tar", "plain", "pgbackrest"]
     compression: Literal["none", "gzip", "lz4", "zstd"]
     label: str
     timeline: int
@@ -94,6 +114,35 @@ class WalRange(Frozen):
     timelines: list[int]
 
 
+class MysqlSnapshot(Frozen):
+    """A MariaDB/MySQL snapshot: a logical dump (mariadb-dump/mysqldump with --master-data /
+    --source-data) or a physical mariabackup, and the binlog coordinates it was taken at."""
+
+    path: str
+    kind: Literal["dump", "mariabackup"]
+    compression: Literal["none", "gzip", "lz4", "zstd"]
+    binlog_file: str | None
+    binlog_pos: int | None
+    gtid: str | None
+    size_bytes: int
+    server_version: str | None = None
+    time: AwareDatetime | None = None  # last transaction before the coordinates (binlog time)
+
+
+class BinlogRange(Frozen):
+    """The binlog replay a MariaDB/MySQL restore needs, from the snapshot's coordinates."""
+
+    first: str
+    last: str
+    files: int
+    bytes: int
+    start_position: int
+    stop_position: int | None  # in ``last``; None = to its end
+    stop_datetime: AwareDatetime | None = None  # passed to mariadb-binlog (UTC, TZ=UTC)
+    transactions: int
+    last_gtid: str | None = None
+
+
 class RestorePlan(Frozen):
     engine: str
     source: str
@@ -105,6 +154,9 @@ class RestorePlan(Frozen):
     archive_head_time: AwareDatetime | None
     expected_last_commit_time: AwareDatetime | None = None
     checks: list[PreflightCheck]
+    snapshot: MysqlSnapshot | None = None
+    binlog_range: BinlogRange | None = None
+    archive_head_position: str | None = None  # MariaDB/MySQL: FILE:POS of the archive's end
 
     @property
     def ok(self) -> bool:
@@ -137,6 +189,7 @@ class RestoreResult(Frozen):
     dsn: str | None
     sandbox_id: str
     kept: bool
+    recovered_to_position: str | None = None  # MariaDB/MySQL: binlog FILE:POS replayed to
 
 
 class VerifyStatus(StrEnum):
@@ -178,6 +231,7 @@ class Manifest(Frozen):
     engine: str
     created_at: AwareDatetime
     snapshot_lsn: Lsn | None
+    snapshot_position: str | None = None  # MariaDB/MySQL: binlog FILE:POS (GTID) of the snapshot
     restore_point: str | None
     restore_point_lsn: Lsn | None
     tables: dict[str, TableFingerprint]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from restoredrill.errors import InvalidTarget
@@ -24,6 +25,27 @@ def parse_time(text: str, option: str = "--target-time") -> datetime:
     return value
 
 
+_MARIA_GTID = re.compile(r"\d+-\d+-\d+")
+_MYSQL_GTID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:\d+"
+)
+_POSITION = re.compile(r"(?P<file>[^:/\s]+\.\d{6,}):(?P<pos>\d+)")
+
+
+def _position_target(text: str, exclusive: bool) -> RecoveryTarget:
+    if exclusive:
+        raise InvalidTarget(
+            "--exclusive does not apply to --target-position (replay stops before the "
+            "transaction at FILE:POS)"
+        )
+    if not _POSITION.fullmatch(text.strip()):
+        raise InvalidTarget(
+            f"--target-position {text!r} is not a binlog position FILE:POS "
+            "(e.g. mysql-bin.000042:1234)"
+        )
+    return RecoveryTarget(kind="position", position=text.strip())
+
+
 def parse_target(
     time: str | None = None,
     lsn: str | None = None,
@@ -31,7 +53,13 @@ def parse_target(
     name: str | None = None,
     target: str | None = None,
     exclusive: bool = False,
+    position: str | None = None,
+    gtid: str | None = None,
+    engine: str = "postgres",
 ) -> RecoveryTarget:
+    """One recovery target from the CLI's options. ``engine`` "mariadb"/"mysql" takes
+    --target-position FILE:POS and --target-gtid instead of PostgreSQL's lsn/xid/name."""
+    mysql = engine != "postgres"
     given = {
         k: v
         for k, v in {
@@ -40,17 +68,45 @@ def parse_target(
             "--target-xid": xid,
             "--target-name": name,
             "--target": target,
+            "--target-position": position,
+            "--target-gtid": gtid,
         }.items()
         if v is not None
     }
+    foreign = ["--target-lsn", "--target-xid", "--target-name"] if mysql else []
+    foreign += [] if mysql else ["--target-position", "--target-gtid"]
+    for option in foreign:
+        if option in given:
+            kind = "MariaDB/MySQL" if not mysql else "PostgreSQL"
+            raise InvalidTarget(
+                f"{option} is a {kind} target; with --engine {engine} use "
+                + (
+                    "--target-time, --target-position FILE:POS, --target-gtid or --target"
+                    if mysql
+                    else "--target-time, --target-lsn, --target-xid, --target-name or --target"
+                )
+            )
     if len(given) != 1:
         choices = (
-            "--target-time, --target-lsn, --target-xid, --target-name, --target latest|immediate"
+            "--target-time, --target-position, --target-gtid, --target latest|immediate"
+            if mysql
+            else "--target-time, --target-lsn, --target-xid, --target-name, "
+            "--target latest|immediate"
         )
         if not given:
             raise InvalidTarget(f"choose a recovery target: one of {choices}")
         raise InvalidTarget(f"give exactly one recovery target, not {' and '.join(given)}")
     inclusive = not exclusive
+    if position is not None:
+        return _position_target(position, exclusive)
+    if gtid is not None:
+        text = gtid.strip()
+        if not (_MARIA_GTID.fullmatch(text) or _MYSQL_GTID.fullmatch(text)):
+            raise InvalidTarget(
+                f"--target-gtid {gtid!r} is not a GTID (MariaDB domain-server-seq such as "
+                "0-1-42, or MySQL uuid:N)"
+            )
+        return RecoveryTarget(kind="gtid", gtid=text, inclusive=inclusive)
     if time is not None:
         return RecoveryTarget(kind="time", time=parse_time(time), inclusive=inclusive)
     if lsn is not None:

@@ -15,6 +15,8 @@ from restoredrill.engines.pg_archiving import start_archiving
 from restoredrill.engines.pg_tools import PgTools, find_pg_tools
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 
+pytest_plugins = ("tests.awshelp",)  # moto server fixtures (S3, RDS)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_state(

@@ -7,15 +7,20 @@ import typer
 
 def register(app: typer.Typer) -> None:
     from restoredrill.cli import (
+        check,
         demo,
         diff,
+        drill,
+        fleet,
         history,
         manifest,
         reapply,
         recover,
+        report,
         restore,
         sandbox,
         verify,
+        walfetch,
     )
 
     app.command("demo")(demo.demo_command)
@@ -28,3 +33,8 @@ def register(app: typer.Typer) -> None:
     app.command("recover")(recover.recover_command)
     app.command("history")(history.history_command)
     app.add_typer(sandbox.app, name="sandbox")
+    app.command("wal-fetch", hidden=True)(walfetch.wal_fetch_command)
+    app.command("drill")(drill.drill_command)
+    app.command("check")(check.check_command)
+    app.command("report")(report.report_command)
+    app.add_typer(fleet.app, name="fleet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -36,11 +37,38 @@ def demo_command(
             help="Carry the recovery through: reapply --execute, then verify production.",
         ),
     ] = False,
+    setup_only: Annotated[
+        Path | None,
+        typer.Option(
+            "--setup-only",
+            metavar="DIR",
+            help="Only build the demo production (left running) with its archive, backup and "
+            "manifest in DIR, plus DIR/demo.env for the example playbooks.",
+        ),
+    ] = None,
+    teardown: Annotated[
+        Path | None,
+        typer.Option("--teardown", metavar="DIR", help="Stop and remove a --setup-only demo."),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="postgres or mariadb (binlog point-in-time restore).")
+    ] = "postgres",
 ) -> None:
     """Build a demo production, replay a classic bad DELETE, and drill the recovery."""
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
+    if setup_only is not None or teardown is not None:
+        _environment(setup_only, teardown, pg_bin, os_user, json_output, progress)
+        return
+    if engine not in ("postgres", "mariadb"):
+        raise typer.BadParameter("expected postgres or mariadb", param_hint="--engine")
     with Ledger(ledger) as history:
-        result = run_demo(progress, history, pg_bin=pg_bin, os_user=os_user, repair=repair)
+        if engine == "postgres":
+            result = run_demo(progress, history, pg_bin=pg_bin, os_user=os_user, repair=repair)
+        else:
+            from restoredrill.drill.demo_mysql import run_mysql_demo
+
+            user = "mysql" if os_user == "postgres" else os_user
+            result = run_mysql_demo(progress, history, os_user=user, repair=repair)
     if json_output:
         emit_json(result)
     else:
@@ -50,3 +78,33 @@ def demo_command(
         code = 1
     if code:
         raise typer.Exit(code)
+
+
+def _environment(
+    setup_only: Path | None,
+    teardown: Path | None,
+    pg_bin: str | None,
+    os_user: str,
+    json_output: bool,
+    progress: ProgressListener | None,
+) -> None:
+    from restoredrill.drill.demo_env import setup_demo_environment, teardown_demo_environment
+
+    if teardown is not None:
+        environment = teardown_demo_environment(teardown)
+        if json_output:
+            emit_json(environment)
+        else:
+            out.print(f"Demo environment in {environment.directory} removed.")
+        return
+    assert setup_only is not None
+    environment = setup_demo_environment(setup_only, progress, pg_bin=pg_bin, os_user=os_user)
+    if json_output:
+        emit_json(environment)
+        return
+    out.print(f"Demo production running: [bold]{environment.dsn}[/bold]")
+    out.print(f"Environment file: {environment.env_file}")
+    out.print(
+        f"  source {environment.env_file} && restoredrill drill playbooks/quarterly-drill.yaml"
+    )
+    out.print(f"Remove it with: restoredrill demo --teardown {environment.directory}")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from restoredrill.cli import mysql_restore as my_cli
 from restoredrill.cli.common import (
     JsonOpt,
     LedgerOpt,
@@ -17,12 +18,31 @@ from restoredrill.cli.common import (
     interactive,
     out,
 )
+from restoredrill.cli.sources import (
+    EndpointOpt,
+    PgbrConfigOpt,
+    PrefetchOpt,
+    RdsClassOpt,
+    RdsInstanceOpt,
+    RdsParamsOpt,
+    RdsSecurityOpt,
+    RdsSnapshotOpt,
+    RdsSubnetOpt,
+    RegionOpt,
+    SandboxOpt,
+    SourceBaseOpt,
+    SourceOptions,
+    SourceWalOpt,
+    StanzaOpt,
+    WalDeliveryOpt,
+    close,
+    wal_delivery,
+)
 from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restore
 from restoredrill.engines.pg_tools import find_pg_tools
 from restoredrill.ledger import Ledger
 from restoredrill.report.terminal import RichProgress, render_plan, render_restore
-from restoredrill.sources.file import FileSource
 from restoredrill.targets import parse_target
 from restoredrill.timing import ProgressListener
 
@@ -48,8 +68,15 @@ ExclusiveOpt = Annotated[
 
 
 def plan_command(
-    base_backups: BaseBackupsOpt,
-    wal_archive: WalArchiveOpt,
+    base_backups: SourceBaseOpt = None,
+    wal_archive: SourceWalOpt = None,
+    pgbackrest_stanza: StanzaOpt = None,
+    pgbackrest_config: PgbrConfigOpt = None,
+    rds_instance: RdsInstanceOpt = None,
+    rds_snapshot: RdsSnapshotOpt = None,
+    sandbox: SandboxOpt = "local",
+    aws_region: RegionOpt = None,
+    aws_endpoint_url: EndpointOpt = None,
     target_time: TargetTimeOpt = None,
     target_lsn: TargetLsnOpt = None,
     target_xid: TargetXidOpt = None,
@@ -57,15 +84,35 @@ def plan_command(
     target: TargetOpt = None,
     exclusive: ExclusiveOpt = False,
     pg_bin: PgBinOpt = None,
+    os_user: OsUserOpt = "postgres",
     json_output: JsonOpt = False,
+    engine: my_cli.EngineOpt = "postgres",
+    snapshot: my_cli.SnapshotOpt = None,
+    binlog_archive: my_cli.BinlogArchiveOpt = None,
+    target_position: my_cli.TargetPositionOpt = None,
+    target_gtid: my_cli.TargetGtidOpt = None,
 ) -> None:
-    """Dry run: choose the base backup and WAL range, run the preflight checks."""
+    """Dry run: choose the base backup and WAL range (or snapshot and binlogs), run the
+    preflight checks."""
     recovery_target = parse_target(
-        target_time, target_lsn, target_xid, target_name, target, exclusive
-    )
-    outcome = plan_restore(
-        FileSource(base_backups, wal_archive), recovery_target, find_pg_tools(pg_bin)
-    )
+        target_time, target_lsn, target_xid, target_name, target, exclusive,
+        target_position, target_gtid, engine,
+    )  # fmt: skip
+    if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
+        pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
+        found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
+        my_cli.plan(*found, recovery_target, json_output)
+        return
+    options = SourceOptions(
+        base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
+        rds_snapshot, sandbox, aws_region=aws_region, aws_endpoint_url=aws_endpoint_url,
+        os_user=os_user,
+    )  # fmt: skip
+    source = options.open()
+    try:
+        outcome = plan_restore(source, recovery_target, find_pg_tools(pg_bin))
+    finally:
+        close(source)
     if json_output:
         emit_json(outcome.plan)
     else:
@@ -75,8 +122,21 @@ def plan_command(
 
 
 def restore_command(
-    base_backups: BaseBackupsOpt,
-    wal_archive: WalArchiveOpt,
+    base_backups: SourceBaseOpt = None,
+    wal_archive: SourceWalOpt = None,
+    pgbackrest_stanza: StanzaOpt = None,
+    pgbackrest_config: PgbrConfigOpt = None,
+    rds_instance: RdsInstanceOpt = None,
+    rds_snapshot: RdsSnapshotOpt = None,
+    sandbox: SandboxOpt = "local",
+    rds_subnet_group: RdsSubnetOpt = None,
+    rds_security_group: RdsSecurityOpt = None,
+    rds_parameter_group: RdsParamsOpt = None,
+    rds_instance_class: RdsClassOpt = None,
+    aws_region: RegionOpt = None,
+    aws_endpoint_url: EndpointOpt = None,
+    wal_delivery_mode: WalDeliveryOpt = "stage",
+    prefetch: PrefetchOpt = 8,
     target_time: TargetTimeOpt = None,
     target_lsn: TargetLsnOpt = None,
     target_xid: TargetXidOpt = None,
@@ -93,16 +153,42 @@ def restore_command(
     ] = "postgres",
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
+    engine: my_cli.EngineOpt = "postgres",
+    snapshot: my_cli.SnapshotOpt = None,
+    binlog_archive: my_cli.BinlogArchiveOpt = None,
+    target_position: my_cli.TargetPositionOpt = None,
+    target_gtid: my_cli.TargetGtidOpt = None,
 ) -> None:
     """Restore to a point in time in a throwaway sandbox, timing every phase."""
+    recovery_target = parse_target(
+        target_time, target_lsn, target_xid, target_name, target, exclusive,
+        target_position, target_gtid, engine,
+    )  # fmt: skip
+    if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
+        pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
+        found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
+        my_cli.run_restore(
+            engine, *found, recovery_target, keep, os_user, dbname, ledger, json_output
+        )
+        return
+    options = SourceOptions(
+        base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
+        rds_snapshot, sandbox, rds_subnet_group, list(rds_security_group or []),
+        rds_parameter_group, rds_instance_class, aws_region, aws_endpoint_url, os_user,
+    )  # fmt: skip
+    delivery = wal_delivery(wal_delivery_mode)
     request = RestoreRequest(
-        base_backups=base_backups,
-        wal_archive=wal_archive,
-        target=parse_target(target_time, target_lsn, target_xid, target_name, target, exclusive),
+        base_backups=base_backups or "",
+        wal_archive=wal_archive or "",
+        target=recovery_target,
         keep=keep,
         pg_bin=pg_bin,
         os_user=os_user,
         dbname=dbname,
+        source=options.open(),
+        wal_delivery=delivery,
+        prefetch=prefetch,
+        rds=options.rds_options(),
     )
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:

@@ -130,6 +130,7 @@ class DemoResult(Frozen):
     repair: ReapplyReport | None = None
     repair_again: ReapplyReport | None = None
     repair_check: list[RepairCheck] | None = None
+    engine: str = "postgres"  # "mariadb": demo --engine mariadb (binlogs, drill/demo_mysql.py)
 
     @property
     def repair_ok(self) -> bool:

@@ -29,14 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
-from psycopg import IsolationLevel, sql
 from pydantic import ValidationError
 
 from restoredrill import dsn as dsnlib
-from restoredrill.engines import postgres as pg
-from restoredrill.engines import postgres_diff as dialect
-from restoredrill.engines.postgres_diff import ColumnInfo, KeyRange, KeyText
+from restoredrill.engines.base import Engine, engine_for_dsns
+from restoredrill.engines.names import TableName
+from restoredrill.engines.postgres_diff import KeyRange, KeyText
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import (
     ChangedRow,
@@ -79,13 +77,13 @@ def split_list(items: Sequence[str] | None) -> list[str] | None:
 # --- connections ------------------------------------------------------------------------------
 
 
-def _connect(dsn: str) -> pg.Connection:
-    conn = dsnlib.connect(dsn, read_only=True, autocommit=True)
+def _connect(engine: Engine, dsn: str) -> Any:
+    conn = engine.connect(dsn, read_only=True)
     try:
-        pg.pin_session(conn)
-    except psycopg.Error as exc:
-        conn.close()
-        raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {dialect.one_line(exc)}") from exc
+        engine.pin_session(conn)
+    except engine.errors as exc:
+        engine.close(conn)
+        raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {engine.one_line(exc)}") from exc
     return conn
 
 
@@ -93,20 +91,21 @@ class _Sides:
     """The restored and the production connection, and a two-thread pool to run one
     statement on each in parallel."""
 
-    def __init__(self, restored: pg.Connection, production: pg.Connection) -> None:
+    def __init__(self, engine: Engine, restored: Any, production: Any) -> None:
+        self.engine = engine
         self.restored = restored
         self.production = production
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="diff")
         self.round_trips = 0
 
-    def conn(self, side: str) -> pg.Connection:
+    def conn(self, side: str) -> Any:
         return self.restored if side == "restored" else self.production
 
-    def run(self, jobs: dict[str, tuple[sql.Composed, list[Any]]]) -> dict[str, list[Any]]:
+    def run(self, jobs: dict[str, tuple[Any, list[Any]]]) -> dict[str, list[Any]]:
         """Run one statement per side (in parallel when both are given); returns the rows."""
         self.round_trips += 1
         futures: dict[str, Future[list[Any]]] = {
-            side: self.pool.submit(_fetchall, self.conn(side), query, params)
+            side: self.pool.submit(self.engine.fetchall, self.conn(side), query, params)
             for side, (query, params) in jobs.items()
         }
         try:
@@ -114,30 +113,24 @@ class _Sides:
         except BaseException:
             for side in futures:  # stop the other side's query too (Ctrl-C, errors)
                 with contextlib.suppress(Exception):
-                    self.conn(side).cancel_safe(timeout=5)
+                    self.engine.cancel(self.conn(side))
             for future in futures.values():
                 with contextlib.suppress(BaseException):
                     future.result()
             raise
 
-    def both(self, make: Callable[[str], tuple[sql.Composed, list[Any]]]) -> dict[str, list[Any]]:
+    def both(self, make: Callable[[str], tuple[Any, list[Any]]]) -> dict[str, list[Any]]:
         return self.run({side: make(side) for side in ("restored", "production")})
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
 
 
-def _fetchall(conn: pg.Connection, query: sql.Composed, params: list[Any]) -> list[Any]:
-    return list(conn.execute(query, params).fetchall())
-
-
 @contextlib.contextmanager
 def _snapshots(sides: _Sides) -> Iterator[None]:
     """One REPEATABLE READ, READ ONLY transaction per side for the whole diff."""
-    for conn in (sides.restored, sides.production):
-        conn.isolation_level = IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-    with sides.restored.transaction(), sides.production.transaction():
+    engine = sides.engine
+    with engine.snapshot(sides.restored), engine.snapshot(sides.production):
         yield
 
 
@@ -146,27 +139,29 @@ def _snapshots(sides: _Sides) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Shape:
-    table: pg.TableName
-    key: list[ColumnInfo]
-    columns: list[ColumnInfo]  # fetched: every non-generated column both sides share
-    compared: list[ColumnInfo]  # hashed and compared (key included)
+    table: TableName
+    key: list[Any]  # the engine's ColumnInfo objects (name, type, not_null, generated)
+    columns: list[Any]  # fetched: every non-generated column both sides share
+    compared: list[Any]  # hashed and compared (key included)
 
 
-def _resolve_table(sides: _Sides, spec: str) -> pg.TableName:
-    known = {t.display: t for t in pg.list_tables(sides.restored)}
-    known.update({t.display: t for t in pg.list_tables(sides.production)})
-    return known[pg.resolve_table(spec, set(known))]
+def _resolve_table(sides: _Sides, spec: str) -> TableName:
+    engine = sides.engine
+    known = {t.display: t for t in engine.list_tables(sides.restored)}
+    known.update({t.display: t for t in engine.list_tables(sides.production)})
+    return known[engine.resolve_table(spec, set(known))]
 
 
 def _shape(
     sides: _Sides,
-    table: pg.TableName,
+    table: TableName,
     key_spec: Sequence[str] | None,
     columns_spec: Sequence[str] | None,
 ) -> tuple[_Shape | None, str | None]:
     """The key and columns to diff by; (None, reason) when the table has no usable key."""
-    restored_cols = dialect.column_info(sides.restored, table)
-    production_cols = dialect.column_info(sides.production, table)
+    engine = sides.engine
+    restored_cols = engine.column_info(sides.restored, table)
+    production_cols = engine.column_info(sides.production, table)
     if not restored_cols:
         raise ConfigError(f"table {table.display} does not exist in the restored database")
     if not production_cols:
@@ -177,7 +172,7 @@ def _shape(
     if key_spec:
         key_names = list(dict.fromkeys(key_spec))
     else:
-        found = dialect.key_columns(sides.restored, table)
+        found = engine.key_columns(sides.restored, table)
         if found is None:
             return None, (
                 f"cannot diff {table.display} by key: it has no primary key or unique key on "
@@ -197,13 +192,13 @@ def _shape(
                     "a diff key must be NOT NULL"
                 )
     for side, conn in (("restored database", sides.restored), ("production", sides.production)):
-        if not dialect.has_key_index(conn, table, key_names):
+        if not engine.has_key_index(conn, table, key_names):
             raise ConfigError(
                 f"no btree index on ({', '.join(key_names)}) of {table.display} in the {side}: "
                 "diffing by key range needs one (choose another --key)"
             )
 
-    shared: list[ColumnInfo] = []
+    shared: list[Any] = []
     mismatched: list[str] = []
     for column in restored_cols:
         if column.generated:
@@ -289,11 +284,12 @@ class _Bisection:
         self,
         sides: _Sides,
         shape: _Shape,
-        where: sql.Composable | None,
+        where: Any,
         options: DiffOptions,
         listener: ProgressListener,
     ) -> None:
         self.sides = sides
+        self.engine = sides.engine
         self.shape = shape
         self.where = where
         self.options = options
@@ -306,18 +302,25 @@ class _Bisection:
     def _split(self, splits: list[_Split]) -> tuple[list[_Bucket], list[_Bucket]]:
         """Children of every split range, from ONE boundaries statement per side used; and
         the ranges that could not be split (all their rows share one key: fetched as is)."""
-        jobs: dict[str, tuple[sql.Composed, list[Any]]] = {}
-        for side in ("restored", "production"):
-            mine = [s for s in splits if s.side == side]
-            if mine:
-                jobs[side] = dialect.boundaries_query(
-                    self.shape.table,
-                    self.shape.key,
-                    self.where,
-                    [s.bucket.range for s in mine],
-                    [s.step for s in mine],
-                )
-        rows = self.sides.run(jobs)
+        rows: dict[str, list[Any]] = {"restored": [], "production": []}
+        per_statement = max(1, self.engine.max_ranges_per_statement)
+        by_side = {side: [s for s in splits if s.side == side] for side in rows}
+        for start in range(0, max(len(v) for v in by_side.values()), per_statement):
+            jobs: dict[str, tuple[Any, list[Any]]] = {}
+            for side, mine in by_side.items():
+                part = mine[start : start + per_statement]
+                if part:
+                    query, params = self.engine.boundaries_query(
+                        self.shape.table,
+                        self.shape.key,
+                        self.where,
+                        [s.bucket.range for s in part],
+                        [s.step for s in part],
+                    )
+                    jobs[side] = (query, params)
+            done = self.sides.run(jobs)
+            for side, side_rows in done.items():  # range indexes are per statement
+                rows[side].extend((int(r[0]) + start, *r[1:]) for r in side_rows)
         children: list[_Bucket] = []
         stuck: list[_Bucket] = []
         for side in ("restored", "production"):
@@ -343,11 +346,11 @@ class _Bisection:
     def _check(self, buckets: list[_Bucket]) -> list[_Bucket]:
         """Count + checksum every bucket on both sides; returns the ones that differ."""
         differing: list[_Bucket] = []
-        step = self.options.check_chunk_ranges
+        step = max(1, min(self.options.check_chunk_ranges, self.engine.max_ranges_per_statement))
         for start in range(0, len(buckets), step):
             chunk = buckets[start : start + step]
             ranges = [b.range for b in chunk]
-            query = dialect.checksum_query(
+            query = self.engine.checksum_query(
                 self.shape.table, self.shape.key, self.shape.compared, self.where, ranges
             )
             rows = self.sides.run({"restored": query, "production": query})
@@ -371,14 +374,17 @@ class _Bisection:
         for leaf in leaves:
             chunk.append(leaf)
             rows_in_chunk += leaf.size
-            if rows_in_chunk >= self.options.fetch_chunk_rows:
+            if (
+                rows_in_chunk >= self.options.fetch_chunk_rows
+                or len(chunk) >= self.engine.max_ranges_per_statement
+            ):
                 self._fetch_chunk(chunk)
                 chunk, rows_in_chunk = [], 0
         if chunk:
             self._fetch_chunk(chunk)
 
     def _fetch_chunk(self, leaves: list[_Bucket]) -> None:
-        query = dialect.fetch_query(
+        query = self.engine.fetch_query(
             self.shape.table,
             self.shape.key,
             self.shape.columns,
@@ -501,29 +507,20 @@ def _sorted(items: list[tuple[tuple[int, ...], int, T]]) -> list[T]:
 # --- public API ----------------------------------------------------------------------------------
 
 
-def _where_sql(where: str | None) -> sql.Composable | None:
-    """The user's --where as SQL (trusted input, like the DSN). '%' is doubled because the
-    statements it goes into also carry placeholders."""
-    if where is None or not where.strip():
-        return None
-    return sql.SQL(where.replace("%", "%%"))
-
-
-def _check_where(sides: _Sides, table: pg.TableName, where: str | None) -> None:
+def _check_where(sides: _Sides, table: TableName, where: str | None) -> None:
     if where is None or not where.strip():
         return
-    probe = sql.SQL("SELECT 1 FROM {} AS r WHERE ({}) LIMIT 0").format(
-        table.identifier(), sql.SQL(where)
-    )
+    engine = sides.engine
+    probe = engine.where_probe(table, where)
     for side, conn in (("restored", sides.restored), ("production", sides.production)):
         try:
-            with conn.transaction():
-                conn.execute(probe)
-        except psycopg.Error as exc:
-            if conn.broken or conn.closed:
+            with engine.savepoint(conn):
+                engine.fetchall(conn, probe, [])
+        except engine.errors as exc:
+            if engine.broken(conn):
                 raise
             raise ConfigError(
-                f"--where is not valid for {table.display} ({side}): {dialect.one_line(exc)}"
+                f"--where is not valid for {table.display} ({side}): {engine.one_line(exc)}"
             ) from exc
 
 
@@ -537,19 +534,13 @@ def _diff_table(
     listener: ProgressListener,
 ) -> RowDiff:
     started = time.monotonic()
+    engine = sides.engine
     table = _resolve_table(sides, spec)
     shape, reason = _shape(sides, table, key, columns)
     _check_where(sides, table, where)
-    where_sql = _where_sql(where)
+    where_sql = engine.where_sql(where)
     if shape is None:
-        counts = sides.both(
-            lambda side: (
-                sql.SQL("SELECT count(*) FROM {} AS r WHERE {}").format(
-                    table.identifier(), where_sql if where_sql is not None else sql.SQL("TRUE")
-                ),
-                [],
-            )
-        )
+        counts = sides.both(lambda side: (engine.count_query(table, where_sql), []))
         n_r = int(counts["restored"][0][0])
         n_p = int(counts["production"][0][0])
         return RowDiff(
@@ -560,7 +551,7 @@ def _diff_table(
             key=[],
             columns=[
                 DiffColumn(name=c.name, type=c.type)
-                for c in dialect.column_info(sides.restored, table)
+                for c in engine.column_info(sides.restored, table)
             ],
             where=where,
             rows_restored=n_r,
@@ -572,7 +563,7 @@ def _diff_table(
             note=f"{reason}; counts only: {n_r} restored, {n_p} in production",
         )
     estimates = {
-        side: dialect.estimate_rows(sides.conn(side), table) for side in ("restored", "production")
+        side: engine.estimate_rows(sides.conn(side), table) for side in ("restored", "production")
     }
     known = {side: n for side, n in estimates.items() if n is not None}
     estimate_side = max(known, key=lambda s: known[s]) if known else "restored"
@@ -639,16 +630,17 @@ def diff_tables(
         raise ConfigError("--key and --columns apply to a single --table")
     if not tables:
         raise ConfigError("choose a table to diff (--table)")
-    restored = _connect(restored_dsn)
+    engine = engine_for_dsns(restored_dsn, production_dsn)
+    restored = _connect(engine, restored_dsn)
     try:
-        production = _connect(production_dsn)
+        production = _connect(engine, production_dsn)
     except BaseException:
-        restored.close()
+        engine.close(restored)
         raise
-    sides = _Sides(restored, production)
+    sides = _Sides(engine, restored, production)
     try:
-        restored_id = dialect.server_identity(restored, dsnlib.redact(restored_dsn))
-        production_id = dialect.server_identity(production, dsnlib.redact(production_dsn))
+        restored_id = engine.server_identity(restored, dsnlib.redact(restored_dsn))
+        production_id = engine.server_identity(production, dsnlib.redact(production_dsn))
         results: list[RowDiff] = []
         with _snapshots(sides):
             for spec in tables:
@@ -668,12 +660,12 @@ def diff_tables(
                     )
                 )
                 results.append(result)
-    except psycopg.Error as exc:
-        raise DatabaseUnavailable(f"diff failed: {dialect.one_line(exc)}") from exc
+    except engine.errors as exc:
+        raise DatabaseUnavailable(f"diff failed: {engine.one_line(exc)}") from exc
     finally:
         sides.close()
-        restored.close()
-        production.close()
+        engine.close(restored)
+        engine.close(production)
     return restored_id, production_id, results
 
 

@@ -10,13 +10,12 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import psycopg
-from psycopg import IsolationLevel
 from pydantic import ValidationError
 
 from restoredrill import dsn as dsnlib
-from restoredrill.engines import postgres as pg
+from restoredrill.engines.base import Engine, engine_for_dsn
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import Manifest, TableFingerprint
 
@@ -35,48 +34,51 @@ def create_manifest(
     snapshot; with ``restore_point``, create that named restore point right after."""
     if restore_point is not None and not 0 < len(restore_point) <= MAX_RESTORE_POINT_NAME:
         raise ConfigError(f"restore point names are 1 to {MAX_RESTORE_POINT_NAME} characters")
-    with dsnlib.connect(dsn, read_only=True, autocommit=True) as conn:
-        try:
-            pg.pin_session(conn)
-            known = {t.display: t for t in pg.list_tables(conn)}
-            if tables is None:
-                selected = list(known.values())
-            else:
-                selected = [known[pg.resolve_table(spec, set(known))] for spec in tables]
-            conn.isolation_level = IsolationLevel.REPEATABLE_READ
-            conn.read_only = True
-            fingerprints: dict[str, TableFingerprint] = {}
-            with conn.transaction():
-                # The first statement takes the snapshot; its LSN is read in the same statement.
-                snapshot_lsn = pg.wal_position(conn)
-                for table in selected:
-                    fingerprints[table.display] = pg.fingerprint(conn, table)
-            point_lsn = None
-            if restore_point is not None:
-                point_lsn = _create_restore_point(conn, restore_point)
-        except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"cannot build a manifest of {dsnlib.redact(dsn)}: {_one_line(exc)}"
-            ) from exc
+    engine = engine_for_dsn(dsn)
+    if restore_point is not None and engine.name != "postgres":
+        raise ConfigError(
+            "MariaDB/MySQL have no named restore points: the manifest records the binlog "
+            "position of its snapshot instead (restore to it with --target-position)"
+        )
+    conn = engine.connect(dsn, read_only=True)
+    try:
+        engine.pin_session(conn)
+        known = {t.display: t for t in engine.list_tables(conn)}
+        if tables is None:
+            selected = list(known.values())
+        else:
+            selected = [known[engine.resolve_table(spec, set(known))] for spec in tables]
+        fingerprints: dict[str, TableFingerprint] = {}
+        with engine.snapshot(conn):
+            # The first statement takes the snapshot; its position is read in the same one.
+            snapshot_lsn, snapshot_position = engine.snapshot_position(conn)
+            for table in selected:
+                fingerprints[table.display] = engine.fingerprint(conn, table)
+        point_lsn = None
+        if restore_point is not None:
+            point_lsn = _create_restore_point(engine, conn, restore_point)
+    except engine.errors as exc:
+        raise DatabaseUnavailable(
+            f"cannot build a manifest of {dsnlib.redact(dsn)}: {_one_line(exc)}"
+        ) from exc
+    finally:
+        engine.close(conn)
     return Manifest(
         database=dsnlib.describe(dsn),
-        engine="postgres",
+        engine=engine.name,
         created_at=datetime.now(UTC),
         snapshot_lsn=snapshot_lsn,
+        snapshot_position=snapshot_position,
         restore_point=restore_point,
         restore_point_lsn=point_lsn,
         tables=fingerprints,
     )
 
 
-def _create_restore_point(conn: pg.Connection, name: str) -> int:
+def _create_restore_point(engine: Engine, conn: Any, name: str) -> int:
     try:
-        return pg.create_restore_point(conn, name)
-    except (
-        psycopg.errors.InsufficientPrivilege,
-        psycopg.errors.ObjectNotInPrerequisiteState,
-        psycopg.errors.InvalidParameterValue,
-    ) as exc:
+        return engine.create_restore_point(conn, name)
+    except engine.restore_point_errors() as exc:
         raise ConfigError(f"cannot create restore point {name!r}: {_one_line(exc)}") from exc
 
 

@@ -18,7 +18,8 @@ from restoredrill.models import (
     WalRange,
     WalSegment,
 )
-from restoredrill.sources.file import Catalogue, FileSource
+from restoredrill.sources.base import SelfPlanning, Source
+from restoredrill.sources.file import Catalogue
 from restoredrill.sources.wal_archive import TimelineStep, WalArchive, validate_segment
 from restoredrill.sources.wal_scan import WalEvent, scan
 
@@ -136,7 +137,13 @@ def _backup_detail(backup: BaseBackup) -> str:
     )
 
 
-def plan_restore(source: FileSource, target: RecoveryTarget, tools: PgTools) -> PlanOutcome:
+def plan_restore(
+    source: Source | SelfPlanning, target: RecoveryTarget, tools: PgTools
+) -> PlanOutcome:
+    """Plan from any source: a directory, S3 or pgBackRest through their catalogue, RDS by
+    asking the provider (it keeps the backups and the WAL to itself)."""
+    if not isinstance(source, Source):
+        return PlanOutcome(source.plan(target))
     catalogue = source.catalogue()
     return _plan(catalogue, source.describe(), target, tools)
 

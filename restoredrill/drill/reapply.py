@@ -29,15 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import psycopg
-from psycopg import sql
 from pydantic import Field, ValidationError
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import load_diff
-from restoredrill.engines import postgres as pg
-from restoredrill.engines import postgres_diff as dialect
-from restoredrill.engines.postgres_diff import ColumnInfo
+from restoredrill.engines.base import Engine, engine_for_dsn
+from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable, ReapplyRefused
 from restoredrill.models import (
     DiffDocument,
@@ -182,15 +179,15 @@ class _Item:
 @dataclass
 class _TableWork:
     diff: RowDiff
-    table: pg.TableName
-    columns: list[ColumnInfo]  # production's columns (types for casts)
+    table: TableName
+    columns: list[Any]  # production's columns (the engine's ColumnInfo: types for casts)
     insert_columns: list[str]
     compared: list[str]
     overriding: bool
     items: list[_Item]
     guarded: list[str]  # compared columns outside the key: the guard predicate's columns
     target_columns: list[str]  # every column of the target table (the archive copies them)
-    archive: pg.TableName | None = None
+    archive: TableName | None = None
     totals: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -210,18 +207,18 @@ def _items(diff: RowDiff, only: ReapplyOnly) -> list[_Item]:
     return items
 
 
-def _order_tables(conn: pg.Connection, diffs: list[RowDiff]) -> list[RowDiff]:
+def _order_tables(engine: Engine, conn: Any, diffs: list[RowDiff]) -> list[RowDiff]:
     """Referenced tables first, so restored parents exist before their children."""
-    names = {pg.TableName(d.schema_name, d.table_name): d for d in diffs}
+    names = {TableName(d.schema_name, d.table_name): d for d in diffs}
     ordered: list[RowDiff] = []
-    done: set[pg.TableName] = set()
-    visiting: set[pg.TableName] = set()
+    done: set[TableName] = set()
+    visiting: set[TableName] = set()
 
-    def visit(name: pg.TableName) -> None:
+    def visit(name: TableName) -> None:
         if name in done or name in visiting:
             return
         visiting.add(name)
-        for parent in sorted(dialect.referenced_tables(conn, name)):
+        for parent in sorted(engine.referenced_tables(conn, name)):
             if parent in names:
                 visit(parent)
         visiting.discard(name)
@@ -229,17 +226,17 @@ def _order_tables(conn: pg.Connection, diffs: list[RowDiff]) -> list[RowDiff]:
         ordered.append(names[name])
 
     for diff in diffs:
-        visit(pg.TableName(diff.schema_name, diff.table_name))
+        visit(TableName(diff.schema_name, diff.table_name))
     return ordered
 
 
-def _prepare(conn: pg.Connection, diff: RowDiff, only: ReapplyOnly) -> _TableWork:
-    table = pg.TableName(diff.schema_name, diff.table_name)
+def _prepare(engine: Engine, conn: Any, diff: RowDiff, only: ReapplyOnly) -> _TableWork:
+    table = TableName(diff.schema_name, diff.table_name)
     if not diff.keyed or not diff.key:
         raise ReapplyRefused(
             f"{diff.table} has no key in the diff: rows cannot be matched safely, nothing reapplied"
         )
-    columns = dialect.column_info(conn, table)
+    columns = engine.column_info(conn, table)
     if not columns:
         raise ReapplyRefused(f"table {diff.table} does not exist in the target")
     by_name = {c.name: c for c in columns}
@@ -254,13 +251,13 @@ def _prepare(conn: pg.Connection, diff: RowDiff, only: ReapplyOnly) -> _TableWor
             )
         if found.generated:
             raise ReapplyRefused(f"{diff.table}.{column.name} is a generated column in the target")
-    if not dialect.is_unique_key(conn, table, diff.key):
+    if not engine.is_unique_key(conn, table, diff.key):
         raise ReapplyRefused(
             f"{diff.table}: no unique index on ({', '.join(diff.key)}) in the target, so rows "
             "cannot be matched safely (ON CONFLICT needs one)"
         )
     insert_columns = [c.name for c in diff.columns]
-    overriding = any(by_name[c].identity == "a" for c in insert_columns)
+    overriding = any(engine.always_generated_identity(by_name[c]) for c in insert_columns)
     return _TableWork(
         diff=diff,
         table=table,
@@ -274,22 +271,20 @@ def _prepare(conn: pg.Connection, diff: RowDiff, only: ReapplyOnly) -> _TableWor
     )
 
 
-def _filter(conn: pg.Connection, work: _TableWork, where: str) -> None:
+def _filter(engine: Engine, conn: Any, work: _TableWork, where: str) -> None:
     """Keep the items whose restored values satisfy ``where`` (evaluated in the target)."""
     kept: list[_Item] = []
     for start in range(0, len(work.items), 5000):
         chunk = work.items[start : start + 5000]
-        query, params = dialect.filter_query(
-            work.columns, [i.values for i in chunk], sql.SQL(where.replace("%", "%%"))
-        )
+        query, params = engine.filter_query(work.columns, [i.values for i in chunk], where)
         try:
-            with conn.transaction():
-                rows = conn.execute(query, params).fetchall()
-        except psycopg.Error as exc:
-            if conn.broken or conn.closed:
+            with engine.savepoint(conn):
+                rows = engine.fetchall(conn, query, params)
+        except engine.errors as exc:
+            if engine.broken(conn):
                 raise
             raise ConfigError(
-                f"--where is not valid for {work.diff.table}: {dialect.one_line(exc)}"
+                f"--where is not valid for {work.diff.table}: {engine.one_line(exc)}"
             ) from exc
         chosen = {int(r[0]) for r in rows}
         kept.extend(item for n, item in enumerate(chunk) if n in chosen)
@@ -307,13 +302,13 @@ def _key_of(work: _TableWork, values: RowValues) -> dict[str, str | None]:
 class _Batch:
     """The statements of one batch, in order (BEGIN/COMMIT around them are the caller's)."""
 
-    settings: list[sql.Composed]
-    lock: sql.Composed  # reads the current rows (FOR UPDATE when writing)
+    settings: list[Any]
+    lock: Any  # reads the current rows (FOR UPDATE when writing)
     # per changed row (its position in the batch): archive (if any), then guarded UPDATE
-    writes: list[tuple[int, sql.Composed | None, sql.Composed]]
-    insert: sql.Composed | None  # the lost rows: INSERT ... ON CONFLICT DO NOTHING
+    writes: list[tuple[int, Any, Any]]
+    insert: Any  # the lost rows: INSERT ... ON CONFLICT DO NOTHING (None: no lost rows)
 
-    def all(self) -> list[sql.Composed]:
+    def all(self) -> list[Any]:
         statements = [*self.settings, self.lock]
         for _, archive, update in self.writes:
             statements += [*([archive] if archive is not None else []), update]
@@ -321,16 +316,20 @@ class _Batch:
 
 
 def _batch(
-    work: _TableWork, batch: Sequence[_Item], opts: ReapplyOptions, for_update: bool
+    engine: Engine,
+    work: _TableWork,
+    batch: Sequence[_Item],
+    opts: ReapplyOptions,
+    for_update: bool,
 ) -> _Batch:
-    writes: list[tuple[int, sql.Composed | None, sql.Composed]] = []
+    writes: list[tuple[int, Any, Any]] = []
     for n, item in enumerate(batch):
         if item.kind != "changed":
             continue
         assert item.guard is not None
         archive = None
         if work.archive is not None:
-            archive = dialect.archive_row(
+            archive = engine.archive_row(
                 work.table,
                 work.archive,
                 work.target_columns,
@@ -338,21 +337,35 @@ def _batch(
                 work.guarded,
                 item.values,
                 item.guard,
+                work.columns,
             )
-        update = dialect.revert_row(
-            work.table, work.key, work.guarded, item.set_columns, item.values, item.guard
+        update = engine.revert_row(
+            work.table,
+            work.key,
+            work.guarded,
+            item.set_columns,
+            item.values,
+            item.guard,
+            work.columns,
         )
         writes.append((n, archive, update))
     lost = [i.values for i in batch if i.kind == "lost"]
     insert = (
-        dialect.insert_rows(work.table, work.key, work.insert_columns, lost, work.overriding)
+        engine.insert_rows(
+            work.table, work.key, work.insert_columns, lost, work.overriding, work.columns
+        )
         if lost
         else None
     )
     return _Batch(
-        settings=dialect.batch_settings(opts.lock_timeout, opts.statement_timeout),
-        lock=dialect.lock_and_read(
-            work.table, work.key, work.compared, [i.values for i in batch], for_update
+        settings=engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
+        lock=engine.lock_and_read(
+            work.table,
+            work.key,
+            work.compared,
+            [i.values for i in batch],
+            for_update,
+            work.columns,
         ),
         writes=writes,
         insert=insert,
@@ -382,9 +395,9 @@ def _classify(
 
 
 def _current(
-    conn: pg.Connection, work: _TableWork, statement: sql.Composed
+    engine: Engine, conn: Any, work: _TableWork, statement: Any
 ) -> dict[tuple[str | None, ...], dict[str, str | None]]:
-    rows = conn.execute(statement).fetchall()
+    rows = engine.fetchall(conn, statement, [])
     cols = [*work.key, *[c for c in work.compared if c not in work.key]]
     result: dict[tuple[str | None, ...], dict[str, str | None]] = {}
     for row in rows:
@@ -447,19 +460,28 @@ def reapply_document(
         if not _TIMEOUT.fullmatch(value.strip()):
             raise ConfigError(f"{name} {value!r}: expected a duration such as 500ms, 5s or 2min")
     started = time.monotonic()
-    conn = dsnlib.connect(to_dsn, read_only=not opts.execute, autocommit=True)
+    engine = engine_for_dsn(to_dsn)
+    conn = engine.connect(to_dsn, read_only=not opts.execute)
     try:
-        dialect.pin_for_writes(conn)
+        engine.pin_for_writes(conn)
         return _reapply(
-            document, diff_file, conn, dsnlib.redact(to_dsn), opts, listener, after_batch, started
+            engine,
+            document,
+            diff_file,
+            conn,
+            dsnlib.redact(to_dsn),
+            opts,
+            listener,
+            after_batch,
+            started,
         )
-    except psycopg.Error as exc:
+    except engine.errors as exc:
         hint = ""
         if opts.execute and checkpoint_path(diff_file).is_file():
             hint = " (committed batches are in the checkpoint: run it again to resume)"
-        raise DatabaseUnavailable(f"reapply failed: {dialect.one_line(exc)}{hint}") from exc
+        raise DatabaseUnavailable(f"reapply failed: {engine.one_line(exc)}{hint}") from exc
     finally:
-        conn.close()
+        engine.close(conn)
 
 
 def _diff_digest(diff_file: Path, document: DiffDocument) -> str:
@@ -470,23 +492,26 @@ def _diff_digest(diff_file: Path, document: DiffDocument) -> str:
 
 
 def _reapply(
+    engine: Engine,
     document: DiffDocument,
     diff_file: Path,
-    conn: pg.Connection,
+    conn: Any,
     label: str,
     opts: ReapplyOptions,
     listener: ProgressListener,
     after_batch: AfterBatch | None,
     started: float,
 ) -> ReapplyReport:
-    target = dialect.server_identity(conn, label)
+    target = engine.server_identity(conn, label)
     problem = identity_problem(document, target)
     if problem is not None:
         raise ReapplyRefused(problem)
-    works = [_prepare(conn, d, opts.only) for d in _order_tables(conn, document.tables)]
+    works = [
+        _prepare(engine, conn, d, opts.only) for d in _order_tables(engine, conn, document.tables)
+    ]
     if opts.where is not None and opts.where.strip():
         for work in works:
-            _filter(conn, work, opts.where)
+            _filter(engine, conn, work, opts.where)
     selected = sum(len(w.items) for w in works)
     over = selected > opts.max_rows
     sql_path = opts.sql_out or default_sql_path(diff_file)
@@ -515,17 +540,18 @@ def _reapply(
         if any(i.kind == "changed" for i in work.items):
             name = checkpoint.archive_tables.get(work.diff.table) if checkpoint else None
             work.archive = (
-                pg.TableName(dialect.ARCHIVE_SCHEMA, name)
+                TableName(engine.archive_schema, name)
                 if name
-                else dialect.archive_table_name(work.table, stamp)
+                else engine.archive_table_name(work.table, stamp)
             )
-    _write_script(conn, document, diff_file, sql_path, works, opts, target, selected)
+    _write_script(engine, conn, document, diff_file, sql_path, works, opts, target, selected)
     listener.note(f"SQL script: {sql_path}")
 
     conflicts: list[ReapplyConflict] = []
     batches = 0
     if opts.execute:
         batches = _execute(
+            engine,
             conn,
             works,
             opts,
@@ -539,7 +565,7 @@ def _reapply(
             conflicts,
         )
     else:
-        _predict(conn, works, opts, conflicts)
+        _predict(engine, conn, works, opts, conflicts)
     plans = [
         ReapplyPlan(
             table=w.diff.table,
@@ -586,20 +612,27 @@ def _batches(
 
 
 def _predict(
-    conn: pg.Connection,
+    engine: Engine,
+    conn: Any,
     works: list[_TableWork],
     opts: ReapplyOptions,
     conflicts: list[ReapplyConflict],
 ) -> None:
     """Dry run: read (never lock) the current rows and predict every outcome."""
-    with conn.transaction():
+    with engine.transaction(conn):
         for work in works:
             for _, batch in _batches(work.items, opts.batch_size):
                 current = _current(
+                    engine,
                     conn,
                     work,
-                    dialect.lock_and_read(
-                        work.table, work.key, work.compared, [i.values for i in batch], False
+                    engine.lock_and_read(
+                        work.table,
+                        work.key,
+                        work.compared,
+                        [i.values for i in batch],
+                        False,
+                        work.columns,
                     ),
                 )
                 for item in batch:
@@ -617,7 +650,8 @@ def _predict(
 
 
 def _execute(
-    conn: pg.Connection,
+    engine: Engine,
+    conn: Any,
     works: list[_TableWork],
     opts: ReapplyOptions,
     listener: ProgressListener,
@@ -638,22 +672,22 @@ def _execute(
     archives = {w.diff.table: w.archive.name for w in works if w.archive is not None}
     for work in works:
         if work.archive is not None and len(work.items) > positions.get(work.diff.table, 0):
-            with conn.transaction():
-                for statement in dialect.create_archive(work.table, work.archive):
-                    conn.execute(statement)
+            with engine.transaction(conn):
+                for statement in engine.create_archive(work.table, work.archive):
+                    engine.execute(conn, statement)
     batches = checkpoint.batches if checkpoint else 0
     for work in works:
         start = positions.get(work.diff.table, 0)
         if start:
             listener.note(f"{work.diff.table}: resuming after {start} row(s) (checkpoint)")
         for begin, batch in _batches(work.items, opts.batch_size, start):
-            with conn.transaction():
-                statements = _batch(work, batch, opts, for_update=True)
+            with engine.transaction(conn):
+                statements = _batch(engine, work, batch, opts, for_update=True)
                 for statement in statements.settings:
-                    conn.execute(statement)
-                current = _current(conn, work, statements.lock)
+                    engine.execute(conn, statement)
+                current = _current(engine, conn, work, statements.lock)
                 expected = [_classify(work, i, current) for i in batch]
-                updated, inserted = _apply(conn, statements)
+                updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
                 for n, item in enumerate(batch):
                     outcome, reason = expected[n]
                     if item.kind == "lost" and outcome == "insert":
@@ -705,29 +739,12 @@ def _execute(
     return batches
 
 
-def _apply(conn: pg.Connection, statements: _Batch) -> tuple[set[int], set[tuple[str | None, ...]]]:
-    """Run a batch's archive/update/insert statements (pipelined). Returns the positions of
-    the changed rows an UPDATE really changed, and the keys really inserted: what is
-    reported is what the guarded statements did, not what Python predicted."""
-    updates: list[tuple[int, psycopg.Cursor[Any]]] = []
-    with conn.pipeline():
-        for n, archive, update in statements.writes:
-            if archive is not None:
-                conn.execute(archive)
-            updates.append((n, conn.execute(update)))
-        cursor = conn.execute(statements.insert) if statements.insert is not None else None
-    updated = {n for n, done in updates if done.rowcount == 1}
-    if cursor is None:
-        return updated, set()
-    inserted = {tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()}
-    return updated, inserted
-
-
 # --- the reviewable script ------------------------------------------------------------------------
 
 
 def _write_script(
-    conn: pg.Connection,
+    engine: Engine,
+    conn: Any,
     document: DiffDocument,
     diff_file: Path,
     path: Path,
@@ -736,8 +753,8 @@ def _write_script(
     target: ServerIdentity,
     selected: int,
 ) -> None:
-    def text(statement: sql.Composable) -> str:
-        return statement.as_string(conn)
+    def text(statement: Any) -> str:
+        return engine.render(conn, statement)
 
     guard_of = "post-incident" if document.mode == "incident" else "production"
     lines = [
@@ -752,12 +769,12 @@ def _write_script(
         "-- Idempotent: running it again changes nothing. Rows only in production are untouched.",
         "",
     ]
-    lines += [text(s) + ";" for s in dialect.session_settings()]
+    lines += [text(s) + ";" for s in engine.session_settings()]
     lines.append("")
     for work in works:
         if work.archive is not None:
             lines.append(f"-- {work.diff.table}: archive of the rows reverted")
-            lines += [text(s) + ";" for s in dialect.create_archive(work.table, work.archive)]
+            lines += [text(s) + ";" for s in engine.create_archive(work.table, work.archive)]
             lines.append("")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -770,7 +787,7 @@ def _write_script(
                         f"-- {work.diff.table}: batch {n} (rows {begin + 1}-{begin + len(batch)} "
                         f"of {count})\nBEGIN;\n"
                     )
-                    for statement in _batch(work, batch, opts, for_update=True).all():
+                    for statement in _batch(engine, work, batch, opts, for_update=True).all():
                         out.write(text(statement) + ";\n")
                     out.write("COMMIT;\n\n")
     except OSError as exc:

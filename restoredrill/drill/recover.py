@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from pydantic import AwareDatetime
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
-from restoredrill.engines import postgres_diff as dialect
+from restoredrill.engines.base import engine_for_dsn, is_mysql_dsn
 from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget, ReapplyRefused
 from restoredrill.models import (
     DiffDocument,
@@ -146,13 +144,14 @@ def restored_pair(
 
 def production_identity(dsn: str) -> ServerIdentity:
     """The identity of ``dsn`` (opened read-only, only to read it)."""
-    conn = dsnlib.connect(dsn, read_only=True, autocommit=True)
+    engine = engine_for_dsn(dsn)
+    conn = engine.connect(dsn, read_only=True)
     try:
-        return dialect.server_identity(conn, dsnlib.redact(dsn))
-    except psycopg.Error as exc:
-        raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {dialect.one_line(exc)}") from exc
+        return engine.server_identity(conn, dsnlib.redact(dsn))
+    except engine.errors as exc:
+        raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {engine.one_line(exc)}") from exc
     finally:
-        conn.close()
+        engine.close(conn)
 
 
 def incident_diff(
@@ -192,7 +191,10 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
     if not request.tables:
         raise ConfigError("choose the tables to recover (--table)")
     production = production_identity(request.to_dsn)
-    dbname = request.dbname or str(conninfo_to_dict(request.to_dsn).get("dbname") or "postgres")
+    engine = engine_for_dsn(request.to_dsn)
+    mysql = is_mysql_dsn(request.to_dsn)
+    default_db = "" if mysql else "postgres"
+    dbname = request.dbname or engine.database_of(request.to_dsn) or default_db
     clock = PhaseClock(listener)
 
     def restore_request(moment: datetime) -> RestoreRequest:
@@ -201,8 +203,9 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
             wal_archive=request.wal_archive,
             target=RecoveryTarget(kind="time", time=moment),
             pg_bin=request.pg_bin,
-            os_user=request.os_user,
+            os_user="mysql" if mysql and request.os_user == "postgres" else request.os_user,
             dbname=dbname,
+            engine="mysql" if mysql else "postgres",
         )
 
     out = request.out or default_out()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from restoredrill.drill.plan import plan_restore
 from restoredrill.dsn import describe
@@ -20,24 +21,48 @@ from restoredrill.engines.postgres_recovery import (
     verify_base,
     write_recovery,
 )
-from restoredrill.errors import PreflightFailed, RestoreDrillError, SandboxError
+from restoredrill.errors import ConfigError, PreflightFailed, RestoreDrillError, SandboxError
 from restoredrill.ledger import Ledger
-from restoredrill.models import RecoveryTarget, RestorePlan, RestoreResult
+from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
+from restoredrill.models import RecoveryTarget, RestorePlan, RestoreResult, WalSegment
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
-from restoredrill.sources.file import FileSource
-from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
+from restoredrill.sandboxes.local_mysql import LocalMySQL
+from restoredrill.sources import wal_fetch
+from restoredrill.sources.base import (
+    CustomFetch,
+    SelfPlanning,
+    Source,
+    Targeted,
+    base_manifest,
+    open_source,
+    retry_note,
+)
+from restoredrill.timing import PhaseClock, PhaseRecord, ProgressListener, SilentProgress
+
+if TYPE_CHECKING:
+    from restoredrill.sandboxes.rds import RdsOptions
 
 
 @dataclass(frozen=True)
 class RestoreRequest:
-    base_backups: Path
-    wal_archive: Path
+    base_backups: Path | str  # a directory or an s3:// URL (ignored when ``source`` is given)
+    wal_archive: Path | str
     target: RecoveryTarget
     keep: bool = False
     pg_bin: str | None = None
     os_user: str = "postgres"
     dbname: str = "postgres"
     timeout: float = 3600.0
+    source: Source | SelfPlanning | None = None  # e.g. pgBackRest, RDS; used once, then closed
+    wal_delivery: Literal["stage", "stream"] = "stage"  # see sources/wal_fetch.py
+    prefetch: int = 8  # segments wal-fetch fetches alongside the one asked for
+    rds: RdsOptions | None = None  # restore into an RDS instance instead of a local sandbox
+    # "postgres", or "mariadb"/"mysql": then base_backups is the snapshot (a dump file, a
+    # mariabackup directory, or a directory of them) and wal_archive the binlog archive
+    engine: str = "postgres"
+
+    def open_source(self) -> Source | SelfPlanning:
+        return self.source or open_source(self.base_backups, self.wal_archive)
 
 
 @dataclass
@@ -45,11 +70,12 @@ class Restored:
     """A running restored sandbox (inside ``restored()``) and what we measured."""
 
     result: RestoreResult
-    sandbox: LocalPostgres
+    sandbox: LocalPostgres | LocalMySQL
     clock: PhaseClock = field(repr=False, default_factory=PhaseClock)
 
     def dsn(self, dbname: str | None = None) -> str:
-        return self.sandbox.dsn(dbname or "postgres")
+        default = "postgres" if isinstance(self.sandbox, LocalPostgres) else ""
+        return self.sandbox.dsn(dbname or default)
 
 
 def check_plan(plan: RestorePlan) -> None:
@@ -63,43 +89,64 @@ def restored(
     request: RestoreRequest, progress: ProgressListener | None = None
 ) -> Iterator[Restored]:
     """Restore and yield the running sandbox; it is torn down on exit unless kept."""
+    if request.engine != "postgres":  # MariaDB/MySQL: snapshot + binlog replay
+        from restoredrill.engines.mysql_restore import restored_mysql
+
+        with restored_mysql(request, progress) as done:
+            yield done
+        return
     listener = progress or SilentProgress()
     tools = find_pg_tools(request.pg_bin)
-    source = FileSource(request.base_backups, request.wal_archive)
-    clock = PhaseClock(listener)
-    with clock.phase("plan"):
-        outcome = plan_restore(source, request.target, tools)
-    plan = outcome.plan
-    check_plan(plan)  # nothing is provisioned when preflight fails
-    assert plan.base_backup is not None
-
     with contextlib.ExitStack() as stack:
+        source = request.open_source()
+        stack.callback(_close, source)
+        if not isinstance(source, Source):
+            raise ConfigError(f"{source.describe()} restores into its own sandbox (--sandbox rds)")
+        clock = PhaseClock(listener)
+        with clock.phase("plan") as record:
+            outcome = plan_restore(source, request.target, tools)
+            record.detail = retry_note(source)
+        plan = outcome.plan
+        check_plan(plan)  # nothing is provisioned when preflight fails
+        assert plan.base_backup is not None
         with clock.phase("provision"):
             sandbox = stack.enter_context(
                 local_postgres("restore", os_user=request.os_user, keep=request.keep, tools=tools)
             )
         with clock.phase("restore base") as record:
-            record.bytes = source.extract_base(plan.base_backup, sandbox.datadir, sandbox.run_as)
-            manifest = Path(plan.base_backup.path) / "backup_manifest"
-            if manifest.is_file():
+            if isinstance(source, Targeted):
+                record.bytes = source.extract_for_target(
+                    plan.base_backup,
+                    sandbox.datadir,
+                    sandbox.run_as,
+                    request.target,
+                    plan.target_timeline,
+                )
+            else:
+                record.bytes = source.extract_base(
+                    plan.base_backup, sandbox.datadir, sandbox.run_as
+                )
+            manifest = base_manifest(source, plan.base_backup)
+            notes = []
+            if manifest is not None:
                 verify_base(tools, sandbox.datadir, manifest)
-                record.detail = "checked against backup_manifest"
+                notes.append("checked against backup_manifest")
+            record.detail = "; ".join(n for n in [*notes, retry_note(source)] if n) or None
         staging = sandbox.work / "wal"
         staging.mkdir()
         sandbox.run_as.own(staging)
         with clock.phase("fetch WAL") as record:
-            record.bytes = source.stage_segments(outcome.segments, staging, sandbox.run_as)
-            source.stage_histories(staging, sandbox.run_as)
-            record.detail = f"{len(outcome.segments)} segment(s)"
+            command = _deliver_wal(request, source, outcome.segments, sandbox, staging, record)
         write_recovery(
             sandbox.datadir,
-            recovery_settings(request.target, plan.target_timeline, staging),
+            recovery_settings(request.target, plan.target_timeline, staging, command),
             sandbox.run_as,
         )
         with clock.phase("replay WAL") as record:
             sandbox.launch(replay_settings(tools, sandbox.datadir), recovery=True)
             sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout)
             record.bytes = plan.wal_range.bytes if plan.wal_range else None
+            record.detail = wal_fetch.summarize(sandbox.root)
         with clock.phase("promote/ready"):
             sandbox.wait_ready(request.timeout)
             replay_time, replay_lsn = _recovery_facts(sandbox)
@@ -118,6 +165,41 @@ def restored(
             kept=request.keep,
         )
         yield Restored(result, sandbox, clock)
+
+
+def _close(source: object) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
+def _deliver_wal(
+    request: RestoreRequest,
+    source: Source,
+    segments: list[WalSegment],
+    sandbox: LocalPostgres,
+    staging: Path,
+    record: PhaseRecord,
+) -> str | None:
+    """Stage the WAL replay needs, or set up the command PostgreSQL fetches it with;
+    returns that restore_command (None: copy from the staging directory)."""
+    if isinstance(source, CustomFetch):
+        record.detail = "fetched by the source's own restore_command during replay"
+        return source.restore_command(sandbox.root, sandbox.datadir, sandbox.run_as)
+    if request.wal_delivery == "stream":
+        config = getattr(source, "wal_fetch_config", None)
+        if not callable(config):
+            raise ConfigError("--wal-delivery stream needs an s3:// WAL archive")
+        path = wal_fetch.write_config(
+            sandbox.root, config(), sandbox.run_as, request.prefetch, DEFAULT_SEGMENT_SIZE
+        )
+        record.detail = f"streamed by restoredrill wal-fetch (prefetch {request.prefetch})"
+        return wal_fetch.command(path, sandbox.run_as)
+    record.bytes = source.stage_segments(segments, staging, sandbox.run_as)
+    source.stage_histories(staging, sandbox.run_as)
+    notes = [f"{len(segments)} segment(s)", retry_note(source)]
+    record.detail = ", ".join(n for n in notes if n)
+    return None
 
 
 def _recovery_facts(sandbox: LocalPostgres) -> tuple[datetime | None, int | None]:
@@ -140,7 +222,13 @@ def restore(
     ledger: Ledger | None = None,
 ) -> RestoreResult:
     """Restore, record the outcome in the ledger, and tear down (unless kept)."""
-    source = f"file:{request.base_backups}"
+    if request.rds is not None:
+        from restoredrill.drill.restore_rds import restore_rds
+
+        return restore_rds(request, progress, ledger)
+    source = request.source.describe() if request.source else f"file:{request.base_backups}"
+    if request.source is None and str(request.base_backups).startswith("s3://"):
+        source = f"{request.base_backups} (WAL {request.wal_archive})"
     try:
         with restored(request, progress) as done:
             result = done.result

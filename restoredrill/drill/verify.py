@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import psycopg
-from psycopg import IsolationLevel, sql
-
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.manifest import load_manifest
-from restoredrill.engines import postgres as pg
+from restoredrill.engines.base import Engine, engine_family, engine_for_dsn, engine_for_dsns
+from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import format_lsn
@@ -98,6 +96,7 @@ def production_moved_on(
     reference_system_id: int | None,
     restored_end_lsn: int | None,
     reference_lsn: int | None,
+    fmt: Callable[[int], str] = format_lsn,
 ) -> MovedOn:
     if restored_system_id is None or reference_system_id is None:
         return MovedOn(True, "cannot read the servers' system identifiers")
@@ -110,8 +109,8 @@ def production_moved_on(
     if reference_lsn > restored_end_lsn:
         return MovedOn(
             True,
-            f"production is at {format_lsn(reference_lsn)}, past the restored point "
-            f"{format_lsn(restored_end_lsn)}",
+            f"production is at {fmt(reference_lsn)}, past the restored point "
+            f"{fmt(restored_end_lsn)}",
         )
     return MovedOn(False, "production has not moved past the restored point")
 
@@ -179,9 +178,9 @@ def overall_status(checks: Sequence[TableCheck]) -> VerifyStatus:
 @dataclass
 class _Job:
     table: str
-    restored: pg.TableName | None
-    reference: pg.TableName | None
-    where: sql.Composable | None = None
+    restored: TableName | None
+    reference: TableName | None
+    where: Any = None
     predicate: str | None = None
 
 
@@ -197,8 +196,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _fingerprint_side(
-    conn: pg.Connection,
-    items: Sequence[tuple[str, pg.TableName, sql.Composable | None]],
+    engine: Engine,
+    conn: Any,
+    items: Sequence[tuple[str, TableName, Any]],
     label: str,
     progress: ProgressListener,
     read_position: bool,
@@ -207,35 +207,33 @@ def _fingerprint_side(
     (each table runs in its own savepoint)."""
     side = _Side()
     try:
-        conn.isolation_level = IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-        with conn.transaction():
+        with engine.snapshot(conn):
             for table, name, where in items:
                 try:
-                    with conn.transaction():
-                        side.results[table] = pg.fingerprint(conn, name, where)
-                except psycopg.Error as exc:
-                    if conn.broken or conn.closed:
+                    with engine.savepoint(conn):
+                        side.results[table] = engine.fingerprint(conn, name, where)
+                except engine.errors as exc:
+                    if engine.broken(conn):
                         raise
                     side.results[table] = _one_line(exc)
                 progress.note(f"{label}: {table} done")
         if read_position:
             # Read after fingerprinting: if production is still at or before the restored
             # point now, it was during the snapshot too.
-            side.wal_lsn = pg.wal_position(conn)
-    except psycopg.Error as exc:
+            side.wal_lsn = engine.wal_position(conn)
+    except engine.errors as exc:
         message = _one_line(exc)
         for table, _, _ in items:
             side.results.setdefault(table, message)
     return side
 
 
-def _connect(dsn: str) -> pg.Connection:
-    conn = dsnlib.connect(dsn, read_only=True, autocommit=True)
+def _connect(engine: Engine, dsn: str) -> Any:
+    conn = engine.connect(dsn, read_only=True)
     try:
-        pg.pin_session(conn)
-    except psycopg.Error as exc:
-        conn.close()
+        engine.pin_session(conn)
+    except engine.errors as exc:
+        engine.close(conn)
         raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {_one_line(exc)}") from exc
     return conn
 
@@ -254,15 +252,18 @@ def _is_manifest_reference(reference: str | Path) -> bool:
 
 
 def _select(
-    known: set[str], tables: Sequence[str] | None, as_of_columns: Mapping[str, str]
+    engine: Engine,
+    known: set[str],
+    tables: Sequence[str] | None,
+    as_of_columns: Mapping[str, str],
 ) -> tuple[list[str], dict[str, str]]:
     if tables is None:
         selected = sorted(known)
     else:
-        selected = list(dict.fromkeys(pg.resolve_table(spec, known) for spec in tables))
+        selected = list(dict.fromkeys(engine.resolve_table(spec, known) for spec in tables))
     columns: dict[str, str] = {}
     for spec, column in as_of_columns.items():
-        table = pg.resolve_table(spec, known)
+        table = engine.resolve_table(spec, known)
         if table not in selected:
             raise ConfigError(f"--as-of-column {spec}: the table is not among --tables")
         columns[table] = column
@@ -299,16 +300,24 @@ def verify(
                 "--as-of-column cannot be used with a manifest (its checksums cover whole tables)"
             )
         reference_label = str(reference)
+        engine = engine_for_dsn(restored_dsn)
+        if engine_family(manifest.engine) != engine_family(engine.name):
+            raise ConfigError(
+                f"the manifest is of a {manifest.engine} database, the restored one is "
+                f"{engine.name}: their checksums cannot be compared"
+            )
     else:
         reference_label = dsnlib.redact(str(reference))
+        engine = engine_for_dsns(restored_dsn, str(reference))
 
     listener.phase_started("verify")
-    restored = _connect(restored_dsn)
-    reference_conn: pg.Connection | None = None
+    restored = _connect(engine, restored_dsn)
+    reference_conn: Any = None
     try:
         if manifest is None:
-            reference_conn = _connect(str(reference))
+            reference_conn = _connect(engine, str(reference))
         report = _verify(
+            engine,
             restored,
             reference_conn,
             manifest,
@@ -319,12 +328,12 @@ def verify(
             listener,
             started,
         )
-    except psycopg.Error as exc:
+    except engine.errors as exc:
         raise DatabaseUnavailable(f"verify failed: {_one_line(exc)}") from exc
     finally:
-        restored.close()
+        engine.close(restored)
         if reference_conn is not None:
-            reference_conn.close()
+            engine.close(reference_conn)
     listener.phase_finished(
         PhaseTiming(
             name="verify",
@@ -336,8 +345,9 @@ def verify(
 
 
 def _verify(
-    restored: pg.Connection,
-    reference: pg.Connection | None,
+    engine: Engine,
+    restored: Any,
+    reference: Any,
     manifest: Manifest | None,
     reference_label: str,
     tables: Sequence[str] | None,
@@ -346,45 +356,55 @@ def _verify(
     listener: ProgressListener,
     started: float,
 ) -> VerifyReport:
-    restored_tables = {t.display: t for t in pg.list_tables(restored)}
-    reference_tables: dict[str, pg.TableName] = {}
+    restored_tables = {t.display: t for t in engine.list_tables(restored)}
+    reference_tables: dict[str, TableName] = {}
     if reference is not None:
-        reference_tables = {t.display: t for t in pg.list_tables(reference)}
+        reference_tables = {t.display: t for t in engine.list_tables(reference)}
     reference_names = set(manifest.tables) if manifest is not None else set(reference_tables)
-    selected, columns = _select(set(restored_tables) | reference_names, tables, as_of_columns)
+    selected, columns = _select(
+        engine, set(restored_tables) | reference_names, tables, as_of_columns
+    )
 
-    restored_end = pg.replay_end(restored)
+    restored_end = engine.replay_end(restored)
     if columns and as_of is None:
         if restored_end.xact_time is None:
-            raise ConfigError(
-                "cannot tell the restored point in time (pg_last_xact_replay_timestamp() is "
-                "NULL: no transaction replayed, or the server was restarted); pass --as-of"
+            what = (
+                "pg_last_xact_replay_timestamp() is NULL: no transaction replayed, or the "
+                "server was restarted"
+                if engine.name == "postgres"
+                else "not a restoredrill restore, or no transaction replayed"
             )
+            raise ConfigError(f"cannot tell the restored point in time ({what}); pass --as-of")
         as_of = restored_end.xact_time
     jobs = [_Job(t, restored_tables.get(t), reference_tables.get(t)) for t in selected]
     for job in jobs:
         column = columns.get(job.table)
         if column is None or as_of is None:
             continue
-        if job.restored is not None and column not in pg.table_columns(restored, job.restored):
+        if job.restored is not None and column not in engine.table_columns(restored, job.restored):
             raise ConfigError(f"--as-of-column: table {job.table} has no column {column!r}")
-        job.where = pg.as_of_predicate(column, as_of)
-        job.predicate = job.where.as_string(restored)
+        job.where, job.predicate = engine.as_of_predicate(restored, column, as_of)
 
     restored_items = [(j.table, j.restored, j.where) for j in jobs if j.restored is not None]
     reference_items = [(j.table, j.reference, j.where) for j in jobs if j.reference is not None]
-    restored_id = pg.system_identifier(restored)
-    reference_id = pg.system_identifier(reference) if reference is not None else None
+    restored_id = engine.system_identifier(restored)
+    reference_id = engine.system_identifier(reference) if reference is not None else None
     listener.note(f"fingerprinting {len(jobs)} tables")
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
         restored_future = pool.submit(
-            _fingerprint_side, restored, restored_items, "restored", listener, False
+            _fingerprint_side, engine, restored, restored_items, "restored", listener, False
         )
         reference_future = None
         if reference is not None:
             reference_future = pool.submit(
-                _fingerprint_side, reference, reference_items, "reference", listener, True
+                _fingerprint_side,
+                engine,
+                reference,
+                reference_items,
+                "reference",
+                listener,
+                True,
             )
         try:
             restored_side = restored_future.result()
@@ -393,13 +413,17 @@ def _verify(
             for conn in (restored, reference):
                 if conn is not None:
                     with contextlib.suppress(Exception):
-                        conn.cancel_safe(timeout=5)
+                        engine.cancel(conn)
             raise
 
     moved_on = None
     if reference_side is not None:
         moved_on = production_moved_on(
-            restored_id, reference_id, restored_end.lsn, reference_side.wal_lsn
+            restored_id,
+            reference_id,
+            restored_end.lsn,
+            reference_side.wal_lsn,
+            engine.format_position,
         )
     checks: list[TableCheck] = []
     for job in jobs:

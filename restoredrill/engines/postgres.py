@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from restoredrill.engines.names import TableName as TableName
 from restoredrill.errors import ConfigError
 from restoredrill.lsn import parse_lsn
 from restoredrill.models import TableFingerprint
@@ -39,20 +40,6 @@ SESSION_SETTINGS: dict[str, str] = {
 }
 
 _MASK64 = (1 << 64) - 1
-
-
-@dataclass(frozen=True, order=True)
-class TableName:
-    schema: str
-    name: str
-
-    @property
-    def display(self) -> str:
-        """``schema.table`` as shown in output and manifests (not SQL: never parse it back)."""
-        return f"{self.schema}.{self.name}"
-
-    def identifier(self) -> sql.Identifier:
-        return sql.Identifier(self.schema, self.name)
 
 
 @dataclass(frozen=True)

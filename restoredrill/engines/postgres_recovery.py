@@ -29,12 +29,17 @@ def quote_setting(value: str) -> str:
 
 
 def recovery_settings(
-    target: RecoveryTarget, target_timeline: int | None, wal_staging: Path
+    target: RecoveryTarget,
+    target_timeline: int | None,
+    wal_staging: Path,
+    restore_command: str | None = None,
 ) -> dict[str, str]:
     """Settings for postgresql.auto.conf. restore_command only reads the sandbox's own
-    staging directory; archive_mode stays off so the copy never archives anywhere."""
+    staging directory (unless the source brings its own read-only fetch command, e.g.
+    pgBackRest's archive-get or restoredrill wal-fetch); archive_mode stays off so the copy
+    never archives anywhere."""
     settings = {
-        "restore_command": f"cp {wal_staging}/%f %p",
+        "restore_command": restore_command or f"cp {wal_staging}/%f %p",
         "recovery_target_action": "promote",
         "recovery_target_timeline": str(target_timeline) if target_timeline else "latest",
         "archive_mode": "off",

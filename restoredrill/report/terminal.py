@@ -87,6 +87,23 @@ def render_plan(console: Console, plan: RestorePlan) -> None:
             f"  WAL needed:   {wal.first} … {wal.last} ({wal.segments} segment(s), "
             f"{size(wal.bytes)}, timeline(s) {', '.join(map(str, wal.timelines))})"
         )
+    if plan.snapshot is not None:  # MariaDB/MySQL
+        snap = plan.snapshot
+        at = f"{snap.binlog_file}:{snap.binlog_pos}" if snap.binlog_file else "no coordinates"
+        when = f", last transaction {snap.time.isoformat()}" if snap.time else ""
+        console.print(
+            f"  snapshot:     {snap.path} ({snap.kind}, {size(snap.size_bytes)}), at {at}{when}"
+        )
+    if plan.binlog_range is not None:
+        rng = plan.binlog_range
+        stop = f":{rng.stop_position}" if rng.stop_position is not None else " (to its end)"
+        console.print(
+            f"  binlogs:      {rng.first}:{rng.start_position} … {rng.last}{stop} "
+            f"({rng.files} file(s), {size(rng.bytes)}, {rng.transactions} transaction(s))"
+        )
+    if plan.archive_head_position is not None:
+        head_time = plan.archive_head_time.isoformat() if plan.archive_head_time else "unknown"
+        console.print(f"  archive head: {plan.archive_head_position} (last commit {head_time})")
     if plan.archive_head_lsn is not None:
         head_time = plan.archive_head_time.isoformat() if plan.archive_head_time else "unknown"
         console.print(
@@ -119,6 +136,8 @@ def render_restore(console: Console, result: RestoreResult) -> None:
     console.print(f"Last replayed transaction: {last.isoformat() if last else 'none replayed'}")
     if result.recovered_to_lsn is not None:
         console.print(f"Recovered to LSN: {format_lsn(result.recovered_to_lsn)}")
+    if result.recovered_to_position is not None:
+        console.print(f"Recovered to binlog position: {result.recovered_to_position}")
     if result.rpo_seconds is not None:
         console.print(
             "RPO (target minus last replayed transaction): "

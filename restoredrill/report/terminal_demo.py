@@ -14,7 +14,8 @@ from restoredrill.report.terminal_verify import render_verify_report
 
 def render_demo(console: Console, result: DemoResult) -> None:
     console.rule("[bold]restoredrill demo[/bold]")
-    console.print(f"Production (throwaway, WAL archiving on): {result.production}")
+    logging = "WAL archiving" if result.engine == "postgres" else "binary logging"
+    console.print(f"Production (throwaway, {logging} on): {result.production}")
     console.print(f"The cleanup job was meant to run:  {result.incident_intent}")
     console.print(f"What it actually ran:               [red]{result.incident_sql}[/red]")
     console.print(f"Incident at {result.incident_time.isoformat()}; traffic went on afterwards.")

@@ -100,6 +100,22 @@ def postmaster_pid(datadir: Path) -> int | None:
     return pid if b"postgres" in cmdline or b"postmaster" in cmdline else None
 
 
+def mysqld_pid(sandbox_dir: Path) -> int | None:
+    """PID from a MariaDB/MySQL sandbox's pid file, only if that process is still its server."""
+    try:
+        pid = int((sandbox_dir / "socket" / "mysqld.pid").read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if b"mariadbd" in cmdline or b"mysqld" in cmdline else None
+
+
+def server_pid(sandbox_dir: Path, engine: str) -> int | None:
+    if engine in ("mariadb", "mysql"):
+        return mysqld_pid(sandbox_dir)
+    return postmaster_pid(sandbox_dir / "data")
+
+
 def list_sandboxes(root: Path | None = None) -> list[SandboxState]:
     root = root or sandbox_root()
     states: list[SandboxState] = []
@@ -117,16 +133,17 @@ def list_sandboxes(root: Path | None = None) -> list[SandboxState]:
                 label=label,
                 path=str(entry),
                 owner_alive=same_host and _pid_alive(label.owner_pid),
-                server_pid=postmaster_pid(entry / "data"),
+                server_pid=server_pid(entry, label.engine),
             )
         )
     return states
 
 
-def stop_server(pid: int, timeout: float = 30.0) -> None:
-    """Immediate shutdown (SIGQUIT): the instance is throwaway, nothing needs flushing."""
+def stop_server(pid: int, sig: int = signal.SIGQUIT, timeout: float = 30.0) -> None:
+    """Immediate shutdown (SIGQUIT for postgres, SIGKILL for mariadbd): the instance is
+    throwaway, nothing needs flushing."""
     try:
-        os.kill(pid, signal.SIGQUIT)
+        os.kill(pid, sig)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
@@ -156,7 +173,8 @@ def collect_garbage(include_kept: bool = False, root: Path | None = None) -> lis
         if state.owner_alive or (state.label.keep and not include_kept):
             continue
         if state.server_pid is not None:
-            stop_server(state.server_pid)
+            mysql = state.label.engine in ("mariadb", "mysql")
+            stop_server(state.server_pid, signal.SIGKILL if mysql else signal.SIGQUIT)
         remove_sandbox_dir(Path(state.path))
         removed.append(state)
     return removed

@@ -98,8 +98,14 @@ class LocalPostgres:
     def provision(self) -> None:
         """Create the labelled directory tree (nothing runs yet)."""
         self.run_as.check_reachable(self.root.parent)
-        self.root.mkdir(mode=0o700)
+        # Marked ours before mkdir: a SIGTERM landing between the two must not leak the
+        # directory. The id is unique (time, pid, random), so an existing one is not ours.
         self._created = True
+        try:
+            self.root.mkdir(mode=0o700)
+        except FileExistsError:
+            self._created = False
+            raise
         labels.write_label(self.root, self.label)
         for directory in (self.sockdir, self.work):
             directory.mkdir(mode=0o700)

@@ -14,6 +14,7 @@ from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, parse_lsn, parse_segment_name
 from restoredrill.models import WalSegment
 from restoredrill.sources.compression import compression_of, open_decompressed, strip_suffix
 from restoredrill.sources.pg_basebackups import BackupHistory
+from restoredrill.sources.remote import ensure_local
 
 _HISTORY_RE = re.compile(r"^([0-9A-F]{8})\.history$")
 _BACKUP_RE = re.compile(r"^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$")
@@ -170,6 +171,7 @@ def validate_segment(segment: WalSegment, segment_size: int = DEFAULT_SEGMENT_SI
 
     Catches the usual archive damage before anything is provisioned: an empty file, a
     truncated copy, and a file that is not WAL or not the segment its name claims."""
+    ensure_local([segment])  # remote WAL: fetched now (with the next few, in parallel)
     if segment.size_bytes == 0:
         raise BackupCorrupt(f"WAL segment {segment.name} is empty ({segment.path})")
     if segment.compression == "none" and segment.size_bytes != segment_size:

@@ -16,6 +16,7 @@ from restoredrill.engines.pg_tools import PgTools
 from restoredrill.lsn import parse_lsn
 from restoredrill.models import WalSegment
 from restoredrill.sources.compression import decompress_to
+from restoredrill.sources.remote import ensure_local
 
 _RECORD = re.compile(
     r"rmgr: (?P<rmgr>\w+)\s+len \(rec/tot\):\s*\d+/\s*\d+, tx:\s*(?P<xid>\d+), "
@@ -63,6 +64,7 @@ def parse_line(line: str) -> WalEvent | None:
 
 
 def _materialize(segments: Sequence[WalSegment], directory: Path) -> None:
+    ensure_local(segments)  # remote WAL (S3, pgBackRest): fetched into its cache, in parallel
     for segment in segments:
         dest = directory / segment.name
         if dest.exists():

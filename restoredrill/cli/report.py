@@ -1,0 +1,109 @@
+"""`restoredrill report`: SLA and audit report from the ledger (and fleet result files)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from restoredrill.cli.common import LedgerOpt, out
+from restoredrill.drill.report import ReportRequest, build_report, parse_since
+from restoredrill.errors import ConfigError
+from restoredrill.report.terminal_report import render_report
+
+FORMATS = ("md", "html", "json", "junit", "prometheus")
+
+
+def report_command(
+    since: Annotated[
+        str | None, typer.Option("--since", help="30d, 12h, a date or an ISO time.")
+    ] = None,
+    database: Annotated[
+        list[str] | None, typer.Option("--database", help="Only these databases (repeatable).")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="md, html, json, junit or prometheus (default: a table)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Write the report here instead of stdout.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", metavar="FILE.png", help="Trend plot (PNG).")
+    ] = None,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="Also read drill result files from DIR.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when the window has failures or breaches.")
+    ] = False,
+    ledger: LedgerOpt = None,
+) -> None:
+    """Per database: drills, pass rate, restore p50/p95/max vs RTO, RPO vs objective, SLA
+    breaches apart from correctness failures, and the evidence pack."""
+    if fmt is not None and fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    report = build_report(
+        ReportRequest(
+            ledger_path=ledger,
+            since=parse_since(since) if since else None,
+            databases=database or None,
+            from_dir=from_dir,
+        )
+    )
+    plot_png: bytes | None = None
+    if plot is not None:
+        from restoredrill.drill.outputs import write_atomic
+        from restoredrill.report.plot import png_bytes
+
+        plot_png = png_bytes(report)
+        write_atomic(plot, plot_png)
+    elif fmt == "html":
+        from restoredrill.report.plot import optional_png
+
+        plot_png = optional_png(report)  # the page works without matplotlib too
+    if fmt is None:
+        render_report(out, report)
+    else:
+        _emit(fmt, report, output, plot_png)
+    if strict and report.has_problems:
+        raise typer.Exit(1)
+
+
+def _emit(fmt: str, report: object, output: Path | None, plot_png: bytes | None) -> None:
+    from restoredrill.drill.outputs import write_atomic
+    from restoredrill.drill.report import SlaReport
+
+    assert isinstance(report, SlaReport)
+    if fmt == "prometheus" and output is not None:
+        from restoredrill.report.prometheus import write_textfile
+
+        write_textfile(report, output)
+        return
+    data: str | bytes
+    if fmt == "md":
+        from restoredrill.report.markdown import report_markdown
+
+        data = report_markdown(report)
+    elif fmt == "html":
+        from restoredrill.report.html import report_html
+
+        data = report_html(report, plot_png)
+    elif fmt == "json":
+        data = report.model_dump_json(indent=2) + "\n"
+    elif fmt == "junit":
+        from restoredrill.report.junit import report_junit
+
+        data = report_junit(report).tostring()  # type: ignore[no-untyped-call]
+    else:
+        from restoredrill.report.prometheus import render
+
+        data = render(report)
+    if output is not None:
+        write_atomic(output, data)
+    elif isinstance(data, bytes):
+        sys.stdout.buffer.write(data + b"\n")
+    else:
+        sys.stdout.write(data)

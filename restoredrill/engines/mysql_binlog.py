@@ -1,0 +1,202 @@
+"""MariaDB / MySQL binary logs: the archive directory (binlog files + index, as a server with
+log-bin writes them) and a reader of event headers, so a plan knows every transaction's
+position, GTID and time before anything is provisioned.
+
+Binlog format v4: a 4-byte magic, then events, each with a 19-byte header (timestamp, type,
+server id, event size, end position, flags). A transaction starts at a GTID event (MariaDB
+type 162; MySQL 33/34) and runs to the next one (or to a rotate/stop event). Event
+timestamps have one-second resolution.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from restoredrill.errors import ConfigError
+
+MAGIC = b"\xfebin"
+_HEADER = struct.Struct("<IBIIIH")
+ROTATE, STOP, FORMAT_DESCRIPTION = 4, 3, 15
+MARIA_GTID, MARIA_GTID_LIST, MARIA_CHECKPOINT = 162, 163, 161
+MYSQL_GTID, MYSQL_ANONYMOUS_GTID, MYSQL_PREVIOUS_GTIDS = 33, 34, 35
+TRANSACTION_STARTS = {MARIA_GTID, MYSQL_GTID, MYSQL_ANONYMOUS_GTID}
+OUTSIDE_TRANSACTIONS = {
+    ROTATE,
+    STOP,
+    FORMAT_DESCRIPTION,
+    MARIA_GTID_LIST,
+    MARIA_CHECKPOINT,
+    MYSQL_PREVIOUS_GTIDS,
+}
+_NAME = re.compile(r"^(?P<base>.+)\.(?P<seq>\d{6,})$")
+
+
+@dataclass
+class Txn:
+    """One transaction: [start, end) in its file, its GTID, and its events' times."""
+
+    start: int
+    end: int
+    gtid: str | None
+    first_time: int
+    last_time: int
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.last_time, UTC)
+
+
+@dataclass
+class BinlogFile:
+    name: str
+    path: Path
+    seq: int
+    size: int
+    server_id: int | None = None
+    server_version: str | None = None
+    txns: list[Txn] = field(default_factory=list)
+    end: int = 4  # end of the last complete event
+    next_file: str | None = None  # from the closing rotate event
+    closed: bool = False  # ends with a rotate or stop event
+    damage: str | None = None  # not a binlog / an event runs past the end of the file
+
+    def txn_at(self, pos: int) -> Txn | None:
+        """The transaction containing byte ``pos`` (start <= pos < end)."""
+        for txn in self.txns:
+            if txn.start <= pos < txn.end:
+                return txn
+        return None
+
+    def boundaries(self) -> set[int]:
+        return {t.start for t in self.txns} | {t.end for t in self.txns} | {self.end}
+
+
+def read_binlog(path: Path, name: str | None = None) -> BinlogFile:
+    """Walk the event headers of one binlog file (bodies only of GTID, rotate and format
+    description events)."""
+    name = name or path.name
+    match = _NAME.match(name)
+    size = path.stat().st_size
+    info = BinlogFile(name=name, path=path, seq=int(match.group("seq")) if match else 0, size=size)
+    crc = 0
+    current: Txn | None = None
+    with path.open("rb") as handle:
+        if handle.read(4) != MAGIC:
+            info.damage = f"binlog {name} is not a binary log (bad magic number)"
+            return info
+        pos = 4
+        while pos < size:
+            header = handle.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                info.damage = f"binlog {name} ends inside an event header at {pos}"
+                break
+            when, kind, server_id, length, _end, _flags = _HEADER.unpack(header)
+            if length < _HEADER.size or pos + length > size:
+                info.damage = (
+                    f"binlog {name} is truncated: the event at {pos} runs past the end "
+                    f"of the file ({size} bytes)"
+                )
+                break
+            body_size = length - _HEADER.size
+            needs_body = kind in (FORMAT_DESCRIPTION, ROTATE, MARIA_GTID, MYSQL_GTID)
+            body = handle.read(body_size) if needs_body else b""
+            if not needs_body:
+                handle.seek(body_size, 1)
+            if kind == FORMAT_DESCRIPTION:
+                info.server_id = server_id
+                info.server_version = body[2:52].split(b"\0", 1)[0].decode(errors="replace")
+                crc = 4 if len(body) >= 5 and body[-5] == 1 else 0
+            if kind in TRANSACTION_STARTS:
+                if current is not None:
+                    info.txns.append(current)
+                current = Txn(pos, pos + length, _gtid(kind, server_id, body), when, when)
+            elif kind in OUTSIDE_TRANSACTIONS:
+                if current is not None:
+                    info.txns.append(current)
+                    current = None
+                if kind == ROTATE:
+                    raw = body[8 : len(body) - crc] if crc else body[8:]
+                    info.next_file = raw.decode(errors="replace")
+                    info.closed = True
+                elif kind == STOP:
+                    info.closed = True
+            elif current is not None:
+                current.end = pos + length
+                current.last_time = max(current.last_time, when)
+                current.first_time = min(current.first_time, when)
+            pos += length
+            info.end = pos
+    if current is not None:
+        info.txns.append(current)
+    return info
+
+
+def _gtid(kind: int, server_id: int, body: bytes) -> str | None:
+    if kind == MARIA_GTID and len(body) >= 12:
+        seq, domain = struct.unpack_from("<QI", body)
+        return f"{domain}-{server_id}-{seq}"
+    if kind == MYSQL_GTID and len(body) >= 25:
+        sid = uuid.UUID(bytes=bytes(body[1:17]))
+        (gno,) = struct.unpack_from("<q", body, 17)
+        return f"{sid}:{gno}"
+    return None
+
+
+# --- the archive directory ----------------------------------------------------------------------
+
+
+@dataclass
+class BinlogArchive:
+    root: Path
+    base: str
+    files: dict[int, Path]  # sequence number -> file
+    index: list[str] | None  # names listed in <base>.index (basenames), if present
+
+    def name(self, seq: int) -> str:
+        width = max((len(p.name) - len(self.base) - 1 for p in self.files.values()), default=6)
+        return f"{self.base}.{seq:0{width}d}"
+
+    @property
+    def head_seq(self) -> int | None:
+        return max(self.files, default=None)
+
+
+def scan_binlog_archive(root: Path, base: str | None = None) -> BinlogArchive:
+    """Binlog files under ``root`` (one base name; ``base`` chooses when there are several)."""
+    if not root.is_dir():
+        raise ConfigError(f"--binlog-archive {root}: no such directory")
+    by_base: dict[str, dict[int, Path]] = {}
+    for entry in root.iterdir():
+        match = _NAME.match(entry.name)
+        if match and entry.is_file():
+            by_base.setdefault(match.group("base"), {})[int(match.group("seq"))] = entry
+    if base is None:
+        if len(by_base) > 1:
+            raise ConfigError(
+                f"--binlog-archive {root} holds binlogs of several servers "
+                f"({', '.join(sorted(by_base))}); keep one per directory"
+            )
+        base = next(iter(by_base), "")
+    files = by_base.get(base, {})
+    index_path = root / f"{base}.index"
+    index = None
+    if base and index_path.is_file():
+        index = [
+            Path(line.strip()).name
+            for line in index_path.read_text(errors="replace").splitlines()
+            if line.strip()
+        ]
+    return BinlogArchive(root, base, files, index)
+
+
+def split_position(text: str) -> tuple[str, int]:
+    """``mysql-bin.000042:1234`` → ('mysql-bin.000042', 1234)."""
+    name, sep, pos = text.strip().rpartition(":")
+    if not sep or not name or not pos.isdigit() or not _NAME.match(name):
+        raise ValueError(text)
+    return name, int(pos)

@@ -1,0 +1,19 @@
+"""Heavy SDKs stay out of the CLI's start-up: boto3 is imported only by a cloud backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_help_does_not_import_boto3() -> None:
+    code = (
+        "import sys; from restoredrill.cli.app import app, _register; _register(); "
+        "from restoredrill.drill import restore, plan; "
+        "from restoredrill.sources import base, s3, pgbackrest, rds, wal_fetch; "
+        "from restoredrill.sandboxes import rds as rds_sandbox; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
