@@ -60,8 +60,9 @@ def check_command(
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Check that backups are configured to meet the RPO: live settings and archiver state,
-    config files, WAL continuity, base backup age. Exit 1 when a rule fails."""
+    """Validate backup configuration for CI; exit 1 when a rule fails.
+
+    Live settings and archiver state, config files, WAL continuity, base backup age."""
     if engine not in ("postgres", "mysql"):
         raise ConfigError(f"--engine {engine!r}: expected postgres or mysql")
     chosen: Literal["postgres", "mysql"] = "mysql" if engine == "mysql" else "postgres"

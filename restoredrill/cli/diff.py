@@ -61,8 +61,10 @@ def diff_command(
     ] = DiffFormat.table,
     json_output: JsonOpt = False,
 ) -> None:
-    """Keyed diff by checksum bisection over key ranges, hashed inside both servers.
-    Exit 0 no differences, 1 differences, 2 usage (or a table without a key: counts only)."""
+    """Keyed diff of one table between a restore and production.
+
+    Checksum bisection over key ranges, hashed inside both servers. Exit 0 no differences,
+    1 differences, 2 usage (or a table without a key: counts only)."""
     as_json = json_output or output_format == DiffFormat.json
     progress: ProgressListener | None = ConsoleProgress(err) if interactive(as_json) else None
     document = drill.diff(

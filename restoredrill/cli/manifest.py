@@ -35,8 +35,9 @@ def manifest_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Fingerprint every user table in one REPEATABLE READ snapshot and save it; `verify`
-    compares a restore against the file."""
+    """Fingerprint every table of production in one snapshot and save it.
+
+    `verify` compares a restore against the file; --restore-point creates one right after."""
     manifest = manifest_to_file(
         production_dsn,
         out_file,

@@ -79,8 +79,10 @@ def reapply_command(
     statement_timeout: StatementTimeoutOpt = drill.DEFAULT_STATEMENT_TIMEOUT,
     json_output: JsonOpt = False,
 ) -> None:
-    """Dry run by default: counts, sample rows and the SQL script. With --execute: batched,
-    guarded, archived, resumable. Exit 0 done, 1 rows skipped as conflicts, 2 refused."""
+    """Put rows from a diff back into production (dry run unless --execute).
+
+    Dry run: counts, sample rows and the SQL script. With --execute: batched, guarded,
+    archived, resumable. Exit 0 done, 1 rows skipped as conflicts, 2 refused."""
     opts = options(
         only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout
     )

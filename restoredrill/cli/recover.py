@@ -68,8 +68,10 @@ def recover_command(
     os_user: OsUserOpt = "postgres",
     json_output: JsonOpt = False,
 ) -> None:
-    """The incident's exact effect (a restore just before it vs one just after it), handed
-    to reapply: a dry run unless --execute. Exit 0 done, 1 conflicts, 2 refused."""
+    """Recover what an incident destroyed: restore before and after it, diff, reapply.
+
+    The diff of the two restores is the incident's exact effect; it goes to reapply as a
+    dry run unless --execute. Exit 0 done, 1 conflicts, 2 refused."""
     request = RecoverRequest(
         base_backups=base_backups,
         wal_archive=wal_archive,

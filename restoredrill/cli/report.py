@@ -41,7 +41,9 @@ def report_command(
     ] = False,
     ledger: LedgerOpt = None,
 ) -> None:
-    """Per database: drills, pass rate, restore p50/p95/max vs RTO, RPO vs objective, SLA
+    """SLA report from the drill ledger (md, html, json, junit, prometheus, PNG plot).
+
+    Per database: drills, pass rate, restore p50/p95/max vs RTO, RPO vs objective, SLA
     breaches apart from correctness failures, and the evidence pack."""
     if fmt is not None and fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -41,6 +41,7 @@ from restoredrill.cli.sources import (
 from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restore
 from restoredrill.engines.pg_tools import find_pg_tools
+from restoredrill.errors import ConfigError
 from restoredrill.ledger import Ledger
 from restoredrill.report.terminal import RichProgress, render_plan, render_restore
 from restoredrill.targets import parse_target
@@ -62,6 +63,20 @@ TargetNameOpt = Annotated[
     str | None, typer.Option("--target-name", help="Restore point (pg_create_restore_point).")
 ]
 TargetOpt = Annotated[str | None, typer.Option("--target", help="'latest' or 'immediate'.")]
+ImageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--image",
+        help="--sandbox docker: server image (default: the backup's version, e.g. postgres:16).",
+    ),
+]
+LogicalDumpOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--logical-dump",
+        help="pg_dump file (custom or plain) to restore into --sandbox docker (dump time only).",
+    ),
+]
 ExclusiveOpt = Annotated[
     bool, typer.Option("--exclusive", help="Stop just before the target instead of after it.")
 ]
@@ -92,8 +107,9 @@ def plan_command(
     target_position: my_cli.TargetPositionOpt = None,
     target_gtid: my_cli.TargetGtidOpt = None,
 ) -> None:
-    """Dry run: choose the base backup and WAL range (or snapshot and binlogs), run the
-    preflight checks."""
+    """Dry run: choose the backup and log range, run the preflight checks.
+
+    PostgreSQL: base backup + WAL. MariaDB: snapshot + binlogs. Provisions nothing."""
     recovery_target = parse_target(
         target_time, target_lsn, target_xid, target_name, target, exclusive,
         target_position, target_gtid, engine,
@@ -158,14 +174,27 @@ def restore_command(
     binlog_archive: my_cli.BinlogArchiveOpt = None,
     target_position: my_cli.TargetPositionOpt = None,
     target_gtid: my_cli.TargetGtidOpt = None,
+    image: ImageOpt = None,
+    logical_dump: LogicalDumpOpt = None,
 ) -> None:
     """Restore to a point in time in a throwaway sandbox, timing every phase."""
+    if logical_dump is not None:
+        _restore_logical(
+            logical_dump, sandbox, engine, image, dbname, keep, ledger, json_output,
+            [target_time, target_lsn, target_xid, target_name, target, target_position,
+             target_gtid],
+        )  # fmt: skip
+        return
+    if image is not None and sandbox != "docker":
+        raise ConfigError("--image goes with --sandbox docker")
     recovery_target = parse_target(
         target_time, target_lsn, target_xid, target_name, target, exclusive,
         target_position, target_gtid, engine,
     )  # fmt: skip
     if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
         pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
+        if sandbox != "local":
+            raise ConfigError(f"--sandbox {sandbox}: MariaDB/MySQL restore into 'local' only")
         found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
         my_cli.run_restore(
             engine, *found, recovery_target, keep, os_user, dbname, ledger, json_output
@@ -189,10 +218,40 @@ def restore_command(
         wal_delivery=delivery,
         prefetch=prefetch,
         rds=options.rds_options(),
+        sandbox="docker" if sandbox == "docker" else "local",
+        image=image,
     )
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:
         result = restore(request, progress, history)
+    if json_output:
+        emit_json(result)
+    else:
+        render_restore(out, result)
+
+
+def _restore_logical(
+    dump: Path,
+    sandbox: str,
+    engine: str,
+    image: str | None,
+    dbname: str,
+    keep: bool,
+    ledger: Path | None,
+    json_output: bool,
+    targets: list[str | None],
+) -> None:
+    if sandbox != "docker":
+        raise ConfigError("--logical-dump restores into --sandbox docker")
+    if engine != "postgres":
+        raise ConfigError("--logical-dump: only --engine postgres dumps restore into docker yet")
+    if any(targets):
+        raise ConfigError("--logical-dump restores to dump time only: no --target-* options")
+    from restoredrill.drill.restore_logical import restore_logical
+
+    progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
+    with Ledger(ledger) as history:
+        result = restore_logical(dump, image, dbname, keep, progress, history)
     if json_output:
         emit_json(result)
     else:

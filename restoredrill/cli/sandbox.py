@@ -33,6 +33,10 @@ def gc_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Stop and delete sandboxes whose restoredrill process is gone."""
+    from restoredrill.sandboxes.docker import collect_containers
+
+    for container in collect_containers(include_kept):  # containers first: they hold the dirs
+        typer.echo(f"removed container {container['container']}", err=True)
     removed = collect_garbage(include_kept=include_kept)
     if json_output:
         sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in removed], indent=2) + "\n")

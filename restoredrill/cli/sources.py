@@ -45,7 +45,7 @@ RdsSnapshotOpt = Annotated[
     str | None, typer.Option("--rds-snapshot", help="RDS snapshot to restore from instead.")
 ]
 SandboxOpt = Annotated[
-    str, typer.Option("--sandbox", help="Where to restore: 'local' (default) or 'rds'.")
+    str, typer.Option("--sandbox", help="Where to restore: 'local' (default), 'docker' or 'rds'.")
 ]
 RdsSubnetOpt = Annotated[
     str | None, typer.Option("--rds-subnet-group", help="DB subnet group of the restored instance.")
@@ -116,8 +116,8 @@ class SourceOptions:
                 "or --rds-instance / --rds-snapshot"
                 + (f" (not {' and '.join(kinds)})" if kinds else "")
             )
-        if self.sandbox not in ("local", "rds"):
-            raise ConfigError(f"--sandbox {self.sandbox!r}: expected 'local' or 'rds'")
+        if self.sandbox not in ("local", "docker", "rds"):
+            raise ConfigError(f"--sandbox {self.sandbox!r}: expected 'local', 'docker' or 'rds'")
         rds_source = bool(self.rds_instance or self.rds_snapshot)
         if rds_source != (self.sandbox == "rds"):
             raise ConfigError(

@@ -54,7 +54,9 @@ def verify_command(
     json_output: JsonOpt = False,
     ledger: LedgerOpt = None,
 ) -> None:
-    """Per table: row count and checksum computed in each server; PASS, FAIL, ERROR or
+    """Verify a restore against production (read-only) or a manifest.
+
+    Per table: row count and checksum computed in each server; PASS, FAIL, ERROR or
     INCONCLUSIVE. Exit 0 pass, 1 fail/inconclusive, 2 usage, 3 error."""
     columns = drill.parse_as_of_columns(as_of_column)
     as_of_time = drill.parse_as_of(as_of) if as_of is not None else None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from restoredrill.drill.plan import plan_restore
 from restoredrill.dsn import describe
-from restoredrill.engines.pg_tools import find_pg_tools
+from restoredrill.engines.pg_tools import PgTools, find_pg_tools
 from restoredrill.engines.postgres_recovery import (
     REPLAY_DONE_MARKERS,
     recovery_settings,
@@ -60,6 +60,8 @@ class RestoreRequest:
     # "postgres", or "mariadb"/"mysql": then base_backups is the snapshot (a dump file, a
     # mariabackup directory, or a directory of them) and wal_archive the binlog archive
     engine: str = "postgres"
+    sandbox: Literal["local", "docker"] = "local"  # docker: a container of ``image``
+    image: str | None = None  # docker image; default: postgres:<PG_VERSION of the base>
 
     def open_source(self) -> Source | SelfPlanning:
         return self.source or open_source(self.base_backups, self.wal_archive)
@@ -110,9 +112,7 @@ def restored(
         check_plan(plan)  # nothing is provisioned when preflight fails
         assert plan.base_backup is not None
         with clock.phase("provision"):
-            sandbox = stack.enter_context(
-                local_postgres("restore", os_user=request.os_user, keep=request.keep, tools=tools)
-            )
+            sandbox = stack.enter_context(_provision(request, tools))
         with clock.phase("restore base") as record:
             if isinstance(source, Targeted):
                 record.bytes = source.extract_for_target(
@@ -165,6 +165,16 @@ def restored(
             kept=request.keep,
         )
         yield Restored(result, sandbox, clock)
+
+
+def _provision(
+    request: RestoreRequest, tools: PgTools
+) -> contextlib.AbstractContextManager[LocalPostgres]:
+    if request.sandbox == "docker":
+        from restoredrill.sandboxes.docker import docker_postgres
+
+        return docker_postgres("restore", tools, request.image, request.keep)
+    return local_postgres("restore", os_user=request.os_user, keep=request.keep, tools=tools)
 
 
 def _close(source: object) -> None:

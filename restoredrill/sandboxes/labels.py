@@ -133,7 +133,8 @@ def list_sandboxes(root: Path | None = None) -> list[SandboxState]:
                 label=label,
                 path=str(entry),
                 owner_alive=same_host and _pid_alive(label.owner_pid),
-                server_pid=server_pid(entry, label.engine),
+                # a container's server pid lives in another pid namespace: never signal it
+                server_pid=None if label.backend == "docker" else server_pid(entry, label.engine),
             )
         )
     return states
