@@ -343,7 +343,7 @@ def run_demo(
             if ledger is not None:
                 ledger_id = ledger.record(
                     "drill",
-                    database=describe(production.dsn()),
+                    database="demo (postgres)",  # stable: one SLA series
                     source=f"file:{backups}",
                     target=target.describe(),
                     verdict=str(report.status),

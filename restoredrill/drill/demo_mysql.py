@@ -257,7 +257,7 @@ def run_mysql_demo(
             if ledger is not None:
                 ledger_id = ledger.record(
                     "drill",
-                    database=describe(target_dsn),
+                    database="demo (mariadb)",  # stable: one SLA series
                     source=f"file:{snapshots}",
                     target=target.describe(),
                     verdict=str(report.status),

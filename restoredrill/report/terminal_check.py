@@ -13,18 +13,21 @@ STYLE = {CheckStatus.OK: "green", CheckStatus.WARNING: "yellow", CheckStatus.FAI
 
 
 def render_checks(console: Console, report: CheckReport) -> None:
-    table = Table(title="Backup configuration", title_justify="left", show_edge=False)
+    subjects = {check.subject for check in report.checks}
+    # One subject (the usual live check) is named once in the title, not on every row.
+    shared = len(subjects) == 1
+    title = "Backup configuration" + (f" of {next(iter(subjects))}" if shared else "")
+    table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("rule")
     table.add_column("status")
-    table.add_column("subject", overflow="fold")
+    if not shared:
+        table.add_column("subject", overflow="fold")
     table.add_column("detail", overflow="fold")
     for check in report.checks:
-        table.add_row(
-            check.rule,
-            Text(str(check.status), style=STYLE[check.status]),
-            Text(check.subject),
-            Text(check.detail),
-        )
+        cells: list[str | Text] = [check.rule, Text(str(check.status), style=STYLE[check.status])]
+        if not shared:
+            cells.append(Text(check.subject))
+        table.add_row(*cells, Text(check.detail))
     console.print(table)
     failed = len(report.failures)
     verdict = Text(
