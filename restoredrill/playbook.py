@@ -7,8 +7,9 @@ Loading keeps line numbers (ruamel.yaml round-trip nodes), expands ``${VAR}`` /
 against the playbook's directory, and validates with pydantic (unknown keys rejected). Every
 mistake is reported as ``file:line: where: what`` and is a ConfigError (exit 2).
 
-Sources are a discriminated union on ``kind``: only ``file`` exists today; S3 / pgBackRest
-sources join the union as further ``kind`` values.
+Sources are a discriminated union on ``kind``: ``file`` (PostgreSQL base backups and WAL in
+directories) and ``mysql`` (a MariaDB/MySQL snapshot and binlog archive, local paths or
+s3:// URLs, for ``engine: mariadb``); further kinds join the union.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from ruamel.yaml import YAML
@@ -68,9 +70,17 @@ def _relative_path(value: Path, info: ValidationInfo) -> Path:
     return value
 
 
+def _location(value: str, info: ValidationInfo) -> str:
+    """An s3:// URL as it is; a path relative to the playbook otherwise."""
+    if value.startswith("s3://"):
+        return value
+    return str(_relative_path(Path(value), info))
+
+
 Duration = Annotated[float, BeforeValidator(_duration)]
 TimeSpec = Annotated[str, AfterValidator(_time_spec)]
 FilePath = Annotated[Path, AfterValidator(_relative_path)]
+Location = Annotated[str, AfterValidator(_location)]
 
 
 def resolve_time(spec: str, now: datetime) -> datetime:
@@ -98,8 +108,23 @@ class FileSourceSpec(Strict):
         return f"file:{self.base_backups}"
 
 
+class MysqlSourceSpec(Strict):
+    """A MariaDB/MySQL snapshot (a dump made with --master-data, a mariabackup directory, or
+    a directory of them) and its binlog archive: local paths or s3:// URLs (dumps only)."""
+
+    kind: Literal["mysql"]
+    snapshot: Location
+    binlog_archive: Location
+
+    def describe(self) -> str:
+        if self.snapshot.startswith("s3://"):
+            return f"{self.snapshot} (binlogs {self.binlog_archive})"
+        return f"file:{self.snapshot}"
+
+
 # Add further kinds (s3, pgbackrest, ...) to this union; "kind" picks the member.
-SourceSpec = Annotated[Union[FileSourceSpec], Field(discriminator="kind")]  # noqa: UP007
+SourceSpec = Annotated[Union[FileSourceSpec, MysqlSourceSpec], Field(discriminator="kind")]  # noqa: UP007
+SOURCE_KINDS = {"postgres": "file", "mariadb": "mysql", "mysql": "mysql"}  # engine -> kind
 
 
 class SandboxSpec(Strict):
@@ -109,17 +134,22 @@ class SandboxSpec(Strict):
     timeout: Duration = 3600.0
 
 
-TARGET_KINDS = ("time", "restore_point", "lsn", "xid", "latest", "immediate")
+TARGET_KINDS = ("time", "restore_point", "lsn", "xid", "position", "gtid", "latest", "immediate")
+POSTGRES_TARGETS = ("restore_point", "lsn", "xid")
+MYSQL_TARGETS = ("position", "gtid")
 
 
 class TargetSpec(Strict):
     """Exactly one of: time (ISO 8601 with a zone, or '15 minutes ago'), restore_point, lsn,
-    xid, latest, immediate. ``target: latest`` is short for ``target: {latest: true}``."""
+    xid (PostgreSQL), position FILE:POS, gtid (MariaDB/MySQL), latest, immediate.
+    ``target: latest`` is short for ``target: {latest: true}``."""
 
     time: TimeSpec | None = None
     restore_point: str | None = None
     lsn: str | None = None
     xid: int | None = None
+    position: str | None = None
+    gtid: str | None = None
     latest: bool = False
     immediate: bool = False
     exclusive: bool = False
@@ -137,13 +167,16 @@ class TargetSpec(Strict):
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(TARGET_KINDS)} (got {given or 0})")
         if self.time is None:
+            mysql = given[0] in MYSQL_TARGETS
             try:
-                self.recovery_target(datetime.now().astimezone())
+                self.recovery_target(
+                    datetime.now().astimezone(), "mariadb" if mysql else "postgres"
+                )
             except RestoreDrillError as exc:
                 raise ValueError(str(exc).replace("--target-", "")) from None
         return self
 
-    def recovery_target(self, now: datetime) -> RecoveryTarget:
+    def recovery_target(self, now: datetime, engine: str = "postgres") -> RecoveryTarget:
         if self.time is not None:
             moment = resolve_time(self.time, now)
             return RecoveryTarget(kind="time", time=moment, inclusive=not self.exclusive)
@@ -154,6 +187,9 @@ class TargetSpec(Strict):
             name=self.restore_point,
             target=special,
             exclusive=self.exclusive,
+            position=self.position,
+            gtid=self.gtid,
+            engine=engine,
         )
 
 
@@ -269,7 +305,7 @@ class Playbook(Strict):
     version: Literal[1] = 1
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=63)
     description: str | None = None
-    engine: Literal["postgres"] = "postgres"
+    engine: Literal["postgres", "mariadb", "mysql"] = "postgres"
     source: SourceSpec
     sandbox: SandboxSpec = Field(default_factory=SandboxSpec)
     target: TargetSpec | None = None
@@ -279,6 +315,37 @@ class Playbook(Strict):
     gameday: GameDaySpec | None = None
     recover: RecoverSpec | None = None
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
+
+    @field_validator("source")
+    @classmethod
+    def _source_fits_engine(cls, source: Any, info: ValidationInfo) -> Any:
+        engine = info.data.get("engine")
+        wanted = SOURCE_KINDS.get(str(engine))
+        if wanted is not None and source.kind != wanted:
+            what = {"file": "base_backups, wal_archive", "mysql": "snapshot, binlog_archive"}
+            raise ValueError(
+                f"kind {source.kind} is not a source for engine {engine}: "
+                f"engine {engine} restores from kind: {wanted} ({what[wanted]})"
+            )
+        return source
+
+    @field_validator("target")
+    @classmethod
+    def _target_fits_engine(cls, target: Any, info: ValidationInfo) -> Any:
+        engine = str(info.data.get("engine", "postgres"))
+        foreign = MYSQL_TARGETS if engine == "postgres" else POSTGRES_TARGETS
+        given = [k for k in foreign if target is not None and getattr(target, k) is not None]
+        if given:
+            raise ValueError(f"{given[0]} is not a target for engine {engine}")
+        return target
+
+    @field_validator("checks", "gameday", "recover")
+    @classmethod
+    def _postgres_only(cls, value: Any, info: ValidationInfo) -> Any:
+        engine = info.data.get("engine")
+        if value is not None and engine not in (None, "postgres"):
+            raise ValueError(f"only with engine postgres (not {engine}) yet")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Playbook:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,10 @@ from restoredrill.models import VERIFY_EXIT_CODES
 from restoredrill.report.terminal import RichProgress
 from restoredrill.report.terminal_demo import render_demo
 from restoredrill.timing import ProgressListener
+
+if TYPE_CHECKING:
+    from restoredrill.drill.demo_env import DemoEnvironment
+    from restoredrill.drill.demo_mysql_env import MysqlDemoEnvironment
 
 
 def demo_command(
@@ -56,11 +60,11 @@ def demo_command(
 ) -> None:
     """Build a demo production, replay a classic bad DELETE, and drill the recovery."""
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
-    if setup_only is not None or teardown is not None:
-        _environment(setup_only, teardown, pg_bin, os_user, json_output, progress)
-        return
     if engine not in ("postgres", "mariadb"):
         raise typer.BadParameter("expected postgres or mariadb", param_hint="--engine")
+    if setup_only is not None or teardown is not None:
+        _environment(setup_only, teardown, pg_bin, os_user, json_output, progress, engine)
+        return
     with Ledger(ledger) as history:
         if engine == "postgres":
             result = run_demo(progress, history, pg_bin=pg_bin, os_user=os_user, repair=repair)
@@ -87,24 +91,39 @@ def _environment(
     os_user: str,
     json_output: bool,
     progress: ProgressListener | None,
+    engine: str = "postgres",
 ) -> None:
     from restoredrill.drill.demo_env import setup_demo_environment, teardown_demo_environment
+    from restoredrill.drill.demo_mysql_env import (
+        PLAYBOOK,
+        is_mysql_environment,
+        setup_mysql_demo_environment,
+        teardown_mysql_demo_environment,
+    )
 
+    environment: DemoEnvironment | MysqlDemoEnvironment
     if teardown is not None:
-        environment = teardown_demo_environment(teardown)
+        if is_mysql_environment(teardown):
+            environment = teardown_mysql_demo_environment(teardown)
+        else:
+            environment = teardown_demo_environment(teardown)
         if json_output:
             emit_json(environment)
         else:
             out.print(f"Demo environment in {environment.directory} removed.")
         return
     assert setup_only is not None
-    environment = setup_demo_environment(setup_only, progress, pg_bin=pg_bin, os_user=os_user)
+    playbook = "playbooks/quarterly-drill.yaml"
+    if engine == "mariadb":
+        user = "mysql" if os_user == "postgres" else os_user
+        environment = setup_mysql_demo_environment(setup_only, progress, os_user=user)
+        playbook = PLAYBOOK
+    else:
+        environment = setup_demo_environment(setup_only, progress, pg_bin=pg_bin, os_user=os_user)
     if json_output:
         emit_json(environment)
         return
     out.print(f"Demo production running: [bold]{environment.dsn}[/bold]")
     out.print(f"Environment file: {environment.env_file}")
-    out.print(
-        f"  source {environment.env_file} && restoredrill drill playbooks/quarterly-drill.yaml"
-    )
+    out.print(f"  source {environment.env_file} && restoredrill drill {playbook}")
     out.print(f"Remove it with: restoredrill demo --teardown {environment.directory}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,21 +18,36 @@ from restoredrill.models import RecoveryTarget
 from restoredrill.report.terminal import RichProgress, render_plan, render_restore
 from restoredrill.timing import ProgressListener
 
+if TYPE_CHECKING:
+    from restoredrill.aws import AwsConfig
+
+
+def aws_config(region: str | None, endpoint_url: str | None) -> AwsConfig:
+    """--aws-region / --aws-endpoint-url for s3:// snapshots and binlogs (boto3 is not
+    imported here)."""
+    from restoredrill.aws import AwsConfig
+
+    return AwsConfig.from_env(region, endpoint_url)
+
+
 EngineOpt = Annotated[
     str,
     typer.Option("--engine", help="postgres, mariadb or mysql (MariaDB and MySQL: binlogs)."),
 ]
 SnapshotOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--snapshot",
         help="MariaDB/MySQL: a dump (.sql, .sql.gz) made with --master-data, a mariabackup "
-        "directory, or a directory of them.",
+        "directory, or a directory of them; or s3://bucket/prefix (dumps).",
     ),
 ]
 BinlogArchiveOpt = Annotated[
-    Path | None,
-    typer.Option("--binlog-archive", help="MariaDB/MySQL: directory of binlog files (+ index)."),
+    str | None,
+    typer.Option(
+        "--binlog-archive",
+        help="MariaDB/MySQL: directory of binlog files (+ index), or s3://bucket/prefix.",
+    ),
 ]
 TargetPositionOpt = Annotated[
     str | None,
@@ -45,8 +60,8 @@ TargetGtidOpt = Annotated[
 
 def wants_mysql(
     engine: str,
-    snapshot: Path | None,
-    binlog_archive: Path | None,
+    snapshot: str | None,
+    binlog_archive: str | None,
     position: str | None,
     gtid: str | None,
 ) -> bool:
@@ -57,10 +72,10 @@ def wants_mysql(
 
 def sources(
     engine: str,
-    snapshot: Path | None,
-    binlog_archive: Path | None,
+    snapshot: str | None,
+    binlog_archive: str | None,
     postgres_options: Mapping[str, object],
-) -> tuple[Path, Path]:
+) -> tuple[str, str]:
     """--snapshot and --binlog-archive, refusing PostgreSQL sources or a missing engine."""
     if engine == "postgres":
         raise ConfigError(
@@ -79,10 +94,21 @@ def sources(
     return snapshot, binlog_archive
 
 
-def plan(snapshot: Path, binlog_archive: Path, target: RecoveryTarget, json_output: bool) -> None:
+def plan(
+    snapshot: str,
+    binlog_archive: str,
+    target: RecoveryTarget,
+    json_output: bool,
+    aws: AwsConfig | None = None,
+) -> None:
     from restoredrill.engines.mysql_plan import plan_mysql
+    from restoredrill.sources.mysql_source import open_mysql_source
 
-    outcome = plan_mysql(snapshot, binlog_archive, target)
+    source = open_mysql_source(snapshot, binlog_archive, aws)
+    try:
+        outcome = plan_mysql(snapshot, binlog_archive, target, source)
+    finally:
+        source.close()
     if json_output:
         emit_json(outcome.plan)
     else:
@@ -93,14 +119,15 @@ def plan(snapshot: Path, binlog_archive: Path, target: RecoveryTarget, json_outp
 
 def run_restore(
     engine: str,
-    snapshot: Path,
-    binlog_archive: Path,
+    snapshot: str,
+    binlog_archive: str,
     target: RecoveryTarget,
     keep: bool,
     os_user: str,
     dbname: str,
     ledger: Path | None,
     json_output: bool,
+    aws: AwsConfig | None = None,
 ) -> None:
     request = RestoreRequest(
         base_backups=snapshot,
@@ -110,6 +137,7 @@ def run_restore(
         os_user="mysql" if os_user == "postgres" else os_user,
         dbname="" if dbname == "postgres" else dbname,
         engine=engine,
+        aws=aws,
     )
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:

@@ -117,7 +117,8 @@ def plan_command(
     if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
         pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
         found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
-        my_cli.plan(*found, recovery_target, json_output)
+        aws = my_cli.aws_config(aws_region, aws_endpoint_url)
+        my_cli.plan(*found, recovery_target, json_output, aws)
         return
     options = SourceOptions(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
@@ -197,8 +198,9 @@ def restore_command(
             raise ConfigError(f"--sandbox {sandbox}: MariaDB/MySQL restore into 'local' only")
         found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
         my_cli.run_restore(
-            engine, *found, recovery_target, keep, os_user, dbname, ledger, json_output
-        )
+            engine, *found, recovery_target, keep, os_user, dbname, ledger, json_output,
+            my_cli.aws_config(aws_region, aws_endpoint_url),
+        )  # fmt: skip
         return
     options = SourceOptions(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,

@@ -40,6 +40,7 @@ from restoredrill.sources.base import (
 from restoredrill.timing import PhaseClock, PhaseRecord, ProgressListener, SilentProgress
 
 if TYPE_CHECKING:
+    from restoredrill.aws import AwsConfig
     from restoredrill.sandboxes.rds import RdsOptions
 
 
@@ -62,6 +63,7 @@ class RestoreRequest:
     engine: str = "postgres"
     sandbox: Literal["local", "docker"] = "local"  # docker: a container of ``image``
     image: str | None = None  # docker image; default: postgres:<PG_VERSION of the base>
+    aws: AwsConfig | None = None  # MariaDB/MySQL s3:// sources (default: from the environment)
 
     def open_source(self) -> Source | SelfPlanning:
         return self.source or open_source(self.base_backups, self.wal_archive)

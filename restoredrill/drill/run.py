@@ -40,7 +40,14 @@ from restoredrill.errors import (
 )
 from restoredrill.ledger import Ledger
 from restoredrill.models import PhaseTiming, RecoveryTarget, TableCheck, VerifyReport, VerifyStatus
-from restoredrill.playbook import DatabaseSpec, Playbook, load_playbooks, resolve_time
+from restoredrill.playbook import (
+    DatabaseSpec,
+    FileSourceSpec,
+    MysqlSourceSpec,
+    Playbook,
+    load_playbooks,
+    resolve_time,
+)
 from restoredrill.timing import ProgressListener, SilentProgress
 
 _VERDICT_RANK = {"PASS": 0, "FAIL": 1, "ERROR": 2}
@@ -80,8 +87,16 @@ class _Run:
 
 def _restore_request(playbook: Playbook, target: RecoveryTarget, dbname: str) -> RestoreRequest:
     source = playbook.source
-    if source.kind != "file":  # other kinds join the union with their own mapping here
-        raise ConfigError(f"source kind {source.kind!r} is not supported by drill yet")
+    if isinstance(source, MysqlSourceSpec):  # MariaDB/MySQL: snapshot + binlog replay
+        return RestoreRequest(
+            base_backups=source.snapshot,
+            wal_archive=source.binlog_archive,
+            target=target,
+            os_user=playbook.sandbox.os_user,
+            dbname=dbname,
+            timeout=playbook.sandbox.timeout,
+            engine=playbook.engine,
+        )
     return RestoreRequest(
         base_backups=source.base_backups,
         wal_archive=source.wal_archive,
@@ -97,6 +112,7 @@ def _config_checks(playbook: Playbook) -> CheckReport:
     spec = playbook.checks
     assert spec is not None
     source = playbook.source
+    assert isinstance(source, FileSourceSpec)  # the schema allows checks with postgres only
     return run_checks(
         CheckRequest(
             engine="postgres",
@@ -174,6 +190,7 @@ def _recover(playbook: Playbook, now: datetime, progress: ProgressListener) -> R
     spec = playbook.recover
     assert spec is not None
     source = playbook.source
+    assert isinstance(source, FileSourceSpec)  # the schema allows recover with postgres only
     dbname = spec.database or playbook.databases[0].name
     return recover(
         RecoverRequest(
@@ -283,7 +300,7 @@ def _steps(run: _Run, progress: ProgressListener) -> None:
         run.checks = _config_checks(playbook)
         run.failures += [f"check {c.rule}: {c.detail}" for c in run.checks.failures]
     if playbook.target is not None:
-        run.target = playbook.target.recovery_target(run.started_at)
+        run.target = playbook.target.recovery_target(run.started_at, playbook.engine)
         first = playbook.databases[0].name
         request = _restore_request(playbook, run.target, first)
         with restored(request, progress) as done:

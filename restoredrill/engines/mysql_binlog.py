@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,6 +157,15 @@ class BinlogArchive:
     base: str
     files: dict[int, Path]  # sequence number -> file
     index: list[str] | None  # names listed in <base>.index (basenames), if present
+    # remote archives (S3): makes a file in ``files`` local before it is read (None: all are)
+    fetch: Callable[[Path], None] | None = None
+
+    def local(self, seq: int) -> Path | None:
+        """The file of ``seq``, fetched first if the archive is remote; None if missing."""
+        path = self.files.get(seq)
+        if path is not None and self.fetch is not None:
+            self.fetch(path)
+        return path
 
     def name(self, seq: int) -> str:
         width = max((len(p.name) - len(self.base) - 1 for p in self.files.values()), default=6)
@@ -200,3 +210,9 @@ def split_position(text: str) -> tuple[str, int]:
     if not sep or not name or not pos.isdigit() or not _NAME.match(name):
         raise ValueError(text)
     return name, int(pos)
+
+
+def parse_binlog_name(name: str) -> tuple[str, int] | None:
+    """``mysql-bin.000042`` → ('mysql-bin', 42); None for anything else."""
+    match = _NAME.match(name)
+    return (match.group("base"), int(match.group("seq"))) if match else None

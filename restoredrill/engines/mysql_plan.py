@@ -22,7 +22,6 @@ from restoredrill.engines.mysql_binlog import (
     BinlogFile,
     Txn,
     read_binlog,
-    scan_binlog_archive,
     split_position,
 )
 from restoredrill.errors import InvalidTarget
@@ -34,7 +33,8 @@ from restoredrill.models import (
     RecoveryTarget,
     RestorePlan,
 )
-from restoredrill.sources.mysql_snapshots import coordinates, list_snapshots
+from restoredrill.sources.mysql_snapshots import coordinates
+from restoredrill.sources.mysql_source import MysqlSource, open_mysql_source
 
 Key = tuple[int, int]  # (file sequence number, byte offset)
 
@@ -107,7 +107,7 @@ def _read_chain(archive: BinlogArchive, first_seq: int) -> _Chain:
     head = archive.head_seq
     seq = first_seq
     while head is not None and seq <= head:
-        path = archive.files.get(seq)
+        path = archive.local(seq)
         if path is None:
             return _Chain(files, f"binlog file {archive.name(seq)} is missing from the archive")
         info = read_binlog(path)
@@ -130,16 +130,31 @@ def _last_before(chain: _Chain, key: Key) -> Txn | None:
     return found
 
 
-def plan_mysql(snapshot_path: Path, binlog_dir: Path, target: RecoveryTarget) -> MysqlPlanOutcome:
+def plan_mysql(
+    snapshot_path: Path | str,
+    binlog_dir: Path | str,
+    target: RecoveryTarget,
+    source: MysqlSource | None = None,
+) -> MysqlPlanOutcome:
+    """The plan for restoring ``target`` from a snapshot and a binlog archive (local paths or
+    s3:// URLs). A restore passes its open ``source``: the binlogs the plan fetched stay in
+    its cache for replay; without one, a source is opened for the plan and closed after."""
     if target.kind in ("lsn", "xid", "name"):
         raise InvalidTarget(
             f"a {target.kind} target is PostgreSQL's; MariaDB/MySQL restore to --target-time, "
             "--target-position FILE:POS, --target-gtid, --target latest or --target immediate"
         )
-    snapshots = list_snapshots(snapshot_path)
-    archive = scan_binlog_archive(binlog_dir)
+    if source is None:
+        opened = open_mysql_source(snapshot_path, binlog_dir)
+        try:
+            return plan_mysql(snapshot_path, binlog_dir, target, opened)
+        finally:
+            opened.close()
+    snapshots = source.snapshots()
+    archive = source.binlogs()
+    binlog_dir = source.binlog_label()
     checks = _Checks()
-    described = f"file:{snapshot_path} (binlogs {binlog_dir})"
+    described = source.describe()
 
     head_time: datetime | None = None
     head_position: str | None = None

@@ -30,7 +30,9 @@ from restoredrill.engines.mysql_tools import MysqlTools, find_mysql_tools
 from restoredrill.errors import BackupCorrupt, RecoveryIncomplete, SandboxError
 from restoredrill.models import MysqlSnapshot, RestoreResult
 from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
+from restoredrill.sources.base import retry_note
 from restoredrill.sources.compression import open_decompressed
+from restoredrill.sources.mysql_source import open_mysql_source
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
 CHUNK = 1 << 20
@@ -49,14 +51,17 @@ def restored_mysql(
     listener = progress or SilentProgress()
     tools = find_mysql_tools()
     clock = PhaseClock(listener)
-    with clock.phase("plan"):
-        outcome = plan_mysql(Path(request.base_backups), Path(request.wal_archive), request.target)
-    plan = outcome.plan
-    check_plan(plan)  # nothing is provisioned when preflight fails
-    snapshot = outcome.snapshot
-    assert snapshot is not None
     dbname = "" if request.dbname == "postgres" else request.dbname
     with contextlib.ExitStack() as stack:
+        source = open_mysql_source(request.base_backups, request.wal_archive, request.aws)
+        stack.callback(source.close)
+        with clock.phase("plan") as record:
+            outcome = plan_mysql(request.base_backups, request.wal_archive, request.target, source)
+            record.detail = retry_note(source)
+        plan = outcome.plan
+        check_plan(plan)  # nothing is provisioned when preflight fails
+        snapshot = outcome.snapshot
+        assert snapshot is not None
         with clock.phase("provision"):
             sandbox = stack.enter_context(
                 local_mysql(
@@ -71,15 +76,25 @@ def restored_mysql(
         with clock.phase("restore base") as record:
             if snapshot.kind == "dump":
                 sandbox.start(timeout=request.timeout)
-                record.bytes = load_dump(sandbox, Path(snapshot.path))
-                record.detail = "logical dump loaded"
+                local = source.local_snapshot(snapshot, sandbox.work)
+                try:
+                    record.bytes = load_dump(sandbox, local)
+                finally:
+                    if str(local) != snapshot.path:  # a fetched copy: one load is enough
+                        local.unlink(missing_ok=True)
+                notes = ["logical dump loaded"]
+                if str(local) != snapshot.path:
+                    notes.append(f"fetched from {source.kind}")
+                record.detail = ", ".join(n for n in [*notes, retry_note(source)] if n)
             else:
                 record.bytes = restore_backup(sandbox, tools, snapshot)
                 sandbox.start(timeout=request.timeout)
                 record.detail = "mariabackup copy prepared"
         with clock.phase("fetch binlogs") as record:
             staged, record.bytes = stage_binlogs(sandbox, outcome)
-            record.detail = f"{len(staged)} file(s)"
+            record.detail = ", ".join(
+                n for n in [f"{len(staged)} file(s)", retry_note(source)] if n
+            )
         with clock.phase("replay binlogs") as record:
             record.bytes = replay(sandbox, tools, outcome, staged, request.timeout)
             record.detail = f"{outcome.replayed} transaction(s)"

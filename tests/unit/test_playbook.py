@@ -21,6 +21,8 @@ DEMO_ENV = {
     "DEMO_MANIFEST": "/tmp/demo/manifest.json",
     "DEMO_INCIDENT_BEFORE": "2026-11-21T03:14:00+00:00",
     "DEMO_INCIDENT_AFTER": "2026-11-21T03:14:05+00:00",
+    "DEMO_SNAPSHOT": "/tmp/demo/snapshots",
+    "DEMO_BINLOG_ARCHIVE": "/tmp/demo/binlog-archive",
 }
 GOOD = """\
 version: 1
@@ -151,6 +153,7 @@ def test_example_playbooks_load() -> None:
         "incident-recovery",
         "ci-backup-check",
         "gameday-bad-delete",
+        "mariadb-binlog-drill",
     }
     for playbook in load_playbooks(paths, DEMO_ENV):
         assert isinstance(playbook, Playbook)
