@@ -74,7 +74,8 @@ LogicalDumpOpt = Annotated[
     Path | None,
     typer.Option(
         "--logical-dump",
-        help="pg_dump file (custom or plain) to restore into --sandbox docker (dump time only).",
+        help="pg_dump file (custom or plain), or with --engine mariadb a mariadb-dump SQL file "
+        "(.sql or .sql.gz), to restore into --sandbox docker (dump time only).",
     ),
 ]
 ExclusiveOpt = Annotated[
@@ -245,15 +246,24 @@ def _restore_logical(
 ) -> None:
     if sandbox != "docker":
         raise ConfigError("--logical-dump restores into --sandbox docker")
-    if engine != "postgres":
-        raise ConfigError("--logical-dump: only --engine postgres dumps restore into docker yet")
+    if engine not in ("postgres", "mariadb"):
+        raise ConfigError(
+            f"--logical-dump: --engine {engine} dumps do not restore into docker yet "
+            "(postgres or mariadb)"
+        )
     if any(targets):
         raise ConfigError("--logical-dump restores to dump time only: no --target-* options")
-    from restoredrill.drill.restore_logical import restore_logical
-
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:
-        result = restore_logical(dump, image, dbname, keep, progress, history)
+        if engine == "mariadb":
+            from restoredrill.drill.restore_logical_mysql import restore_logical_mariadb
+
+            mariadb_db = "" if dbname == "postgres" else dbname
+            result = restore_logical_mariadb(dump, image, mariadb_db, keep, progress, history)
+        else:
+            from restoredrill.drill.restore_logical import restore_logical
+
+            result = restore_logical(dump, image, dbname, keep, progress, history)
     if json_output:
         emit_json(result)
     else:
