@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -18,10 +20,14 @@ import psycopg
 from psycopg import sql
 from pydantic import AwareDatetime
 
-from restoredrill.drill.diff import write_diff
+from restoredrill.drill.demo_story import (
+    RepairCheck,
+    TableLoss,
+    incident_losses,
+    incident_step,
+    record_demo,
+)
 from restoredrill.drill.manifest import create_manifest, write_manifest
-from restoredrill.drill.reapply import ReapplyOptions, reapply_document
-from restoredrill.drill.recover import incident_diff, production_identity
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.dsn import describe
@@ -80,33 +86,6 @@ SELECT u.id, round((10 + (u.id * 7919 + k) %% 49000 / 100.0)::numeric, 2),
 FROM users u CROSS JOIN generate_series(1, %(per_user)s::int) AS k
 WHERE u.id BETWEEN %(first)s::bigint AND %(last)s::bigint
 """
-
-
-class TableLoss(Frozen):
-    table: str
-    rows_before: int
-    rows_now: int
-    rows_lost: int
-
-
-class RepairCheck(Frozen):
-    """Production after ``demo --repair``, per table: rows created before the incident are
-    back (count, and checksum equal to the restore's), rows created since are untouched."""
-
-    table: str
-    rows_before_incident: int  # in the restore, created before the incident
-    rows_now: int  # in production after the repair, created before the incident
-    status: VerifyStatus  # verify of those rows: restore vs repaired production
-    rows_since_before_repair: int  # created after the incident, before the repair
-    rows_since_after_repair: int
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.status == VerifyStatus.PASS
-            and self.rows_now == self.rows_before_incident
-            and self.rows_since_after_repair == self.rows_since_before_repair
-        )
 
 
 class DemoResult(Frozen):
@@ -180,16 +159,6 @@ def _moment_after(cluster: LocalPostgres) -> datetime:
 
 
 DEMO_TABLES = ["public.users", "public.orders"]
-SQL_EXCERPT_LINES = 8
-
-
-class _IncidentOutcome(Frozen):
-    summaries: list[RowDiffSummary]
-    reapply: ReapplyReport
-    sql_excerpt: list[str]
-    repair: ReapplyReport | None = None
-    repair_again: ReapplyReport | None = None
-    repair_check: list[RepairCheck] | None = None
 
 
 def _count_since(dsn: str, table: str, moment: datetime) -> int:
@@ -205,68 +174,51 @@ def _count_since(dsn: str, table: str, moment: datetime) -> int:
     return int(str(row[0]))
 
 
-def _incident_step(
-    before_dsn: str,
+@dataclass(frozen=True)
+class StagedIncident:
+    """A demo production after the story: backed up, fingerprinted, hit, and moved on."""
+
+    backups: Path
+    archive: Path
+    manifest: Path
+    incident_at: datetime  # the last moment before the bad DELETE
+    after_incident: datetime  # a moment after it, before any later traffic
+
+
+def stage_incident(
     production: LocalPostgres,
-    after_request: RestoreRequest,
-    incident_at: datetime,
-    workdir: Path,
-    repair: bool,
+    directory: Path,
+    archive: Path,
+    users: int,
+    clock: PhaseClock,
     listener: ProgressListener,
-) -> _IncidentOutcome:
-    """Restore just after the incident, diff it against the restore just before (the
-    incident's exact effect), reapply as a dry run, and with ``repair`` for real."""
-    target = production.dsn()
-    with restored(after_request, listener) as after:
-        listener.note("diff: restore before the incident vs restore just after it")
-        document = incident_diff(
-            before_dsn, after.dsn(), production_identity(target), DEMO_TABLES, listener
-        )
-    diff_file = workdir / "incident.diff.json"
-    write_diff(document, diff_file)
-    dry = reapply_document(document, diff_file, target, ReapplyOptions(), listener)
-    excerpt: list[str] = []
-    if dry.sql_file:  # the first batch, long lines cut
-        with open(dry.sql_file, encoding="utf-8") as script:
-            lines = script.read().splitlines()
-        first = next((n for n, line in enumerate(lines) if line == "BEGIN;"), len(lines))
-        for line in lines[max(0, first - 1) :]:
-            if line.startswith(("--", "BEGIN", "SET LOCAL", "SELECT", "INSERT", "UPDATE")):
-                excerpt.append(line if len(line) <= 120 else line[:119] + "…")
-            if len(excerpt) >= SQL_EXCERPT_LINES or line == "COMMIT;":
-                break
-    outcome = _IncidentOutcome(
-        summaries=[RowDiffSummary.of(t, sample=3) for t in document.tables],
-        reapply=dry,
-        sql_excerpt=excerpt,
-    )
-    if not repair:
-        return outcome
-    since_before = {t: _count_since(target, t, incident_at) for t in DEMO_TABLES}
-    listener.note("[bold]repair[/bold]: reapply --execute")
-    done = reapply_document(document, diff_file, target, ReapplyOptions(execute=True), listener)
-    again = reapply_document(document, diff_file, target, ReapplyOptions(execute=True), listener)
-    check = verify(
-        before_dsn,
-        target,
-        tables=DEMO_TABLES,
-        as_of_columns={t: "created_at" for t in DEMO_TABLES},
-        as_of=incident_at,
-    )
-    checks = [
-        RepairCheck(
-            table=c.table,
-            rows_before_incident=c.restored.rows if c.restored else -1,
-            rows_now=c.reference.rows if c.reference else -1,
-            status=c.status,
-            rows_since_before_repair=since_before[c.table],
-            rows_since_after_repair=_count_since(target, c.table, incident_at),
-        )
-        for c in check.tables
-    ]
-    return outcome.model_copy(
-        update={"repair": done, "repair_again": again, "repair_check": checks}
-    )
+    settings: Mapping[str, str] | None = None,
+) -> StagedIncident:
+    """Build production with WAL archiving into ``archive``, take traffic and a base backup
+    (into ``directory``), record a manifest and restore point, run the incident, then more
+    traffic. Shared by the demo and ``demo --setup-only``."""
+    backups = directory / "base-backups"
+    manifest_path = directory / "manifest.json"
+    with clock.phase("build production"):
+        start_archiving(production, archive, settings)
+        with production.connect() as conn:
+            conn.execute(SCHEMA)
+        _traffic(production, 1, users, orders_per_user=4)
+    with clock.phase("base backup"):
+        base_backup(production, backups / "base-1", fmt="tar", compression="gzip")
+        time.sleep(1.1)  # backup history times have 1 s resolution
+    with clock.phase("traffic"):
+        _traffic(production, users + 1, users // 10, orders_per_user=3)
+    with clock.phase("manifest + restore point"):
+        manifest = create_manifest(production.dsn(), restore_point=RESTORE_POINT)
+        write_manifest(manifest, manifest_path)
+    listener.note(f"[red]incident[/red]: {INCIDENT_SQL}")
+    incident_at = _incident(production)
+    after_incident = _moment_after(production)
+    with clock.phase("traffic after incident"):
+        _traffic(production, users + users // 10 + 1, users // 20, orders_per_user=2)
+        switch_and_wait_archived(production)
+    return StagedIncident(backups, archive, manifest_path, incident_at, after_incident)
 
 
 def run_demo(
@@ -284,28 +236,11 @@ def run_demo(
     workdir = Path(tempfile.mkdtemp(prefix="restoredrill-demo-"))
     try:
         with local_postgres("demo-production", os_user=os_user, tools=tools) as production:
-            archive = production.root / "wal-archive"
-            backups = workdir / "base-backups"
-            with clock.phase("build production"):
-                start_archiving(production, archive)
-                with production.connect() as conn:
-                    conn.execute(SCHEMA)
-                _traffic(production, 1, users, orders_per_user=4)
-            with clock.phase("base backup"):
-                base_backup(production, backups / "base-1", fmt="tar", compression="gzip")
-                time.sleep(1.1)  # backup history times have 1 s resolution
-            with clock.phase("traffic"):
-                _traffic(production, users + 1, users // 10, orders_per_user=3)
-            manifest_path = workdir / "manifest.json"
-            with clock.phase("manifest + restore point"):
-                manifest = create_manifest(production.dsn(), restore_point=RESTORE_POINT)
-                write_manifest(manifest, manifest_path)
-            listener.note(f"[red]incident[/red]: {INCIDENT_SQL}")
-            incident_at = _incident(production)
-            after_incident = _moment_after(production)
-            with clock.phase("traffic after incident"):
-                _traffic(production, users + users // 10 + 1, users // 20, orders_per_user=2)
-                switch_and_wait_archived(production)
+            staged = stage_incident(
+                production, workdir, production.root / "wal-archive", users, clock, listener
+            )
+            backups, archive, manifest_path = staged.backups, staged.archive, staged.manifest
+            incident_at, after_incident = staged.incident_at, staged.after_incident
 
             target = RecoveryTarget(kind="time", time=incident_at)
             request = RestoreRequest(backups, archive, target, os_user=os_user, pg_bin=pg_bin)
@@ -315,43 +250,36 @@ def run_demo(
                 cost = verify(
                     done.dsn(),
                     production.dsn(),
-                    as_of_columns={"public.users": "created_at", "public.orders": "created_at"},
+                    as_of_columns={t: "created_at" for t in DEMO_TABLES},
                     as_of=incident_at,
                 )
                 after_target = RecoveryTarget(kind="time", time=after_incident)
                 after_request = RestoreRequest(
                     backups, archive, after_target, os_user=os_user, pg_bin=pg_bin
                 )
-                listener.note(
-                    f"drill: restore to {after_incident.isoformat()} (just after the incident)"
+                incident = incident_step(
+                    done.dsn(),
+                    production.dsn(),
+                    after_request,
+                    DEMO_TABLES,
+                    incident_at,
+                    workdir,
+                    repair,
+                    listener,
+                    _count_since,
                 )
-                incident = _incident_step(
-                    done.dsn(), production, after_request, incident_at, workdir, repair, listener
-                )
-            losses = [
-                TableLoss(
-                    table=check.table,
-                    rows_before=check.restored.rows,
-                    rows_now=check.reference.rows,
-                    rows_lost=check.restored.rows - check.reference.rows,
-                )
-                for check in cost.tables
-                if check.restored is not None and check.reference is not None
-            ]
+            losses = incident_losses(cost)
             result_restore = done.result
-            ledger_id = 0
-            if ledger is not None:
-                ledger_id = ledger.record(
-                    "drill",
-                    database="demo (postgres)",  # stable: one SLA series
-                    source=f"file:{backups}",
-                    target=target.describe(),
-                    verdict=str(report.status),
-                    phases=[*result_restore.phases, *clock.phases],
-                    rto_seconds=result_restore.rto_seconds,
-                    rpo_seconds=result_restore.rpo_seconds,
-                    details={"demo": True, "restore_point": RESTORE_POINT},
-                )
+            ledger_id = record_demo(
+                ledger,
+                "postgres",
+                f"file:{backups}",
+                target,
+                report,
+                result_restore,
+                clock,
+                {"restore_point": RESTORE_POINT},
+            )
             production_label = describe(production.dsn())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

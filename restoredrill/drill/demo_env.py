@@ -10,25 +10,11 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import time
 from pathlib import Path
 
 from pydantic import AwareDatetime
 
-from restoredrill.drill.demo import (
-    INCIDENT_SQL,
-    RESTORE_POINT,
-    SCHEMA,
-    _incident,
-    _moment_after,
-    _traffic,
-)
-from restoredrill.drill.manifest import create_manifest, write_manifest
-from restoredrill.engines.pg_archiving import (
-    archiving_settings,
-    base_backup,
-    switch_and_wait_archived,
-)
+from restoredrill.drill.demo import INCIDENT_SQL, RESTORE_POINT, stage_incident
 from restoredrill.engines.pg_tools import find_pg_tools
 from restoredrill.errors import ConfigError
 from restoredrill.models import Frozen
@@ -82,44 +68,23 @@ def setup_demo_environment(
     tools = find_pg_tools(pg_bin)
     clock = PhaseClock(listener)
     archive = directory / "wal-archive"
-    backups = directory / "base-backups"
-    manifest_path = directory / "manifest.json"
     with local_postgres("demo-production", os_user=os_user, tools=tools, keep=True) as production:
         production.run_as.check_reachable(directory)
-        with clock.phase("build production"):
-            archive.mkdir(parents=True, exist_ok=True)
-            production.run_as.own(archive)
-            production.initdb()
-            # archive_timeout bounds how long a committed transaction may wait unarchived
-            # (what `restoredrill check` holds against the RPO).
-            production.start(settings={**archiving_settings(archive), "archive_timeout": "60s"})
-            with production.connect() as conn:
-                conn.execute(SCHEMA)
-            _traffic(production, 1, users, orders_per_user=4)
-        with clock.phase("base backup"):
-            base_backup(production, backups / "base-1", fmt="tar", compression="gzip")
-            time.sleep(1.1)  # backup history times have 1 s resolution
-        with clock.phase("traffic"):
-            _traffic(production, users + 1, users // 10, orders_per_user=3)
-        with clock.phase("manifest + restore point"):
-            manifest = create_manifest(production.dsn(), restore_point=RESTORE_POINT)
-            write_manifest(manifest, manifest_path)
-        listener.note(f"[red]incident[/red]: {INCIDENT_SQL}")
-        before = _incident(production)
-        after = _moment_after(production)
-        with clock.phase("traffic after incident"):
-            _traffic(production, users + users // 10 + 1, users // 20, orders_per_user=2)
-            switch_and_wait_archived(production)
+        # archive_timeout bounds how long a committed transaction may wait unarchived
+        # (what `restoredrill check` holds against the RPO).
+        staged = stage_incident(
+            production, directory, archive, users, clock, listener, {"archive_timeout": "60s"}
+        )
         environment = DemoEnvironment(
             directory=str(directory),
             dsn=production.dsn(),
-            base_backups=str(backups),
+            base_backups=str(staged.backups),
             wal_archive=str(archive),
-            manifest=str(manifest_path),
+            manifest=str(staged.manifest),
             restore_point=RESTORE_POINT,
             incident_sql=INCIDENT_SQL,
-            incident_before=before,
-            incident_after=after,
+            incident_before=staged.incident_at,
+            incident_after=staged.after_incident,
             sandbox_id=production.id,
             sandbox_path=str(production.root),
             env_file=str(directory / ENV_FILE),

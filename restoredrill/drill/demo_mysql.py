@@ -14,20 +14,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from restoredrill.drill.demo import (
-    INCIDENT_INTENT,
-    SQL_EXCERPT_LINES,
-    DemoResult,
-    RepairCheck,
-    TableLoss,
-)
-from restoredrill.drill.diff import write_diff
+from restoredrill.drill.demo import INCIDENT_INTENT, DemoResult
+from restoredrill.drill.demo_story import incident_losses, incident_step, record_demo
 from restoredrill.drill.manifest import create_manifest, write_manifest
-from restoredrill.drill.reapply import ReapplyOptions, reapply_document
-from restoredrill.drill.recover import incident_diff, production_identity
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.dsn import describe
@@ -35,7 +28,7 @@ from restoredrill.engines import mysql as my
 from restoredrill.engines import mysql_archiving as archiving
 from restoredrill.engines.mysql_tools import find_mysql_tools
 from restoredrill.ledger import Ledger
-from restoredrill.models import RecoveryTarget, RowDiffSummary, VerifyStatus
+from restoredrill.models import Manifest, RecoveryTarget, VerifyStatus
 from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
@@ -127,6 +120,68 @@ def _count_since(dsn: str, table: str, moment: datetime) -> int:
     return int(value)
 
 
+@dataclass(frozen=True)
+class StagedMysqlIncident:
+    """The MariaDB demo production after the story (see ``stage_mysql_incident``)."""
+
+    dsn: str
+    snapshots: Path
+    archive: Path
+    manifest: Path
+    fingerprint: Manifest
+    incident_at: datetime  # the last moment before the bad DELETE
+    after_incident: datetime  # a moment after it, before any later traffic
+
+
+def stage_mysql_incident(
+    production: LocalMySQL,
+    directory: Path,
+    users: int,
+    clock: PhaseClock,
+    listener: ProgressListener,
+) -> StagedMysqlIncident:
+    """Build production with log-bin, take traffic and a mariadb-dump snapshot, record a
+    manifest, run the incident, more traffic, and archive the binlogs into ``directory``.
+    Shared by the demo and ``demo --engine mariadb --setup-only``."""
+    snapshots = directory / "snapshots"
+    archive = directory / "binlog-archive"
+    manifest_path = directory / "manifest.json"
+    with clock.phase("build production"):
+        binlogs = archiving.start_production(production)
+        conn = production.connect()
+        try:
+            for statement in SCHEMA:
+                conn.run(statement)
+        finally:
+            conn.close()
+        _traffic(production, 1, users, orders_per_user=4)
+    with clock.phase("snapshot (mariadb-dump)"):
+        archiving.dump(production, snapshots / "shop.sql.gz", [DATABASE], compress=True)
+    with clock.phase("traffic"):
+        _traffic(production, users + 1, users // 10, orders_per_user=3)
+    dsn = production.dsn(DATABASE)
+    with clock.phase("manifest"):
+        manifest = create_manifest(dsn)
+        write_manifest(manifest, manifest_path)
+    incident_at = _now(production)
+    _next_second()  # the DELETE's binlog second comes after the target's
+    listener.note(f"[red]incident[/red]: {INCIDENT_SQL}")
+    conn = production.connect(DATABASE)
+    try:
+        conn.run(INCIDENT_SQL)
+    finally:
+        conn.close()
+    _next_second()
+    after_incident = _now(production)
+    _next_second()  # later traffic is stamped after the "after" target's second
+    with clock.phase("traffic after incident"):
+        _traffic(production, users + users // 10 + 1, users // 20, orders_per_user=2)
+        archiving.archive_binlogs(production, binlogs, archive)
+    return StagedMysqlIncident(
+        dsn, snapshots, archive, manifest_path, manifest, incident_at, after_incident
+    )
+
+
 def run_mysql_demo(
     progress: ProgressListener | None = None,
     ledger: Ledger | None = None,
@@ -141,40 +196,10 @@ def run_mysql_demo(
     workdir = Path(tempfile.mkdtemp(prefix="restoredrill-demo-"))
     try:
         with local_mysql("demo-production", os_user=os_user, tools=tools) as production:
-            snapshots = workdir / "snapshots"
-            archive = workdir / "binlog-archive"
-            with clock.phase("build production"):
-                binlogs = archiving.start_production(production)
-                conn = production.connect()
-                try:
-                    for statement in SCHEMA:
-                        conn.run(statement)
-                finally:
-                    conn.close()
-                _traffic(production, 1, users, orders_per_user=4)
-            with clock.phase("snapshot (mariadb-dump)"):
-                archiving.dump(production, snapshots / "shop.sql.gz", [DATABASE], compress=True)
-            with clock.phase("traffic"):
-                _traffic(production, users + 1, users // 10, orders_per_user=3)
-            target_dsn = production.dsn(DATABASE)
-            manifest_path = workdir / "manifest.json"
-            with clock.phase("manifest"):
-                manifest = create_manifest(target_dsn)
-                write_manifest(manifest, manifest_path)
-            incident_at = _now(production)
-            _next_second()  # the DELETE's binlog second comes after the target's
-            listener.note(f"[red]incident[/red]: {INCIDENT_SQL}")
-            conn = production.connect(DATABASE)
-            try:
-                conn.run(INCIDENT_SQL)
-            finally:
-                conn.close()
-            _next_second()
-            after_incident = _now(production)
-            _next_second()  # later traffic is stamped after the "after" target's second
-            with clock.phase("traffic after incident"):
-                _traffic(production, users + users // 10 + 1, users // 20, orders_per_user=2)
-                archiving.archive_binlogs(production, binlogs, archive)
+            staged = stage_mysql_incident(production, workdir, users, clock, listener)
+            snapshots, archive, manifest_path = staged.snapshots, staged.archive, staged.manifest
+            manifest, target_dsn = staged.fingerprint, staged.dsn
+            incident_at, after_incident = staged.incident_at, staged.after_incident
 
             target = RecoveryTarget(kind="time", time=incident_at)
             request = RestoreRequest(
@@ -198,74 +223,30 @@ def run_mysql_demo(
                     dbname=DATABASE,
                     engine="mariadb",
                 )
-                listener.note(
-                    f"drill: restore to {after_incident.isoformat()} (just after the incident)"
+                incident = incident_step(
+                    before_dsn,
+                    target_dsn,
+                    after_request,
+                    DEMO_TABLES,
+                    incident_at,
+                    workdir,
+                    repair,
+                    listener,
+                    _count_since,
+                    dbname=DATABASE,
                 )
-                with restored(after_request, listener) as after:
-                    listener.note("diff: restore before the incident vs restore just after it")
-                    document = incident_diff(
-                        before_dsn,
-                        after.dsn(DATABASE),
-                        production_identity(target_dsn),
-                        DEMO_TABLES,
-                        listener,
-                    )
-                diff_file = workdir / "incident.diff.json"
-                write_diff(document, diff_file)
-                dry = reapply_document(document, diff_file, target_dsn, ReapplyOptions(), listener)
-                excerpt = _excerpt(dry.sql_file)
-                done_repair = again = None
-                checks: list[RepairCheck] | None = None
-                if repair:
-                    since = {t: _count_since(target_dsn, t, incident_at) for t in DEMO_TABLES}
-                    listener.note("[bold]repair[/bold]: reapply --execute")
-                    execute = ReapplyOptions(execute=True)
-                    done_repair = reapply_document(
-                        document, diff_file, target_dsn, execute, listener
-                    )
-                    again = reapply_document(document, diff_file, target_dsn, execute, listener)
-                    check = verify(
-                        before_dsn,
-                        target_dsn,
-                        tables=DEMO_TABLES,
-                        as_of_columns={t: "created_at" for t in DEMO_TABLES},
-                        as_of=incident_at,
-                    )
-                    checks = [
-                        RepairCheck(
-                            table=c.table,
-                            rows_before_incident=c.restored.rows if c.restored else -1,
-                            rows_now=c.reference.rows if c.reference else -1,
-                            status=c.status,
-                            rows_since_before_repair=since[c.table],
-                            rows_since_after_repair=_count_since(target_dsn, c.table, incident_at),
-                        )
-                        for c in check.tables
-                    ]
-            losses = [
-                TableLoss(
-                    table=check.table,
-                    rows_before=check.restored.rows,
-                    rows_now=check.reference.rows,
-                    rows_lost=check.restored.rows - check.reference.rows,
-                )
-                for check in cost.tables
-                if check.restored is not None and check.reference is not None
-            ]
+            losses = incident_losses(cost)
             result_restore = done.result
-            ledger_id = 0
-            if ledger is not None:
-                ledger_id = ledger.record(
-                    "drill",
-                    database="demo (mariadb)",  # stable: one SLA series
-                    source=f"file:{snapshots}",
-                    target=target.describe(),
-                    verdict=str(report.status),
-                    phases=[*result_restore.phases, *clock.phases],
-                    rto_seconds=result_restore.rto_seconds,
-                    rpo_seconds=result_restore.rpo_seconds,
-                    details={"demo": True, "engine": "mariadb"},
-                )
+            ledger_id = record_demo(
+                ledger,
+                "mariadb",
+                f"file:{snapshots}",
+                target,
+                report,
+                result_restore,
+                clock,
+                {"engine": "mariadb"},
+            )
             production_label = describe(target_dsn)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -282,29 +263,14 @@ def run_mysql_demo(
         ledger_id=ledger_id,
         next_steps=_next_steps(report.status),
         incident_after_time=after_incident,
-        incident_diff=[RowDiffSummary.of(t, sample=3) for t in document.tables],
-        reapply=dry,
-        sql_excerpt=excerpt,
-        repair=done_repair,
-        repair_again=again,
-        repair_check=checks,
+        incident_diff=incident.summaries,
+        reapply=incident.reapply,
+        sql_excerpt=incident.sql_excerpt,
+        repair=incident.repair,
+        repair_again=incident.repair_again,
+        repair_check=incident.repair_check,
         engine="mariadb",
     )
-
-
-def _excerpt(sql_file: str | None) -> list[str]:
-    """The first batch of the reapply script, long lines cut."""
-    if not sql_file:
-        return []
-    lines = Path(sql_file).read_text(encoding="utf-8").splitlines()
-    first = next((n for n, line in enumerate(lines) if line == "BEGIN;"), len(lines))
-    excerpt: list[str] = []
-    for line in lines[max(0, first - 1) :]:
-        if line.startswith(("--", "BEGIN", "SET SESSION", "SELECT", "INSERT", "UPDATE")):
-            excerpt.append(line if len(line) <= 120 else line[:119] + "…")
-        if len(excerpt) >= SQL_EXCERPT_LINES or line == "COMMIT;":
-            break
-    return excerpt
 
 
 def _next_steps(status: VerifyStatus) -> list[str]:

@@ -19,16 +19,7 @@ from typing import Literal
 from pydantic import AwareDatetime
 
 from restoredrill.drill.demo_env import ENV_FILE, STATE_FILE
-from restoredrill.drill.demo_mysql import (
-    DATABASE,
-    INCIDENT_SQL,
-    SCHEMA,
-    _next_second,
-    _now,
-    _traffic,
-)
-from restoredrill.drill.manifest import create_manifest, write_manifest
-from restoredrill.engines import mysql_archiving as archiving
+from restoredrill.drill.demo_mysql import INCIDENT_SQL, stage_mysql_incident
 from restoredrill.engines.mysql_tools import find_mysql_tools
 from restoredrill.errors import ConfigError
 from restoredrill.models import Frozen
@@ -79,49 +70,17 @@ def setup_mysql_demo_environment(
     directory.mkdir(parents=True, exist_ok=True)
     tools = find_mysql_tools()
     clock = PhaseClock(listener)
-    snapshots = directory / "snapshots"
-    archive = directory / "binlog-archive"
-    manifest_path = directory / "manifest.json"
     with local_mysql("demo-production", os_user=os_user, tools=tools, keep=True) as production:
-        with clock.phase("build production"):
-            binlogs = archiving.start_production(production)
-            conn = production.connect()
-            try:
-                for statement in SCHEMA:
-                    conn.run(statement)
-            finally:
-                conn.close()
-            _traffic(production, 1, users, orders_per_user=4)
-        with clock.phase("snapshot (mariadb-dump)"):
-            archiving.dump(production, snapshots / "shop.sql.gz", [DATABASE], compress=True)
-        with clock.phase("traffic"):
-            _traffic(production, users + 1, users // 10, orders_per_user=3)
-        dsn = production.dsn(DATABASE)
-        with clock.phase("manifest"):
-            write_manifest(create_manifest(dsn), manifest_path)
-        before = _now(production)
-        _next_second()  # the DELETE's binlog second comes after the target's
-        listener.note(f"[red]incident[/red]: {INCIDENT_SQL}")
-        conn = production.connect(DATABASE)
-        try:
-            conn.run(INCIDENT_SQL)
-        finally:
-            conn.close()
-        _next_second()
-        after = _now(production)
-        _next_second()
-        with clock.phase("traffic after incident"):
-            _traffic(production, users + users // 10 + 1, users // 20, orders_per_user=2)
-            archiving.archive_binlogs(production, binlogs, archive)
+        staged = stage_mysql_incident(production, directory, users, clock, listener)
         environment = MysqlDemoEnvironment(
             directory=str(directory),
-            dsn=dsn,
-            snapshot=str(snapshots),
-            binlog_archive=str(archive),
-            manifest=str(manifest_path),
+            dsn=staged.dsn,
+            snapshot=str(staged.snapshots),
+            binlog_archive=str(staged.archive),
+            manifest=str(staged.manifest),
             incident_sql=INCIDENT_SQL,
-            incident_before=before,
-            incident_after=after,
+            incident_before=staged.incident_at,
+            incident_after=staged.after_incident,
             sandbox_id=production.id,
             sandbox_path=str(production.root),
             env_file=str(directory / ENV_FILE),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from restoredrill.drill.plan import plan_restore
-from restoredrill.dsn import describe
+from restoredrill.drill.recording import recorded_restore
 from restoredrill.engines.pg_tools import PgTools, find_pg_tools
 from restoredrill.engines.postgres_recovery import (
     REPLAY_DONE_MARKERS,
@@ -21,7 +21,7 @@ from restoredrill.engines.postgres_recovery import (
     verify_base,
     write_recovery,
 )
-from restoredrill.errors import ConfigError, PreflightFailed, RestoreDrillError, SandboxError
+from restoredrill.errors import ConfigError, PreflightFailed, SandboxError
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
 from restoredrill.models import RecoveryTarget, RestorePlan, RestoreResult, WalSegment
@@ -241,32 +241,15 @@ def restore(
     source = request.source.describe() if request.source else f"file:{request.base_backups}"
     if request.source is None and str(request.base_backups).startswith("s3://"):
         source = f"{request.base_backups} (WAL {request.wal_archive})"
-    try:
+
+    def attempt() -> RestoreResult:
         with restored(request, progress) as done:
-            result = done.result
-    except RestoreDrillError as exc:
-        if ledger is not None:
-            ledger.record(
-                "restore",
-                database="(restore)",
-                source=source,
-                target=request.target.describe(),
-                verdict=f"ERROR: {type(exc).__name__}",
-                details={"error": str(exc)},
-            )
-        raise
-    if ledger is not None:
-        ledger.record(
-            "restore",
-            database=describe(result.dsn or ""),
-            source=source,
-            target=request.target.describe(),
-            verdict="RESTORED",
-            phases=result.phases,
-            rto_seconds=result.rto_seconds,
-            rpo_seconds=result.rpo_seconds,
-            details={
-                "base_backup": result.plan.base_backup.path if result.plan.base_backup else None
-            },
-        )
-    return result
+            return done.result
+
+    return recorded_restore(
+        ledger,
+        source,
+        request.target.describe(),
+        attempt,
+        lambda r: {"base_backup": r.plan.base_backup.path if r.plan.base_backup else None},
+    )

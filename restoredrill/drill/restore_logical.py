@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from restoredrill.dsn import describe
+from restoredrill.drill.recording import recorded_restore
 from restoredrill.engines.pg_tools import PgTools
-from restoredrill.errors import ConfigError, RestoreDrillError
+from restoredrill.errors import ConfigError
 from restoredrill.ledger import Ledger
 from restoredrill.models import (
     CheckStatus,
@@ -41,32 +41,13 @@ def restore_logical(
     ledger: Ledger | None = None,
 ) -> RestoreResult:
     """Restore ``dump`` into a docker sandbox, time it, record it, tear down unless kept."""
-    try:
-        result = _restore(dump, image, dbname, keep, progress)
-    except RestoreDrillError as exc:
-        if ledger is not None:
-            ledger.record(
-                "restore",
-                database="(restore)",
-                source=f"logical:{dump}",
-                target="dump time",
-                verdict=f"ERROR: {type(exc).__name__}",
-                details={"error": str(exc)},
-            )
-        raise
-    if ledger is not None:
-        ledger.record(
-            "restore",
-            database=describe(result.dsn or ""),
-            source=f"logical:{dump}",
-            target="dump time",
-            verdict="RESTORED",
-            phases=result.phases,
-            rto_seconds=result.rto_seconds,
-            rpo_seconds=None,
-            details={"dump": str(dump)},
-        )
-    return result
+    return recorded_restore(
+        ledger,
+        f"logical:{dump}",
+        "dump time",
+        lambda: _restore(dump, image, dbname, keep, progress),
+        lambda _: {"dump": str(dump)},
+    )
 
 
 def _restore(

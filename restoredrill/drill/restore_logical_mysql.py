@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from restoredrill.dsn import describe
+from restoredrill.drill.recording import recorded_restore
 from restoredrill.engines import mysql as my
-from restoredrill.errors import ConfigError, RestoreDrillError
+from restoredrill.errors import ConfigError
 from restoredrill.ledger import Ledger
 from restoredrill.models import (
     CheckStatus,
@@ -39,32 +39,13 @@ def restore_logical_mariadb(
 ) -> RestoreResult:
     """Restore ``dump`` into a MariaDB docker sandbox, time it, record it, tear down unless
     kept."""
-    try:
-        result = _restore(dump, image, dbname, keep, progress, ready_timeout)
-    except RestoreDrillError as exc:
-        if ledger is not None:
-            ledger.record(
-                "restore",
-                database="(restore)",
-                source=f"logical:{dump}",
-                target="dump time",
-                verdict=f"ERROR: {type(exc).__name__}",
-                details={"error": str(exc)},
-            )
-        raise
-    if ledger is not None:
-        ledger.record(
-            "restore",
-            database=describe(result.dsn or ""),
-            source=f"logical:{dump}",
-            target="dump time",
-            verdict="RESTORED",
-            phases=result.phases,
-            rto_seconds=result.rto_seconds,
-            rpo_seconds=None,
-            details={"dump": str(dump), "engine": "mariadb"},
-        )
-    return result
+    return recorded_restore(
+        ledger,
+        f"logical:{dump}",
+        "dump time",
+        lambda: _restore(dump, image, dbname, keep, progress, ready_timeout),
+        lambda _: {"dump": str(dump), "engine": "mariadb"},
+    )
 
 
 def _restore(

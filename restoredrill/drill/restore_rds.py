@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from restoredrill.dsn import connect, describe
-from restoredrill.errors import ConfigError, RestoreDrillError
+from restoredrill.drill.recording import recorded_restore
+from restoredrill.dsn import connect
+from restoredrill.errors import ConfigError
 from restoredrill.ledger import Ledger
 from restoredrill.models import RestoreResult
 from restoredrill.sandboxes.rds import rds_sandbox
@@ -31,7 +32,8 @@ def restore_rds(
         raise ConfigError("--sandbox rds restores only from --rds-instance or --rds-snapshot")
     options.validate()
     clock = PhaseClock(progress or SilentProgress())
-    try:
+
+    def attempt() -> RestoreResult:
         with clock.phase("plan") as record:
             plan = source.plan(request.target)
             record.detail = retry_note(source)
@@ -63,27 +65,12 @@ def restore_rds(
                 sandbox_id=sandbox.id,
                 kept=request.keep,
             )
-    except RestoreDrillError as exc:
-        if ledger is not None:
-            ledger.record(
-                "restore",
-                database="(restore)",
-                source=source.describe(),
-                target=request.target.describe(),
-                verdict=f"ERROR: {type(exc).__name__}",
-                details={"error": str(exc)},
-            )
-        raise
-    if ledger is not None:
-        ledger.record(
-            "restore",
-            database=describe(result.dsn or ""),
-            source=source.describe(),
-            target=request.target.describe(),
-            verdict="RESTORED",
-            phases=result.phases,
-            rto_seconds=result.rto_seconds,
-            rpo_seconds=None,
-            details={"rds_instance": result.sandbox_id, "retries": retry_note(source)},
-        )
-    return result
+        return result
+
+    return recorded_restore(
+        ledger,
+        source.describe(),
+        request.target.describe(),
+        attempt,
+        lambda r: {"rds_instance": r.sandbox_id, "retries": retry_note(source)},
+    )

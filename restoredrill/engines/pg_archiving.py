@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -28,12 +29,15 @@ def archiving_settings(archive_dir: Path) -> dict[str, str]:
     }
 
 
-def start_archiving(cluster: LocalPostgres, archive_dir: Path) -> None:
-    """initdb + start with WAL archiving into ``archive_dir`` (created, owned by the server)."""
+def start_archiving(
+    cluster: LocalPostgres, archive_dir: Path, extra: Mapping[str, str] | None = None
+) -> None:
+    """initdb + start with WAL archiving into ``archive_dir`` (created, owned by the server);
+    ``extra`` settings go on top."""
     archive_dir.mkdir(parents=True, exist_ok=True)
     cluster.run_as.own(archive_dir)
     cluster.initdb()
-    cluster.start(settings=archiving_settings(archive_dir))
+    cluster.start(settings={**archiving_settings(archive_dir), **(extra or {})})
 
 
 def base_backup(

@@ -1,0 +1,48 @@
+"""Recording a restore's outcome in the ledger, the same way for every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from restoredrill.dsn import describe
+from restoredrill.errors import RestoreDrillError
+from restoredrill.ledger import Ledger
+from restoredrill.models import RestoreResult
+
+
+def recorded_restore(
+    ledger: Ledger | None,
+    source: str,
+    target: str,
+    attempt: Callable[[], RestoreResult],
+    details: Callable[[RestoreResult], dict[str, Any]],
+) -> RestoreResult:
+    """Run ``attempt`` and record it: RESTORED with its phases, RTO and RPO, or the error
+    that ended it (failed restores belong in the SLA history too)."""
+    try:
+        result = attempt()
+    except RestoreDrillError as exc:
+        if ledger is not None:
+            ledger.record(
+                "restore",
+                database="(restore)",
+                source=source,
+                target=target,
+                verdict=f"ERROR: {type(exc).__name__}",
+                details={"error": str(exc)},
+            )
+        raise
+    if ledger is not None:
+        ledger.record(
+            "restore",
+            database=describe(result.dsn or ""),
+            source=source,
+            target=target,
+            verdict="RESTORED",
+            phases=result.phases,
+            rto_seconds=result.rto_seconds,
+            rpo_seconds=result.rpo_seconds,
+            details=details(result),
+        )
+    return result
