@@ -24,6 +24,7 @@ from restoredrill.engines.pg_tools import PgTools
 from restoredrill.errors import SandboxError
 from restoredrill.osuser import RunAs
 from restoredrill.sandboxes import labels
+from restoredrill.sandboxes.lifecycle import throwaway
 from restoredrill.sandboxes.local import (
     RESTORE_SETTINGS,
     SANDBOX_SETTINGS,
@@ -410,17 +411,8 @@ def docker_postgres(
 ) -> Iterator[DockerPostgres]:
     """Yield a provisioned (container not yet started) docker sandbox; always removed unless
     kept."""
-    sandbox = DockerPostgres(tools, purpose, image, mounts=mounts)
-    try:
-        sandbox.provision()
+    with throwaway(DockerPostgres(tools, purpose, image, mounts=mounts), keep) as sandbox:
         yield sandbox
-    except BaseException:
-        sandbox.destroy()
-        raise
-    if keep and sandbox.is_running():
-        sandbox.keep()
-    else:
-        sandbox.destroy()
 
 
 # --- leftovers ---------------------------------------------------------------------------

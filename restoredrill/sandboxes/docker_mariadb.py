@@ -35,6 +35,7 @@ from restoredrill.sandboxes.docker import (
     client,
     ensure_image,
 )
+from restoredrill.sandboxes.lifecycle import throwaway
 
 CONTAINER_PORT = 3306
 ACCOUNT = "restoredrill"
@@ -243,14 +244,5 @@ def docker_mariadb(
 ) -> Iterator[DockerMariaDB]:
     """Yield a provisioned (container not yet started) MariaDB docker sandbox; always
     removed unless kept."""
-    sandbox = DockerMariaDB(purpose, image, mounts, host_port, server_args)
-    try:
-        sandbox.provision()
+    with throwaway(DockerMariaDB(purpose, image, mounts, host_port, server_args), keep) as sandbox:
         yield sandbox
-    except BaseException:
-        sandbox.destroy()
-        raise
-    if keep and sandbox.is_running():
-        sandbox.keep()
-    else:
-        sandbox.destroy()

@@ -17,6 +17,7 @@ from restoredrill.engines.pg_tools import PgTools, find_pg_tools
 from restoredrill.errors import RecoveryIncomplete, SandboxError
 from restoredrill.osuser import RunAs, server_user
 from restoredrill.sandboxes import labels
+from restoredrill.sandboxes.lifecycle import throwaway
 
 # Sandbox-only settings, passed on the command line so nothing in a restored data
 # directory (postgresql.conf / auto.conf from production) can override them.
@@ -308,14 +309,7 @@ def local_postgres(
     tools: PgTools | None = None,
 ) -> Iterator[LocalPostgres]:
     """Yield a provisioned (not yet started) sandbox; always destroyed unless kept."""
-    sandbox = LocalPostgres(tools or find_pg_tools(pg_bin), server_user(os_user), purpose)
-    try:
-        sandbox.provision()  # inside: Ctrl-C / SIGTERM half-way through it still cleans up
+    with throwaway(
+        LocalPostgres(tools or find_pg_tools(pg_bin), server_user(os_user), purpose), keep
+    ) as sandbox:
         yield sandbox
-    except BaseException:
-        sandbox.destroy()
-        raise
-    if keep and sandbox.is_running():
-        sandbox.keep()
-    else:
-        sandbox.destroy()

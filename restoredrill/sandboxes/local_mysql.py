@@ -31,6 +31,7 @@ from restoredrill.engines.mysql_tools import MysqlTools, find_mysql_tools
 from restoredrill.errors import DatabaseUnavailable, SandboxError
 from restoredrill.osuser import RunAs, server_user
 from restoredrill.sandboxes import labels
+from restoredrill.sandboxes.lifecycle import throwaway
 from restoredrill.sandboxes.local import free_port
 
 SOCKET = "mysqld.sock"
@@ -349,14 +350,7 @@ def local_mysql(
     tools: MysqlTools | None = None,
 ) -> Iterator[LocalMySQL]:
     """Yield a provisioned (not yet started) sandbox; always destroyed unless kept."""
-    sandbox = LocalMySQL(tools or find_mysql_tools(), server_user(os_user), purpose)
-    try:
-        sandbox.provision()
+    with throwaway(
+        LocalMySQL(tools or find_mysql_tools(), server_user(os_user), purpose), keep
+    ) as sandbox:
         yield sandbox
-    except BaseException:
-        sandbox.destroy()
-        raise
-    if keep and sandbox.is_running():
-        sandbox.keep()
-    else:
-        sandbox.destroy()
