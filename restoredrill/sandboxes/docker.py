@@ -38,6 +38,20 @@ if TYPE_CHECKING:
 LABEL_ID = "restoredrill.sandbox-id"
 LABEL_PID = "restoredrill.owner-pid"
 LABEL_HOST = "restoredrill.owner-host"
+# The sandbox's directory: `sandbox gc` only touches containers under its own sandbox root,
+# as it does for directories (two roots on one machine must not collect each other's).
+LABEL_DIR = "restoredrill.sandbox-dir"
+
+
+def sandbox_labels(sandbox_id: str, root: Path) -> dict[str, str]:
+    return {
+        LABEL_ID: sandbox_id,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: _host(),
+        LABEL_DIR: str(root),
+    }
+
+
 CONTAINER_PORT = 5432
 # Inside the container: the server listens on every interface of its own network namespace;
 # the published port is bound to the host's 127.0.0.1 only, and TCP needs a password.
@@ -258,7 +272,7 @@ class DockerPostgres(LocalPostgres):
         return f"{uid}:{gid}"
 
     def _labels(self) -> dict[str, str]:
-        return {LABEL_ID: self.id, LABEL_PID: str(os.getpid()), LABEL_HOST: _host()}
+        return sandbox_labels(self.id, self.root)
 
     def _volumes(self) -> dict[str, dict[str, str]]:
         volumes = {str(self.root): {"bind": str(self.root), "mode": "rw"}}
@@ -419,13 +433,19 @@ def docker_postgres(
 
 
 def leftover_containers(include_kept: bool = False) -> list[dict[str, str]]:
-    """Containers labelled by restoredrill whose owner process (on this host) is gone;
-    kept ones (``--keep``, marked in their sandbox directory's label) only with include_kept."""
+    """Containers of this sandbox root whose owner process (on this host) is gone; kept ones
+    (``--keep``, marked in their sandbox directory's label) only with include_kept."""
+    root = labels.sandbox_root()
     kept = {state.label.id for state in labels.list_sandboxes() if state.label.keep}
     found: list[dict[str, str]] = []
-    for container in client().containers.list(all=True, filters={"label": LABEL_ID}):
-        container_labels: dict[str, str] = container.labels
+    # The low-level listing: one call, no per-container inspect that a concurrent removal
+    # could turn into NotFound.
+    for entry in client().api.containers(all=True, filters={"label": LABEL_ID}):
+        container_labels: dict[str, str] = entry.get("Labels") or {}
         ident = container_labels.get(LABEL_ID, "")
+        directory = container_labels.get(LABEL_DIR)
+        if directory is None or Path(directory).parent != root:
+            continue  # a probe, or another sandbox root's
         try:
             pid = int(container_labels.get(LABEL_PID, "0"))
         except ValueError:
@@ -433,7 +453,8 @@ def leftover_containers(include_kept: bool = False) -> list[dict[str, str]]:
         mine = container_labels.get(LABEL_HOST, "") == _host()
         if (mine and pid > 0 and labels._pid_alive(pid)) or (ident in kept and not include_kept):
             continue
-        found.append({"id": ident, "container": str(container.name)})
+        name = (entry.get("Names") or [entry["Id"]])[0].lstrip("/")
+        found.append({"id": ident, "container": str(name)})
     return found
 
 

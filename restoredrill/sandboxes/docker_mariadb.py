@@ -16,7 +16,6 @@ gc``, exactly as for the PostgreSQL docker sandbox.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shlex
 import time
@@ -27,13 +26,10 @@ from typing import Any
 from restoredrill.errors import SandboxError
 from restoredrill.sandboxes import labels
 from restoredrill.sandboxes.docker import (
-    LABEL_HOST,
-    LABEL_ID,
-    LABEL_PID,
-    _host,
     _one_line,
     client,
     ensure_image,
+    sandbox_labels,
 )
 from restoredrill.sandboxes.lifecycle import throwaway
 
@@ -96,7 +92,7 @@ class DockerMariaDB:
         self._created = False
 
     def _labels(self) -> dict[str, str]:
-        return {LABEL_ID: self.id, LABEL_PID: str(os.getpid()), LABEL_HOST: _host()}
+        return sandbox_labels(self.id, self.root)
 
     def provision(self) -> None:
         """The labelled host directory (``sandbox list``/``gc`` see the container by it)."""

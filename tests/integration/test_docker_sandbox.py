@@ -199,3 +199,21 @@ def test_missing_image_is_one_line_exit_3(image: str, tmp_path: Path) -> None:
         "image restoredrill-test/absent:0 is not present locally and could not be pulled"
         in (lines[0])
     )
+
+
+def test_gc_leaves_other_sandbox_roots_alone(image: str, sandbox_root: Path) -> None:
+    """A dead owner's container under another sandbox root is that root's to collect —
+    two roots on one machine (or two test workers) must not remove each other's."""
+    from restoredrill.sandboxes.docker import client, sandbox_labels
+
+    other = sandbox_labels("other-root-sandbox", Path("/elsewhere/other-root-sandbox"))
+    other[LABEL_PID] = "999999999"  # an owner that is gone
+    container = client().containers.create(image, command=["true"], labels=other)
+    try:
+        done = run_cli(
+            ["sandbox", "gc", "--all"], env={"RESTOREDRILL_SANDBOX_DIR": str(sandbox_root)}
+        )
+        assert done.returncode == 0, done.stderr
+        assert containers(f"{LABEL_ID}=other-root-sandbox") != []
+    finally:
+        container.remove(force=True)
