@@ -537,6 +537,8 @@ def load_playbooks(paths: list[Path], env: Mapping[str, str] | None = None) -> l
             loaded.append(load_playbook(path, env))
         except ConfigError as exc:
             problems.append(str(exc))
+    if len(problems) == 1 and "\n" not in problems[0]:
+        raise ConfigError(problems[0])  # one problem, one line
     if problems:
         raise ConfigError("invalid playbook:\n" + "\n".join(problems))
     return loaded
