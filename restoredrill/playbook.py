@@ -528,6 +528,9 @@ def load_playbook(path: Path | str, env: Mapping[str, str] | None = None) -> Pla
         raise ConfigError("\n".join(lines)) from None
 
 
+PROBLEMS_HEADER = "invalid playbook:"
+
+
 def load_playbooks(paths: list[Path], env: Mapping[str, str] | None = None) -> list[Playbook]:
     """Every playbook, or one ConfigError listing the problems of all that are invalid."""
     loaded: list[Playbook] = []
@@ -540,5 +543,5 @@ def load_playbooks(paths: list[Path], env: Mapping[str, str] | None = None) -> l
     if len(problems) == 1 and "\n" not in problems[0]:
         raise ConfigError(problems[0])  # one problem, one line
     if problems:
-        raise ConfigError("invalid playbook:\n" + "\n".join(problems))
+        raise ConfigError(PROBLEMS_HEADER + "\n" + "\n".join(problems))
     return loaded

@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from restoredrill.errors import ConfigError
-from restoredrill.playbook import load_playbooks
+from restoredrill.playbook import PROBLEMS_HEADER, load_playbooks
 
 INDEX_ENV = "RESTOREDRILL_INDEX"
 INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
@@ -135,10 +135,9 @@ def _validate(paths: Sequence[Path], env: dict[str, str] | None) -> None:
     try:
         load_playbooks(list(paths), _Permissive(env if env is not None else dict(os.environ)))
     except ConfigError as exc:
-        lines = str(exc).splitlines()
-        real = [line for line in lines[1:] if PLACEHOLDER not in line]
-        if real:
-            raise ConfigError("\n".join([lines[0], *real])) from None
+        lines = [line for line in str(exc).splitlines() if PLACEHOLDER not in line]
+        if any(line != PROBLEMS_HEADER for line in lines):
+            raise ConfigError("\n".join(lines)) from None
 
 
 PLACEHOLDER = "/unset-variable/"
