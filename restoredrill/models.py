@@ -10,6 +10,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Field,
     SerializerFunctionWrapHandler,
     model_serializer,
 )
@@ -157,6 +158,12 @@ class RestorePlan(Frozen):
     snapshot: MysqlSnapshot | None = None
     binlog_range: BinlogRange | None = None
     archive_head_position: str | None = None  # MariaDB/MySQL: FILE:POS of the archive's end
+    # Where replay must reach for the restore to be complete: the archive head for `latest`,
+    # the end of the last commit at or before a time/xid/name target. Compared after replay.
+    expected_end_lsn: Lsn | None = None
+    # Every record of the needed log range was read once in the plan (WAL CRCs / binlog
+    # event checksums); False means the plan could not read them all and said so in checks.
+    logs_checked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -190,6 +197,10 @@ class RestoreResult(Frozen):
     sandbox_id: str
     kept: bool
     recovered_to_position: str | None = None  # MariaDB/MySQL: binlog FILE:POS replayed to
+    # How the base was checked: "manifest" (pg_verifybackup), "pgbackrest" (its own checksums),
+    # "dump-footer", "none" (nothing to check it against: a drill must not call this PASS).
+    base_check: Literal["manifest", "pgbackrest", "dump-footer", "mariabackup", "none"] = "none"
+    warnings: list[str] = Field(default_factory=list)
 
 
 class VerifyStatus(StrEnum):
