@@ -258,3 +258,22 @@ def test_mariadb_gc_spares_a_decoy_and_its_server_has_no_secrets(
                 assert int(conn.scalar("SELECT 1")) == 1
             finally:
                 conn.close()
+
+
+def test_a_reused_owner_pid_does_not_keep_a_leftover_alive(roots: tuple[Path, Path]) -> None:
+    """The owner's pid now belongs to another process (this test, started at another
+    time): the sandbox is a leftover, not a live one."""
+    root, _ = roots
+    label = labels.new_label("postgres", "local", "reused-owner", None)
+    assert label.owner_started is not None
+    reused = label.model_copy(update={"owner_started": label.owner_started - 3600})
+    (root / label.id).mkdir()
+    labels.write_label(root / label.id, reused)
+    (fresh,) = labels.list_sandboxes(root)
+    assert not fresh.owner_alive
+
+    gc = run_cli(["sandbox", "gc", "--root", str(root), "--json"])
+
+    assert gc.returncode == 0, gc.stderr
+    assert [s["label"]["id"] for s in json.loads(gc.stdout)] == [label.id]
+    assert not (root / label.id).exists()
