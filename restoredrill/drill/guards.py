@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from restoredrill.durations import format_duration, parse_duration
+from restoredrill.durations import parse_duration
 from restoredrill.errors import ConfigError, ProductionTimeout, SameServerRefused
 from restoredrill.models import ServerIdentity
 
@@ -86,14 +86,12 @@ def timeout_error(
     on = f" on {table}" if table else ""
     if kind == "lock":
         return ProductionTimeout(
-            f"{where}: gave up waiting for a lock{on} after --lock-timeout {limits.lock_text} "
-            f"({format_duration(limits.lock_timeout)}): another session holds it; retry when "
-            "it is released or raise --lock-timeout"
+            f"{where}: gave up waiting for a lock{on} after --lock-timeout {limits.lock_text}: "
+            "another session holds it; retry when it is released or raise --lock-timeout"
         )
     return ProductionTimeout(
-        f"{where}: a statement{on} ran longer than --statement-timeout {limits.statement_text} "
-        f"({format_duration(limits.statement_timeout)}); raise --statement-timeout "
-        "(e.g. --statement-timeout 1h)"
+        f"{where}: a statement{on} ran longer than --statement-timeout {limits.statement_text}; "
+        "raise --statement-timeout (e.g. --statement-timeout 1h)"
     )
 
 

@@ -180,7 +180,7 @@ def test_a_lock_released_in_time_does_not_fail(pair: Pair) -> None:
     assert run.code == 0, run.err
 
 
-# --- a table on one side only ----------------------------------------------------------------------
+# --- a table on one side only --------------------------------------------------------------------
 
 
 def test_a_table_on_one_side_only_is_a_difference(pair: Pair) -> None:
@@ -207,7 +207,7 @@ def test_a_table_on_one_side_only_is_a_difference(pair: Pair) -> None:
     assert table["missing_in"] == "restored" and table["keyed"] is False
 
 
-# --- reapply's archive schema ------------------------------------------------------------------------
+# --- reapply's archive schema --------------------------------------------------------------------
 
 
 def test_the_archive_schema_is_never_compared(pair: Pair) -> None:
@@ -227,7 +227,7 @@ def test_the_archive_schema_is_never_compared(pair: Pair) -> None:
     assert run.code == 2 and "unknown table" in run.err
 
 
-# --- a table without a key ------------------------------------------------------------------------------
+# --- a table without a key -----------------------------------------------------------------------
 
 
 def test_diff_without_a_key_is_never_no_differences(pair: Pair) -> None:
