@@ -99,6 +99,7 @@ class _Sides:
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="diff")
         self.round_trips = 0
         self.failed_side: str | None = None  # the side whose statement raised last
+        self.table: str | None = None  # the table being diffed, for error messages
 
     def conn(self, side: str) -> Any:
         return self.restored if side == "restored" else self.production
@@ -588,6 +589,7 @@ def _diff_table(
     started = time.monotonic()
     engine = sides.engine
     table = _resolve_table(sides, spec)
+    sides.table = table.display
     missing = _missing_side(sides, table, where)
     if missing is not None:
         return missing
@@ -727,7 +729,7 @@ def diff_tables(
         kind = engine.timeout_kind(exc)
         if kind is not None and sides.failed_side != "restored":  # only production is limited
             where_ = f"production ({dsnlib.describe(production_dsn)})"
-            raise guards.timeout_error(kind, spec, limits, where_) from exc
+            raise guards.timeout_error(kind, sides.table or spec, limits, where_) from exc
         raise DatabaseUnavailable(f"diff failed: {engine.one_line(exc)}") from exc
     finally:
         sides.close()
