@@ -57,6 +57,10 @@ class ReapplyRefused(UsageError):
     """Reapply will not write: wrong target server, no key, over the ceiling, stale checkpoint."""
 
 
+class SameServerRefused(UsageError):
+    """verify / diff given production itself as the "restored" side: nothing would be tested."""
+
+
 # --- 3: infrastructure ------------------------------------------------------------
 
 
@@ -66,6 +70,10 @@ class InfrastructureError(RestoreDrillError):
 
 class DatabaseUnavailable(InfrastructureError):
     """A DSN that does not connect or a query that fails for server reasons."""
+
+
+class ProductionTimeout(DatabaseUnavailable):
+    """A production session hit its lock or statement timeout (verify, diff): never a hang."""
 
 
 class SandboxError(InfrastructureError):

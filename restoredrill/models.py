@@ -354,6 +354,9 @@ class RowDiff(Frozen):
     changed: list[ChangedRow]
     note: str | None = None
     stats: DiffStats | None = None
+    # The table exists on the other side only: a difference of the whole table (not keyed,
+    # no rows listed; rows_* count the side that has it).
+    missing_in: Literal["restored", "production"] | None = None
 
 
 DiffMode = Literal["production", "incident"]

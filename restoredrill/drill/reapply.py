@@ -33,6 +33,7 @@ from pydantic import Field, ValidationError
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import load_diff
+from restoredrill.drill.guards import same_instance
 from restoredrill.engines.base import Engine, engine_for_dsn
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable, ReapplyRefused
@@ -60,23 +61,6 @@ CONFLICTS_LISTED = 50
 
 
 # --- identity: is the target really the production the diff names? ------------------------------
-
-
-def same_instance(a: ServerIdentity, b: ServerIdentity) -> bool:
-    """The same running server. A restored sandbox shares production's system_identifier
-    (it is a physical copy), so that alone proves nothing: the instance is the identifier
-    plus its postmaster start time and port, plus its data directory where both sides could
-    read it. A production restarted since the diff no longer matches: diff again."""
-    known = a.system_identifier is not None and b.system_identifier is not None
-    if known and a.system_identifier != b.system_identifier:
-        return False
-    if a.postmaster_start_time is None or b.postmaster_start_time is None:
-        return False
-    if a.postmaster_start_time != b.postmaster_start_time or a.port != b.port:
-        return False
-    return (
-        a.data_directory is None or b.data_directory is None or a.data_directory == b.data_directory
-    )
 
 
 def identity_problem(document: DiffDocument, target: ServerIdentity) -> str | None:

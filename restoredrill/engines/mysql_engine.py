@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pymysql
 
@@ -46,6 +46,12 @@ class MySQLEngine:
 
     def pin_session(self, conn: MyConn) -> None:
         my.pin_session(conn)
+
+    def limit_session(self, conn: MyConn, lock_seconds: float, statement_seconds: float) -> None:
+        my.limit_session(conn, lock_seconds, statement_seconds)
+
+    def timeout_kind(self, exc: BaseException) -> Literal["lock", "statement"] | None:
+        return my.timeout_kind(exc)
 
     def pin_for_writes(self, conn: MyConn) -> None:
         my.pin_session(conn)
