@@ -234,6 +234,9 @@ class VerifyReport(Frozen):
     seconds: float
 
 
+LEGACY_CHECKSUM_ALGORITHM = "md5-halves-sum/1"
+
+
 class Manifest(Frozen):
     """Counts and checksums of every table in one snapshot (``restoredrill manifest``)."""
 
@@ -245,6 +248,8 @@ class Manifest(Frozen):
     snapshot_position: str | None = None  # MariaDB/MySQL: binlog FILE:POS (GTID) of the snapshot
     restore_point: str | None
     restore_point_lsn: Lsn | None
+    # How the checksums were computed; files from before this field used md5 of the row text.
+    checksum_algorithm: str = LEGACY_CHECKSUM_ALGORITHM
     tables: dict[str, TableFingerprint]
 
 

@@ -71,6 +71,7 @@ def create_manifest(
         snapshot_position=snapshot_position,
         restore_point=restore_point,
         restore_point_lsn=point_lsn,
+        checksum_algorithm=engine.checksum_algorithm,
         tables=fingerprints,
     )
 

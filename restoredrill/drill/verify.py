@@ -324,6 +324,13 @@ def verify(
                 f"the manifest is of a {manifest.engine} database, the restored one is "
                 f"{engine.name}: their checksums cannot be compared"
             )
+        if manifest.checksum_algorithm != engine.checksum_algorithm:
+            raise ConfigError(
+                f"manifest {reference} was made with checksum algorithm "
+                f"{manifest.checksum_algorithm!r}, this restoredrill computes "
+                f"{engine.checksum_algorithm!r}: their checksums cannot be compared "
+                "(make a new manifest of production with this version)"
+            )
     else:
         reference_label = dsnlib.redact(str(reference))
         engine = engine_for_dsns(restored_dsn, str(reference))

@@ -44,6 +44,7 @@ class Engine(Protocol):
     errors: tuple[type[Exception], ...]  # the driver's errors: a failed query or connection
     archive_schema: str
     max_ranges_per_statement: int
+    checksum_algorithm: str  # how ``fingerprint`` computes checksums (recorded in manifests)
 
     # --- connections and transactions ---
     def connect(self, dsn: str, read_only: bool) -> Any: ...

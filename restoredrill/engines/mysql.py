@@ -30,7 +30,7 @@ from pymysql.converters import escape_string
 
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
-from restoredrill.models import TableFingerprint
+from restoredrill.models import LEGACY_CHECKSUM_ALGORITHM, TableFingerprint
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 META_SCHEMA = "restoredrill_sandbox"  # only in restored sandboxes: where replay stopped
@@ -465,6 +465,8 @@ def resolve_table(spec: str, known: set[str]) -> str:
 
 
 # --- fingerprints ------------------------------------------------------------------------------
+
+CHECKSUM_ALGORITHM = LEGACY_CHECKSUM_ALGORITHM  # recorded in manifests
 
 
 def _where(where: str | None) -> str:

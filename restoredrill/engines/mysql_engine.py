@@ -29,6 +29,7 @@ class MySQLEngine:
     errors: tuple[type[Exception], ...] = (pymysql.err.MySQLError,)
     archive_schema = my.ARCHIVE_SCHEMA
     max_ranges_per_statement = dialect.MAX_RANGES_PER_STATEMENT
+    checksum_algorithm = my.CHECKSUM_ALGORITHM
 
     def __init__(self, name: str = "mysql") -> None:
         self.name = name

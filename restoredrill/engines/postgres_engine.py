@@ -14,6 +14,7 @@ from psycopg import IsolationLevel, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from restoredrill import dsn as dsnlib
+from restoredrill.engines import pg_fingerprint as pgfp
 from restoredrill.engines import postgres as pg
 from restoredrill.engines import postgres_diff as dialect
 from restoredrill.engines.base import ReplayEnd
@@ -27,6 +28,7 @@ class PostgresEngine:
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
     archive_schema = dialect.ARCHIVE_SCHEMA
     max_ranges_per_statement = 1 << 30  # unnest() takes any number of ranges
+    checksum_algorithm = pgfp.ALGORITHM
 
     # --- connections and transactions ---
 

@@ -17,7 +17,7 @@ from restoredrill.drill.verify import (
     production_moved_on,
     split_tables,
 )
-from restoredrill.engines.postgres import format_checksum
+from restoredrill.engines.pg_fingerprint import format_checksum
 from restoredrill.errors import ConfigError, InvalidTarget
 from restoredrill.models import Manifest, TableCheck, TableFingerprint, VerifyStatus
 
@@ -130,10 +130,11 @@ def test_parse_as_of_columns_and_tables() -> None:
 
 
 def test_checksum_format() -> None:
-    assert format_checksum(0, 0) == "0" * 32
-    assert format_checksum(-1, 1) == "f" * 16 + "0" * 15 + "1"
-    # sums beyond 64 bits fold; the result stays 32 hex digits
-    assert len(format_checksum(2**70 + 5, -(2**80))) == 32
+    assert format_checksum(0) == "0" * 16
+    assert format_checksum(-1) == "f" * 16
+    # sums beyond 64 bits fold (the server sums exactly); the result stays 16 hex digits
+    assert format_checksum(2**70 + 5) == "0" * 15 + "5"
+    assert format_checksum(-(2**80) + 1) == "0" * 15 + "1"
 
 
 def _manifest() -> Manifest:
