@@ -72,6 +72,12 @@ class MySQLEngine:
     def savepoint(self, conn: MyConn) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
+    def export_snapshot(self, conn: MyConn) -> str | None:
+        return None  # no way to share a consistent snapshot between connections
+
+    def join_snapshot(self, conn: MyConn, token: str) -> None:
+        raise NotImplementedError("MariaDB/MySQL cannot import a snapshot")
+
     @contextlib.contextmanager
     def transaction(self, conn: MyConn) -> Iterator[None]:
         conn.run("START TRANSACTION")

@@ -62,6 +62,15 @@ class PostgresEngine:
     def savepoint(self, conn: pg.Connection) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()
 
+    def export_snapshot(self, conn: pg.Connection) -> str | None:
+        """Inside ``snapshot``: a token other connections' ``join_snapshot`` can import."""
+        row = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+        return None if row is None else str(row[0])
+
+    def join_snapshot(self, conn: pg.Connection, token: str) -> None:
+        """First statement inside ``snapshot``: see exactly the exporting transaction's data."""
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(token)))
+
     def transaction(self, conn: pg.Connection) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()
 
