@@ -2,14 +2,14 @@
 computed inside the server.
 
 Each row hashes to 64 bits: the columns whose type has an exact hash of its own (integers,
-oid, uuid, timestamp, text and varchar as bytes under "C", bounded char(n) with its length in
-the seed) are hashed natively, each with a seed of its own (NULL has its own constant); every
-other column goes into one ``hashtextextended(ROW(...)::text)`` — the record's text form, which
-tells NULL from '', 1.10 from 1.1, -0 from 0 — and all of it is combined with XOR. The rows'
-hashes are summed (``sum(int8)`` accumulates exactly in 128 bits) and folded to 64 bits, so
-duplicates count and order does not. Native hashing skips the text output that dominated the
-md5 fingerprint (5-10x faster); the plain aggregate lets PostgreSQL run it with parallel
-workers.
+oid, uuid, timestamp, timestamptz, bool, text and varchar as bytes under "C", bounded
+char(n) with its length in the seed) are hashed natively, each with a seed of its own (NULL
+has its own constant); every other column goes into one ``hashtextextended(ROW(...)::text)``
+— the record's text form, which tells NULL from '', 1.10 from 1.1, -0 from 0 — and all of it
+is combined with XOR. The rows' hashes are summed exactly (``sum(int8)`` is numeric) and
+folded to 64 bits, so duplicates count and order does not. Native hashing skips the text
+output that dominated the md5 fingerprint (5-10x faster); the plain aggregate lets
+PostgreSQL run it with parallel workers.
 
 The algorithm name goes into manifests: a manifest made with another algorithm cannot be
 compared. PostgreSQL's hash functions are stable across versions but not across byte orders
@@ -41,10 +41,18 @@ _NATIVE: dict[tuple[str, str], tuple[str, bool]] = {
     ("pg_catalog", "oid"): ("hashoidextended", False),
     ("pg_catalog", "uuid"): ("uuid_hash_extended", False),
     ("pg_catalog", "timestamp"): ("timestamp_hash_extended", False),
+    # the same instant whatever the session's TimeZone; 'UTC' has no gaps nor folds
+    ("pg_catalog", "timestamptz"): ("timestamp_hash_extended", False),
+    ("pg_catalog", "bool"): ("hashint4extended", False),
     ("pg_catalog", "text"): ("hashtextextended", True),
     ("pg_catalog", "varchar"): ("hashtextextended", True),
     # bounded only: the hash ignores trailing blanks, which char(n) output pads back to n
     ("pg_catalog", "bpchar"): ("hashbpcharextended", True),
+}
+# How a column reaches its hash function's argument type, exactly.
+_CONVERT: dict[str, sql.SQL] = {
+    "timestamptz": sql.SQL("({} AT TIME ZONE 'UTC')"),
+    "bool": sql.SQL("{}::pg_catalog.int4"),
 }
 _TEXT_SEED = 0  # seeds of native columns are >= 1
 _NO_COLUMNS = 0x5EED  # a table without columns: every row the same constant
@@ -94,7 +102,9 @@ def row_hash(cols: Sequence[Column]) -> sql.Composable:
             as_text.append(ref)
             continue
         function, collated = native
-        value = sql.SQL('{} COLLATE "C"').format(ref) if collated else ref
+        value = _CONVERT.get(column.type_name, sql.SQL("{}")).format(ref)
+        if collated:
+            value = sql.SQL('{} COLLATE "C"').format(value)
         # the seed also holds the typmod: char(3) and char(5) pad the same value differently
         seed = n + 2048 * max(column.typmod, 0)
         parts.append(

@@ -87,6 +87,12 @@ PAIRS = [
     ("uuid", "('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')", "(NULL)", False),
     ("timestamp", "('2024-01-01 12:00:00.000001')", "('2024-01-01 12:00:00')", False),
     ("timestamp", "('infinity')", "('-infinity')", False),
+    ("timestamptz", "('infinity')", "('-infinity')", False),
+    ("timestamptz", "('infinity')", "(NULL)", False),
+    ("timestamptz", "('2024-10-27 01:30:00+01')", "('2024-10-27 01:30:00+02')", False),
+    ("bool", "(true)", "(false)", False),
+    ("bool", "(false)", "(NULL)", False),
+    ("bool", "(true)", "('yes')", True),
     ("varchar(5)", "('')", "(NULL)", False),
     ("varchar(5)", "('a ')", "('a')", False),
     ("char(3)", "('a')", "('a  ')", True),  # the same value: char(n) pads
