@@ -1,9 +1,10 @@
 """Verify a restored database against production (read-only) or a manifest.
 
 Per table: row count and an order-independent checksum, computed inside each server (never
-by pulling rows), both sides in parallel, one connection per side. Statuses: PASS, FAIL
-(data differs), ERROR (infrastructure or configuration, on one table), INCONCLUSIVE (live
-production moved on past the restored point and no stable predicate was given).
+by pulling rows), both sides in parallel, each side in one snapshot that up to four
+connections share (PostgreSQL; MariaDB/MySQL use one). Statuses: PASS, FAIL (data differs),
+ERROR (infrastructure or configuration, on one table), INCONCLUSIVE (live production moved
+on past the restored point and no stable predicate was given).
 """
 
 from __future__ import annotations
