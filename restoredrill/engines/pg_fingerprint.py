@@ -2,14 +2,14 @@
 computed inside the server.
 
 Each row hashes to 64 bits: the columns whose type has an exact hash of its own (integers,
-oid, uuid, timestamp, timestamptz, bool, text and varchar as bytes under "C", bounded
-char(n) with its length in the seed) are hashed natively, each with a seed of its own (NULL
-has its own constant); every other column goes into one ``hashtextextended(ROW(...)::text)``
-— the record's text form, which tells NULL from '', 1.10 from 1.1, -0 from 0 — and all of it
-is combined with XOR. The rows' hashes are summed exactly (``sum(int8)`` is numeric) and
-folded to 64 bits, so duplicates count and order does not. Native hashing skips the text
-output that dominated the md5 fingerprint (5-10x faster); the plain aggregate lets
-PostgreSQL run it with parallel workers.
+oid, uuid, timestamp, timestamptz, bool, numeric with its scale, float4/8 but zeros, text and
+varchar as bytes under "C", bounded char(n) with its length in the seed) are hashed natively,
+each with a seed of its own (NULL has its own constant); every other column goes into one
+``hashtextextended(ROW(...)::text)`` — the record's text form, which tells NULL from '', and
+'1 day' from '24 hours' — and all of it is combined with XOR. The rows' hashes are summed
+exactly (``sum(int8)`` is numeric) and folded to 64 bits, so duplicates count and order does
+not. Native hashing skips the text output that dominated the md5 fingerprint (5-10x
+faster); the plain aggregate lets PostgreSQL run it with parallel workers.
 
 The algorithm name goes into manifests: a manifest made with another algorithm cannot be
 compared. PostgreSQL's hash functions are stable across versions but not across byte orders
@@ -31,30 +31,47 @@ ALGORITHM = "pg-rowhash64-sum/1"
 
 _MASK64 = (1 << 64) - 1
 
-# (schema, type) → the type's extended hash function and whether it hashes collated text.
-# Only types whose hash is injective on what their text form shows (equal hash input means
-# equal text output under the pinned session settings).
-_NATIVE: dict[tuple[str, str], tuple[str, bool]] = {
-    ("pg_catalog", "int2"): ("hashint2extended", False),
-    ("pg_catalog", "int4"): ("hashint4extended", False),
-    ("pg_catalog", "int8"): ("hashint8extended", False),
-    ("pg_catalog", "oid"): ("hashoidextended", False),
-    ("pg_catalog", "uuid"): ("uuid_hash_extended", False),
-    ("pg_catalog", "timestamp"): ("timestamp_hash_extended", False),
+# (schema, type) → the SQL hashing a value {v} with seed {s} (or {s2}, a second one). Only
+# what is injective on the value's text form under the pinned session settings: equal hash
+# input means equal text output.
+_NATIVE: dict[tuple[str, str], str] = {
+    ("pg_catalog", "int2"): "pg_catalog.hashint2extended({v}, {s})",
+    ("pg_catalog", "int4"): "pg_catalog.hashint4extended({v}, {s})",
+    ("pg_catalog", "int8"): "pg_catalog.hashint8extended({v}, {s})",
+    ("pg_catalog", "oid"): "pg_catalog.hashoidextended({v}, {s})",
+    ("pg_catalog", "uuid"): "pg_catalog.uuid_hash_extended({v}, {s})",
+    ("pg_catalog", "timestamp"): "pg_catalog.timestamp_hash_extended({v}, {s})",
     # the same instant whatever the session's TimeZone; 'UTC' has no gaps nor folds
-    ("pg_catalog", "timestamptz"): ("timestamp_hash_extended", False),
-    ("pg_catalog", "bool"): ("hashint4extended", False),
-    ("pg_catalog", "text"): ("hashtextextended", True),
-    ("pg_catalog", "varchar"): ("hashtextextended", True),
-    # bounded only: the hash ignores trailing blanks, which char(n) output pads back to n
-    ("pg_catalog", "bpchar"): ("hashbpcharextended", True),
-}
-# How a column reaches its hash function's argument type, exactly.
-_CONVERT: dict[str, sql.SQL] = {
-    "timestamptz": sql.SQL("({} AT TIME ZONE 'UTC')"),
-    "bool": sql.SQL("{}::pg_catalog.int4"),
+    ("pg_catalog", "timestamptz"): (
+        "pg_catalog.timestamp_hash_extended(({v} AT TIME ZONE 'UTC'), {s})"
+    ),
+    ("pg_catalog", "bool"): "pg_catalog.hashint4extended({v}::pg_catalog.int4, {s})",
+    # bytes, whatever the column's collation (a nondeterministic one would fold case)
+    ("pg_catalog", "text"): 'pg_catalog.hashtextextended({v} COLLATE "C", {s})',
+    ("pg_catalog", "varchar"): 'pg_catalog.hashtextextended({v} COLLATE "C", {s})',
+    # bounded only (see _template): the hash ignores trailing blanks, which char(n) pads back
+    ("pg_catalog", "bpchar"): 'pg_catalog.hashbpcharextended({v} COLLATE "C", {s})',
+    # numeric text is the value with its display scale: hash both. NaN and ±Infinity all
+    # hash alike (and have no scale): those go by their text.
+    ("pg_catalog", "numeric"): (
+        "CASE WHEN pg_catalog.scale({v}) IS NULL"
+        " THEN pg_catalog.hashtextextended({v}::pg_catalog.text, {s})"
+        " ELSE pg_catalog.hash_numeric_extended({v}, {s})"
+        " # pg_catalog.hashint4extended(pg_catalog.scale({v}), {s2}) END"
+    ),
+    # the float hashes fold -0 into 0: zeros go by their text ('-0' or '0')
+    ("pg_catalog", "float8"): (
+        "CASE WHEN {v} = 0 THEN pg_catalog.hashtextextended({v}::pg_catalog.text, {s})"
+        " ELSE pg_catalog.hashfloat8extended({v}, {s}) END"
+    ),
+    ("pg_catalog", "float4"): (
+        "CASE WHEN {v} = 0 THEN pg_catalog.hashtextextended({v}::pg_catalog.text, {s})"
+        " ELSE pg_catalog.hashfloat4extended({v}, {s}) END"
+    ),
 }
 _TEXT_SEED = 0  # seeds of native columns are >= 1
+_PLACES = 2048  # more than a table's columns
+_SECOND_SEED = 1 << 40  # above every first seed (char(n) lengths stay below 2^24)
 _NO_COLUMNS = 0x5EED  # a table without columns: every row the same constant
 
 
@@ -84,11 +101,11 @@ def columns(conn: Any, table: TableName) -> list[Column]:
     return [Column(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
 
-def _native(column: Column) -> tuple[str, bool] | None:
-    native = _NATIVE.get((column.type_schema, column.type_name))
-    if native is not None and column.type_name == "bpchar" and column.typmod < 0:
+def _template(column: Column) -> str | None:
+    template = _NATIVE.get((column.type_schema, column.type_name))
+    if template is not None and column.type_name == "bpchar" and column.typmod < 0:
         return None
-    return native
+    return template
 
 
 def row_hash(cols: Sequence[Column]) -> sql.Composable:
@@ -97,21 +114,18 @@ def row_hash(cols: Sequence[Column]) -> sql.Composable:
     as_text: list[sql.Composable] = []
     for n, column in enumerate(cols, start=1):
         ref = sql.SQL("r.{}").format(sql.Identifier(column.name))
-        native = _native(column)
-        if native is None:
+        template = _template(column)
+        if template is None:
             as_text.append(ref)
             continue
-        function, collated = native
-        value = _CONVERT.get(column.type_name, sql.SQL("{}")).format(ref)
-        if collated:
-            value = sql.SQL('{} COLLATE "C"').format(value)
-        # the seed also holds the typmod: char(3) and char(5) pad the same value differently
-        seed = n + 2048 * max(column.typmod, 0)
+        seed = n
+        if column.type_name == "bpchar":  # char(3) and char(5) pad the same value apart
+            seed += _PLACES * column.typmod
         parts.append(
-            sql.SQL("coalesce(pg_catalog.{}({}, {}), {})").format(
-                sql.Identifier(function),
-                value,
-                sql.Literal(seed),
+            sql.SQL("coalesce({}, {})").format(
+                sql.SQL(template).format(
+                    v=ref, s=sql.Literal(seed), s2=sql.Literal(seed + _SECOND_SEED)
+                ),
                 sql.Literal(-(n * 0x9E3779B97F4A7C15 % (1 << 63))),
             )
         )

@@ -93,6 +93,17 @@ PAIRS = [
     ("bool", "(true)", "(false)", False),
     ("bool", "(false)", "(NULL)", False),
     ("bool", "(true)", "('yes')", True),
+    ("numeric", "('NaN')", "(NULL)", False),
+    ("numeric", "('Infinity')", "('Infinity')", True),
+    ("numeric", "(0.00)", "(0)", False),
+    ("numeric", "(-0.0)", "(0.0)", True),  # numeric has no negative zero
+    ("numeric", "(12345678901234567890.123)", "(12345678901234567890.124)", False),
+    ("numeric(10,2)", "(1.1)", "(1.10)", True),  # the column's scale: the same text
+    ("float8", "(NULL)", "('0')", False),
+    ("float8", "('NaN')", "(NULL)", False),
+    ("float8", "(4.9e-324)", "(0)", False),  # the smallest subnormal
+    ("float4", "('-0')", "('0')", False),
+    ("float4", "(1.5)", "(1.5)", True),
     ("varchar(5)", "('')", "(NULL)", False),
     ("varchar(5)", "('a ')", "('a')", False),
     ("char(3)", "('a')", "('a  ')", True),  # the same value: char(n) pads
