@@ -4,8 +4,12 @@ connection stops all of them, and no connection is left open."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -144,3 +148,30 @@ def test_manifest_uses_several_connections_and_matches_one(cluster: LocalPostgre
     assert together.tables == one_by_one
     assert list(together.tables) == [t.display for t in TABLES]
     assert _others(cluster) == 0
+
+
+def test_cli_with_a_role_limited_to_one_connection(cluster: LocalPostgres, tmp_path: Path) -> None:
+    """Production allows this role one connection: manifest and verify run on it alone (the
+    helpers are refused), exit 0 with every table, and leave no connection behind."""
+    with cluster.connect() as conn:
+        conn.execute("CREATE ROLE lonely LOGIN CONNECTION LIMIT 1")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO lonely")
+    production = cluster.dsn(user="lonely")
+    out = tmp_path / "m.json"
+    made = _cli("manifest", production, "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    tables = json.loads(out.read_text())["tables"]
+    assert sorted(tables) == sorted(t.display for t in TABLES)
+    checked = _cli("verify", cluster.dsn(), str(out), "--json")
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["status"] == "PASS"
+    assert _others(cluster) == 0
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "restoredrill", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
