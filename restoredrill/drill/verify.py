@@ -250,10 +250,12 @@ def _fingerprint_side(
     return side
 
 
-def _connect(engine: Engine, dsn: str) -> Any:
+def _connect(engine: Engine, dsn: str, restored: bool = False) -> Any:
     conn = engine.connect(dsn, read_only=True)
     try:
         engine.pin_session(conn)
+        if restored:  # a throwaway copy: use its cores even if production's config did not
+            engine.allow_parallel(conn)
     except engine.errors as exc:
         engine.close(conn)
         raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {_one_line(exc)}") from exc
@@ -344,7 +346,7 @@ def verify(
         engine = engine_for_dsns(restored_dsn, str(reference))
 
     listener.phase_started("verify")
-    restored = _connect(engine, restored_dsn)
+    restored = _connect(engine, restored_dsn, restored=True)
     reference_conn: Any = None
     where = f"production ({dsnlib.describe(str(reference))})"
 
@@ -352,7 +354,7 @@ def verify(
         return guards.timeout_error(kind, table, limits, where)
 
     def open_restored() -> Any:
-        return _connect(engine, restored_dsn)
+        return _connect(engine, restored_dsn, restored=True)
 
     def open_reference() -> Any:
         """Another production connection, as read-only and as limited as the first."""

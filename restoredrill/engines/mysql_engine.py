@@ -48,6 +48,9 @@ class MySQLEngine:
     def pin_session(self, conn: MyConn) -> None:
         my.pin_session(conn)
 
+    def allow_parallel(self, conn: MyConn) -> None:
+        pass  # no parallel query
+
     def limit_session(self, conn: MyConn, lock_seconds: float, statement_seconds: float) -> None:
         my.limit_session(conn, lock_seconds, statement_seconds)
 

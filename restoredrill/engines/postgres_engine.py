@@ -41,6 +41,15 @@ class PostgresEngine:
     def pin_session(self, conn: pg.Connection) -> None:
         pg.pin_session(conn)
 
+    def allow_parallel(self, conn: pg.Connection) -> None:
+        """At least two parallel workers per scan in this session (a restored copy keeps
+        production's postgresql.conf, which may have turned parallel query off)."""
+        conn.execute(
+            "SELECT pg_catalog.set_config('max_parallel_workers_per_gather',"
+            " GREATEST(pg_catalog.current_setting('max_parallel_workers_per_gather')::int,"
+            " 2)::text, false)"
+        )
+
     def limit_session(
         self, conn: pg.Connection, lock_seconds: float, statement_seconds: float
     ) -> None:

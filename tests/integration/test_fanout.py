@@ -18,6 +18,7 @@ from psycopg import sql
 
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.manifest import create_manifest
+from restoredrill.drill.verify import _connect
 from restoredrill.engines.names import TableName
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.engines.postgres_engine import PostgresEngine
@@ -175,3 +176,33 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def test_restored_side_may_use_parallel_workers_production_side_as_configured(
+    cluster: LocalPostgres,
+) -> None:
+    """A restored copy keeps production's postgresql.conf: if that turned parallel query off,
+    verify's restored connections turn it back on (at least 2 workers); production's own
+    setting is left as its DBA made it."""
+    engine = PostgresEngine()
+    with cluster.connect() as admin:
+        admin.execute("ALTER SYSTEM SET max_parallel_workers_per_gather = 0")
+        admin.execute("SELECT pg_reload_conf()")
+    try:
+        restored = _connect(engine, cluster.dsn(), restored=True)
+        production = _connect(engine, cluster.dsn())
+        try:
+            assert _setting(restored) == "2"
+            assert _setting(production) == "0"
+        finally:
+            engine.close(restored)
+            engine.close(production)
+    finally:
+        with cluster.connect() as admin:
+            admin.execute("ALTER SYSTEM RESET max_parallel_workers_per_gather")
+            admin.execute("SELECT pg_reload_conf()")
+
+
+def _setting(conn: Any) -> str:
+    row = conn.execute("SHOW max_parallel_workers_per_gather").fetchone()
+    return str(row[0])
