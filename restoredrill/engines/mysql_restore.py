@@ -211,6 +211,7 @@ def replay(
         tools.binlog,
         "--no-defaults",
         "--disable-log-bin",
+        "--verify-binlog-checksum",  # the plan checked them; this covers the staged copies
         f"--start-position={outcome.start_position}",
     ]
     if outcome.stop_position is not None:
