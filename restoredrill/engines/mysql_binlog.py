@@ -99,8 +99,8 @@ def read_binlog(path: Path, name: str | None = None) -> BinlogFile:
             when, kind, server_id, length, _end, _flags = _HEADER.unpack(header)
             if length < _HEADER.size or pos + length > size:
                 info.damage = (
-                    f"binlog {name} is truncated: the event at {pos} runs past the end "
-                    f"of the file ({size} bytes)"
+                    f"binlog {name} is truncated or damaged: the event at {pos} claims "
+                    f"{length} bytes, past the end of the file ({size} bytes)"
                 )
                 break
             body_size = length - _HEADER.size

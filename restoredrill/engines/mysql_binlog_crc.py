@@ -50,6 +50,7 @@ _NAMES = {
     161: "Binlog_checkpoint",
     162: "Gtid",
     163: "Gtid_list",
+    164: "Start_encryption",
 }
 
 
@@ -119,12 +120,15 @@ def _walk(
         end = pos + length
         if length < _HEADER.size + 4 or end > size:
             break  # a header the chain reader already reported as damage
-        if pos >= start and checksums and kind != START_ENCRYPTION:  # the hot path
+        if pos >= start and checksums:  # the hot path
             if crc32(view[pos : end - 4]) != stored_at(view, end - 4)[0]:
                 _bad(view, pos, length, crc32(view[pos : end - 4]), name, report)
                 return
             checked += length
             events += 1
+            if kind == START_ENCRYPTION:  # the events after it are encrypted
+                report.unchecked[name] = f"encrypted from position {end} on"
+                break
         elif kind == FORMAT_DESCRIPTION and checksums is None:
             algorithm = view[end - 5]
             checksums = algorithm == CRC32
@@ -144,8 +148,9 @@ def _walk(
                 return
             checked += length
             events += 1
-        elif kind == START_ENCRYPTION:
-            report.unchecked[name] = f"encrypted from position {pos} on"
+        elif kind == START_ENCRYPTION:  # before the start: the rest cannot be read
+            if max(end, start) < stop:
+                report.unchecked[name] = f"encrypted from position {end} on"
             break
         elif pos >= start:
             report.unchecked[name] = "no Format_description_event before the events"
@@ -165,6 +170,15 @@ def _bad(
         f"fails its CRC32 checksum (stored {stored:08x}, computed {computed:08x}): "
         "the archived copy is damaged"
     )
+
+
+def first_bad_event(info: BinlogFile) -> str | None:
+    """The first event of a file (up to where its headers could be walked) whose checksum
+    fails: a damaged header often shows first as an event running past the end of the file
+    or a missing rotate event, and the checksum names the event that was damaged."""
+    report = ChecksumReport()
+    _verify_file(info.path, info.name, 4, info.end, report)
+    return report.bad
 
 
 def checksum_check(report: ChecksumReport, files: int) -> PreflightCheck:

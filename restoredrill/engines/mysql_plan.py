@@ -25,7 +25,7 @@ from restoredrill.engines.mysql_binlog import (
     read_binlog,
     split_position,
 )
-from restoredrill.engines.mysql_binlog_crc import checksum_check, verify_range
+from restoredrill.engines.mysql_binlog_crc import checksum_check, first_bad_event, verify_range
 from restoredrill.errors import InvalidTarget
 from restoredrill.models import (
     BinlogRange,
@@ -115,10 +115,12 @@ def _read_chain(archive: BinlogArchive, first_seq: int) -> _Chain:
         info = read_binlog(path)
         files.append(info)
         if info.damage is not None:
-            return _Chain(files, info.damage)
+            return _Chain(files, first_bad_event(info) or info.damage)
         if seq != head and not info.closed:
             return _Chain(
-                files, f"binlog {info.name} has no closing rotate event (a truncated copy?)"
+                files,
+                first_bad_event(info)
+                or f"binlog {info.name} has no closing rotate event (a truncated copy?)",
             )
         seq += 1
     return _Chain(files, None)

@@ -113,6 +113,19 @@ def binlogs(archive: Path) -> list[Path]:
     return sorted(p for p in archive.iterdir() if not p.name.endswith(".index"))
 
 
+def row_event(archive: Path, marker: bytes) -> tuple[Path, int]:
+    """The binlog file and position of the Write_rows event holding ``marker``."""
+    for path in binlogs(archive):
+        data = path.read_bytes()
+        pos = 4
+        while pos < len(data):
+            _, kind, _, length, _, _ = _HEADER.unpack_from(data, pos)
+            if kind in WRITE_ROWS and data.find(marker, pos, pos + length) >= 0:
+                return path, pos
+            pos += length
+    raise AssertionError(f"no Write_rows event holds {marker!r}")
+
+
 def flip_in_row_event(archive: Path, marker: bytes) -> tuple[str, int]:
     """Flip one bit of ``marker`` inside the Write_rows event that holds it (the event's
     length and checksum untouched); returns (file name, event position)."""
@@ -177,6 +190,31 @@ def test_bad_event_checksum_fails_the_plan_before_provisioning(
     code, out, err = cli(["plan", *args, "--target-gtid", earlier, "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["logs_checked"] is True
+    assert_nothing_left(sandboxes)
+
+
+@pytest.mark.parametrize("flip", [0x01, 0x10], ids=["size-bit-0", "size-bit-4"])
+def test_damaged_event_header_is_named_by_its_checksum(
+    backups: Backups,
+    tmp_path: Path,
+    sandboxes: Path,
+    capsys: pytest.CaptureFixture[str],
+    flip: int,
+) -> None:
+    """A bit flipped in an event's length field sends the header walk astray (garbage
+    events, or an event "past the end"); the message still names the damaged event."""
+    archive = shutil.copytree(backups.archive, tmp_path / "archive")
+    path, pos = row_event(archive, MARKER)
+    data = bytearray(path.read_bytes())
+    data[pos + 9] ^= flip  # the low byte of the event size
+    path.write_bytes(bytes(data))
+    code, out, err = cli(
+        ["restore", *_args(backups.dump_gz, archive), "--target", "latest"], capsys
+    )
+    line = one_error(err)
+    assert code == 1 and out == ""
+    assert f"binlog {path.name}: the Write_rows event at position {pos} " in line
+    assert "fails its CRC32 checksum" in line
     assert_nothing_left(sandboxes)
 
 
