@@ -15,6 +15,7 @@ The file is memory-mapped and checksummed slice by slice (no copies), at disk sp
 from __future__ import annotations
 
 import mmap
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -130,24 +131,29 @@ def _walk(
                 report.unchecked[name] = f"encrypted from position {end} on"
                 break
         elif kind == FORMAT_DESCRIPTION and checksums is None:
+            # A checksum-aware server's Format_description_event always carries its CRC32,
+            # whatever binlog_checksum says: a damaged algorithm byte cannot pass for "off".
+            head = bytearray(view[pos : pos + _HEADER.size])
+            head[_FLAGS_OFFSET] &= ~_IN_USE & 0xFF
+            computed = crc32(view[pos + _HEADER.size : end - 4], crc32(head))
             algorithm = view[end - 5]
+            if computed != stored_at(view, end - 4)[0]:
+                if _checksum_aware(view[pos + _HEADER.size + 2 : pos + _HEADER.size + 52]):
+                    _bad(view, pos, length, computed, name, report)
+                elif max(end, start) < stop:
+                    report.unchecked[name] = "written by a server older than binlog checksums"
+                return
+            checked += length
+            events += 1
             checksums = algorithm == CRC32
             if not checksums:
                 if max(end, start) < stop:  # events follow that replay reads
                     report.unchecked[name] = (
                         f"binlog_checksum is off (algorithm {algorithm})"
-                        if algorithm in (0, 0xFF)
+                        if algorithm == 0
                         else f"unknown checksum algorithm {algorithm}"
                     )
                 return
-            head = bytearray(view[pos : pos + _HEADER.size])
-            head[_FLAGS_OFFSET] &= ~_IN_USE & 0xFF
-            computed = crc32(view[pos + _HEADER.size : end - 4], crc32(head))
-            if computed != stored_at(view, end - 4)[0]:
-                _bad(view, pos, length, computed, name, report)
-                return
-            checked += length
-            events += 1
         elif kind == START_ENCRYPTION:  # before the start: the rest cannot be read
             if max(end, start) < stop:
                 report.unchecked[name] = f"encrypted from position {end} on"
@@ -158,6 +164,17 @@ def _walk(
         pos = end
     report.events += events
     report.bytes += checked
+
+
+def _checksum_aware(raw: memoryview) -> bool:
+    """Whether the server version in a Format_description_event writes checksums (MySQL
+    5.6.1+, MariaDB 5.3+); an unreadable version counts as aware (then a mismatch fails)."""
+    version = bytes(raw).split(b"\0", 1)[0].decode(errors="replace")
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    if found is None:
+        return True
+    number = tuple(int(part) for part in found.groups())
+    return number >= (5, 6, 1) or ("mariadb" in version.lower() and number >= (5, 3, 0))
 
 
 def _bad(

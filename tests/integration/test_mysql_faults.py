@@ -193,27 +193,35 @@ def test_bad_event_checksum_fails_the_plan_before_provisioning(
     assert_nothing_left(sandboxes)
 
 
-@pytest.mark.parametrize("flip", [0x01, 0x10], ids=["size-bit-0", "size-bit-4"])
+@pytest.mark.parametrize("fault", ["size-bit-0", "size-bit-4", "checksum-algorithm"])
 def test_damaged_event_header_is_named_by_its_checksum(
     backups: Backups,
     tmp_path: Path,
     sandboxes: Path,
     capsys: pytest.CaptureFixture[str],
-    flip: int,
+    fault: str,
 ) -> None:
-    """A bit flipped in an event's length field sends the header walk astray (garbage
-    events, or an event "past the end"); the message still names the damaged event."""
+    """A bit flipped in an event's size sends the header walk astray (garbage events, or an
+    event "past the end"); one in the Format_description_event's checksum algorithm would
+    say "checksums off". Either way the message names the damaged event."""
     archive = shutil.copytree(backups.archive, tmp_path / "archive")
     path, pos = row_event(archive, MARKER)
     data = bytearray(path.read_bytes())
-    data[pos + 9] ^= flip  # the low byte of the event size
+    kind = "Write_rows"
+    if fault.startswith("size-bit-"):
+        data[pos + 9] ^= 1 << int(fault[-1])  # the low byte of the event size
+    else:
+        _, _, _, length, _, _ = _HEADER.unpack_from(data, 4)
+        assert data[4 + length - 5] == 1  # CRC32
+        data[4 + length - 5] = 0  # "off"
+        pos, kind = 4, "Format_description"
     path.write_bytes(bytes(data))
     code, out, err = cli(
         ["restore", *_args(backups.dump_gz, archive), "--target", "latest"], capsys
     )
     line = one_error(err)
     assert code == 1 and out == ""
-    assert f"binlog {path.name}: the Write_rows event at position {pos} " in line
+    assert f"binlog {path.name}: the {kind} event at position {pos} " in line
     assert "fails its CRC32 checksum" in line
     assert_nothing_left(sandboxes)
 
