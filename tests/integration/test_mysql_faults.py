@@ -279,13 +279,23 @@ def test_dump_cut_between_tables_is_a_corrupt_backup(
     assert code == 1 and f"snapshot {plain} is incomplete" in one_error(err)
 
 
-def test_truncated_gzip_dump_is_a_corrupt_backup(
-    backups: Backups, tmp_path: Path, sandboxes: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("fault", ["truncated", "bit-flipped"])
+def test_damaged_gzip_dump_is_a_corrupt_backup(
+    backups: Backups,
+    tmp_path: Path,
+    sandboxes: Path,
+    capsys: pytest.CaptureFixture[str],
+    fault: str,
 ) -> None:
-    whole = backups.dump_gz.read_bytes()
+    whole = bytearray(backups.dump_gz.read_bytes())
     assert len(whole) > 64 << 10  # the header is readable; the damage is further on
+    at = len(whole) * 3 // 4
     dump = tmp_path / "a.sql.gz"
-    dump.write_bytes(whole[: len(whole) * 3 // 4])
+    if fault == "truncated":
+        dump.write_bytes(whole[:at])
+    else:
+        whole[at] ^= 0x08
+        dump.write_bytes(bytes(whole))
     code, out, err = cli(
         ["restore", *_args(dump, backups.archive), "--target", "immediate"], capsys
     )
