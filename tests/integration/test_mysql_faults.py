@@ -247,6 +247,8 @@ def test_binlogs_without_checksums_are_a_warning_not_a_check(
     assert code == 0, err
     result = json.loads(out)
     assert result["plan"]["logs_checked"] is False
+    assert result["base_check"] == "dump-footer"
+    assert any("binlog_checksum is off" in w for w in result["warnings"])
     assert_nothing_left(sandboxes)
 
 
@@ -316,6 +318,7 @@ def test_complete_dump_restores(backups: Backups, sandboxes: Path) -> None:
     with restored(request) as done:
         assert counter_rows(done.dsn(DB)) == [1, 2, 3]
         assert done.result.plan.logs_checked is True
+        assert done.result.base_check == "dump-footer" and done.result.warnings == []
     assert_nothing_left(sandboxes)
 
 
