@@ -20,6 +20,7 @@ mariabackup directories in S3 are not supported (yet): they are refused with a m
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from restoredrill.aws import AwsConfig, RetryLog
@@ -119,7 +120,12 @@ class MysqlS3Source:
             found = read_dump(local)
         else:
             head = self._s3._read(url.bucket, obj.key, f"bytes=0-{HEAD_BYTES - 1}")
-            text = _decompress_prefix(head, compression)
+            try:
+                text = _decompress_prefix(head, compression)
+            except zlib.error as exc:
+                raise BackupCorrupt(
+                    f"snapshot {url}: the {compression} stream is damaged ({exc})"
+                ) from exc
             if compression == "none":  # mariadb-dump --gtid writes the GTID at the end
                 tail = self._s3._read(url.bucket, obj.key, f"bytes={obj.size - TAIL_BYTES}-")
                 text = text + b"\n" + tail

@@ -340,6 +340,10 @@ def test_faults_in_s3(
     client.put_object(Bucket=bucket, Key="plain/a.sql", Body=cut)
     client.put_object(Bucket=bucket, Key="gz/a.sql.gz", Body=gzip.compress(cut))
     client.put_object(Bucket=bucket, Key="good/a.sql", Body=backups.dump_sql.read_bytes())
+    whole = bytearray(backups.dump_gz.read_bytes())
+    client.put_object(Bucket=bucket, Key="trunc/a.sql.gz", Body=bytes(whole[: len(whole) // 2]))
+    whole[len(whole) * 3 // 4] ^= 0x08
+    client.put_object(Bucket=bucket, Key="flip/a.sql.gz", Body=bytes(whole))
     archive = shutil.copytree(backups.archive, tmp_path / "archive")
     name, pos = flip_in_row_event(archive, MARKER)
     for path in sorted(backups.archive.iterdir()):
@@ -352,6 +356,12 @@ def test_faults_in_s3(
         line = one_error(err)
         assert code == 1, line
         assert f"snapshot {s3}/{prefix} is incomplete" in line and "footer" in line
+    for prefix in ("trunc/a.sql.gz", "flip/a.sql.gz"):
+        args = _args(f"{s3}/{prefix}", f"{s3}/binlogs")
+        code, out, err = cli(["plan", *args, "--target", "immediate"], capsys)
+        line = one_error(err)
+        assert code == 1, line
+        assert f"snapshot {s3}/{prefix}: the gzip stream is " in line, line
     args = _args(f"{s3}/good/a.sql", f"{s3}/bad-binlogs")
     code, out, err = cli(["restore", *args, "--target", "latest"], capsys)
     line = one_error(err)
