@@ -60,9 +60,11 @@ def _decompressed_tail(path: Path, label: str) -> bytes:
         with open_decompressed(path) as stream:
             while chunk := stream.read(_CHUNK):
                 tail = (tail + chunk)[-TAIL_BYTES:]
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except (EOFError, gzip.BadGzipFile, zlib.error, BackupCorrupt) as exc:
+        detail = str(exc).removeprefix(f"{path.name}: ")  # lz4/zstd: the tool's complaint
         raise BackupCorrupt(
-            f"snapshot {label}: the {compression_of(path)} stream is truncated or damaged ({exc})"
+            f"snapshot {label}: the {compression_of(path)} stream is truncated or damaged "
+            f"({detail})"
         ) from exc
     except OSError as exc:
         raise BackupCorrupt(f"snapshot {label}: unreadable ({exc})") from exc

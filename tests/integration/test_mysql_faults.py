@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,8 +282,8 @@ def test_dump_cut_between_tables_is_a_corrupt_backup(
     assert code == 1 and f"snapshot {plain} is incomplete" in one_error(err)
 
 
-@pytest.mark.parametrize("fault", ["truncated", "bit-flipped"])
-def test_damaged_gzip_dump_is_a_corrupt_backup(
+@pytest.mark.parametrize("fault", ["truncated", "bit-flipped", "zstd-truncated"])
+def test_damaged_compressed_dump_is_a_corrupt_backup(
     backups: Backups,
     tmp_path: Path,
     sandboxes: Path,
@@ -291,19 +292,28 @@ def test_damaged_gzip_dump_is_a_corrupt_backup(
 ) -> None:
     whole = bytearray(backups.dump_gz.read_bytes())
     assert len(whole) > 64 << 10  # the header is readable; the damage is further on
-    at = len(whole) * 3 // 4
+    kind = "gzip"
     dump = tmp_path / "a.sql.gz"
     if fault == "truncated":
-        dump.write_bytes(whole[:at])
-    else:
-        whole[at] ^= 0x08
+        dump.write_bytes(whole[: len(whole) * 3 // 4])
+    elif fault == "bit-flipped":
+        whole[len(whole) * 3 // 4] ^= 0x08
         dump.write_bytes(bytes(whole))
+    else:
+        if shutil.which("zstd") is None:
+            pytest.skip("zstd is not installed")
+        kind, dump = "zstd", tmp_path / "a.sql.zst"
+        plain = tmp_path / "a.sql"
+        plain.write_bytes(gzip.decompress(bytes(whole)))
+        subprocess.run(["zstd", "-q", "-f", str(plain), "-o", str(dump)], check=True)
+        packed = dump.read_bytes()
+        dump.write_bytes(packed[: len(packed) * 3 // 4])
     code, out, err = cli(
         ["restore", *_args(dump, backups.archive), "--target", "immediate"], capsys
     )
     line = one_error(err)
     assert code == 1 and out == ""
-    assert f"snapshot {dump}: the gzip stream is truncated or damaged" in line
+    assert f"snapshot {dump}: the {kind} stream is truncated or damaged" in line
     assert_nothing_left(sandboxes)
 
 
