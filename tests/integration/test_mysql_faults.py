@@ -280,6 +280,12 @@ def test_dump_cut_between_tables_is_a_corrupt_backup(
     plain.write_bytes(cut_before_table(backups.dump_sql.read_bytes(), "notes"))
     code, out, err = cli(["plan", *_args(plain, backups.archive), "--target", "latest"], capsys)
     assert code == 1 and f"snapshot {plain} is incomplete" in one_error(err)
+    # and for one cut in the middle of a statement (loading it would fail on a syntax error)
+    text = backups.dump_sql.read_bytes()
+    middle = tmp_path / "mid.sql"
+    middle.write_bytes(text[: text.index(b"INSERT INTO `filler`") + 5000])
+    code, out, err = cli(["plan", *_args(middle, backups.archive), "--target", "latest"], capsys)
+    assert code == 1 and f"snapshot {middle} is incomplete" in one_error(err)
 
 
 @pytest.mark.parametrize("fault", ["truncated", "bit-flipped", "zstd-truncated"])
