@@ -120,7 +120,7 @@ def _walk(
         kind, length = kind_length(view, pos)
         end = pos + length
         if length < _HEADER.size + 4 or end > size:
-            break  # a header the chain reader already reported as damage
+            break  # a damaged header (the chain reader reports it): said below
         if pos >= start and checksums:  # the hot path
             if crc32(view[pos : end - 4]) != stored_at(view, end - 4)[0]:
                 _bad(view, pos, length, crc32(view[pos : end - 4]), name, report)
@@ -162,6 +162,8 @@ def _walk(
             report.unchecked[name] = "no Format_description_event before the events"
             return
         pos = end
+    if pos < stop and name not in report.unchecked:  # never silently short of the range
+        report.unchecked[name] = f"its events cannot be walked past position {pos}"
     report.events += events
     report.bytes += checked
 
