@@ -59,6 +59,7 @@ def diff_command(
     output_format: Annotated[
         DiffFormat, typer.Option("--format", help="Output on stdout.")
     ] = DiffFormat.table,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Keyed diff of one table between a restore and production.
@@ -76,6 +77,7 @@ def diff_command(
         where=where,
         out=out_file,
         progress=progress,
+        force=force,
     )
     if as_json:
         emit_json(document)
