@@ -10,8 +10,12 @@
 - With ``execute``: a ``max_rows`` ceiling checked before anything is written; keyset
   batches in key order, one transaction each with SET LOCAL lock_timeout/statement_timeout;
   the rows a batch may overwrite locked first and archived (same transaction) into
-  ``restoredrill_archive."<table>_<UTC stamp>"``; a checkpoint file after each batch so an
-  interrupted run resumes. A second run changes zero rows.
+  ``restoredrill_archive."<table>_<UTC stamp>"`` (created only when a row is archived); a
+  checkpoint file after each batch so an interrupted run resumes (SIGINT/SIGTERM roll the
+  batch in flight back and say so in one line). A second run changes zero rows and creates
+  nothing.
+- Split: reapply_work (what to write), reapply_execute (batches), reapply_checkpoint,
+  reapply_script (the reviewable SQL).
 - Dry run (the default) opens production read-only, predicts each row's outcome from the
   current values, and writes the SQL script.
 """
@@ -27,7 +31,7 @@ from typing import Any
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import load_diff
-from restoredrill.drill.private_file import check_writable, private_writer
+from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply_checkpoint import (
     Checkpoint,
     checkpoint_path,
@@ -40,20 +44,18 @@ from restoredrill.drill.reapply_execute import (
     AfterBatch,
     ReapplyInterrupted,
     Run,
-    batches,
     execute,
     interrupt_in,
     interrupt_text,
     predict,
 )
+from restoredrill.drill.reapply_script import write_script
 from restoredrill.drill.reapply_work import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_MAX_ROWS,
     DEFAULT_STATEMENT_TIMEOUT,
     ReapplyOptions,
-    TableWork,
-    build_batch,
     filter_items,
     order_tables,
     prepare,
@@ -272,7 +274,7 @@ def _reapply(
                 if name
                 else engine.archive_table_name(work.table, stamp)
             )
-    _write_script(engine, conn, document, diff_file, sql_path, works, opts, target, selected)
+    write_script(engine, conn, document, diff_file, sql_path, works, opts, target, selected)
     listener.note(f"SQL script: {sql_path}")
 
     conflicts: list[ReapplyConflict] = []
@@ -328,60 +330,6 @@ def _reapply(
         conflicts=conflicts[:CONFLICTS_LISTED],
         seconds=time.monotonic() - started,
     )
-
-
-# --- the reviewable script ------------------------------------------------------------------------
-
-
-def _write_script(
-    engine: Engine,
-    conn: Any,
-    document: DiffDocument,
-    diff_file: Path,
-    path: Path,
-    works: list[TableWork],
-    opts: ReapplyOptions,
-    target: ServerIdentity,
-    selected: int,
-) -> None:
-    def text(statement: Any) -> str:
-        return engine.render(conn, statement)
-
-    guard_of = "post-incident" if document.mode == "incident" else "production"
-    lines = [
-        f"-- restoredrill reapply of {diff_file}",
-        f"-- made {datetime.now(UTC).isoformat()} for {target.label} (database {target.database})",
-        f"-- diff mode: {document.mode}; rows selected: {selected} (--only {opts.only}"
-        + (f", --where {opts.where}" if opts.where else "")
-        + ")",
-        "-- Lost rows: INSERT ... ON CONFLICT (key) DO NOTHING.",
-        f"-- Changed rows: UPDATE only while every compared column still holds its {guard_of}",
-        "-- value (text form under the settings below); the current version is archived first.",
-        "-- Idempotent: running it again changes nothing. Rows only in production are untouched.",
-        "",
-    ]
-    lines += [text(s) + ";" for s in engine.session_settings()]
-    lines.append("")
-    for work in works:
-        if work.archive is not None:
-            lines.append(f"-- {work.diff.table}: archive of the rows reverted")
-            lines += [text(s) + ";" for s in engine.create_archive(work.table, work.archive)]
-            lines.append("")
-    # 0600: it holds production rows. The default path (next to the diff) is reapply's own
-    # and is rewritten by every run; an explicit --sql-out only with --force.
-    check_writable(path, True, "the SQL script", make_dir=True)
-    with private_writer(path, opts.force or opts.sql_out is None, "the SQL script") as out:
-        out.write("\n".join(lines) + "\n")
-        for work in works:
-            count = len(work.items)
-            for n, (begin, batch) in enumerate(batches(work.items, opts.batch_size), start=1):
-                out.write(
-                    f"-- {work.diff.table}: batch {n} (rows {begin + 1}-{begin + len(batch)} "
-                    f"of {count})\nBEGIN;\n"
-                )
-                for statement in build_batch(engine, work, batch, opts, for_update=True).all():
-                    out.write(text(statement) + ";\n")
-                out.write("COMMIT;\n\n")
 
 
 def exit_code(report: ReapplyReport) -> int:
