@@ -324,3 +324,55 @@ def test_archive_table_only_when_a_row_is_archived(cluster: LocalPostgres, tmp_p
         assert (report.inserted, report.updated, report.already) == (0, 0, 8)
         assert len(_archives(pair.production)) == 1
     assert os.path.exists(out)
+
+
+@pytest.mark.parametrize(
+    ("command", "sig", "line"),
+    [
+        ("diff", signal.SIGINT, "restoredrill: error: interrupted (SIGINT)"),
+        ("diff", signal.SIGTERM, "restoredrill: error: terminated (SIGTERM)"),
+        (
+            "reapply",
+            signal.SIGTERM,
+            "restoredrill: error: terminated (SIGTERM): nothing was written (dry run)",
+        ),
+    ],
+)
+def test_any_command_blocked_in_production_is_interrupted_alike(
+    cluster: LocalPostgres, tmp_path: Path, command: str, sig: signal.Signals, line: str
+) -> None:
+    """diff and a dry-run reapply stuck behind a lock in production: the signal cancels the
+    statement, exit 130, one line, no session left behind."""
+    pair = _small_pair(cluster)
+    out = tmp_path / "d.json"
+    diff(pair.restored, pair.production, "acct", out=out)
+    args = {
+        "diff": ["diff", pair.restored, pair.production, "--table", "acct"],
+        "reapply": ["reapply", str(out), "--to", pair.production],
+    }[command]
+    blocker = psycopg.connect(pair.production)
+    blocker.execute("LOCK TABLE acct IN ACCESS EXCLUSIVE MODE")
+    proc = subprocess.Popen(
+        [str(CLI), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+
+        def waiting() -> bool:
+            rows = _query(
+                pair.production,
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = %s",
+                (pair.production_db,),
+            )
+            return bool(rows)
+
+        assert wait_for(waiting, timeout=60), f"{command} never waited on the lock"
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        kill_quietly(proc.pid)
+        blocker.rollback()
+        blocker.close()
+    assert proc.returncode == 130, stderr
+    assert stdout == ""
+    assert stderr.strip() == line
+    assert _no_sessions_left(pair.production, pair.production_db)
