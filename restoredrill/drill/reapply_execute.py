@@ -144,6 +144,7 @@ def _apply(
                 conflicts.append(_conflict(work, item, reason))
         run.state = "commit"  # leaving the block sends COMMIT
     run.state = "committed"
+    run.committed += 1
 
 
 def _create_archive(engine: Engine, conn: Any, work: TableWork) -> None:
@@ -225,7 +226,6 @@ def _execute(
                 _create_archive(engine, conn, work)
                 _apply(engine, conn, work, batch, run, conflicts)
             total += 1
-            run.committed += 1
             positions[work.diff.table] = begin + len(batch)
             last_keys[work.diff.table] = key_of(work, batch[-1].values)
             write_checkpoint(
