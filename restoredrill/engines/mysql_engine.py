@@ -62,11 +62,23 @@ class MySQLEngine:
         conn.run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         try:
             yield
+        except KeyboardInterrupt:
+            self._abandon(conn)
+            raise
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
                 conn.run("ROLLBACK")
             raise
         conn.run("COMMIT")
+
+    def _abandon(self, conn: MyConn) -> None:
+        """After Ctrl-C/SIGTERM the connection may be cut mid-statement and cannot be trusted
+        to answer a ROLLBACK in order: stop the statement and disconnect (the server rolls
+        the transaction back)."""
+        with contextlib.suppress(Exception):
+            self.cancel(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def savepoint(self, conn: MyConn) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -76,6 +88,9 @@ class MySQLEngine:
         conn.run("START TRANSACTION")
         try:
             yield
+        except KeyboardInterrupt:
+            self._abandon(conn)
+            raise
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
                 conn.run("ROLLBACK")
