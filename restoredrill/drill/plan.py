@@ -24,6 +24,7 @@ from restoredrill.sources.wal_archive import TimelineStep, WalArchive, validate_
 from restoredrill.sources.wal_conflicts import conflicting_copies, orphan_complaint
 from restoredrill.sources.wal_verify import (
     WalRead,
+    blocker,
     head_of,
     reach,
     reached,
@@ -145,12 +146,19 @@ def _plan(
             what = (
                 f"restore point {target.name!r}" if target.kind == "name" else f"xid {target.xid}"
             )
-            damage, reach_time = _blocker(tools, located, contiguous, oldest, archive.segment_size)
-            blocker = damage or (f"missing WAL segment {gaps[0]}" if gaps else None)
-            if blocker is not None:  # the WAL beyond it cannot be searched, nor replayed
+            damage, reach_time = blocker(tools, located, contiguous, oldest, archive.segment_size)
+            if damage is not None:  # the damage is the cause: the WAL past it is unreadable
+                checks.fail(
+                    "WAL segments",
+                    f"{damage}; {what} cannot be searched for past it; "
+                    f"latest reachable time {reach_time}",
+                )
+                return outcome()
+            if gaps:  # the WAL beyond the gap cannot be searched, nor replayed
                 checks.fail(
                     "WAL chain",
-                    f"{what} not found before {blocker}; latest reachable time {reach_time}",
+                    f"{what} not found before missing WAL segment {gaps[0]}; "
+                    f"latest reachable time {reach_time}",
                 )
                 return outcome()
             checks.fail(
@@ -267,7 +275,7 @@ def _plan(
     if read.damage is not None or not found:
         # A damaged segment ends the readable WAL just like a missing one does (pg_waldump
         # stops there), so say which, rather than blaming the target.
-        damage, reach_time = _blocker(tools, read, contiguous, backup, size)
+        damage, reach_time = blocker(tools, read, contiguous, backup, size)
         if damage is not None:
             checks.fail("WAL segments", f"{damage}; latest reachable time {reach_time}")
         elif missing:
@@ -345,18 +353,6 @@ def _plan(
         expected_end_lsn=_expected_end(target, read, backup),
         logs_checked=read.complete,
     )
-
-
-def _blocker(
-    tools: PgTools, read: WalRead, run: list[WalSegment], backup: BaseBackup, size: int
-) -> tuple[str | None, str]:
-    """What ends the readable WAL of ``run`` (the damage, not the target, is the cause) and
-    the latest time replay reaches. A bad first page keeps its precise message."""
-    upto = run if read.damage is None else [s for s in run if s.segno <= read.damage.segment.segno]
-    readable, damage = readable_prefix(upto, size)
-    if damage is None and read.damage is not None:
-        return read.damage.describe(), reached(read, backup)
-    return damage, reach(tools, readable, backup, size)
 
 
 def _steps_for(archive: WalArchive, backup: BaseBackup, timeline: int | None) -> list[TimelineStep]:

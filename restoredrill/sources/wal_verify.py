@@ -209,3 +209,15 @@ def reach(tools: PgTools, segments: list[WalSegment], backup: BaseBackup, segmen
         return reached(WalRead(), backup)
     read = read_wal(tools, RecoveryTarget(kind="immediate"), segments, segment_size, None)
     return reached(read, backup)
+
+
+def blocker(
+    tools: PgTools, read: WalRead, run: list[WalSegment], backup: BaseBackup, size: int
+) -> tuple[str | None, str]:
+    """What ends the readable WAL of ``run`` (the damage, not the target, is the cause) and
+    the latest time replay reaches. A bad first page keeps its precise message."""
+    upto = run if read.damage is None else [s for s in run if s.segno <= read.damage.segment.segno]
+    readable, damage = readable_prefix(upto, size)
+    if damage is None and read.damage is not None:
+        return read.damage.describe(), reached(read, backup)
+    return damage, reach(tools, readable, backup, size)
