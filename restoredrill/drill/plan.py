@@ -244,8 +244,7 @@ def _plan(
         read = read_wal(tools, RecoveryTarget(kind="lsn", lsn=until), scope, size, head)
     else:
         read = read_wal(tools, target, contiguous, size, head)
-    latest_read = target.kind == "latest" and read.complete and read.last_commit is not None
-    head_info = read if latest_read else head_of(tools, archive, steps, head)
+    head_info = head_of(tools, archive, steps, head)
     extra: dict[str, object] = {
         "base_backup": backup,
         "target_timeline": target_timeline,
@@ -350,7 +349,7 @@ def _plan(
         wal_range=wal_range,
         segments=needed,
         expected_last_commit_time=_expected_commit(target, read, head_info),
-        expected_end_lsn=_expected_end(target, read, backup),
+        expected_end_lsn=_expected_end(target, read, head_info, backup),
         logs_checked=read.complete,
     )
 
@@ -370,11 +369,13 @@ def _expected_commit(target: RecoveryTarget, read: WalRead, head: WalRead) -> da
     return read.last_commit if target.kind in ("time", "xid", "name") else None
 
 
-def _expected_end(target: RecoveryTarget, read: WalRead, backup: BaseBackup) -> int | None:
+def _expected_end(
+    target: RecoveryTarget, read: WalRead, head: WalRead, backup: BaseBackup
+) -> int | None:
     """Where replay must reach: the end of the archive's last record for 'latest', else the
     end of the last commit at or before the target (at least the end of the backup)."""
     if target.kind == "latest":
-        return read.last_end
+        return head.last_end
     return max(read.last_commit_end or 0, backup.end_lsn)
 
 

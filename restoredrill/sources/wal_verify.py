@@ -67,7 +67,7 @@ class WalRead:
     lsn: int | None = None  # the target's record (or the last record read, for 'latest')
     last_commit: datetime | None = None  # at or before the target
     last_commit_end: int | None = None
-    last_end: int | None = None  # end of the last record read
+    last_end: int | None = None  # end of the last record read (as printed)
     damage: WalDamage | None = None
     complete: bool = False  # every record up to the target (or the end) was read
     events: int = 0
@@ -107,7 +107,9 @@ def read_wal(
     it; 'latest' and 'immediate' read the whole run."""
     state = _Progress()
     read = state.read
-    for event in scan(tools, segments, all_records=True, errors=state.errors):
+    # pg_waldump reads (and checks) every record whatever it prints: printing only
+    # transactions and XLOG records keeps the pass fast on long ranges.
+    for event in scan(tools, segments, errors=state.errors):
         if target.kind == "lsn" and target.lsn is not None and event.lsn >= target.lsn:
             read.found, read.lsn, read.complete = True, event.lsn, True
             return read
@@ -168,7 +170,8 @@ def fmt_time(value: datetime | None) -> str:
 
 
 def head_of(tools: PgTools, archive: WalArchive, steps: list[TimelineStep], head: int) -> WalRead:
-    """Last record and last commit at the archive head (looking back a few segments)."""
+    """Last record (its start and end) and last commit at the archive head (looking back
+    a few segments)."""
     result = WalRead()
     for segno in range(head, max(head - HEAD_LOOKBACK, -1), -1):
         segment = archive.segment_at(steps, segno)
@@ -177,6 +180,7 @@ def head_of(tools: PgTools, archive: WalArchive, steps: list[TimelineStep], head
         events = list(scan(tools, [segment], all_records=True))
         if result.lsn is None and events:
             result.lsn = events[-1].lsn
+            result.last_end = record_end(events[-1].lsn, events[-1].length, archive.segment_size)
         commits = [e for e in events if e.kind == "commit"]
         if commits:
             result.last_commit = commits[-1].time
