@@ -197,6 +197,34 @@ def test_damage_after_the_target_does_not_matter(
     assert plan.expected_last_commit_time == prod.commit(4).time
 
 
+def test_newest_segment_partly_written_is_the_end_not_damage(
+    prod: Production, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The archive's newest segment filled only up to a record boundary (a copy taken from
+    pg_wal of a crashed primary): zeros there are the end of the WAL, not damage — while the
+    same zeros in a segment followed by more archived WAL are."""
+    base, archive = copy_source(prod, tmp_path)
+    head = archive / segment_name(1, segment_of(prod.commit(10).lsn))
+    cut = prod.commit(10).lsn % SEGMENT
+    data = head.read_bytes()
+    head.write_bytes(data[:cut] + bytes(len(data) - cut))
+    code, plan = plan_json(capsys, base, archive, "--target", "latest")
+    assert code == 0, plan.checks
+    assert plan.logs_checked
+    assert plan.expected_last_commit_time == prod.commit(9).time
+    assert plan.expected_end_lsn is not None and plan.expected_end_lsn <= prod.commit(10).lsn
+    # the same in the segment before it: rows 9-10 follow, so that is damage
+    middle = archive / segment_name(1, segment_of(prod.commit(7).lsn))
+    cut = prod.commit(7).lsn % SEGMENT
+    data = middle.read_bytes()
+    middle.write_bytes(data[:cut] + bytes(len(data) - cut))
+    code, plan = plan_json(capsys, base, archive, "--target", "latest")
+    assert code == 1
+    assert f"WAL segment {middle.name} is damaged at {format_lsn(prod.commit(7).lsn)}" in (
+        failure(plan)
+    )
+
+
 # --- the same segment twice ---------------------------------------------------------------
 
 
