@@ -336,6 +336,9 @@ def _plan(
     )
     if later_gap:
         checks.warn("WAL chain", f"gap after the target at {later_gap[0]} (not needed here)")
+    if read.complete:  # pg_waldump read them all, so replay can (CRCs and page headers)
+        reach_to = "the archive head" if target.kind == "latest" else "the stop point"
+        checks.ok("WAL records", f"every record from {needed[0].name} to {reach_to} read intact")
 
     wal_range = WalRange(
         first=needed[0].name,

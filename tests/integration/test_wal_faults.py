@@ -140,6 +140,10 @@ def test_healthy_archive_plans_with_every_record_read(
     assert plan.expected_end_lsn > prod.commit(10).end_lsn
     assert segment_name(1, segment_of(plan.expected_end_lsn)) == plan.wal_range.last
     assert plan.expected_last_commit_time == prod.commit(10).time
+    records = [c for c in plan.checks if c.name == "WAL records"]
+    assert [c.detail for c in records] == [
+        f"every record from {plan.wal_range.first} to the archive head read intact"
+    ]
 
 
 # --- a segment damaged in its body --------------------------------------------------------
