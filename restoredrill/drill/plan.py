@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from restoredrill.engines.pg_tools import PgTools
-from restoredrill.errors import BackupCorrupt
+from restoredrill.errors import BackupCorrupt, ConfigError
 from restoredrill.lsn import format_lsn, segment_name, segment_of
 from restoredrill.models import (
     BaseBackup,
@@ -97,6 +97,8 @@ def plan_restore(
     """Plan from any source: a directory, S3 or pgBackRest through their catalogue, RDS by
     asking the provider (it keeps the backups and the WAL to itself)."""
     if not isinstance(source, Source):
+        if target.timeline is not None:
+            raise ConfigError("--timeline needs a WAL archive; this source plans its own recovery")
         return PlanOutcome(source.plan(target))
     catalogue = source.catalogue()
     return _plan(catalogue, source.describe(), target, tools)
