@@ -17,7 +17,7 @@ from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.pg_archiving import archiving_settings
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.lsn import format_lsn, parse_lsn, segment_name, segment_of
-from restoredrill.models import CheckStatus, RestorePlan
+from restoredrill.models import CheckStatus, RestorePlan, RestoreResult
 from restoredrill.targets import parse_target
 from tests.pgsetup import (
     Production,
@@ -302,7 +302,7 @@ def test_later_timeline_without_history_fails_the_plan(
 
 
 def test_explicit_timeline_follows_the_old_one(
-    prod: Production, forked: Path, capsys: pytest.CaptureFixture[str]
+    prod: Production, forked: Path, sandboxes: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, plan = plan_json(capsys, prod.backups, forked, "--target", "latest", "--timeline", "1")
     assert code == 0, plan.checks
@@ -313,3 +313,15 @@ def test_explicit_timeline_follows_the_old_one(
     code, plan = plan_json(capsys, prod.backups, forked, "--target", "latest", "--timeline", "2")
     assert code == 1
     assert "--timeline 2 cannot be reached" in failure(plan)
+    code, out, err = cli(
+        [
+            "restore", "--base-backups", str(prod.backups / "tar"), "--wal-archive", str(forked),
+            "--target", "latest", "--timeline", "1", "--json",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    result = RestoreResult.model_validate_json(out)
+    assert result.plan.target_timeline == 1
+    assert result.last_replayed_xact_time == prod.commit(10).time
+    assert_nothing_left(sandboxes)
