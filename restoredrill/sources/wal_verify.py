@@ -224,4 +224,6 @@ def blocker(
     readable, damage = readable_prefix(upto, size)
     if damage is None and read.damage is not None:
         return read.damage.describe(), reached(read, backup)
+    if damage is None:  # nothing unreadable: the pass itself says how far it got
+        return None, reached(read, backup)
     return damage, reach(tools, readable, backup, size)
