@@ -36,13 +36,15 @@ class RecoveryTarget(Frozen):
     position: str | None = None  # MariaDB/MySQL binlog FILE:POS
     gtid: str | None = None  # MariaDB domain-server-seq or MySQL uuid:N
     inclusive: bool = True
+    # PostgreSQL: follow this timeline (--timeline) instead of the newest reachable one.
+    timeline: int | None = None
 
     @model_serializer(mode="wrap")
     def _without_unused_mysql_fields(self, handler: SerializerFunctionWrapHandler) -> object:
-        """position/gtid only appear when set (PostgreSQL documents stay as they were)."""
+        """position/gtid/timeline only appear when set (documents stay as they were)."""
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("position", "gtid"):
+            for key in ("position", "gtid", "timeline"):
                 if data.get(key) is None:
                     data.pop(key, None)
         return data
