@@ -197,6 +197,7 @@ def _deliver_wal(
     returns that restore_command (None: copy from the staging directory)."""
     if isinstance(source, CustomFetch):
         record.detail = "fetched by the source's own restore_command during replay"
+        sandbox.passthrough_env = ("PGBACKREST_*",)  # its options/credentials, nothing else
         return source.restore_command(sandbox.root, sandbox.datadir, sandbox.run_as)
     if request.wal_delivery == "stream":
         config = getattr(source, "wal_fetch_config", None)
@@ -206,6 +207,7 @@ def _deliver_wal(
             sandbox.root, config(), sandbox.run_as, request.prefetch, DEFAULT_SEGMENT_SIZE
         )
         record.detail = f"streamed by restoredrill wal-fetch (prefetch {request.prefetch})"
+        sandbox.passthrough_env = wal_fetch.PASSTHROUGH_ENV
         return wal_fetch.command(path, sandbox.run_as)
     record.bytes = source.stage_segments(segments, staging, sandbox.run_as)
     source.stage_histories(staging, sandbox.run_as)

@@ -432,11 +432,14 @@ def docker_postgres(
 # --- leftovers ---------------------------------------------------------------------------
 
 
-def leftover_containers(include_kept: bool = False) -> list[dict[str, str]]:
+def leftover_containers(
+    include_kept: bool = False, root: Path | None = None, only: str | None = None
+) -> list[dict[str, str]]:
     """Containers of this sandbox root whose owner process (on this host) is gone; kept ones
-    (``--keep``, marked in their sandbox directory's label) only with include_kept."""
-    root = labels.sandbox_root()
-    kept = {state.label.id for state in labels.list_sandboxes() if state.label.keep}
+    (``--keep``, marked in their sandbox directory's label) only with include_kept. With
+    ``only``: that sandbox's containers, whatever their owner."""
+    root = root or labels.sandbox_root()
+    kept = {state.label.id for state in labels.list_sandboxes(root) if state.label.keep}
     found: list[dict[str, str]] = []
     # The low-level listing: one call, no per-container inspect that a concurrent removal
     # could turn into NotFound.
@@ -451,16 +454,24 @@ def leftover_containers(include_kept: bool = False) -> list[dict[str, str]]:
         except ValueError:
             pid = 0
         mine = container_labels.get(LABEL_HOST, "") == _host()
-        if (mine and pid > 0 and labels._pid_alive(pid)) or (ident in kept and not include_kept):
+        if only is not None:
+            if ident != only:
+                continue
+        elif (mine and pid > 0 and labels._pid_alive(pid)) or (ident in kept and not include_kept):
             continue
         name = (entry.get("Names") or [entry["Id"]])[0].lstrip("/")
         found.append({"id": ident, "container": str(name)})
     return found
 
 
-def collect_containers(include_kept: bool = False) -> list[dict[str, str]]:
-    """Remove leftover sandbox containers; returns what was removed. Nothing to do (and no
-    error) where the docker SDK is not installed or no daemon answers."""
+def collect_containers(
+    include_kept: bool = False,
+    root: Path | None = None,
+    dry_run: bool = False,
+    only: str | None = None,
+) -> list[dict[str, str]]:
+    """Remove leftover sandbox containers (``dry_run``: only list them); returns them.
+    Nothing to do (and no error) where the docker SDK is missing or no daemon answers."""
     try:
         import docker  # noqa: F401
     except ImportError:
@@ -469,9 +480,11 @@ def collect_containers(include_kept: bool = False) -> list[dict[str, str]]:
 
     try:
         api = client()
-        leftovers = leftover_containers(include_kept)
+        leftovers = leftover_containers(include_kept, root, only)
     except SandboxError:
         return []
+    if dry_run:
+        return leftovers
     removed = []
     for entry in leftovers:
         try:

@@ -1,8 +1,11 @@
-"""On-disk labels of local sandboxes, so `restoredrill sandbox list|gc` finds leftovers."""
+"""On-disk labels of local sandboxes, so `restoredrill sandbox list|gc|rm` finds leftovers.
+
+A label records who owns the sandbox (pid and start time of the restoredrill process) and,
+once its server runs, what identifies that server (identity.ServerIdentity). Only a process
+matching that identity is ever signalled; a pid file alone is never trusted."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -13,9 +16,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 from pydantic import AwareDatetime
 
 from restoredrill.models import Frozen
+from restoredrill.sandboxes.identity import START_TOLERANCE, ServerIdentity, mismatch
 
 LABEL_FILE = "restoredrill-sandbox.json"
 
@@ -30,13 +35,16 @@ class SandboxLabel(Frozen):
     owner_host: str
     port: int | None = None
     keep: bool = False
+    owner_started: float | None = None  # create_time of owner_pid: a reused pid is not the owner
+    server: ServerIdentity | None = None  # recorded when the server process starts
 
 
 class SandboxState(Frozen):
     label: SandboxLabel
     path: str
     owner_alive: bool
-    server_pid: int | None
+    server_pid: int | None  # only a process matching the label's recorded server identity
+    server_note: str | None = None  # a live pid that is NOT this sandbox's server, and why
 
     @property
     def orphaned(self) -> bool:
@@ -68,6 +76,7 @@ def new_label(engine: str, backend: str, purpose: str, port: int | None) -> Sand
         owner_pid=os.getpid(),
         owner_host=socket.gethostname(),
         port=port,
+        owner_started=_create_time(os.getpid()),
     )
 
 
@@ -75,6 +84,13 @@ def write_label(directory: Path, label: SandboxLabel) -> None:
     tmp = directory / (LABEL_FILE + ".tmp")
     tmp.write_text(label.model_dump_json(indent=2))
     tmp.replace(directory / LABEL_FILE)
+
+
+def _create_time(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -87,75 +103,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def postmaster_pid(datadir: Path) -> int | None:
-    """PID from postmaster.pid, only if that process is still a postgres server."""
-    try:
-        pid = int((datadir / "postmaster.pid").read_text().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return pid if b"postgres" in cmdline or b"postmaster" in cmdline else None
-
-
-def mysqld_pid(sandbox_dir: Path) -> int | None:
-    """PID from a MariaDB/MySQL sandbox's pid file, only if that process is still its server."""
-    try:
-        pid = int((sandbox_dir / "socket" / "mysqld.pid").read_text().split()[0])
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if b"mariadbd" in cmdline or b"mysqld" in cmdline else None
-
-
-def server_pid(sandbox_dir: Path, engine: str) -> int | None:
-    if engine in ("mariadb", "mysql"):
-        return mysqld_pid(sandbox_dir)
-    return postmaster_pid(sandbox_dir / "data")
-
-
-def list_sandboxes(root: Path | None = None) -> list[SandboxState]:
-    root = root or sandbox_root()
-    states: list[SandboxState] = []
-    for entry in sorted(root.iterdir()):
-        label_path = entry / LABEL_FILE
-        if not label_path.is_file():
-            continue
-        try:
-            label = SandboxLabel.model_validate(json.loads(label_path.read_text()))
-        except (ValueError, OSError):
-            continue
-        same_host = label.owner_host == socket.gethostname()
-        states.append(
-            SandboxState(
-                label=label,
-                path=str(entry),
-                owner_alive=same_host and _pid_alive(label.owner_pid),
-                # a container's server pid lives in another pid namespace: never signal it
-                server_pid=None if label.backend == "docker" else server_pid(entry, label.engine),
-            )
-        )
-    return states
-
-
-def stop_server(pid: int, sig: int = signal.SIGQUIT, timeout: float = 30.0) -> None:
-    """Immediate shutdown (SIGQUIT for postgres, SIGKILL for mariadbd): the instance is
-    throwaway, nothing needs flushing."""
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid) or _is_zombie(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 def _is_zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
@@ -163,19 +110,110 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+def _gone(pid: int) -> bool:
+    return not _pid_alive(pid) or _is_zombie(pid)
+
+
+def owner_alive(label: SandboxLabel) -> bool:
+    if label.owner_host != socket.gethostname() or not _pid_alive(label.owner_pid):
+        return False
+    if label.owner_started is None:  # labels written before owners were identified
+        return True
+    started = _create_time(label.owner_pid)
+    return started is None or abs(started - label.owner_started) <= START_TOLERANCE
+
+
+def _pid_file(sandbox_dir: Path, engine: str) -> Path:
+    if engine in ("mariadb", "mysql"):
+        return sandbox_dir / "socket" / "mysqld.pid"
+    return sandbox_dir / "data" / "postmaster.pid"
+
+
+def _pid_from_file(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def server_status(sandbox_dir: Path, label: SandboxLabel) -> tuple[int | None, str | None]:
+    """(pid of the sandbox's running server, or None; a note when a live process was found
+    that must not be signalled). Docker servers live in another pid namespace: never."""
+    if label.backend == "docker":
+        return None, None
+    if label.server is None:
+        pid = _pid_from_file(_pid_file(sandbox_dir, label.engine))
+        if pid is not None and not _gone(pid):
+            return None, f"pid {pid} in its pid file was never recorded as its server"
+        return None, None
+    if _gone(label.server.pid):
+        return None, None
+    why = mismatch(label.server, sandbox_dir / "data")
+    return (label.server.pid, None) if why is None else (None, why)
+
+
+def identified_pid(sandbox_dir: Path) -> int | None:
+    """The running server of the sandbox in ``sandbox_dir``, if its identity still holds."""
+    label = read_label(sandbox_dir)
+    return None if label is None else server_status(sandbox_dir, label)[0]
+
+
+def postmaster_pid(datadir: Path) -> int | None:
+    """The sandbox server of ``datadir`` (a sandbox's data/), identity checked."""
+    return identified_pid(datadir.parent)
+
+
+def mysqld_pid(sandbox_dir: Path) -> int | None:
+    """The MariaDB/MySQL server of ``sandbox_dir``, identity checked."""
+    return identified_pid(sandbox_dir)
+
+
+def read_label(sandbox_dir: Path) -> SandboxLabel | None:
+    try:
+        return SandboxLabel.model_validate(json.loads((sandbox_dir / LABEL_FILE).read_text()))
+    except (ValueError, OSError):
+        return None
+
+
+def list_sandboxes(root: Path | None = None) -> list[SandboxState]:
+    """Labelled sandbox directories directly inside ``root`` (never through a symlink)."""
+    root = root or sandbox_root()
+    states: list[SandboxState] = []
+    for entry in sorted(root.iterdir()):
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        label = read_label(entry)
+        if label is None:
+            continue
+        pid, note = server_status(entry, label)
+        states.append(
+            SandboxState(
+                label=label,
+                path=str(entry),
+                owner_alive=owner_alive(label),
+                server_pid=pid,
+                server_note=note,
+            )
+        )
+    return states
+
+
+def stop_server(pid: int, sig: int = signal.SIGQUIT, timeout: float = 30.0) -> None:
+    """Immediate shutdown (SIGQUIT for postgres, SIGKILL for mariadbd): the instance is
+    throwaway, nothing needs flushing. Callers pass only an identity-checked pid; psutil
+    refuses to signal the pid again if it has since been reused."""
+    try:
+        proc = psutil.Process(pid)
+        proc.send_signal(sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                return
+            time.sleep(0.05)
+        proc.kill()
+    except psutil.Error:  # gone (or reused) meanwhile: nothing of ours left to stop
+        return
+
+
 def remove_sandbox_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def collect_garbage(include_kept: bool = False, root: Path | None = None) -> list[SandboxState]:
-    """Stop and delete sandboxes whose owning process is gone; return what was removed."""
-    removed: list[SandboxState] = []
-    for state in list_sandboxes(root):
-        if state.owner_alive or (state.label.keep and not include_kept):
-            continue
-        if state.server_pid is not None:
-            mysql = state.label.engine in ("mariadb", "mysql")
-            stop_server(state.server_pid, signal.SIGKILL if mysql else signal.SIGQUIT)
-        remove_sandbox_dir(Path(state.path))
-        removed.append(state)
-    return removed

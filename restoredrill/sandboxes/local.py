@@ -4,7 +4,6 @@ this machine, in its own labelled directory, on a free port, with a private sock
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import time
@@ -17,7 +16,9 @@ from restoredrill.engines.pg_tools import PgTools, find_pg_tools
 from restoredrill.errors import RecoveryIncomplete, SandboxError
 from restoredrill.osuser import RunAs, server_user
 from restoredrill.sandboxes import labels
+from restoredrill.sandboxes.identity import identify
 from restoredrill.sandboxes.lifecycle import throwaway
+from restoredrill.sandboxes.server_env import server_environment
 
 # Sandbox-only settings, passed on the command line so nothing in a restored data
 # directory (postgresql.conf / auto.conf from production) can override them.
@@ -89,10 +90,16 @@ class LocalPostgres:
         self._log: IO[bytes] | None = None
         self._created = False
         self.kept = False
+        # Caller's variables the server may see (a restore_command's credentials); by
+        # default none: the server starts with server_env.server_environment() only.
+        self.passthrough_env: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
         return self.label.id
+
+    def server_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return server_environment(self.run_as, extra, self.passthrough_env)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -168,10 +175,18 @@ class LocalPostgres:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C goes to us; we stop the server ourselves
                 cwd=self.root,
+                env=self.server_env(),
                 **self.run_as.popen_kwargs(),  # type: ignore[call-overload]
             )
         except OSError as exc:
             raise SandboxError(f"cannot start postgres: {exc}") from exc
+        self._record_server(self._process.pid)
+
+    def _record_server(self, pid: int) -> None:
+        """Write what identifies our server into the label at once: `sandbox gc` signals
+        that process only (never whatever a stale pid file names)."""
+        self.label = self.label.model_copy(update={"server": identify(pid, self.datadir)})
+        labels.write_label(self.root, self.label)
 
     def wait_for_log(self, markers: tuple[str, ...], timeout: float) -> str | None:
         """Wait until the server log shows one of ``markers``; returns the one seen, or None
@@ -235,7 +250,7 @@ class LocalPostgres:
 
     def destroy(self) -> None:
         self.stop()
-        pid = labels.postmaster_pid(self.datadir)
+        pid = labels.postmaster_pid(self.datadir)  # identity-checked: ours or nothing
         if pid is not None:
             labels.stop_server(pid)
         if self._created:  # never someone else's directory (mkdir failed: not ours)
@@ -280,7 +295,7 @@ class LocalPostgres:
                 capture_output=True,
                 text=True,
                 cwd=self.root,
-                env={**os.environ, **(env or {})},
+                env=self.server_env(env),
                 timeout=600,
                 **self.run_as.popen_kwargs(),  # type: ignore[call-overload]
             )

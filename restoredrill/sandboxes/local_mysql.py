@@ -31,8 +31,10 @@ from restoredrill.engines.mysql_tools import MysqlTools, find_mysql_tools
 from restoredrill.errors import DatabaseUnavailable, SandboxError
 from restoredrill.osuser import RunAs, server_user
 from restoredrill.sandboxes import labels
+from restoredrill.sandboxes.identity import identify
 from restoredrill.sandboxes.lifecycle import throwaway
 from restoredrill.sandboxes.local import free_port
+from restoredrill.sandboxes.server_env import server_environment
 
 SOCKET = "mysqld.sock"
 PID_FILE = "mysqld.pid"
@@ -139,7 +141,7 @@ class LocalMySQL:
             if self.run_as.name:
                 argv.append(f"--user={self.run_as.name}")
             # install-db drops privileges itself (--user), so it runs as us
-            _run(argv, "mariadb-install-db", cwd=self.root)
+            _run(argv, "mariadb-install-db", cwd=self.root, env=server_environment(self.run_as))
         else:  # MySQL: root@localhost without a password; the init file adds our account
             argv = [
                 self.tools.server,
@@ -148,7 +150,13 @@ class LocalMySQL:
                 f"--datadir={datadir}",
                 f"--innodb-log-file-size={LOG_FILE_SIZE}",
             ]
-            _run(argv, "mysqld --initialize-insecure", cwd=self.root, run_as=self.run_as)
+            _run(
+                argv,
+                "mysqld --initialize-insecure",
+                cwd=self.root,
+                run_as=self.run_as,
+                env=server_environment(self.run_as),
+            )
 
     def write_init_file(self) -> Path:
         """SQL run by the server at every start: our unix_socket account, all privileges."""
@@ -208,10 +216,16 @@ class LocalMySQL:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=self.root,
+                env=server_environment(self.run_as),
                 **self.run_as.popen_kwargs(),  # type: ignore[call-overload]
             )
         except OSError as exc:
             raise SandboxError(f"cannot start {Path(self.tools.server).name}: {exc}") from exc
+        # What identifies our server, in the label at once: gc signals that process only.
+        self.label = self.label.model_copy(
+            update={"server": identify(self._process.pid, self.datadir)}
+        )
+        labels.write_label(self.root, self.label)
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
@@ -297,7 +311,8 @@ class LocalMySQL:
 
     def run_tool(self, argv: Sequence[str], what: str) -> str:
         """Run a server-side tool (mariabackup --prepare) as the server user."""
-        return _run(list(argv), what, cwd=self.root, run_as=self.run_as)
+        env = server_environment(self.run_as)
+        return _run(list(argv), what, cwd=self.root, run_as=self.run_as, env=env)
 
 
 def _copy_tree(source: Path, dest: Path) -> None:
@@ -315,13 +330,15 @@ def _run(
     run_as: RunAs | None = None,
     env: Mapping[str, str] | None = None,
 ) -> str:
+    """Run ``argv``; with ``env``, in exactly that environment (server-side tools get the
+    minimal server environment), otherwise in ours."""
     try:
         done = subprocess.run(
             argv,
             capture_output=True,
             text=True,
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env=dict(env) if env is not None else None,
             timeout=3600,
             **(run_as.popen_kwargs() if run_as else {}),  # type: ignore[call-overload]
         )

@@ -19,16 +19,19 @@ if have "$PG" && have "$MARIADB"; then
   exit 0
 fi
 
-# The mirror apt uses here: deb822 sources first, then the one-line format.
+# The mirror apt uses here, from apt's own configuration only (deb822 sources first, then the
+# one-line format): images are built from what this machine may reach, never a guessed host.
 mirror=$(
   { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
     grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
   } | grep -v security | grep -E '/debian/?$' | head -n1
 ) || true
-mirror=${mirror:-http://deb.debian.org/debian}
 
 if ! have "$BASE"; then
   if [ ! -s "$TARBALL" ]; then
+    [ -n "$mirror" ] || {
+      echo "build-images: no Debian mirror in apt's sources (/etc/apt/sources.list*): cannot debootstrap" >&2
+      exit 1; }
     command -v debootstrap >/dev/null || {
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
     }

@@ -9,7 +9,7 @@ import pytest
 
 from restoredrill.engines import mysql as my
 from restoredrill.errors import DatabaseUnavailable
-from restoredrill.sandboxes import labels
+from restoredrill.sandboxes import gc, labels
 from restoredrill.sandboxes.local_mysql import local_mysql
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_sandbox_is_private_and_collected(
         dead = sandbox.label.model_copy(update={"owner_pid": 2**22 + 17})
         labels.write_label(sandbox.root, dead)
         pid = states[0].server_pid
-        removed = labels.collect_garbage(root=sandbox_dir)
+        removed = gc.collect_garbage(root=sandbox_dir)
         assert [r.label.id for r in removed] == [sandbox.id]
         assert not sandbox.root.exists()
         assert not labels._pid_alive(pid) or labels._is_zombie(pid)
