@@ -18,6 +18,7 @@ from restoredrill.models import (
     WalRange,
     WalSegment,
 )
+from restoredrill.sandboxes.diskspace import space_checks
 from restoredrill.sources.base import SelfPlanning, Source
 from restoredrill.sources.file import Catalogue
 from restoredrill.sources.wal_archive import TimelineStep, WalArchive, validate_segment
@@ -358,6 +359,7 @@ def _plan(
         timelines=sorted({s.timeline for s in needed}),
     )
     expected = stop.last_commit
+    checks.items += space_checks(backup.size_bytes, wal_range.bytes)  # a warning, never a failure
     return outcome(
         **extra, wal_range=wal_range, segments=needed, expected_last_commit_time=expected
     )

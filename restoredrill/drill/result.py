@@ -12,7 +12,10 @@ from restoredrill.drill.recover import RecoverResult
 from restoredrill.lsn import format_lsn
 from restoredrill.models import Frozen, PhaseTiming, RestoreResult, VerifyReport
 
-Verdict = Literal["PASS", "FAIL", "ERROR"]
+# UNVERIFIED: everything that was checked held, but something the verdict rests on could not
+# be checked (a base backup without backup_manifest). Not a pass; ranked below FAIL.
+Verdict = Literal["PASS", "UNVERIFIED", "FAIL", "ERROR"]
+VERDICT_RANK: dict[str, int] = {"PASS": 0, "UNVERIFIED": 1, "FAIL": 2, "ERROR": 3}
 SlaStatus = Literal["MET", "BREACHED", "UNMEASURED"]
 ObjectiveStatus = Literal["met", "breached", "unmeasured"]
 
