@@ -86,14 +86,15 @@ def disk_full_as_infrastructure(
     directory: Path, needed: int | None, during: str, log: Callable[[], str] | None = None
 ) -> Iterator[None]:
     """Turn any failure caused by a full disk (tar, copies, the server's own writes, a
-    restore_command that could not write a segment) into SandboxDiskFull (exit 3)."""
+    restore_command that could not write a segment) into SandboxDiskFull (exit 3) that
+    names the directory, what was needed and what was free."""
     try:
         yield
-    except SandboxDiskFull:
-        raise
     except Interrupted:
         raise
     except (RestoreDrillError, OSError) as exc:
+        if str(exc).startswith("sandbox directory "):
+            raise  # already said in full by an inner phase
         if is_no_space(exc) or (log is not None and NO_SPACE in log()):
             raise disk_full(directory, needed, during) from exc
         raise
