@@ -21,7 +21,7 @@ from restoredrill.engines.postgres_recovery import (
     verify_base,
     write_recovery,
 )
-from restoredrill.engines.postgres_replay_end import check_replay_end
+from restoredrill.engines.postgres_replay_end import check_replay_end, naming_the_damage
 from restoredrill.errors import ConfigError, PreflightFailed, SandboxError
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
@@ -153,12 +153,16 @@ def restored(
             recovery_settings(request.target, plan.target_timeline, staging, command),
             sandbox.run_as,
         )
-        with disk("replay WAL"), clock.phase("replay WAL") as record:
+
+        def damage() -> contextlib.AbstractContextManager[None]:
+            return naming_the_damage(plan, sandbox.log_text, DEFAULT_SEGMENT_SIZE)
+
+        with disk("replay WAL"), damage(), clock.phase("replay WAL") as record:
             sandbox.launch(replay_settings(tools, sandbox.datadir), recovery=True)
             sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout)
             record.bytes = plan.wal_range.bytes if plan.wal_range else None
             record.detail = wal_fetch.summarize(sandbox.root)
-        with disk("replay WAL"), clock.phase("promote/ready"):
+        with disk("replay WAL"), damage(), clock.phase("promote/ready"):
             sandbox.wait_ready(request.timeout)
             replay_time, replay_lsn = _recovery_facts(sandbox)
             # PostgreSQL promotes at the first record it cannot read: hold it to the plan.

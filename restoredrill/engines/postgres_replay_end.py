@@ -7,7 +7,9 @@ really ended at is compared with the plan's, and the server log names what stopp
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from restoredrill.errors import RecoveryIncomplete
@@ -123,3 +125,23 @@ def check_replay_end(
         f"replay ended at {ended}, before {where} {format_lsn(lsn)}: {cause}; "
         f"last transaction recovered {last_transaction(log, last_xact)}"
     )
+
+
+@contextlib.contextmanager
+def naming_the_damage(
+    plan: RestorePlan, log: Callable[[], str], segment_size: int
+) -> Iterator[None]:
+    """PostgreSQL's own "recovery ended before configured recovery target was reached"
+    does not say why: add the segment it could not read and the last transaction it got."""
+    try:
+        yield
+    except RecoveryIncomplete as exc:
+        text = log()
+        timeline = plan.target_timeline or (plan.base_backup.timeline if plan.base_backup else None)
+        bad = first_unreadable(text, timeline, segment_size)
+        if bad is None or "could not be read" in str(exc):
+            raise
+        raise RecoveryIncomplete(
+            f"{exc}: WAL segment {bad[0]} could not be read ({bad[1]}); "
+            f"last transaction recovered {last_transaction(text, None)}"
+        ) from exc

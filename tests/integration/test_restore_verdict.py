@@ -16,7 +16,7 @@ from restoredrill.drill import restore as restore_module
 from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.ledger import Ledger
-from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, segment_name, segment_of
+from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, format_lsn, segment_name, segment_of
 from restoredrill.models import RestorePlan
 from tests.pgsetup import (
     Production,
@@ -116,6 +116,21 @@ def test_drill_latest_over_damaged_segment_is_not_pass(
     assert result.verdict == "FAIL"
     assert result.exit_code == 1
     assert any(damaged in failure for failure in result.failures), result.failures
+    assert_nothing_left(sandbox_root)
+
+
+def test_target_beyond_damaged_segment_names_the_segment(
+    prod: Production, tmp_path: Path, sandbox_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL's own "recovery ended before configured recovery target was reached"
+    gets the segment it could not read (whether the plan or the replay notices first)."""
+    base, archive, damaged = damage_body(prod, tmp_path)
+    args = ["restore", "--base-backups", str(base), "--wal-archive", str(archive)]
+    target = format_lsn(prod.commit(7).end_lsn)
+    code, out, err = cli([*args, "--target-lsn", target], capsys)
+    assert code == 1, out + err
+    message = err.strip().splitlines()[-1]
+    assert f"WAL segment {damaged}" in message
     assert_nothing_left(sandbox_root)
 
 
