@@ -5,6 +5,7 @@ error (exit 3), not a corrupt backup."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -230,12 +231,12 @@ def test_drill_allowing_unverified_base_passes_with_the_warning(
 # --- a full sandbox disk ------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_sandbox_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A 12 MiB tmpfs as the sandbox root (smaller than the base backup)."""
+@contextlib.contextmanager
+def tmpfs_sandbox_root(monkeypatch: pytest.MonkeyPatch, size: int) -> Iterator[Path]:
+    """A tmpfs of ``size`` bytes as the sandbox root (skips where mounting is not allowed)."""
     with private_sandbox_root() as root:
         done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=12m,mode=0711", "tmpfs", str(root)],
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0711", "tmpfs", str(root)],
             capture_output=True,
             text=True,
         )
@@ -246,6 +247,13 @@ def small_sandbox_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             yield root
         finally:
             subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+@pytest.fixture
+def small_sandbox_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """12 MiB: smaller than the base backup."""
+    with tmpfs_sandbox_root(monkeypatch, 12 << 20) as root:
+        yield root
 
 
 def test_full_sandbox_disk_is_an_infrastructure_error(
@@ -261,10 +269,44 @@ def test_full_sandbox_disk_is_an_infrastructure_error(
     code, out, err = cli(["restore", *args, "--target", "latest"], capsys)
     assert code == 3, out + err
     message = err.strip().splitlines()[-1]
-    assert (
-        f"sandbox directory {small_sandbox_root}/" in message or str(small_sandbox_root) in message
-    )
-    assert "No space left on device" in message
+    assert f"sandbox directory {small_sandbox_root}/" in message
+    assert "(No space left on device during restore base)" in message
     assert "needed about" in message and "free" in message
     assert "truncated or damaged" not in message
     assert_nothing_left(small_sandbox_root)
+
+
+def test_sandbox_disk_filling_while_staging_wal_is_an_infrastructure_error(
+    prod: Production, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Room for the unpacked base, not for the WAL copies next to it."""
+    backup = prod.backups / "tar"
+    unpacked = sum(p.stat().st_size for p in backup.iterdir() if p.name.endswith(".tar"))
+    with tmpfs_sandbox_root(monkeypatch, unpacked + (10 << 20)) as root:
+        args = ["--base-backups", str(prod.backups), "--wal-archive", str(prod.archive)]
+        code, out, err = cli(["restore", *args, "--target", "latest"], capsys)
+        assert code == 3, out + err
+        message = err.strip().splitlines()[-1]
+        assert f"sandbox directory {root}/" in message
+        assert "(No space left on device during fetch WAL)" in message
+        assert "needed about" in message
+        assert_nothing_left(root)
+
+
+def test_sandbox_disk_filling_during_replay_is_an_infrastructure_error(
+    prod: Production, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Room for the base and the staged WAL, not for the segment the server's
+    restore_command copies into pg_wal: PostgreSQL takes the failed copy for the end of the
+    archive; the server log says why, and that is what we report."""
+    backup = prod.backups / "tar"
+    unpacked = sum(p.stat().st_size for p in backup.iterdir() if p.name.endswith(".tar"))
+    staged = sum(p.stat().st_size for p in prod.archive.iterdir() if len(p.name) == 24)
+    with tmpfs_sandbox_root(monkeypatch, unpacked + staged + (4 << 20)) as root:
+        args = ["--base-backups", str(prod.backups), "--wal-archive", str(prod.archive)]
+        code, out, err = cli(["restore", *args, "--target", "latest"], capsys)
+        message = err.strip().splitlines()[-1] if err.strip() else out
+        assert code == 3, out + err
+        assert f"sandbox directory {root}/" in message
+        assert "(No space left on device during replay WAL)" in message
+        assert_nothing_left(root)
