@@ -10,6 +10,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -193,10 +194,15 @@ def test_drill_over_base_without_manifest_is_unverified(
     base, archive, backup = _no_manifest(prod, tmp_path)
     playbook = _drill(tmp_path, base, archive)
     ledger = tmp_path / "ledger.db"
-    code, out, err = cli(["drill", str(playbook), "--ledger", str(ledger), "--json"], capsys)
+    junit = tmp_path / "junit.xml"
+    args = ["drill", str(playbook), "--ledger", str(ledger), "--junit", str(junit), "--json"]
+    code, out, err = cli(args, capsys)
     assert code == 1, err
     result = json.loads(out)
     line = f"base backup {backup} has no backup_manifest: not checked"
+    failure = ElementTree.parse(junit).find(".//testcase[@name='restore']/failure")
+    assert failure is not None and failure.get("type") == "unverified"
+    assert failure.get("message") == line
     assert result["verdict"] == "UNVERIFIED"
     assert result["failures"] == [line]
     assert result["restore"]["warnings"] == [line]
