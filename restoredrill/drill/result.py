@@ -186,6 +186,8 @@ def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, 
     if wal is not None:
         details["wal"] = wal.model_dump(mode="json")
     if restore is not None:
+        details["base_check"] = restore.base_check  # "none": the base was not checked
+        details["warnings"] = restore.warnings
         details["recovered_to"] = {
             "lsn": format_lsn(restore.recovered_to_lsn) if restore.recovered_to_lsn else None,
             "last_transaction": (

@@ -172,7 +172,9 @@ def test_base_without_manifest_is_said_unchecked(
     assert result["warnings"] == [warning]
     with Ledger() as ledger:
         entry = ledger.entries()[0]
+        details = ledger.records()[0].details
     assert entry.verdict == "UNVERIFIED"
+    assert details["base_check"] == "none" and details["warnings"] == [warning]
     code, out, err = cli([*args, "--target", "latest"], capsys)
     assert code == 0, err
     assert "not checked" in out and warning in " ".join(out.split())
@@ -208,6 +210,8 @@ def test_drill_over_base_without_manifest_is_unverified(
     assert result["restore"]["warnings"] == [line]
     with Ledger(ledger) as history:
         assert [e.verdict for e in history.entries()] == ["UNVERIFIED"]
+        details = history.records()[0].details
+    assert details["base_check"] == "none" and details["warnings"] == [line]
     code, out, err = cli(["drill", str(playbook), "--ledger", str(ledger)], capsys)
     assert code == 1
     assert "UNVERIFIED" in out
