@@ -126,6 +126,8 @@ def restored_mysql(
             sandbox_id=sandbox.id,
             kept=request.keep,
             recovered_to_position=position,
+            # --prepare applied the backup's own redo log; a dump's completeness is the plan's
+            base_check="mariabackup" if snapshot.kind == "mariabackup" else "none",
         )
         yield Restored(result, sandbox, clock)
 
