@@ -80,6 +80,10 @@ class SandboxError(InfrastructureError):
     """A throwaway instance that could not be created, started or stopped."""
 
 
+class SandboxDiskFull(SandboxError):
+    """The sandbox directory ran out of space: the machine's problem, not the backup's."""
+
+
 class ToolMissing(InfrastructureError):
     """A server binary or helper tool (pg_waldump, lz4, ...) is not installed."""
 

@@ -103,6 +103,7 @@ class FileSourceSpec(Strict):
     kind: Literal["file"]
     base_backups: FilePath
     wal_archive: FilePath
+    allow_unverified_base: bool = False  # a base without backup_manifest may still PASS
 
     def describe(self) -> str:
         return f"file:{self.base_backups}"

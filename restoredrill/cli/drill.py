@@ -43,6 +43,13 @@ def drill_command(
         typer.Option("--results-dir", help="Also write each drill's result JSON here."),
     ] = None,
     webhook_url: WebhookOpt = None,
+    allow_unverified_base: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified-base",
+            help="A base backup without backup_manifest may still PASS (the warning stays).",
+        ),
+    ] = False,
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -54,6 +61,7 @@ def drill_command(
         junit=junit,
         webhook_url=webhook_url,
         parallel=parallel,
+        allow_unverified_base=allow_unverified_base,
     )
     fleet = run_drills(playbooks, options, progress)
     if json_output:

@@ -18,6 +18,7 @@ from restoredrill.models import (
     WalRange,
     WalSegment,
 )
+from restoredrill.sandboxes.diskspace import space_checks
 from restoredrill.sources.base import SelfPlanning, Source
 from restoredrill.sources.file import Catalogue
 from restoredrill.sources.wal_archive import TimelineStep, WalArchive, validate_segment
@@ -349,6 +350,7 @@ def _plan(
         bytes=len(needed) * archive.segment_size,
         timelines=sorted({s.timeline for s in needed}),
     )
+    checks.items += space_checks(backup.size_bytes, wal_range.bytes)  # a warning, never a failure
     return outcome(
         **extra,
         wal_range=wal_range,

@@ -11,6 +11,21 @@ from restoredrill.ledger import Ledger
 from restoredrill.models import RestoreResult
 
 
+def unverified_base(result: RestoreResult) -> str | None:
+    """Why a PostgreSQL physical base went unchecked (no backup_manifest), or None. Logical
+    and RDS restores have no base backup of ours to check."""
+    backup = result.plan.base_backup
+    if result.plan.engine != "postgres" or backup is None or result.base_check != "none":
+        return None
+    return f"base backup {backup.path} has no backup_manifest: not checked"
+
+
+def restore_verdict(result: RestoreResult) -> str:
+    """RESTORED, or UNVERIFIED when the base could not be checked: the history must not
+    show such a restore as a clean one."""
+    return "UNVERIFIED" if unverified_base(result) else "RESTORED"
+
+
 def recorded_restore(
     ledger: Ledger | None,
     source: str,
@@ -39,10 +54,14 @@ def recorded_restore(
             database=describe(result.dsn or ""),
             source=source,
             target=target,
-            verdict="RESTORED",
+            verdict=restore_verdict(result),
             phases=result.phases,
             rto_seconds=result.rto_seconds,
             rpo_seconds=result.rpo_seconds,
-            details=details(result),
+            details={
+                **details(result),
+                "base_check": result.base_check,
+                "warnings": result.warnings,
+            },
         )
     return result
