@@ -204,7 +204,8 @@ def _recover(playbook: Playbook, now: datetime, progress: ProgressListener) -> R
             tables=spec.tables,
             to_dsn=spec.to,
             out=spec.diff_out,
-            reapply=ReapplyOptions(execute=False, max_rows=spec.max_rows),
+            # diff_out is the playbook's own output: each scheduled run replaces it (0600)
+            reapply=ReapplyOptions(execute=False, max_rows=spec.max_rows, force=True),
             dbname=dbname,
             pg_bin=playbook.sandbox.pg_bin,
             os_user=playbook.sandbox.os_user,

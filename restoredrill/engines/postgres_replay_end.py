@@ -90,10 +90,11 @@ def _segment_for(log: str, lsn: int, timeline: int | None, segment_size: int) ->
 
 
 def last_transaction(log: str, replayed: datetime | None) -> str:
+    """The phrase after "last transaction recovered": its time, or why there is none."""
     if replayed is not None:
         return replayed.isoformat(sep=" ")
     found = _LAST_XACT.findall(log)
-    return str(found[-1]).strip() if found else "none recovered"
+    return str(found[-1]).strip() if found else "(none: no transaction replayed past the base)"
 
 
 def check_replay_end(

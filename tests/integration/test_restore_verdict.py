@@ -10,6 +10,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -19,7 +20,6 @@ from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, format_lsn, segment_name, segment_of
-from restoredrill.models import RestorePlan
 from tests.pgsetup import (
     Production,
     assert_nothing_left,
@@ -60,26 +60,31 @@ def sandbox_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield root
 
 
-def damage_body(prod: Production, dest: Path) -> tuple[Path, Path, str]:
-    """A private copy of the source whose segment holding the filler has 256 bytes flipped
-    in its body (its first pages intact, later segments present). Returns (base backups,
-    WAL archive, damaged segment name)."""
+def damage_body(prod: Production, dest: Path, *, now: bool = True) -> tuple[Path, Path, str]:
+    """A private copy of the source whose segment holding the filler gets 256 bytes flipped
+    in its body (its first pages intact, later segments present); with ``now=False`` the
+    bytes are flipped later by ``flip_body``. Returns (base backups, WAL archive, segment)."""
     base, archive = copy_source(prod, dest)
-    middle = (prod.commit(5).end_lsn + prod.commit(6).lsn) // 2
+    name = segment_name(1, segment_of(_middle(prod)))
+    assert (archive / name).is_file()
+    if now:
+        flip_body(prod, archive)
+    return base, archive, name
+
+
+def _middle(prod: Production) -> int:
+    return (prod.commit(5).end_lsn + prod.commit(6).lsn) // 2
+
+
+def flip_body(prod: Production, archive: Path) -> None:
+    middle = _middle(prod)
     segno = segment_of(middle)
     offset = max(middle % DEFAULT_SEGMENT_SIZE, 4 * 8192)
-    name = segment_name(1, segno)
-    path = archive / name
+    path = archive / segment_name(1, segno)
     assert (archive / segment_name(1, segno + 1)).is_file(), "later segments must be present"
     data = bytearray(path.read_bytes())
     data[offset : offset + 256] = bytes(b ^ 0xFF for b in data[offset : offset + 256])
     path.write_bytes(bytes(data))
-    return base, archive, name
-
-
-def _without_preflight(plan: RestorePlan) -> None:
-    """Test hook: skip the plan's verdict so the post-replay comparison is what must catch
-    the damage (the plan may learn to catch it first; this test keeps the backstop honest)."""
 
 
 def test_damaged_segment_body_latest_restore_exits_1(
@@ -89,8 +94,17 @@ def test_damaged_segment_body_latest_restore_exits_1(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    base, archive, damaged = damage_body(prod, tmp_path)
-    monkeypatch.setattr(restore_module, "check_plan", _without_preflight)
+    """The plan reads every record and would refuse this archive; the damage appears after
+    planning (as a disk or a copy can damage it), so the post-replay comparison must catch it."""
+    base, archive, damaged = damage_body(prod, tmp_path, now=False)
+    real_plan = restore_module.plan_restore
+
+    def plan_then_damage(*args: Any, **kwargs: Any) -> Any:
+        outcome = real_plan(*args, **kwargs)
+        flip_body(prod, archive)
+        return outcome
+
+    monkeypatch.setattr(restore_module, "plan_restore", plan_then_damage)
     args = ["restore", "--base-backups", str(base), "--wal-archive", str(archive)]
     code, out, err = cli([*args, "--target", "latest"], capsys)
     assert code == 1, out + err
