@@ -9,6 +9,24 @@ from rich.text import Text
 from restoredrill.drill.incident import IncidentReport
 
 
+def incidents_table(report: IncidentReport, title: str = "biggest first") -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for column in ("xid", "committed at", "table", "inserted", "updated", "deleted"):
+        table.add_column(column, justify="right" if column != "table" else "left")
+    for incident in report.incidents:
+        for n, change in enumerate(incident.tables):
+            first = n == 0
+            table.add_row(
+                str(incident.xid) if first else "",
+                incident.commit_time.isoformat() if first else "",
+                Text(change.table, style="dim" if change.toast else ""),
+                f"{change.inserted:,}",
+                f"{change.updated:,}",
+                f"{change.deleted:,}",
+            )
+    return table
+
+
 def render_incidents(console: Console, report: IncidentReport) -> None:
     window = ""
     if report.since or report.until:
@@ -24,21 +42,7 @@ def render_incidents(console: Console, report: IncidentReport) -> None:
     if not report.incidents:
         console.print("no committed transaction changed rows here", markup=False)
     else:
-        table = Table(title="biggest first", title_justify="left", show_edge=False)
-        for column in ("xid", "committed at", "table", "inserted", "updated", "deleted"):
-            table.add_column(column, justify="right" if column != "table" else "left")
-        for incident in report.incidents:
-            for n, change in enumerate(incident.tables):
-                first = n == 0
-                table.add_row(
-                    str(incident.xid) if first else "",
-                    incident.commit_time.isoformat() if first else "",
-                    Text(change.table, style="dim" if change.toast else ""),
-                    f"{change.inserted:,}",
-                    f"{change.updated:,}",
-                    f"{change.deleted:,}",
-                )
-        console.print(table)
+        console.print(incidents_table(report))
     for note in report.notes:
         console.print(f"note: {note}", markup=False)
     if report.recover_command is not None:
