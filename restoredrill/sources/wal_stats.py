@@ -34,6 +34,7 @@ _MULTI = re.compile(r"^MULTI_INSERT(?:\+INIT)? (?P<n>\d+) tuples")
 _REL = re.compile(r"blkref #0: rel (?P<spc>\d+)/(?P<db>\d+)/(?P<rel>\d+)")
 _SUBXACTS = re.compile(r"subxacts: (?P<ids>[\d ]+)")
 _STOPPED = re.compile(r"error in WAL record at (?P<lsn>[0-9A-F]+/[0-9A-F]+)")
+_END_OF_WAL = re.compile(r"wanted \d+, got 0|could not find file")
 # Relfilenodes below FirstNormalObjectId belong to the system catalogs (DDL, not data).
 FIRST_NORMAL_OID = 16384
 OPS = ("inserted", "updated", "deleted")
@@ -152,7 +153,8 @@ def _changes(
                 argv = [tools.path("pg_waldump"), "-p", str(workdir)]
                 argv += ["-r", "Heap", "-r", "Heap2", "-r", "Transaction"]
                 argv += [window[0].name, window[-1].name]
-                for lsn, line in _waldump_lines(argv, window):
+                final = start + WINDOW >= len(run) - 1
+                for lsn, line in _waldump_lines(argv, window, final):
                     if lsn <= seen_until:
                         continue  # the overlapping segment, read twice
                     seen_until = lsn
@@ -194,10 +196,14 @@ def _apply(line: str, pending: _Pending) -> TxChanges | None:
     return None
 
 
-def _waldump_lines(argv: list[str], window: Sequence[WalSegment]) -> Iterator[tuple[int, str]]:
-    """(LSN, line) of each record. pg_waldump always stops with an error at the end of the
-    readable WAL; one that stops before the window's last segment met damaged WAL, and
-    counting on past it would silently miss transactions."""
+def _waldump_lines(
+    argv: list[str], window: Sequence[WalSegment], final: bool
+) -> Iterator[tuple[int, str]]:
+    """(LSN, line) of each record. pg_waldump always ends with an error; only two are the
+    end of the archived WAL: zeros after the last record (a switched segment) or the next
+    segment not being there. Anything else (a bad checksum, a torn page, a short file), or
+    an end before the window's last segment, is damaged WAL: counting on past it would
+    silently miss transactions."""
     with tempfile.TemporaryFile(mode="w+") as errors:
         proc = subprocess.Popen(
             argv,
@@ -217,12 +223,11 @@ def _waldump_lines(argv: list[str], window: Sequence[WalSegment]) -> Iterator[tu
             proc.wait()
             proc.stdout.close()
         errors.seek(0)
-        message = errors.read().strip()
+        message = " ".join(errors.read().split())
     stopped = _STOPPED.search(message)
-    if stopped is not None:
-        at = parse_lsn(stopped["lsn"])
-        last = window[-1]
-        if segment_of(at) < last.segno:
-            name = next((s.name for s in window if s.segno == segment_of(at)), "?")
-            detail = message.splitlines()[-1].removeprefix("pg_waldump: error: ")
-            raise BackupCorrupt(f"WAL segment {name}: pg_waldump stopped early ({detail})")
+    at = segment_of(parse_lsn(stopped["lsn"])) if stopped is not None else window[-1].segno
+    if at >= window[-1].segno and (not final or _END_OF_WAL.search(message) or not message):
+        return
+    name = next((s.name for s in window if s.segno == at), window[-1].name)
+    detail = message.rsplit("pg_waldump: error: ", 1)[-1]
+    raise BackupCorrupt(f"WAL segment {name}: unreadable WAL ({detail})")

@@ -5,6 +5,7 @@ time; `recover --incident-xid` then puts back exactly what it did, nothing aroun
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 
 from restoredrill.engines.pg_archiving import base_backup, start_archiving, switch_and_wait_archived
 from restoredrill.engines.pg_tools import PgTools
+from restoredrill.lsn import parse_lsn, segment_name, segment_of
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.pgsetup import assert_nothing_left, cli, private_sandbox_root
 
@@ -74,6 +76,9 @@ def story(pg_tools: PgTools, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 xid = _xid(conn)
                 conn.execute("DELETE FROM users WHERE id <= 2000")
             after = _now(conn)
+        switch_and_wait_archived(cluster)  # the incident's segment is not the archive's last
+        with cluster.connect() as conn:
+            conn.autocommit = True
             conn.execute("INSERT INTO users VALUES (5002, 'legit just after', 2)")
             conn.execute("UPDATE users SET name = 'edited after' WHERE id = 2600")
             conn.execute("BEGIN")
@@ -251,3 +256,43 @@ def test_recover_by_xid_diffs_exactly_that_transaction(
     assert stderr.strip().count("\n") == 0
     code, _, stderr = cli(common, capsys)
     assert code == 2 and "--incident-xid N, or both --before and --after" in stderr
+
+
+def _damaged_copy(
+    story: Story, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, str]:
+    """A copy of the archive, and the name of the segment holding the incident's commit."""
+    first = _incidents(_find(story, capsys, "--top", "1"))[0]
+    commit = parse_lsn(str(first["commit_lsn"]))
+    name = segment_name(1, segment_of(commit))
+    copy = tmp_path / "archive"
+    shutil.copytree(story.archive, copy)
+    return copy, name
+
+
+def test_a_damaged_segment_is_an_error_not_a_shorter_list(
+    story: Story, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy, name = _damaged_copy(story, tmp_path, capsys)
+    with open(copy / name, "r+b") as segment:
+        segment.seek(4 * 8192 + 100)  # inside the DELETE's records, before its commit
+        segment.write(b"\xff" * 64)
+    argv = ["incident", "find", "--wal-archive", str(copy), "--base-backups", str(story.backups)]
+    code, stdout, stderr = cli(argv, capsys)
+    assert code == 1 and stdout == ""
+    assert f"WAL segment {name}: unreadable WAL" in stderr and stderr.strip().count("\n") == 0
+    assert "incorrect resource manager data checksum" in stderr
+
+
+def test_a_missing_segment_is_named(
+    story: Story, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy, name = _damaged_copy(story, tmp_path, capsys)
+    (copy / name).unlink()
+    argv = ["incident", "find", "--wal-archive", str(copy), "--base-backups", str(story.backups)]
+    code, stdout, _ = cli([*argv, "--json"], capsys)
+    assert code == 0
+    document = json.loads(stdout)
+    assert document["missing_segments"] == [name]
+    assert any(f"WAL segment {name} is missing" in n for n in document["notes"])
+    assert story.xid not in [i["xid"] for i in document["incidents"]]
