@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from restoredrill.cli.common import JsonOpt, PgBinOpt, emit_json, out
-from restoredrill.cli.restore import WalArchiveOpt
 from restoredrill.drill.incident import DEFAULT_TOP, FindRequest, find_incidents
 from restoredrill.report.terminal_incident import render_incidents
 from restoredrill.targets import parse_time
@@ -18,7 +17,16 @@ app = typer.Typer(help="Find the incident in the archive.", no_args_is_help=True
 
 @app.command("find")
 def find_command(
-    wal_archive: WalArchiveOpt,
+    wal_archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--wal-archive", help="PostgreSQL: directory a cp-style archive_command writes."
+        ),
+    ] = None,
+    binlog_archive: Annotated[
+        Path | None,
+        typer.Option("--binlog-archive", help="MariaDB/MySQL: directory of binlog files."),
+    ] = None,
     base_backups: Annotated[
         Path | None,
         typer.Option(
@@ -48,7 +56,7 @@ def find_command(
     json_output: JsonOpt = False,
 ) -> None:
     """List the committed transactions that changed the most rows, biggest first, from the
-    WAL archive alone (no restore), and the `recover` command for the biggest."""
+    archive alone (WAL or binlogs; no restore), and the command to run for the biggest."""
     request = FindRequest(
         wal_archive=wal_archive,
         base_backups=base_backups,
@@ -58,6 +66,7 @@ def find_command(
         top=top,
         dsn=dsn,
         pg_bin=pg_bin,
+        binlog_archive=binlog_archive,
     )
     report = find_incidents(request)
     if json_output:

@@ -7,82 +7,36 @@ relfilenode; with a read-only DSN of production they are named (pg_filenode_rela
 
 from __future__ import annotations
 
-import heapq
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
-
-from pydantic import AwareDatetime
 
 from restoredrill import dsn as dsnlib
+from restoredrill.drill.incident_models import (
+    DEFAULT_TOP,
+    FindRequest,
+    Incident,
+    IncidentReport,
+    TableChanges,
+    Top,
+    in_window,
+)
+from restoredrill.drill.incident_mysql import find_binlog_incidents
 from restoredrill.drill.incident_names import RelName, RelNamer
 from restoredrill.engines.pg_tools import find_pg_tools
 from restoredrill.errors import ConfigError, InvalidTarget
 from restoredrill.lsn import format_lsn, segment_of
-from restoredrill.models import Frozen, WalSegment
+from restoredrill.models import WalSegment
 from restoredrill.sources.pg_basebackups import list_base_backups
 from restoredrill.sources.wal_archive import WalArchive, scan_archive
 from restoredrill.sources.wal_stats import Counts, RelFile, TxChanges, committed_changes
 
-DEFAULT_TOP = 10
 # Commit records are written in (almost) commit-time order: a commit stamped before --until
 # cannot appear much after one stamped later, so reading stops this far past the window.
 UNTIL_SLACK = timedelta(seconds=60)
 _REL_ID = re.compile(r"^(?:rel )?(?P<db>\d+)/(?P<node>\d+)$")
-
-
-class TableChanges(Frozen):
-    table: str  # schema.table, or "rel DBOID/RELFILENODE" when not named
-    database_oid: int
-    relfilenode: int
-    named: bool
-    toast: bool = False  # TOAST chunks of that table: not rows, not counted in the total
-    inserted: int
-    updated: int
-    deleted: int
-
-
-class Incident(Frozen):
-    xid: int
-    commit_time: AwareDatetime
-    commit_lsn: str
-    rows: int
-    tables: list[TableChanges]
-
-
-class IncidentReport(Frozen):
-    format: Literal["restoredrill-incidents/1"] = "restoredrill-incidents/1"
-    wal_archive: str
-    since: AwareDatetime | None
-    until: AwareDatetime | None
-    tables: list[str]
-    names_resolved: bool
-    segments_scanned: int
-    first_segment: str | None
-    last_segment: str | None
-    missing_segments: list[str]
-    transactions: int  # committed, in the window, with row changes (in --table if given)
-    aborted: int
-    unfinished: int
-    incidents: list[Incident]
-    recover_command: str | None
-    notes: list[str]
-
-
-@dataclass(frozen=True)
-class FindRequest:
-    wal_archive: Path
-    base_backups: Path | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    tables: Sequence[str] = ()
-    top: int = DEFAULT_TOP
-    dsn: str | None = None  # production, read-only: only to name relfilenodes
-    pg_bin: str | None = None
 
 
 def _check(request: FindRequest) -> None:
@@ -93,7 +47,9 @@ def _check(request: FindRequest) -> None:
         raise InvalidTarget("--until must be later than --since")
     if request.top < 1:
         raise ConfigError("--top must be at least 1")
-    if request.dsn is None:
+    if (request.wal_archive is None) == (request.binlog_archive is None):
+        raise ConfigError("give the archive: --wal-archive (PostgreSQL) or --binlog-archive")
+    if request.dsn is None and request.wal_archive is not None:
         named = [t for t in request.tables if not _REL_ID.match(t.strip())]
         if named:
             raise ConfigError(
@@ -135,12 +91,6 @@ def _segments(
         else:
             runs.append([segment])
     return runs, missing
-
-
-def _in_window(tx: TxChanges, request: FindRequest) -> bool:
-    if request.since is not None and tx.commit_time < request.since:
-        return False
-    return request.until is None or tx.commit_time <= request.until
 
 
 def _wanted(name: RelName, rel: RelFile, tables: Sequence[str]) -> bool:
@@ -208,31 +158,28 @@ def recover_command(request: FindRequest, incident: Incident) -> str:
 def find_incidents(request: FindRequest) -> IncidentReport:
     """The ``request.top`` committed transactions that changed the most rows, biggest first."""
     _check(request)
+    if request.binlog_archive is not None:
+        return find_binlog_incidents(request)
+    assert request.wal_archive is not None
     archive = scan_archive(request.wal_archive)
     runs, missing = _segments(archive, request.base_backups)
     tools = find_pg_tools(request.pg_bin)
     stop_after = request.until + UNTIL_SLACK if request.until is not None else None
-    best: list[tuple[int, int, int, Incident]] = []  # min-heap (rows, -lsn, xid, incident)
-    seen = aborted = unfinished = scanned = 0
+    top = Top(request.top)
+    aborted = unfinished = scanned = 0
     with RelNamer(request.dsn) as namer:
         for run in runs:
             changes, totals = committed_changes(tools, run, stop_after)
             for tx in changes:
-                if not _in_window(tx, request):
+                if not in_window(tx.commit_time, request):
                     continue
                 incident = _incident(tx, namer, request.tables)
-                if incident is None:
-                    continue
-                seen += 1
-                entry = (incident.rows, -tx.commit_lsn, tx.xid, incident)
-                if len(best) < request.top:
-                    heapq.heappush(best, entry)
-                elif entry[:3] > best[0][:3]:
-                    heapq.heapreplace(best, entry)
+                if incident is not None:
+                    top.offer(incident)
             aborted, unfinished = aborted + totals.aborted, unfinished + totals.unfinished
             scanned += totals.segments
         notes = list(namer.notes)
-    ranked = [entry[3] for entry in sorted(best, key=lambda e: e[:3], reverse=True)]
+    ranked = top.ranked()
     if request.dsn is None:
         notes.append("tables are shown as rel DBOID/RELFILENODE; --dsn (read-only) names them")
     if missing:
@@ -251,10 +198,13 @@ def find_incidents(request: FindRequest) -> IncidentReport:
         first_segment=runs[0][0].name if runs else None,
         last_segment=runs[-1][-1].name if runs else None,
         missing_segments=missing,
-        transactions=seen,
+        transactions=top.seen,
         aborted=aborted,
         unfinished=unfinished,
         incidents=ranked,
         recover_command=recover_command(request, ranked[0]) if ranked else None,
         notes=notes,
     )
+
+
+__all__ = ["DEFAULT_TOP", "FindRequest", "Incident", "IncidentReport", "find_incidents"]

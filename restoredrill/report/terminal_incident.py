@@ -11,13 +11,14 @@ from restoredrill.drill.incident import IncidentReport
 
 def incidents_table(report: IncidentReport, title: str = "biggest first") -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
-    for column in ("xid", "committed at", "table", "inserted", "updated", "deleted"):
+    ident = "GTID" if report.engine != "postgres" else "xid"
+    for column in (ident, "committed at", "table", "inserted", "updated", "deleted"):
         table.add_column(column, justify="right" if column != "table" else "left")
     for incident in report.incidents:
         for n, change in enumerate(incident.tables):
             first = n == 0
             table.add_row(
-                str(incident.xid) if first else "",
+                str(incident.xid if incident.xid is not None else incident.gtid) if first else "",
                 incident.commit_time.isoformat() if first else "",
                 Text(change.table, style="dim" if change.toast else ""),
                 f"{change.inserted:,}",
@@ -34,8 +35,9 @@ def render_incidents(console: Console, report: IncidentReport) -> None:
         until = report.until.isoformat() if report.until else "…"
         window = f", committed {since} to {until}"
     console.print(
-        f"WAL {report.first_segment} … {report.last_segment} "
-        f"({report.segments_scanned} segments{window}): {report.transactions} committed "
+        f"{'WAL' if report.engine == 'postgres' else 'binlogs'} {report.first_segment} … "
+        f"{report.last_segment} ({report.segments_scanned} files{window}): "
+        f"{report.transactions} committed "
         f"transaction(s) changed rows",
         markup=False,
     )
@@ -47,7 +49,7 @@ def render_incidents(console: Console, report: IncidentReport) -> None:
         console.print(f"note: {note}", markup=False)
     if report.recover_command is not None:
         biggest = report.incidents[0]
-        console.print(
-            f"to put back what xid {biggest.xid} did ({biggest.rows:,} rows):", markup=False
-        )
+        what = f"xid {biggest.xid}" if biggest.xid is not None else f"GTID {biggest.gtid}"
+        verb = "put back what" if report.engine == "postgres" else "restore to just before"
+        console.print(f"to {verb} {what} ({biggest.rows:,} rows):", markup=False)
         console.print(f"  {report.recover_command}", markup=False)
