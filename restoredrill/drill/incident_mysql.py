@@ -69,7 +69,10 @@ def find_binlog_incidents(request: FindRequest) -> IncidentReport:
             if incident is not None:
                 top.offer(incident)
     ranked = top.ranked()
-    notes = ["binlog event times have one-second resolution"]
+    notes = [
+        "binlog event times have one-second resolution; rows removed by ON DELETE CASCADE "
+        "are not in the binlog (InnoDB redoes them) and are not counted"
+    ]
     if missing:
         notes.append(
             f"binlog {missing[0]} is missing"

@@ -54,7 +54,8 @@ def binlog_changes(binlog_tool: str, files: Sequence[Path]) -> Iterator[BinlogTx
 
 
 def _file_changes(binlog_tool: str, path: Path) -> Iterator[BinlogTx]:
-    argv = [binlog_tool, "--verbose", "--base64-output=decode-rows", str(path)]
+    argv = [binlog_tool, "--verbose", "--base64-output=decode-rows", "--verify-binlog-checksum"]
+    argv.append(str(path))
     current: BinlogTx | None = None
     with tempfile.TemporaryFile(mode="w+") as errors:
         proc = subprocess.Popen(
