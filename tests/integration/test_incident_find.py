@@ -296,3 +296,33 @@ def test_a_missing_segment_is_named(
     assert document["missing_segments"] == [name]
     assert any(f"WAL segment {name} is missing" in n for n in document["notes"])
     assert story.xid not in [i["xid"] for i in document["incidents"]]
+
+
+def test_usage_errors_are_one_line(
+    story: Story, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv, expected in (
+        (["incident", "find"], "--wal-archive (PostgreSQL) or --binlog-archive"),
+        (
+            ["incident", "find", "--wal-archive", str(story.archive), "--binlog-archive", "x"],
+            "--wal-archive (PostgreSQL) or --binlog-archive",
+        ),
+        (["incident", "find", "--wal-archive", str(tmp_path / "nope")], "no such directory"),
+    ):
+        code, stdout, stderr = cli(argv, capsys)
+        assert code == 2 and stdout == "" and expected in stderr, stderr
+        assert stderr.strip().count("\n") == 0
+
+
+def test_recover_an_xid_the_archive_does_not_hold(
+    story: Story, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["recover", "--base-backups", str(story.backups), "--wal-archive", str(story.archive)]
+    argv += ["--table", "users", "--to", story.production.dsn(), "--incident-xid", "999999"]
+    with private_sandbox_root() as root:
+        monkeypatch.setenv("RESTOREDRILL_SANDBOX_DIR", str(root))
+        code, stdout, stderr = cli(argv, capsys)
+        assert_nothing_left(root)
+    assert code == 1 and stdout == "", stderr
+    assert "xid 999999 not found in the WAL archive" in stderr
+    assert stderr.strip().count("\n") == 0
