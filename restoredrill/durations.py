@@ -1,4 +1,4 @@
-"""Durations as people write them in playbooks and options: ``90s``, ``15m``, ``1h30m``,
+"""Durations as people write them in playbooks and options: ``500ms``, ``90s``, ``15m``, ``1h30m``,
 ``2 days``, or a plain number of seconds; and relative times such as ``15 minutes ago``."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 _UNITS = {
+    "ms": 0.001,
     "s": 1,
     "sec": 1,
     "secs": 1,

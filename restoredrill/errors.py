@@ -57,6 +57,10 @@ class ReapplyRefused(UsageError):
     """Reapply will not write: wrong target server, no key, over the ceiling, stale checkpoint."""
 
 
+class SameServerRefused(UsageError):
+    """verify / diff given production itself as the "restored" side: nothing would be tested."""
+
+
 # --- 3: infrastructure ------------------------------------------------------------
 
 
@@ -66,6 +70,10 @@ class InfrastructureError(RestoreDrillError):
 
 class DatabaseUnavailable(InfrastructureError):
     """A DSN that does not connect or a query that fails for server reasons."""
+
+
+class ProductionTimeout(DatabaseUnavailable):
+    """A production session hit its lock or statement timeout (verify, diff): never a hang."""
 
 
 class SandboxError(InfrastructureError):
@@ -99,3 +107,21 @@ class Interrupted(RestoreDrillError):
     """Ctrl-C or SIGTERM; raised so context managers tear sandboxes down."""
 
     exit_code = 130
+
+
+class InterruptSignal(KeyboardInterrupt):
+    """What the CLI's SIGINT and SIGTERM handlers raise. A KeyboardInterrupt on purpose, not a
+    RestoreDrillError: database drivers cancel the running statement on it (psycopg does), so
+    a transaction cut mid-statement still rolls back cleanly, and ``except Exception`` blocks
+    do not swallow it. cli/app.py turns it into exit 130 and one line."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
+
+
+def interrupt_name(signame: str | None) -> str:
+    """How an interrupted run begins its one line: ``terminated (SIGTERM)``."""
+    if signame is None:
+        return "interrupted"
+    return f"terminated ({signame})" if signame == "SIGTERM" else f"interrupted ({signame})"

@@ -36,13 +36,15 @@ class RecoveryTarget(Frozen):
     position: str | None = None  # MariaDB/MySQL binlog FILE:POS
     gtid: str | None = None  # MariaDB domain-server-seq or MySQL uuid:N
     inclusive: bool = True
+    # PostgreSQL: follow this timeline (--timeline) instead of the newest reachable one.
+    timeline: int | None = None
 
     @model_serializer(mode="wrap")
     def _without_unused_mysql_fields(self, handler: SerializerFunctionWrapHandler) -> object:
-        """position/gtid only appear when set (PostgreSQL documents stay as they were)."""
+        """position/gtid/timeline only appear when set (documents stay as they were)."""
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("position", "gtid"):
+            for key in ("position", "gtid", "timeline"):
                 if data.get(key) is None:
                     data.pop(key, None)
         return data
@@ -354,6 +356,9 @@ class RowDiff(Frozen):
     changed: list[ChangedRow]
     note: str | None = None
     stats: DiffStats | None = None
+    # The table exists on the other side only: a difference of the whole table (not keyed,
+    # no rows listed; rows_* count the side that has it).
+    missing_in: Literal["restored", "production"] | None = None
 
 
 DiffMode = Literal["production", "incident"]

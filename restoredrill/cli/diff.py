@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 
 from restoredrill.cli.common import JsonOpt, emit_json, err, interactive, out
+from restoredrill.cli.verify import ProductionLockTimeoutOpt, ProductionStatementTimeoutOpt
 from restoredrill.drill import diff as drill
+from restoredrill.drill import guards
 from restoredrill.report.terminal_diff import render_diff, write_csv
 from restoredrill.report.terminal_verify import ConsoleProgress
 from restoredrill.timing import ProgressListener
@@ -59,12 +61,16 @@ def diff_command(
     output_format: Annotated[
         DiffFormat, typer.Option("--format", help="Output on stdout.")
     ] = DiffFormat.table,
+    lock_timeout: ProductionLockTimeoutOpt = guards.DEFAULT_LOCK_TIMEOUT,
+    statement_timeout: ProductionStatementTimeoutOpt = guards.DEFAULT_STATEMENT_TIMEOUT,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Keyed diff of one table between a restore and production.
 
     Checksum bisection over key ranges, hashed inside both servers. Exit 0 no differences,
-    1 differences, 2 usage (or a table without a key: counts only)."""
+    1 differences (a table on one side only included), 2 usage (or a table without a key:
+    not compared, counts only), 3 production timed out."""
     as_json = json_output or output_format == DiffFormat.json
     progress: ProgressListener | None = ConsoleProgress(err) if interactive(as_json) else None
     document = drill.diff(
@@ -76,6 +82,9 @@ def diff_command(
         where=where,
         out=out_file,
         progress=progress,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+        force=force,
     )
     if as_json:
         emit_json(document)
@@ -83,7 +92,7 @@ def diff_command(
         write_csv(document, sys.stdout)
     else:
         render_diff(out, document, str(out_file) if out_file else None)
-    if any(not t.keyed for t in document.tables):
+    if drill.not_compared(document):
         if not as_json and output_format != DiffFormat.table:
             err.print(document.tables[0].note, markup=False)
         raise typer.Exit(2)

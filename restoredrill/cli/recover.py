@@ -19,6 +19,7 @@ from restoredrill.cli.common import (
 from restoredrill.cli.reapply import (
     BatchSizeOpt,
     ExecuteOpt,
+    ForceOpt,
     LockTimeoutOpt,
     MaxRowsOpt,
     OnlyOpt,
@@ -75,6 +76,7 @@ def recover_command(
     batch_size: BatchSizeOpt = reapply_lib.DEFAULT_BATCH_SIZE,
     lock_timeout: LockTimeoutOpt = reapply_lib.DEFAULT_LOCK_TIMEOUT,
     statement_timeout: StatementTimeoutOpt = reapply_lib.DEFAULT_STATEMENT_TIMEOUT,
+    force: ForceOpt = False,
     pg_bin: PgBinOpt = None,
     os_user: OsUserOpt = "postgres",
     json_output: JsonOpt = False,
@@ -93,7 +95,15 @@ def recover_command(
         to_dsn=to,
         out=out_file,
         reapply=options(
-            only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout
+            only,
+            where,
+            sql_out,
+            execute,
+            max_rows,
+            batch_size,
+            lock_timeout,
+            statement_timeout,
+            force,
         ),
         dbname=dbname,
         pg_bin=pg_bin,

@@ -7,11 +7,29 @@ from typing import Annotated
 import typer
 
 from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_json, err, interactive, out
+from restoredrill.drill import guards
 from restoredrill.drill import verify as drill
 from restoredrill.errors import InfrastructureError
 from restoredrill.models import VERIFY_EXIT_CODES
 from restoredrill.report.terminal_verify import ConsoleProgress, render_verify_report
 from restoredrill.timing import ProgressListener
+
+ProductionLockTimeoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--lock-timeout",
+        metavar="DURATION",
+        help="Give up (exit 3) when production makes a read wait this long for a lock.",
+    ),
+]
+ProductionStatementTimeoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--statement-timeout",
+        metavar="DURATION",
+        help="Give up (exit 3) when one statement on production runs this long.",
+    ),
+]
 
 
 def verify_command(
@@ -51,6 +69,8 @@ def verify_command(
             "commit).",
         ),
     ] = None,
+    lock_timeout: ProductionLockTimeoutOpt = guards.DEFAULT_LOCK_TIMEOUT,
+    statement_timeout: ProductionStatementTimeoutOpt = guards.DEFAULT_STATEMENT_TIMEOUT,
     json_output: JsonOpt = False,
     ledger: LedgerOpt = None,
 ) -> None:
@@ -69,6 +89,8 @@ def verify_command(
             as_of_columns=columns,
             as_of=as_of_time,
             progress=progress,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
         )
     except InfrastructureError as exc:
         drill.record_verify(restored_dsn, reference, None, ledger, error=str(exc))

@@ -121,7 +121,7 @@ def incident_step(
             before_dsn, after.dsn(dbname), production_identity(target_dsn), list(tables), listener
         )
     diff_file = workdir / "incident.diff.json"
-    write_diff(document, diff_file)
+    write_diff(document, diff_file, force=True)  # the demo's own working file
     dry = reapply_document(document, diff_file, target_dsn, ReapplyOptions(), listener)
     outcome = IncidentOutcome(
         summaries=[RowDiffSummary.of(t, sample=3) for t in document.tables],

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,6 +31,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from restoredrill import dsn as dsnlib
+from restoredrill.drill import guards
+from restoredrill.drill.private_file import check_writable, write_private
 from restoredrill.engines.base import Engine, engine_for_dsns
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres_diff import KeyRange, KeyText
@@ -97,6 +98,8 @@ class _Sides:
         self.production = production
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="diff")
         self.round_trips = 0
+        self.failed_side: str | None = None  # the side whose statement raised last
+        self.table: str | None = None  # the table being diffed, for error messages
 
     def conn(self, side: str) -> Any:
         return self.restored if side == "restored" else self.production
@@ -109,7 +112,12 @@ class _Sides:
             for side, (query, params) in jobs.items()
         }
         try:
-            return {side: future.result() for side, future in futures.items()}
+            results: dict[str, list[Any]] = {}
+            for side, future in futures.items():
+                self.failed_side = side
+                results[side] = future.result()
+            self.failed_side = None
+            return results
         except BaseException:
             for side in futures:  # stop the other side's query too (Ctrl-C, errors)
                 with contextlib.suppress(Exception):
@@ -507,21 +515,66 @@ def _sorted(items: list[tuple[tuple[int, ...], int, T]]) -> list[T]:
 # --- public API ----------------------------------------------------------------------------------
 
 
-def _check_where(sides: _Sides, table: TableName, where: str | None) -> None:
+def _check_where(
+    sides: _Sides,
+    table: TableName,
+    where: str | None,
+    which: Sequence[str] = ("restored", "production"),
+) -> None:
     if where is None or not where.strip():
         return
     engine = sides.engine
     probe = engine.where_probe(table, where)
-    for side, conn in (("restored", sides.restored), ("production", sides.production)):
+    for side in which:
+        conn = sides.conn(side)
         try:
             with engine.savepoint(conn):
                 engine.fetchall(conn, probe, [])
         except engine.errors as exc:
-            if engine.broken(conn):
+            if engine.broken(conn) or engine.timeout_kind(exc) is not None:
                 raise
             raise ConfigError(
                 f"--where is not valid for {table.display} ({side}): {engine.one_line(exc)}"
             ) from exc
+
+
+def _missing_side(sides: _Sides, table: TableName, where: str | None) -> RowDiff | None:
+    """A table on one side only: a difference of the whole table (its rows counted on the
+    side that has it); None when both sides have it."""
+    engine = sides.engine
+    present = {
+        side: bool(engine.column_info(sides.conn(side), table))
+        for side in ("restored", "production")
+    }
+    if all(present.values()):
+        return None
+    side = "restored" if present["restored"] else "production"
+    absent = "production" if side == "restored" else "restored"
+    _check_where(sides, table, where, (side,))
+    count = sides.run({side: (engine.count_query(table, engine.where_sql(where)), [])})
+    rows = int(count[side][0][0])
+    there = "the restored database" if side == "restored" else "production"
+    return RowDiff(
+        table=table.display,
+        schema_name=table.schema,
+        table_name=table.name,
+        keyed=False,
+        key=[],
+        columns=[
+            DiffColumn(name=c.name, type=c.type)
+            for c in engine.column_info(sides.conn(side), table)
+        ],
+        where=where,
+        rows_restored=rows if side == "restored" else 0,
+        rows_production=rows if side == "production" else 0,
+        counts=DiffCounts(),
+        lost=[],
+        new=[],
+        changed=[],
+        note=f"missing in {'the restored database' if absent == 'restored' else 'production'} "
+        f"({rows} row(s) in {there})",
+        missing_in="restored" if absent == "restored" else "production",
+    )
 
 
 def _diff_table(
@@ -536,6 +589,10 @@ def _diff_table(
     started = time.monotonic()
     engine = sides.engine
     table = _resolve_table(sides, spec)
+    sides.table = table.display
+    missing = _missing_side(sides, table, where)
+    if missing is not None:
+        return missing
     shape, reason = _shape(sides, table, key, columns)
     _check_where(sides, table, where)
     where_sql = engine.where_sql(where)
@@ -623,9 +680,14 @@ def diff_tables(
     where: str | None = None,
     progress: ProgressListener | None = None,
     options: DiffOptions | None = None,
+    lock_timeout: str = guards.DEFAULT_LOCK_TIMEOUT,
+    statement_timeout: str = guards.DEFAULT_STATEMENT_TIMEOUT,
 ) -> tuple[ServerIdentity, ServerIdentity, list[RowDiff]]:
-    """Diff ``tables`` (both sides opened read-only); returns both identities and the diffs."""
+    """Diff ``tables`` (both sides opened read-only; production with ``lock_timeout`` and
+    ``statement_timeout``, and never the restored side's very database); returns both
+    identities and the diffs."""
     listener = progress or SilentProgress()
+    limits = guards.session_limits(lock_timeout, statement_timeout)
     if (key or columns) and len(tables) != 1:
         raise ConfigError("--key and --columns apply to a single --table")
     if not tables:
@@ -638,9 +700,12 @@ def diff_tables(
         engine.close(restored)
         raise
     sides = _Sides(engine, restored, production)
+    spec: str | None = None
     try:
+        engine.limit_session(production, limits.lock_timeout, limits.statement_timeout)
         restored_id = engine.server_identity(restored, dsnlib.redact(restored_dsn))
         production_id = engine.server_identity(production, dsnlib.redact(production_dsn))
+        guards.refuse_same_server(restored_id, production_id, "diff")
         results: list[RowDiff] = []
         with _snapshots(sides):
             for spec in tables:
@@ -661,6 +726,10 @@ def diff_tables(
                 )
                 results.append(result)
     except engine.errors as exc:
+        kind = engine.timeout_kind(exc)
+        if kind is not None and sides.failed_side != "restored":  # only production is limited
+            where_ = f"production ({dsnlib.describe(production_dsn)})"
+            raise guards.timeout_error(kind, sides.table or spec, limits, where_) from exc
         raise DatabaseUnavailable(f"diff failed: {engine.one_line(exc)}") from exc
     finally:
         sides.close()
@@ -679,10 +748,25 @@ def diff(
     out: Path | None = None,
     progress: ProgressListener | None = None,
     options: DiffOptions | None = None,
+    lock_timeout: str = guards.DEFAULT_LOCK_TIMEOUT,
+    statement_timeout: str = guards.DEFAULT_STATEMENT_TIMEOUT,
+    force: bool = False,
 ) -> DiffDocument:
-    """``restoredrill diff``: one table, restored vs production now; written to ``out``."""
+    """``restoredrill diff``: one table, restored vs production now; written to ``out``
+    (an existing file only with ``force``: checked before any work)."""
+    if out is not None:
+        check_writable(out, force, "the diff file", make_dir=True)
     restored_id, production_id, results = diff_tables(
-        restored_dsn, production_dsn, [table], key, columns, where, progress, options
+        restored_dsn,
+        production_dsn,
+        [table],
+        key,
+        columns,
+        where,
+        progress,
+        options,
+        lock_timeout,
+        statement_timeout,
     )
     document = DiffDocument(
         created_at=datetime.now(UTC),
@@ -693,7 +777,7 @@ def diff(
         tables=results,
     )
     if out is not None:
-        write_diff(document, out)
+        write_diff(document, out, force)
     return document
 
 
@@ -716,15 +800,12 @@ def make_document(
     )
 
 
-def write_diff(document: DiffDocument, path: Path) -> None:
-    """Write atomically (a reader never sees half a diff)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(document.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the diff file {path}: {exc}") from exc
+def write_diff(document: DiffDocument, path: Path, force: bool = False) -> None:
+    """Write atomically and 0600 (it holds production rows); an existing file is kept
+    unless ``force``."""
+    write_private(
+        path, document.model_dump_json(indent=2) + "\n", force, "the diff file", make_dir=True
+    )
 
 
 def load_diff(path: Path) -> DiffDocument:
@@ -743,7 +824,28 @@ def load_diff(path: Path) -> DiffDocument:
 
 
 def has_differences(document: DiffDocument) -> bool:
-    return document.counts.total > 0
+    """Rows lost, new or changed, or a table on one side only."""
+    return document.counts.total > 0 or any(t.missing_in for t in document.tables)
+
+
+def not_compared(document: DiffDocument) -> list[RowDiff]:
+    """Tables present on both sides that could not be diffed (no key): counts only. A diff
+    holding one is never "no differences"."""
+    return [t for t in document.tables if not t.keyed and t.missing_in is None]
+
+
+def verdict(document: DiffDocument) -> str:
+    """One line: what the diff found, or that it could not tell."""
+    counts = document.counts
+    parts = []
+    if counts.total:
+        parts.append(f"{counts.lost:,} lost, {counts.new:,} new, {counts.changed:,} changed")
+    parts.extend(f"{t.table} {t.note}" for t in document.tables if t.missing_in)
+    skipped = not_compared(document)
+    if skipped:
+        names = ", ".join(t.table for t in skipped)
+        parts.append(f"not compared (no key, counts only): {names}; pass --key COLS")
+    return "; ".join(parts) if parts else "no differences"
 
 
 __all__ = [
@@ -753,6 +855,8 @@ __all__ = [
     "has_differences",
     "load_diff",
     "make_document",
+    "not_compared",
     "split_list",
+    "verdict",
     "write_diff",
 ]

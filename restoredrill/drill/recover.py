@@ -25,6 +25,7 @@ from pydantic import AwareDatetime
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
+from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.engines.base import engine_for_dsn, is_mysql_dsn
@@ -63,7 +64,7 @@ class RecoverRequest:
     after: datetime | None
     tables: Sequence[str]
     to_dsn: str
-    out: Path | None = None
+    out: Path | None = None  # an existing file only with ``reapply.force``
     reapply: ReapplyOptions = field(default_factory=ReapplyOptions)
     dbname: str | None = None  # database inside the restores (default: the --to DSN's)
     pg_bin: str | None = None
@@ -212,6 +213,11 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
     before_target, after_target = incident_targets(request)
     if not request.tables:
         raise ConfigError("choose the tables to recover (--table)")
+    out = request.out or default_out()
+    # Refuse now, not after two restores: the diff file and the script hold production rows.
+    check_writable(out, request.reapply.force, "the diff file", make_dir=True)
+    if request.reapply.sql_out is not None:
+        check_writable(request.reapply.sql_out, request.reapply.force, "the SQL script", True)
     production = production_identity(request.to_dsn)
     engine = engine_for_dsn(request.to_dsn)
     mysql = is_mysql_dsn(request.to_dsn)
@@ -233,7 +239,6 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
             engine="mysql" if mysql else "postgres",
         )
 
-    out = request.out or default_out()
     lock = threading.Lock()
     with ExitStack() as stack:
         listener.phase_started("restore before + after")
@@ -257,7 +262,7 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
                 before.dsn(dbname), after.dsn(dbname), production, request.tables, listener
             )
         before_result, after_result = before.result, after.result
-    write_diff(document, out)
+    write_diff(document, out, request.reapply.force)
     with clock.phase("reapply" if request.reapply.execute else "reapply (dry run)"):
         report = reapply_document(document, out, request.to_dsn, request.reapply, listener)
     return RecoverResult(

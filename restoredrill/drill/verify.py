@@ -9,15 +9,18 @@ production moved on past the restored point and no stable predicate was given).
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from restoredrill import dsn as dsnlib
+from restoredrill.drill import guards
+from restoredrill.drill.guards import TimeoutKind
 from restoredrill.drill.manifest import load_manifest
 from restoredrill.engines.base import Engine, engine_family, engine_for_dsn, engine_for_dsns
 from restoredrill.engines.names import TableName
@@ -138,10 +141,13 @@ def classify(
         )
 
     where = "the manifest" if reference_kind == "manifest" else "the reference"
-    if restored is None:
-        return check(VerifyStatus.ERROR, "missing in the restored database")
-    if reference is None:
-        return check(VerifyStatus.ERROR, f"missing in {where}")
+    # A table on one side only is a data difference, never an infrastructure error.
+    if restored is None and reference is not None:
+        return check(VerifyStatus.FAIL, "missing in the restored database")
+    if reference is None and restored is not None:
+        return check(VerifyStatus.FAIL, f"missing in {where}")
+    if restored is None or reference is None:
+        return check(VerifyStatus.ERROR, "could not be read on either side")
     if isinstance(restored, str):
         return check(VerifyStatus.ERROR, f"restored: {restored}")
     if isinstance(reference, str):
@@ -202,17 +208,25 @@ def _fingerprint_side(
     label: str,
     progress: ProgressListener,
     read_position: bool,
+    on_timeout: Callable[[TimeoutKind, str | None], Exception] | None = None,
+    stop: threading.Event | None = None,
 ) -> _Side:
     """Fingerprint ``items`` in one REPEATABLE READ, READ ONLY snapshot; errors stay per table
-    (each table runs in its own savepoint)."""
+    (each table runs in its own savepoint), except a session limit of production
+    (``on_timeout``), which ends the whole verify."""
     side = _Side()
     try:
         with engine.snapshot(conn):
             for table, name, where in items:
+                if stop is not None and stop.is_set():  # the other side failed: end now
+                    break
                 try:
                     with engine.savepoint(conn):
                         side.results[table] = engine.fingerprint(conn, name, where)
                 except engine.errors as exc:
+                    kind = engine.timeout_kind(exc)
+                    if kind is not None and on_timeout is not None:
+                        raise on_timeout(kind, table) from exc
                     if engine.broken(conn):
                         raise
                     side.results[table] = _one_line(exc)
@@ -279,13 +293,17 @@ def verify(
     as_of_columns: Mapping[str, str] | None = None,
     as_of: datetime | None = None,
     progress: ProgressListener | None = None,
+    lock_timeout: str = guards.DEFAULT_LOCK_TIMEOUT,
+    statement_timeout: str = guards.DEFAULT_STATEMENT_TIMEOUT,
 ) -> VerifyReport:
     """Compare the restored database with ``reference``: an existing manifest file, or a
-    production DSN (always opened read-only).
+    production DSN (always opened read-only, with ``lock_timeout`` and ``statement_timeout``;
+    refused when it is the restored server's very database).
 
     ``as_of_columns`` ({table: column}) limits both sides to ``column <= as_of`` for those
     tables; ``as_of`` defaults to the restored server's last replayed commit time."""
     listener: ProgressListener = progress or SilentProgress()
+    limits = guards.session_limits(lock_timeout, statement_timeout)
     as_of_columns = dict(as_of_columns or {})
     if as_of is not None:
         _require_aware(as_of)
@@ -313,9 +331,20 @@ def verify(
     listener.phase_started("verify")
     restored = _connect(engine, restored_dsn)
     reference_conn: Any = None
+    where = f"production ({dsnlib.describe(str(reference))})"
+
+    def on_timeout(kind: TimeoutKind, table: str | None) -> Exception:
+        return guards.timeout_error(kind, table, limits, where)
+
     try:
         if manifest is None:
             reference_conn = _connect(engine, str(reference))
+            engine.limit_session(reference_conn, limits.lock_timeout, limits.statement_timeout)
+            guards.refuse_same_server(
+                engine.server_identity(restored, dsnlib.redact(restored_dsn)),
+                engine.server_identity(reference_conn, reference_label),
+                "verify",
+            )
         report = _verify(
             engine,
             restored,
@@ -327,8 +356,12 @@ def verify(
             as_of,
             listener,
             started,
+            on_timeout,
         )
     except engine.errors as exc:
+        kind = engine.timeout_kind(exc)
+        if kind is not None and reference_conn is not None:  # only production is limited
+            raise on_timeout(kind, None) from exc
         raise DatabaseUnavailable(f"verify failed: {_one_line(exc)}") from exc
     finally:
         engine.close(restored)
@@ -355,6 +388,7 @@ def _verify(
     as_of: datetime | None,
     listener: ProgressListener,
     started: float,
+    on_timeout: Callable[[TimeoutKind, str | None], Exception],
 ) -> VerifyReport:
     restored_tables = {t.display: t for t in engine.list_tables(restored)}
     reference_tables: dict[str, TableName] = {}
@@ -391,9 +425,18 @@ def _verify(
     reference_id = engine.system_identifier(reference) if reference is not None else None
     listener.note(f"fingerprinting {len(jobs)} tables")
 
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
         restored_future = pool.submit(
-            _fingerprint_side, engine, restored, restored_items, "restored", listener, False
+            _fingerprint_side,
+            engine,
+            restored,
+            restored_items,
+            "restored",
+            listener,
+            False,
+            None,
+            stop,
         )
         reference_future = None
         if reference is not None:
@@ -405,11 +448,19 @@ def _verify(
                 "reference",
                 listener,
                 True,
+                on_timeout,
+                stop,
             )
         try:
+            # The first failure (a production timeout) ends both sides at once.
+            futures = [f for f in (restored_future, reference_future) if f is not None]
+            for future in wait(futures, return_when=FIRST_EXCEPTION).done:
+                if future.exception() is not None:
+                    future.result()
             restored_side = restored_future.result()
             reference_side = reference_future.result() if reference_future is not None else None
         except BaseException:  # Ctrl-C: stop the running queries so the threads end now
+            stop.set()
             for conn in (restored, reference):
                 if conn is not None:
                     with contextlib.suppress(Exception):

@@ -16,11 +16,12 @@ scale; datetime/timestamp with their fractional digits, timestamps under time_zo
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
@@ -211,6 +212,34 @@ def connect(dsn: str, read_only: bool = False, timeout: float = 10.0) -> MyConn:
 def pin_session(conn: MyConn) -> None:
     for statement in SESSION_STATEMENTS:
         conn.run(statement)
+
+
+# Error codes of the session limits: ER_LOCK_WAIT_TIMEOUT (metadata and InnoDB row locks),
+# MariaDB's ER_STATEMENT_TIMEOUT (max_statement_time), MySQL's ER_QUERY_TIMEOUT.
+LOCK_TIMEOUT_ERRORS = (1205,)
+STATEMENT_TIMEOUT_ERRORS = (1969, 3024)
+
+
+def limit_session(conn: MyConn, lock_seconds: float, statement_seconds: float) -> None:
+    """lock_wait_timeout (metadata locks: a LOCK TABLES or an ALTER in production) and
+    innodb_lock_wait_timeout (row locks), whole seconds, at least 1; a statement limit:
+    MariaDB's max_statement_time (seconds), MySQL's max_execution_time (ms, SELECTs only)."""
+    lock = max(1, math.ceil(lock_seconds))
+    conn.run(f"SET SESSION lock_wait_timeout = {lock}")
+    conn.run(f"SET SESSION innodb_lock_wait_timeout = {lock}")
+    if conn.mariadb:
+        conn.run(f"SET SESSION max_statement_time = {max(0.001, statement_seconds):.3f}")
+    else:
+        conn.run(f"SET SESSION max_execution_time = {max(1, round(statement_seconds * 1000))}")
+
+
+def timeout_kind(exc: BaseException) -> Literal["lock", "statement"] | None:
+    code = getattr(exc, "args", (None,))[0] if getattr(exc, "args", ()) else None
+    if code in LOCK_TIMEOUT_ERRORS:
+        return "lock"
+    if code in STATEMENT_TIMEOUT_ERRORS:
+        return "statement"
+    return None
 
 
 # --- quoting -------------------------------------------------------------------------------------

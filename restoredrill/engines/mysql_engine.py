@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pymysql
 
@@ -47,6 +47,12 @@ class MySQLEngine:
     def pin_session(self, conn: MyConn) -> None:
         my.pin_session(conn)
 
+    def limit_session(self, conn: MyConn, lock_seconds: float, statement_seconds: float) -> None:
+        my.limit_session(conn, lock_seconds, statement_seconds)
+
+    def timeout_kind(self, exc: BaseException) -> Literal["lock", "statement"] | None:
+        return my.timeout_kind(exc)
+
     def pin_for_writes(self, conn: MyConn) -> None:
         my.pin_session(conn)
 
@@ -56,11 +62,23 @@ class MySQLEngine:
         conn.run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         try:
             yield
+        except KeyboardInterrupt:
+            self._abandon(conn)
+            raise
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
                 conn.run("ROLLBACK")
             raise
         conn.run("COMMIT")
+
+    def _abandon(self, conn: MyConn) -> None:
+        """After Ctrl-C/SIGTERM the connection may be cut mid-statement and cannot be trusted
+        to answer a ROLLBACK in order: stop the statement and disconnect (the server rolls
+        the transaction back)."""
+        with contextlib.suppress(Exception):
+            self.cancel(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def savepoint(self, conn: MyConn) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -70,6 +88,9 @@ class MySQLEngine:
         conn.run("START TRANSACTION")
         try:
             yield
+        except KeyboardInterrupt:
+            self._abandon(conn)
+            raise
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
                 conn.run("ROLLBACK")

@@ -25,10 +25,11 @@ from typing import IO
 
 from restoredrill.drill.restore import Restored, RestoreRequest, check_plan
 from restoredrill.engines import mysql as my
+from restoredrill.engines.mysql_binlog_crc import CHECK as CHECKSUM_CHECK
 from restoredrill.engines.mysql_plan import MysqlPlanOutcome, plan_mysql
 from restoredrill.engines.mysql_tools import MysqlTools, find_mysql_tools
 from restoredrill.errors import BackupCorrupt, RecoveryIncomplete, SandboxError
-from restoredrill.models import MysqlSnapshot, RestoreResult
+from restoredrill.models import CheckStatus, MysqlSnapshot, RestoreResult
 from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
 from restoredrill.sources.base import retry_note
 from restoredrill.sources.compression import open_decompressed
@@ -119,6 +120,13 @@ def restored_mysql(
             sandbox_id=sandbox.id,
             kept=request.keep,
             recovered_to_position=position,
+            # the plan refused a dump without its footer; a mariabackup copy was prepared
+            base_check="dump-footer" if snapshot.kind == "dump" else "mariabackup",
+            warnings=[
+                f"{c.name}: {c.detail}"
+                for c in plan.checks
+                if c.name == CHECKSUM_CHECK and c.status == CheckStatus.WARNING
+            ],
         )
         yield Restored(result, sandbox, clock)
 
@@ -211,6 +219,7 @@ def replay(
         tools.binlog,
         "--no-defaults",
         "--disable-log-bin",
+        "--verify-binlog-checksum",  # the plan checked them; this covers the staged copies
         f"--start-position={outcome.start_position}",
     ]
     if outcome.stop_position is not None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 from restoredrill.engines.names import TableName as TableName
@@ -26,6 +27,8 @@ from restoredrill.models import TableFingerprint
 Connection = psycopg.Connection[Any]
 
 DEFAULT_SCHEMA = "public"
+# Where reapply archives the rows it overwrites: never user data to verify, diff or manifest.
+ARCHIVE_SCHEMA = "restoredrill_archive"
 
 # Settings that change the text form of values (and so the checksums). Pinned on both sides.
 SESSION_SETTINGS: dict[str, str] = {
@@ -121,10 +124,30 @@ def pin_session(conn: Connection) -> None:
         conn.commit()
 
 
+def limit_session(conn: Connection, lock_seconds: float, statement_seconds: float) -> None:
+    """Session-level lock_timeout and statement_timeout (production sides of verify / diff)."""
+    for name, seconds in (("lock_timeout", lock_seconds), ("statement_timeout", statement_seconds)):
+        value = f"{max(1, round(seconds * 1000))}ms"
+        conn.execute("SELECT pg_catalog.set_config(%s, %s, false)", (name, value))
+    if not conn.autocommit:
+        conn.commit()
+
+
+def timeout_kind(exc: BaseException) -> Literal["lock", "statement"] | None:
+    """Which session limit ended a statement: lock_timeout raises 55P03; statement_timeout a
+    57014 query_canceled, as does a cancel request, told apart by the server's message."""
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return "lock"
+    if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in str(exc):
+        return "statement"
+    return None
+
+
 def list_tables(conn: Connection) -> list[TableName]:
     """Permanent user tables (partitioned parents, not their partitions), sorted.
 
-    Unlogged and temporary tables are left out: point-in-time recovery cannot restore them."""
+    Unlogged and temporary tables are left out: point-in-time recovery cannot restore them;
+    so is reapply's archive schema (its own bookkeeping, not the user's data)."""
     rows = conn.execute(
         """
         SELECT n.nspname, c.relname
@@ -135,8 +158,10 @@ def list_tables(conn: Connection) -> list[TableName]:
           AND c.relpersistence = 'p'
           AND n.nspname <> 'information_schema'
           AND n.nspname !~ '^pg_'
+          AND n.nspname <> %s
         ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"
-        """
+        """,
+        (ARCHIVE_SCHEMA,),
     ).fetchall()
     return [TableName(str(schema), str(name)) for schema, name in rows]
 

@@ -532,7 +532,7 @@ def fetch_query(
 
 # --- reapply -----------------------------------------------------------------------------------
 
-ARCHIVE_SCHEMA = "restoredrill_archive"
+ARCHIVE_SCHEMA = pg.ARCHIVE_SCHEMA
 
 
 def _value(text: str | None) -> sql.Composable:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg import IsolationLevel, sql
@@ -38,6 +38,14 @@ class PostgresEngine:
 
     def pin_session(self, conn: pg.Connection) -> None:
         pg.pin_session(conn)
+
+    def limit_session(
+        self, conn: pg.Connection, lock_seconds: float, statement_seconds: float
+    ) -> None:
+        pg.limit_session(conn, lock_seconds, statement_seconds)
+
+    def timeout_kind(self, exc: BaseException) -> Literal["lock", "statement"] | None:
+        return pg.timeout_kind(exc)
 
     def pin_for_writes(self, conn: pg.Connection) -> None:
         dialect.pin_for_writes(conn)

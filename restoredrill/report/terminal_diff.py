@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from restoredrill.drill.diff import verdict as diff_verdict
 from restoredrill.drill.recover import RecoverResult
 from restoredrill.models import (
     ChangedRow,
@@ -115,16 +116,9 @@ def render_diff(console: Console, document: DiffDocument, out: str | None) -> No
         console.print(Text(f"where: {document.where}"))
     for table in document.tables:
         render_summary(console, RowDiffSummary.of(table, SAMPLE), _non_key_first(table))
-    counts = document.counts
-    verdict = (
-        Text("no differences", style="bold green")
-        if counts.total == 0
-        else Text(
-            f"{counts.lost:,} lost, {counts.new:,} new, {counts.changed:,} changed",
-            style="bold red",
-        )
-    )
-    console.print(Text("verdict: ").append_text(verdict))
+    text = diff_verdict(document)
+    style = "bold green" if text == "no differences" else "bold red"
+    console.print(Text("verdict: ").append_text(Text(text, style=style)))
     if out is not None:
         console.print(Text(f"diff written to {out}"))
 

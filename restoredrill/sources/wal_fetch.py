@@ -18,10 +18,11 @@ Two ways WAL reaches a restored sandbox, chosen with ``--wal-delivery``:
 The call runs as the server's OS user. Its configuration (bucket, prefix, region, endpoint,
 cache directory; never credentials) comes from a JSON file in the sandbox directory, not
 from argv; credentials come from boto3's normal chain: the server gets restoredrill's AWS_*
-variables (PASSTHROUGH_ENV) in stream mode only, never the rest of its environment. Exit codes follow PostgreSQL's contract: 0 delivered, 1 no such file (end of
-the archive, a timeline history that does not exist), and 200 for anything else: a status
-above 125 makes PostgreSQL abort recovery instead of taking an S3 outage for the end of WAL
-and promoting too early.
+variables (PASSTHROUGH_ENV) in stream mode only, never the rest of its environment. Exit
+codes follow PostgreSQL's contract: 0 delivered, 1 no such file (end of the archive, a
+timeline history that does not exist), and 200 for anything else: a status above 125 makes
+PostgreSQL abort recovery instead of taking an S3 outage for the end of WAL and promoting
+too early.
 """
 
 from __future__ import annotations

@@ -72,11 +72,14 @@ def test_diff_exit_codes_and_formats(
     code, stdout, _ = cli(["diff", restored, production, "--table", "items"], capsys)
     assert code == 1 and "1 lost, 0 new, 1 changed" in stdout and SECRET not in stdout
 
-    code, stdout, _ = cli(["diff", restored, restored, "--table", "items"], capsys)
-    assert code == 0 and "no differences" in stdout
+    # production against itself would find nothing, always: refused
+    code, stdout, stderr = cli(["diff", restored, restored, "--table", "items"], capsys)
+    assert code == 2 and stdout == "" and stderr.count("\n") == 1
+    assert "is the reference itself" in stderr and SECRET not in stderr
 
     code, stdout, _ = cli(["diff", restored, production, "--table", "loose"], capsys)
     assert code == 2 and "cannot diff public.loose by key" in stdout
+    assert "no differences" not in stdout and "verdict: not compared (no key" in stdout
 
     code, stdout, stderr = cli(["diff", restored, production, "--table", "nope"], capsys)
     assert code == 2 and stdout == ""

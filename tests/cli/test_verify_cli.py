@@ -40,6 +40,16 @@ def db(pg_cluster: LocalPostgres) -> LocalPostgres:
 
 
 @pytest.fixture
+def twin(db: LocalPostgres) -> str:
+    """A copy of ``db``'s database on the same server (verify refuses a database against
+    itself: the restored side must be another database or server)."""
+    with db.connect() as conn:
+        conn.autocommit = True
+        conn.execute("CREATE DATABASE twin TEMPLATE postgres")
+    return db.dsn("twin")
+
+
+@pytest.fixture
 def second_pg_cluster(pg_tools: PgTools) -> Iterator[LocalPostgres]:
     with local_postgres("test-second", tools=pg_tools) as cluster:
         cluster.initdb()
@@ -48,10 +58,10 @@ def second_pg_cluster(pg_tools: PgTools) -> Iterator[LocalPostgres]:
 
 
 def test_verify_pass_json_is_one_document(
-    db: LocalPostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db: LocalPostgres, twin: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ledger = tmp_path / "ledger.db"
-    code, out, err = run(capsys, "verify", db.dsn(), db.dsn(), "--json", "--ledger", str(ledger))
+    code, out, err = run(capsys, "verify", db.dsn(), twin, "--json", "--ledger", str(ledger))
     assert code == 0, err
     document = json.loads(out)
     assert document["status"] == "PASS"
@@ -116,7 +126,7 @@ def test_verify_inconclusive_then_as_of_column(
 
 
 def test_usage_errors_exit_2_with_one_line(
-    db: LocalPostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db: LocalPostgres, twin: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cases = [
         (["--tables", "nope"], "unknown table 'nope'"),
@@ -125,7 +135,7 @@ def test_usage_errors_exit_2_with_one_line(
         (["--as-of", "soon"], "not an ISO 8601 time"),
     ]
     for extra, message in cases:
-        code, out, err = run(capsys, "verify", db.dsn(), db.dsn(), *extra)
+        code, out, err = run(capsys, "verify", db.dsn(), twin, *extra)
         assert code == 2, (extra, err)
         assert out == ""
         assert err.count("\n") == 1 and message in err, err

@@ -62,6 +62,9 @@ def test_errors_and_missing_tables() -> None:
     assert classify("t", None, A, "live", None, STILL).detail == "missing in the restored database"
     assert classify("t", A, None, "live", None, STILL).detail == "missing in the reference"
     assert classify("t", A, None, "manifest", None, None).detail == "missing in the manifest"
+    # a table on one side only is a data difference (exit 1), not an infrastructure error
+    for restored, reference in ((None, A), (A, None), (None, "boom"), ("boom", None)):
+        assert classify("t", restored, reference, "live", None, MOVED).status == VerifyStatus.FAIL
     error = classify("t", "permission denied for table t", A, "live", None, STILL)
     assert error.status == VerifyStatus.ERROR
     assert error.detail == "restored: permission denied for table t"
