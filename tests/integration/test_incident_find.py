@@ -81,6 +81,9 @@ def story(pg_tools: PgTools, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             conn.autocommit = True
             conn.execute("INSERT INTO users VALUES (5002, 'legit just after', 2)")
             conn.execute("UPDATE users SET name = 'edited after' WHERE id = 2600")
+            with conn.cursor().copy("COPY users (id, name) FROM STDIN") as copy:
+                for n in range(8001, 8301):  # COPY writes MULTI_INSERT records
+                    copy.write_row((n, f"copied {n}"))
             conn.execute("BEGIN")
             aborted = _xid(conn)
             conn.execute("DELETE FROM users WHERE id > 2000")
@@ -138,9 +141,10 @@ def test_the_big_delete_is_ranked_first_with_exact_counts(
     committed = datetime.fromisoformat(str(first["commit_time"]))
     assert story.before <= committed <= story.after
     # subtransactions count with their transaction; the rolled-back savepoint does not
-    second = incidents[1]
-    assert second["xid"] == story.savepoints_xid
-    assert _tables(second) == {"public.users": (50, 100, 0)}
+    assert _tables(incidents[1]) == {"public.users": (300, 0, 0)}  # the COPY's ntuples
+    third = incidents[2]
+    assert third["xid"] == story.savepoints_xid
+    assert _tables(third) == {"public.users": (50, 100, 0)}
     assert story.aborted_xid not in [i["xid"] for i in incidents]
     command = str(document["recover_command"])
     assert f"--incident-xid {story.xid}" in command
@@ -178,7 +182,7 @@ def test_table_and_time_window_filter(story: Story, capsys: pytest.CaptureFixtur
     assert _tables(orders[0]) == {"public.orders": (0, 0, CASCADED)}
 
     later = _incidents(_find(story, capsys, *dsn, "--since", story.after.isoformat()))
-    assert later[0]["xid"] == story.savepoints_xid
+    assert [i["rows"] for i in later[:2]] == [300, 150]
     assert story.xid not in [i["xid"] for i in later]
 
     earlier = _incidents(_find(story, capsys, *dsn, "--until", story.before.isoformat()))
