@@ -182,6 +182,11 @@ def find_incidents(request: FindRequest) -> IncidentReport:
     ranked = top.ranked()
     if request.dsn is None:
         notes.append("tables are shown as rel DBOID/RELFILENODE; --dsn (read-only) names them")
+    if unfinished:
+        notes.append(
+            f"{unfinished} transaction(s) changed rows but have no commit or abort record in "
+            "the archive (still running, or not archived yet): not listed"
+        )
     if missing:
         notes.append(
             f"WAL segment {missing[0]} is missing"

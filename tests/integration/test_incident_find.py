@@ -330,3 +330,21 @@ def test_recover_an_xid_the_archive_does_not_hold(
     assert code == 1 and stdout == "", stderr
     assert "xid 999999 not found in the WAL archive" in stderr
     assert stderr.strip().count("\n") == 0
+
+
+def test_a_transaction_without_commit_in_the_archive_is_not_listed_but_said(
+    story: Story, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Still running (or its commit not archived yet): counted as unfinished, named in a note."""
+    with story.production.connect() as conn:
+        conn.autocommit = True
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM users WHERE id BETWEEN 2001 AND 2900")
+        switch_and_wait_archived(story.production)  # its records archived, no commit yet
+        document = _find(story, capsys)
+        conn.execute("ROLLBACK")
+    switch_and_wait_archived(story.production)  # its abort archived: the story is whole again
+    assert _find(story, capsys)["unfinished"] == 0
+    assert document["unfinished"] == 1
+    assert all(i["rows"] != 900 for i in _incidents(document))
+    assert any("no commit or abort record" in str(n) for n in document["notes"])  # type: ignore[attr-defined]
