@@ -123,3 +123,12 @@ def test_a_damaged_binlog_is_an_error(
     code, stdout, stderr = cli(["incident", "find", "--binlog-archive", str(copy)], capsys)
     assert code == 1 and stdout == ""
     assert f"binlog {biggest.name}: unreadable" in stderr and stderr.strip().count("\n") == 0
+
+
+def test_terminal_output_names_the_gtid(story: Story, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["incident", "find", "--binlog-archive", str(story.archive), "--top", "2"]
+    code, stdout, _ = cli(argv, capsys)
+    assert code == 0
+    assert "GTID" in stdout and story.gtid in stdout and "2,000" in stdout
+    last = stdout.strip().splitlines()[-1].strip()
+    assert last.startswith("restoredrill restore ") and f"--target-gtid {story.gtid}" in last
