@@ -114,10 +114,7 @@ def incident_step(
 ) -> IncidentOutcome:
     """Restore just after the incident, diff it against the restore just before (the
     incident's exact effect), reapply as a dry run, and with ``repair`` for real."""
-    assert after_request.target.time is not None
-    listener.note(
-        f"drill: restore to {after_request.target.time.isoformat()} (just after the incident)"
-    )
+    listener.note(f"drill: restore to {after_request.target.describe()} (just after the incident)")
     with restored(after_request, listener) as after:
         listener.note("diff: restore before the incident vs restore just after it")
         document = incident_diff(

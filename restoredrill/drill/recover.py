@@ -46,21 +46,22 @@ from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 class RecoverResult(Frozen):
     before: RestoreResult
     after: RestoreResult
-    before_time: AwareDatetime
-    after_time: AwareDatetime
+    before_time: AwareDatetime | None  # None when the incident was given by its xid
+    after_time: AwareDatetime | None
     diff_file: str
     tables: list[RowDiffSummary]
     reapply: ReapplyReport
     phases: list[PhaseTiming]
     seconds: float
+    incident_xid: int | None = None
 
 
 @dataclass(frozen=True)
 class RecoverRequest:
     base_backups: Path
     wal_archive: Path
-    before: datetime
-    after: datetime
+    before: datetime | None  # the incident by time (both), or by ``incident_xid``
+    after: datetime | None
     tables: Sequence[str]
     to_dsn: str
     out: Path | None = None  # an existing file only with ``reapply.force``
@@ -68,6 +69,7 @@ class RecoverRequest:
     dbname: str | None = None  # database inside the restores (default: the --to DSN's)
     pg_bin: str | None = None
     os_user: str = "postgres"
+    incident_xid: int | None = None  # PostgreSQL: restore to just before/after this xid
 
 
 class _Labelled:
@@ -176,6 +178,30 @@ def incident_diff(
     return make_document("incident", before_id, production, diffs, None, incident=after_id)
 
 
+def incident_targets(request: RecoverRequest) -> tuple[RecoveryTarget, RecoveryTarget]:
+    """Where the two restores stop: just before and just after the incident, given either
+    as one transaction (its xid: exactly its effect, nothing of the traffic around it) or
+    as two times."""
+    xid, before, after = request.incident_xid, request.before, request.after
+    if xid is not None:
+        if before is not None or after is not None:
+            raise InvalidTarget("give either --incident-xid or --before/--after, not both")
+        if not 3 <= xid < 1 << 32:
+            raise InvalidTarget(f"--incident-xid {xid} is not a transaction id (a number >= 3)")
+        return (
+            RecoveryTarget(kind="xid", xid=xid, inclusive=False),
+            RecoveryTarget(kind="xid", xid=xid, inclusive=True),
+        )
+    if before is None or after is None:
+        raise InvalidTarget("give the incident: --incident-xid N, or both --before and --after")
+    for name, value in (("--before", before), ("--after", after)):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidTarget(f"{name} has no time zone")
+    if after <= before:
+        raise InvalidTarget("--after must be later than --before")
+    return RecoveryTarget(kind="time", time=before), RecoveryTarget(kind="time", time=after)
+
+
 def default_out(now: datetime | None = None) -> Path:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return Path(f"restoredrill-recover-{stamp}.json")
@@ -184,11 +210,7 @@ def default_out(now: datetime | None = None) -> Path:
 def recover(request: RecoverRequest, progress: ProgressListener | None = None) -> RecoverResult:
     listener = progress or SilentProgress()
     started = time.monotonic()
-    for name, value in (("--before", request.before), ("--after", request.after)):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidTarget(f"{name} has no time zone")
-    if request.after <= request.before:
-        raise InvalidTarget("--after must be later than --before")
+    before_target, after_target = incident_targets(request)
     if not request.tables:
         raise ConfigError("choose the tables to recover (--table)")
     out = request.out or default_out()
@@ -203,11 +225,14 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
     dbname = request.dbname or engine.database_of(request.to_dsn) or default_db
     clock = PhaseClock(listener)
 
-    def restore_request(moment: datetime) -> RestoreRequest:
+    if mysql and request.incident_xid is not None:
+        raise ConfigError("--incident-xid is a PostgreSQL transaction id; use --before/--after")
+
+    def restore_request(target: RecoveryTarget) -> RestoreRequest:
         return RestoreRequest(
             base_backups=request.base_backups,
             wal_archive=request.wal_archive,
-            target=RecoveryTarget(kind="time", time=moment),
+            target=target,
             pg_bin=request.pg_bin,
             os_user="mysql" if mysql and request.os_user == "postgres" else request.os_user,
             dbname=dbname,
@@ -221,8 +246,8 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         before, after = enter_parallel(
             stack,
             [
-                restored(restore_request(request.before), _Labelled(listener, "before", lock)),
-                restored(restore_request(request.after), _Labelled(listener, "after", lock)),
+                restored(restore_request(before_target), _Labelled(listener, "before", lock)),
+                restored(restore_request(after_target), _Labelled(listener, "after", lock)),
             ],
         )
         timing = PhaseTiming(
@@ -250,6 +275,7 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         reapply=report,
         phases=list(clock.phases),
         seconds=time.monotonic() - started,
+        incident_xid=request.incident_xid,
     )
 
 
@@ -259,6 +285,7 @@ __all__ = [
     "default_out",
     "enter_parallel",
     "incident_diff",
+    "incident_targets",
     "production_identity",
     "recover",
     "restored_pair",
