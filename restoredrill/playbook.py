@@ -103,7 +103,8 @@ class FileSourceSpec(Strict):
     kind: Literal["file"]
     base_backups: FilePath
     wal_archive: FilePath
-    allow_unverified_base: bool = False  # a base without backup_manifest may still PASS
+    # a base without backup_manifest may still PASS (the warning stays)
+    allow_unverified_base: bool = False
 
     def describe(self) -> str:
         return f"file:{self.base_backups}"
@@ -116,6 +117,8 @@ class MysqlSourceSpec(Strict):
     kind: Literal["mysql"]
     snapshot: Location
     binlog_archive: Location
+    # binlogs written without checksums (events not verifiable) may still PASS
+    allow_unverified_base: bool = False
 
     def describe(self) -> str:
         if self.snapshot.startswith("s3://"):

@@ -47,7 +47,10 @@ def drill_command(
         bool,
         typer.Option(
             "--allow-unverified-base",
-            help="A base backup without backup_manifest may still PASS (the warning stays).",
+            help=(
+                "Accept what cannot be checked: a base backup without backup_manifest, or"
+                " binlogs written without checksums, may still PASS (the warning stays)."
+            ),
         ),
     ] = False,
     ledger: LedgerOpt = None,

@@ -12,12 +12,21 @@ from restoredrill.models import RestoreResult
 
 
 def unverified_base(result: RestoreResult) -> str | None:
-    """Why a PostgreSQL physical base went unchecked (no backup_manifest), or None. Logical
-    and RDS restores have no base backup of ours to check."""
-    backup = result.plan.base_backup
-    if result.plan.engine != "postgres" or backup is None or result.base_check != "none":
-        return None
-    return f"base backup {backup.path} has no backup_manifest: not checked"
+    """Why something the restore rests on went unchecked, or None: a PostgreSQL physical base
+    without backup_manifest, or a log range we replayed whose records could not all be
+    checked (binlogs written without checksums). Logical and RDS restores have no base
+    backup or log range of ours to check."""
+    plan = result.plan
+    backup = plan.base_backup
+    if plan.engine == "postgres" and backup is not None and result.base_check == "none":
+        return f"base backup {backup.path} has no backup_manifest: not checked"
+    replayed = plan.wal_range is not None or (
+        plan.binlog_range is not None and plan.binlog_range.files > 0
+    )
+    if replayed and not plan.logs_checked:
+        why = next((w for w in result.warnings if "not verified" in w), None)
+        return why or "the replayed log records could not all be checked (CRCs / checksums)"
+    return None
 
 
 def restore_verdict(result: RestoreResult) -> str:

@@ -354,9 +354,7 @@ def run_playbook(
     listener = progress or SilentProgress()
     run = _Run(playbook, Path(path), datetime.now(UTC), time.monotonic())
     source = playbook.source
-    run.allow_unverified = opts.allow_unverified_base or (
-        isinstance(source, FileSourceSpec) and source.allow_unverified_base
-    )
+    run.allow_unverified = opts.allow_unverified_base or source.allow_unverified_base
     try:
         _steps(run, listener)
     except DrillFailed as exc:

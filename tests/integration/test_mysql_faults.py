@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.engines.mysql_binlog_crc import event_name
 from restoredrill.sources import mysql_s3
 from tests.awshelp import new_bucket, s3_client
@@ -250,6 +251,22 @@ def test_binlogs_without_checksums_are_a_warning_not_a_check(
     assert result["plan"]["logs_checked"] is False
     assert result["base_check"] == "dump-footer"
     assert any("binlog_checksum is off" in w for w in result["warnings"])
+    assert_nothing_left(sandboxes)
+    # a drill over logs it could not check is not PASS, unless that is accepted explicitly
+    playbook = tmp_path / "nocrc.yaml"
+    playbook.write_text(
+        "name: nocrc\nengine: mariadb\n"
+        f"source: {{kind: mysql, snapshot: {dump}, binlog_archive: {archive}}}\n"
+        "sandbox: {os_user: mysql}\ntarget: {latest: true}\n"
+        f"databases: [{{name: {DB}}}]\n"
+    )
+    options = DrillOptions(ledger_path=tmp_path / "ledger.db")
+    (drill,) = run_drills([playbook], options).drills
+    assert (drill.verdict, drill.exit_code) == ("UNVERIFIED", 1)
+    assert any("binlog_checksum is off" in f for f in drill.failures), drill.failures
+    accepted = DrillOptions(ledger_path=tmp_path / "ledger.db", allow_unverified_base=True)
+    (drill,) = run_drills([playbook], accepted).drills
+    assert (drill.verdict, drill.exit_code) == ("PASS", 0)
     assert_nothing_left(sandboxes)
 
 
