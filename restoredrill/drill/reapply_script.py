@@ -41,6 +41,8 @@ def write_script(
         "-- Idempotent: running it again changes nothing. Rows only in production are untouched.",
         "",
     ]
+    for work in works:
+        lines += [f"-- {work.diff.table}: {note}" for note in work.triggers.notes]
     lines += [text(s) + ";" for s in engine.session_settings()]
     lines.append("")
     for work in works:
