@@ -70,7 +70,7 @@ def check_written(
         names = {t.name: None for t in [*work.triggers.rewriters(event)]}
         names.update({t.name: None for t in work.triggers.rewriters("UPDATE")})
         who = (
-            f"trigger {', '.join(names)}"
+            f"trigger {' or '.join(names)}"
             if names
             else "the server (no trigger reapply knows of: a rule or a default?)"
         )

@@ -28,7 +28,13 @@ def row_triggers(conn: Connection, table: TableName) -> list[Trigger]:
           UNION
             SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
         )
-        SELECT t.tgname, t.tgrelid::pg_catalog.regclass::text, t.tgtype, t.tgenabled::text
+        SELECT t.tgname,
+               CASE WHEN t.tgrelid = (SELECT min(oid) FROM tree WHERE oid = t.tgrelid
+                                      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+                                                      WHERE i.inhrelid = t.tgrelid
+                                                        AND i.inhparent IN (SELECT oid FROM tree)))
+                    THEN '' ELSE t.tgrelid::pg_catalog.regclass::text END,
+               t.tgtype, t.tgenabled::text
         FROM pg_catalog.pg_trigger t
         WHERE t.tgrelid IN (SELECT oid FROM tree) AND NOT t.tgisinternal
           -- a partition's clone of its parent's trigger is the parent's trigger
