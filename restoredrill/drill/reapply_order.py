@@ -15,23 +15,27 @@ from restoredrill.errors import ReapplyRefused
 
 
 def order_works(engine: Engine, conn: Any, works: list[TableWork]) -> list[TableWork]:
-    """``works`` with referenced (parent) tables first; ties keep the diff's order. Tables
-    with no row to write take no part in cycles (their constraints cannot fire)."""
+    """``works`` with referenced (parent) tables first; ties keep the diff's order.
+
+    A cycle is refused only among tables with lost rows to insert: a new row there may need a
+    parent that is itself still to be inserted on the other side of the cycle. Reverting a
+    changed row updates a row whose references already hold; should a reverted reference
+    point at a row not yet back, the foreign key refuses that batch (rolled back, exit 1)."""
     by_name = {w.table: w for w in works}
     parents: dict[TableName, list[TableName]] = {
         w.table: sorted(p for p in engine.referenced_tables(conn, w.table) if p in by_name)
         for w in works
     }
-    writing = {w.table for w in works if w.items}
+    writing = {w.table for w in works if any(i.kind == "lost" for i in w.items)}
     cycle = _find_cycle(
         {n: [p for p in ps if p in writing] for n, ps in parents.items() if n in writing}
     )
     if cycle is not None:
         path = " → ".join(n.display for n in [*cycle, cycle[0]])
         raise ReapplyRefused(
-            f"foreign keys form a cycle among the tables to write ({path}): no table order puts "
-            "every parent first, nothing written (reapply them one at a time with --where, or "
-            "make the constraints DEFERRABLE and load them by hand)"
+            f"foreign keys form a cycle among the tables with lost rows to insert ({path}): no "
+            "table order puts every parent first, nothing written (load these rows by hand in "
+            "one transaction with the constraints deferred, or leave one table out of the diff)"
         )
     ordered: list[TableWork] = []
     done: set[TableName] = set()

@@ -74,9 +74,9 @@ def plan_triggers(
         plan.notes.append(
             "may rewrite the rows written: "
             + ", ".join(t.describe(shown) for t in rewriting)
-            + "; each written row is read back and, if rewritten, set back with a plain UPDATE "
-            "before commit; a row still not as restored is reported as rewritten by its trigger "
-            "(exit 1)"
+            + "; with --execute each written row is read back and, if rewritten, set back with "
+            "a plain UPDATE before commit, and a row still not as restored is reported as "
+            "rewritten by its trigger (exit 1) — the SQL script run by hand does not do this"
         )
     if stamps and changed:
         plan.notes.append(

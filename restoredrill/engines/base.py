@@ -147,6 +147,9 @@ class Engine(Protocol):
     def missing_parents(
         self, conn: Any, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
     ) -> list[str]: ...
+    def parent_checks(
+        self, conn: Any, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[Any]: ...  # missing_parents for a script run by hand (raises); [] if not needed
     def foreign_key_violation(self, conn: Any, exc: BaseException) -> str | None: ...
 
 

@@ -389,5 +389,10 @@ class MySQLEngine:
     ) -> list[str]:
         return []  # the constraints always fire
 
+    def parent_checks(
+        self, conn: MyConn, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[Any]:
+        return []
+
     def foreign_key_violation(self, conn: MyConn, exc: BaseException) -> str | None:
         return triggers.violation(exc)

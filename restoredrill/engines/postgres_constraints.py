@@ -90,14 +90,13 @@ def _value(text: str | None) -> sql.Composable:
     return sql.SQL("NULL") if text is None else sql.Literal(text)
 
 
-def missing_parents(
+def _checks(
     conn: Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
-) -> list[str]:
-    """One line per foreign key that a row of ``keys`` (now in ``table``) breaks: its parent
-    row is missing. MATCH SIMPLE, like the constraint: a NULL in the columns passes."""
-    if not keys:
-        return []
-    problems: list[str] = []
+) -> list[tuple[str, TableName, list[str], sql.Composed]]:
+    """Per foreign key on the table or below it: (name, parent, columns, a query returning the
+    columns of one row of ``keys`` whose parent row is missing). MATCH SIMPLE, like the
+    constraint: a NULL in the columns passes."""
+    checks = []
     for name, owner, at_top, cols, p_schema, p_name, p_cols in _constraints(conn, table):
         parent = TableName(str(p_schema), str(p_name))
         query = sql.SQL(
@@ -121,6 +120,19 @@ def missing_parents(
                 for c, pc in zip(cols, p_cols, strict=True)
             ),
         )
+        checks.append((str(name), parent, [str(c) for c in cols], query))
+    return checks
+
+
+def missing_parents(
+    conn: Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+) -> list[str]:
+    """One line per foreign key that a row of ``keys`` (now in ``table``) breaks: its parent
+    row is missing."""
+    if not keys:
+        return []
+    problems: list[str] = []
+    for name, parent, cols, query in _checks(conn, table, key, keys):
         found = conn.execute(query).fetchone()
         if found is not None:
             values = ", ".join(f"{c}={v}" for c, v in zip(cols, found, strict=True))
@@ -129,6 +141,30 @@ def missing_parents(
                 f"{parent.display}"
             )
     return problems
+
+
+def parent_checks(
+    conn: Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+) -> list[sql.Composed]:
+    """``missing_parents`` as statements for the reviewable script (run by hand as replica,
+    nothing else would check the foreign keys): each raises when a parent row is missing."""
+    statements = []
+    for name, parent, _, query in _checks(conn, table, key, keys) if keys else []:
+        message = (
+            f"restoredrill: foreign key {name} of {table.display}: a parent row is missing in "
+            f"{parent.display}"
+        )
+        body = query.as_string(conn)
+        tag = "$restoredrill$"
+        while tag in body or tag in message:  # values are data: the quote must not end early
+            tag = tag[:-1] + "_$"
+        statements.append(
+            sql.SQL(
+                "DO {tag} BEGIN IF EXISTS ({query}) THEN RAISE EXCEPTION '%', {message};"
+                " END IF; END {tag}"
+            ).format(tag=sql.SQL(tag), query=query, message=sql.Literal(message))
+        )
+    return statements
 
 
 def violation(conn: Connection, exc: BaseException) -> str | None:
@@ -158,4 +194,4 @@ def violation(conn: Connection, exc: BaseException) -> str | None:
     )
 
 
-__all__ = ["missing_parents", "referenced_tables", "violation"]
+__all__ = ["missing_parents", "parent_checks", "referenced_tables", "violation"]

@@ -330,5 +330,10 @@ class PostgresEngine:
     ) -> list[str]:
         return constraints.missing_parents(conn, table, key, keys)
 
+    def parent_checks(
+        self, conn: pg.Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[Any]:
+        return list(constraints.parent_checks(conn, table, key, keys))
+
     def foreign_key_violation(self, conn: pg.Connection, exc: BaseException) -> str | None:
         return constraints.violation(conn, exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,7 +178,9 @@ def test_a_missing_parent_row_is_a_data_problem_naming_the_key(
     assert _rows(pagila.production, "payment") == before
 
 
-def test_replica_mode_still_checks_foreign_keys(pagila: Pair, tmp_path: Path) -> None:
+def test_replica_mode_still_checks_foreign_keys(
+    pagila: Pair, tmp_path: Path, pg_tools: PgTools
+) -> None:
     """rental 20 is reverted (an UPDATE: last_updated would stamp it, so batches run as
     replica, where PostgreSQL's own FK triggers are off) to a customer that is gone:
     reapply's own check stops the batch, exit 1, naming the key and the parent."""
@@ -188,6 +191,15 @@ def test_replica_mode_still_checks_foreign_keys(pagila: Pair, tmp_path: Path) ->
     line = err.strip().splitlines()[-1]
     assert "foreign key rental_customer_id_fkey of public.rental: no row (customer_id=6)" in line
     assert "parent table public.customer" in line
+    # the reviewable script runs as replica too, so it checks the parents itself: psql stops
+    script = Path(str(out).removesuffix(".json") + ".reapply.sql")
+    text = script.read_text()
+    assert "SET LOCAL session_replication_role = 'replica'" in text
+    assert "DO $restoredrill$" in text
+    psql = [pg_tools.path("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pagila.production]
+    done = subprocess.run([*psql, "-f", str(script)], capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert "restoredrill: foreign key rental_customer_id_fkey of public.rental" in done.stderr
 
 
 def test_a_foreign_key_cycle_among_the_tables_to_write_is_refused(
@@ -206,5 +218,5 @@ def test_a_foreign_key_cycle_among_the_tables_to_write_is_refused(
     code, _, err = _reapply(out, pair.production, "--execute")
     assert code == 2, err
     line = err.strip().splitlines()[-1]
-    assert "foreign keys form a cycle among the tables to write" in line
+    assert "foreign keys form a cycle among the tables with lost rows to insert" in line
     assert "public.egg → public.hen → public.egg" in line
