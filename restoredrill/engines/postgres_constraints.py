@@ -177,9 +177,11 @@ def violation(conn: Connection, exc: BaseException) -> str | None:
     if diag.constraint_name and diag.table_name:
         try:
             row = conn.execute(
-                "SELECT k.confrelid::pg_catalog.regclass::text FROM pg_catalog.pg_constraint k"
+                "SELECT rn.nspname || '.' || rc.relname FROM pg_catalog.pg_constraint k"
                 " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
                 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid"
+                " JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace"
                 " WHERE k.conname = %s AND c.relname = %s AND n.nspname = %s",
                 (diag.constraint_name, diag.table_name, diag.schema_name or "public"),
             ).fetchone()
