@@ -77,8 +77,8 @@ def check_written(
         now = current.get(tuple(item.values.get(k) for k in work.key), {})
         first = cols[0]
         reasons[n] = (
-            f"rewritten by {who}: written, but {', '.join(cols)} now read(s) otherwise "
-            f"({first} is {now.get(first)!r}, restored {item.values.get(first)!r})"
+            f"rewritten by {who}: {', '.join(cols)} not as restored ({first} reads "
+            f"{now.get(first)!r}, restored {item.values.get(first)!r})"
         )
     return reasons
 
