@@ -166,3 +166,25 @@ def test_the_store_staff_cycle_is_refused_by_name(sakila: tuple[str, str], tmp_p
     line = err.strip().splitlines()[-1]
     assert "foreign keys form a cycle among the tables with lost rows to insert" in line
     assert "staff → store → staff" in line
+
+
+def test_a_before_update_trigger_that_rewrites_is_reported_by_name(
+    sakila: tuple[str, str], tmp_path: Path
+) -> None:
+    """A BEFORE UPDATE trigger stamping a column overrides even an explicit assignment: the
+    reverted film rows cannot be written as restored, so each is reported as rewritten by
+    that trigger (exit 1) — never a silent success that a rerun calls 'edited since'."""
+    restored, production = sakila
+    _run(
+        production,
+        "CREATE TRIGGER film_touch BEFORE UPDATE ON film FOR EACH ROW SET NEW.last_update = NOW()",
+    )
+    out = _diff_file(restored, production, tmp_path, ["film"])
+    code, dry, err = _reapply(out, production)
+    assert code == 0, err
+    assert any("film_touch (BEFORE UPDATE)" in n for n in dry["tables"][0]["notes"])
+    code, done, err = _reapply(out, production, "--execute")
+    assert code == 1, err
+    reasons = [c["reason"] for c in done["conflicts"]]
+    assert len(reasons) == 3
+    assert all(r.startswith("rewritten by trigger film_touch: last_update") for r in reasons)
