@@ -82,6 +82,7 @@ from restoredrill.timing import ProgressListener, SilentProgress
 
 _TIMEOUT = re.compile(r"\d+\s*(us|ms|s|min|h|d)?")
 SAMPLE_ROWS = 5
+_RESUME_HINT = " (committed batches are in the checkpoint: run it again to resume)"
 
 
 # --- identity: is the target really the production the diff names? ------------------------------
@@ -178,6 +179,10 @@ def reapply_document(
         )
     except ReapplyInterrupted:
         raise
+    except ReapplyDataProblem as exc:  # a parent row reapply itself found missing
+        if opts.execute and checkpoint_path(diff_file).is_file():
+            raise ReapplyDataProblem(f"{exc}{_RESUME_HINT}") from None
+        raise
     except BaseException as exc:
         interrupt = interrupt_in(exc)
         if interrupt is not None:  # before or outside the batches: nothing written by this run
@@ -186,7 +191,7 @@ def reapply_document(
             raise
         hint = ""
         if opts.execute and checkpoint_path(diff_file).is_file():
-            hint = " (committed batches are in the checkpoint: run it again to resume)"
+            hint = _RESUME_HINT
         problem = _foreign_key_violation(engine, conn, exc)
         if problem is not None:  # a data problem for a person (exit 1), not infrastructure
             raise ReapplyDataProblem(
