@@ -38,6 +38,11 @@ class VerificationFailed(DrillFailed):
     """Restored data differs from the reference."""
 
 
+class ReapplyDataProblem(DrillFailed):
+    """Rows reapply writes break production's constraints (a foreign key's parent row is
+    missing): a data problem for a person, not an infrastructure error."""
+
+
 # --- 2: usage and configuration ------------------------------------------------
 
 

@@ -414,6 +414,8 @@ class ReapplyPlan(Frozen):
     conflicts: int = 0  # production holds something else: skipped, never clobbered
     archive_table: str | None = None
     sample: list[RowValues] = []
+    triggers: list[str] = []  # the triggers that fire on the rows written
+    notes: list[str] = []  # how triggers and foreign keys are handled (dry run and execution)
 
 
 class ReapplyReport(Frozen):

@@ -50,7 +50,9 @@ from restoredrill.drill.reapply_execute import (
     interrupt_text,
     predict,
 )
+from restoredrill.drill.reapply_order import order_works
 from restoredrill.drill.reapply_script import write_script
+from restoredrill.drill.reapply_triggers import plan_triggers
 from restoredrill.drill.reapply_work import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_LOCK_TIMEOUT,
@@ -58,12 +60,17 @@ from restoredrill.drill.reapply_work import (
     DEFAULT_STATEMENT_TIMEOUT,
     ReapplyOptions,
     filter_items,
-    order_tables,
     prepare,
 )
 from restoredrill.engines.base import Engine, engine_for_dsn
 from restoredrill.engines.names import TableName
-from restoredrill.errors import ConfigError, DatabaseUnavailable, Interrupted, ReapplyRefused
+from restoredrill.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    Interrupted,
+    ReapplyDataProblem,
+    ReapplyRefused,
+)
 from restoredrill.models import (
     DiffDocument,
     ReapplyConflict,
@@ -75,6 +82,7 @@ from restoredrill.timing import ProgressListener, SilentProgress
 
 _TIMEOUT = re.compile(r"\d+\s*(us|ms|s|min|h|d)?")
 SAMPLE_ROWS = 5
+_RESUME_HINT = " (committed batches are in the checkpoint: run it again to resume)"
 
 
 # --- identity: is the target really the production the diff names? ------------------------------
@@ -171,6 +179,10 @@ def reapply_document(
         )
     except ReapplyInterrupted:
         raise
+    except ReapplyDataProblem as exc:  # a parent row reapply itself found missing
+        if opts.execute and checkpoint_path(diff_file).is_file():
+            raise ReapplyDataProblem(f"{exc}{_RESUME_HINT}") from None
+        raise
     except BaseException as exc:
         interrupt = interrupt_in(exc)
         if interrupt is not None:  # before or outside the batches: nothing written by this run
@@ -179,10 +191,22 @@ def reapply_document(
             raise
         hint = ""
         if opts.execute and checkpoint_path(diff_file).is_file():
-            hint = " (committed batches are in the checkpoint: run it again to resume)"
+            hint = _RESUME_HINT
+        problem = _foreign_key_violation(engine, conn, exc)
+        if problem is not None:  # a data problem for a person (exit 1), not infrastructure
+            raise ReapplyDataProblem(
+                f"reapply stopped: {problem}; the batch was rolled back{hint}"
+            ) from exc
         raise DatabaseUnavailable(f"reapply failed: {engine.one_line(exc)}{hint}") from exc
     finally:
         engine.close(conn)
+
+
+def _foreign_key_violation(engine: Engine, conn: Any, exc: BaseException) -> str | None:
+    try:
+        return engine.foreign_key_violation(conn, exc)
+    except engine.errors:  # the connection is gone: the error is told as it is
+        return None
 
 
 def _not_written(
@@ -220,12 +244,19 @@ def _reapply(
     problem = identity_problem(document, target)
     if problem is not None:
         raise ReapplyRefused(problem)
-    works = [
-        prepare(engine, conn, d, opts.only) for d in order_tables(engine, conn, document.tables)
-    ]
+    works = [prepare(engine, conn, d, opts.only) for d in document.tables]
     if opts.where is not None and opts.where.strip():
         for work in works:
             filter_items(engine, conn, work, opts.where)
+    works = order_works(engine, conn, works)
+    for work in works:
+        work.triggers = plan_triggers(
+            engine,
+            conn,
+            work.table,
+            any(i.kind == "lost" for i in work.items),
+            any(i.kind == "changed" for i in work.items),
+        )
     selected = sum(len(w.items) for w in works)
     over = selected > opts.max_rows
     sql_path = opts.sql_out or default_sql_path(diff_file)
@@ -294,6 +325,8 @@ def _reapply(
                 else None
             ),
             sample=[i.values for i in w.items[:SAMPLE_ROWS]],
+            triggers=[t.describe(set(w.triggers.events)) for t in w.triggers.firing()],
+            notes=list(w.triggers.notes),
         )
         for w in works
     ]

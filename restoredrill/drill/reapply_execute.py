@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from restoredrill.drill.reapply_checkpoint import Checkpoint, write_checkpoint
+from restoredrill.drill.reapply_readback import check_written
 from restoredrill.drill.reapply_work import (
     Item,
     ReapplyOptions,
@@ -132,6 +133,13 @@ def _apply(
             engine, work, batch, opts, True, archive_rows=work.archive_exists, updates=updates
         )
         updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
+        written = {
+            n: item
+            for n, item in enumerate(batch)
+            if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
+            or (item.kind == "changed" and n in updated)
+        }
+        rewritten = check_written(engine, conn, work, written)
         for n, item in enumerate(batch):
             outcome, reason = expected[n]
             key = tuple(item.values.get(k) for k in work.key)
@@ -139,6 +147,8 @@ def _apply(
                 outcome, reason = "conflict", "inserted concurrently in production"
             if item.kind == "changed" and outcome == "update" and n not in updated:
                 outcome, reason = "conflict", "the guard did not match when writing"
+            if n in rewritten:
+                outcome, reason = "conflict", rewritten[n]
             work.totals[outcome] = work.totals.get(outcome, 0) + 1
             if outcome == "conflict":
                 conflicts.append(_conflict(work, item, reason))

@@ -41,6 +41,8 @@ def write_script(
         "-- Idempotent: running it again changes nothing. Rows only in production are untouched.",
         "",
     ]
+    for work in works:
+        lines += [f"-- {work.diff.table}: {note}" for note in work.triggers.notes]
     lines += [text(s) + ";" for s in engine.session_settings()]
     lines.append("")
     for work in works:
@@ -62,6 +64,10 @@ def write_script(
                 )
                 for statement in build_batch(engine, work, batch, opts, for_update=True).all():
                     out.write(text(statement) + ";\n")
+                if work.triggers.skip:  # the foreign-key triggers are off too: check by hand
+                    keys = [i.values for i in batch]
+                    for check in engine.parent_checks(conn, work.table, work.key, keys):
+                        out.write(text(check) + ";\n")
                 out.write("COMMIT;\n\n")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from restoredrill.drill.reapply_triggers import TriggerPlan
 from restoredrill.engines.base import Engine
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, ReapplyRefused
@@ -54,6 +55,7 @@ class TableWork:
     archive: TableName | None = None
     archive_exists: bool = False  # created (or found) by this run: created only when needed
     totals: dict[str, int] = field(default_factory=dict)
+    triggers: TriggerPlan = field(default_factory=TriggerPlan)
 
     @property
     def key(self) -> list[str]:
@@ -70,29 +72,6 @@ def table_items(diff: RowDiff, only: ReapplyOnly) -> list[Item]:
         for values in diff.lost:
             items.append(Item("lost", values, None, ()))
     return items
-
-
-def order_tables(engine: Engine, conn: Any, diffs: list[RowDiff]) -> list[RowDiff]:
-    """Referenced tables first, so restored parents exist before their children."""
-    names = {TableName(d.schema_name, d.table_name): d for d in diffs}
-    ordered: list[RowDiff] = []
-    done: set[TableName] = set()
-    visiting: set[TableName] = set()
-
-    def visit(name: TableName) -> None:
-        if name in done or name in visiting:
-            return
-        visiting.add(name)
-        for parent in sorted(engine.referenced_tables(conn, name)):
-            if parent in names:
-                visit(parent)
-        visiting.discard(name)
-        done.add(name)
-        ordered.append(names[name])
-
-    for diff in diffs:
-        visit(TableName(diff.schema_name, diff.table_name))
-    return ordered
 
 
 def prepare(engine: Engine, conn: Any, diff: RowDiff, only: ReapplyOnly) -> TableWork:
@@ -205,11 +184,17 @@ def build_batch(
                 item.guard,
                 work.columns,
             )
+        # columns the server would stamp are assigned explicitly: they keep restored values
+        stamps = [
+            c
+            for c in work.triggers.stamp_columns
+            if c in work.insert_columns and c not in item.set_columns
+        ]
         update = engine.revert_row(
             work.table,
             work.key,
             work.guarded,
-            item.set_columns,
+            (*item.set_columns, *stamps),
             item.values,
             item.guard,
             work.columns,
@@ -224,7 +209,10 @@ def build_batch(
         else None
     )
     return Batch(
-        settings=engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
+        settings=[
+            *engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
+            *(engine.skip_triggers() if work.triggers.skip else []),
+        ],
         lock=engine.lock_and_read(
             work.table,
             work.key,

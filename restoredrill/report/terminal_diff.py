@@ -175,6 +175,9 @@ def render_reapply(console: Console, report: ReapplyReport, samples: bool = True
         table.add_row(*row)
     console.print(table)
     for plan in report.tables:
+        for note in plan.notes:  # triggers that fire, or are kept off, and what that means
+            console.print(Text(f"{plan.table}: {note}", style="yellow"))
+    for plan in report.tables:
         if samples and plan.sample and not report.executed:
             columns = list(plan.sample[0])
             console.print(
