@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from types import FrameType
@@ -37,6 +38,10 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _register()
+    # The driver logs "error ignored in rollback" when a cancelled statement's rollback meets
+    # a closing connection; the one error line below already says what happened.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    logging.getLogger("psycopg").propagate = False
     # SIGINT and SIGTERM behave alike: an InterruptSignal (a KeyboardInterrupt, so drivers
     # cancel the running statement and sandboxes are torn down on the way out), then exit 130.
     signal.signal(signal.SIGTERM, _on_signal)
