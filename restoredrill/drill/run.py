@@ -52,6 +52,9 @@ from restoredrill.playbook import (
 )
 from restoredrill.timing import ProgressListener, SilentProgress
 
+# What the user can do about an UNVERIFIED drill, said beside its reason.
+ACCEPT_HINT = "accept it with --allow-unverified-base or allow_unverified_base: true"
+
 
 @dataclass(frozen=True)
 class DrillOptions:
@@ -311,7 +314,7 @@ def _steps(run: _Run, progress: ProgressListener) -> None:
             run.restore = done
             unchecked = unverified_base(done.result)
             if unchecked and not run.allow_unverified:
-                run.unverified.append(unchecked)
+                run.unverified.append(f"{unchecked} ({ACCEPT_HINT})")
             for database in playbook.databases:
                 run.databases.append(
                     _verify_database(playbook, database, done, run.started_at, progress)
