@@ -224,6 +224,8 @@ def render_recover(console: Console, result: RecoverResult) -> None:
     console.rule("[bold]recover[/bold]")
     if result.incident_xid is not None:
         before, after = f"xid {result.incident_xid}", f"xid {result.incident_xid}"
+    elif result.incident_gtid is not None:
+        before = after = f"GTID {result.incident_gtid}"
     else:
         before = result.before_time.isoformat() if result.before_time else "?"
         after = result.after_time.isoformat() if result.after_time else "?"

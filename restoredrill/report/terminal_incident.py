@@ -50,6 +50,5 @@ def render_incidents(console: Console, report: IncidentReport) -> None:
     if report.recover_command is not None:
         biggest = report.incidents[0]
         what = f"xid {biggest.xid}" if biggest.xid is not None else f"GTID {biggest.gtid}"
-        verb = "put back what" if report.engine == "postgres" else "restore to just before"
-        console.print(f"to {verb} {what} ({biggest.rows:,} rows):", markup=False)
+        console.print(f"to put back what {what} did ({biggest.rows:,} rows):", markup=False)
         console.print(f"  {report.recover_command}", markup=False)
