@@ -38,6 +38,11 @@ class VerificationFailed(DrillFailed):
     """Restored data differs from the reference."""
 
 
+class ReapplyDataProblem(DrillFailed):
+    """Rows reapply writes break production's constraints (a foreign key's parent row is
+    missing): a data problem for a person, not an infrastructure error."""
+
+
 # --- 2: usage and configuration ------------------------------------------------
 
 
@@ -80,6 +85,10 @@ class SandboxError(InfrastructureError):
     """A throwaway instance that could not be created, started or stopped."""
 
 
+class SandboxDiskFull(SandboxError):
+    """The sandbox directory ran out of space: the machine's problem, not the backup's."""
+
+
 class ToolMissing(InfrastructureError):
     """A server binary or helper tool (pg_waldump, lz4, ...) is not installed."""
 
@@ -107,3 +116,21 @@ class Interrupted(RestoreDrillError):
     """Ctrl-C or SIGTERM; raised so context managers tear sandboxes down."""
 
     exit_code = 130
+
+
+class InterruptSignal(KeyboardInterrupt):
+    """What the CLI's SIGINT and SIGTERM handlers raise. A KeyboardInterrupt on purpose, not a
+    RestoreDrillError: database drivers cancel the running statement on it (psycopg does), so
+    a transaction cut mid-statement still rolls back cleanly, and ``except Exception`` blocks
+    do not swallow it. cli/app.py turns it into exit 130 and one line."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
+
+
+def interrupt_name(signame: str | None) -> str:
+    """How an interrupted run begins its one line: ``terminated (SIGTERM)``."""
+    if signame is None:
+        return "interrupted"
+    return f"terminated ({signame})" if signame == "SIGTERM" else f"interrupted ({signame})"

@@ -36,13 +36,15 @@ class RecoveryTarget(Frozen):
     position: str | None = None  # MariaDB/MySQL binlog FILE:POS
     gtid: str | None = None  # MariaDB domain-server-seq or MySQL uuid:N
     inclusive: bool = True
+    # PostgreSQL: follow this timeline (--timeline) instead of the newest reachable one.
+    timeline: int | None = None
 
     @model_serializer(mode="wrap")
     def _without_unused_mysql_fields(self, handler: SerializerFunctionWrapHandler) -> object:
-        """position/gtid only appear when set (PostgreSQL documents stay as they were)."""
+        """position/gtid/timeline only appear when set (documents stay as they were)."""
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("position", "gtid"):
+            for key in ("position", "gtid", "timeline"):
                 if data.get(key) is None:
                     data.pop(key, None)
         return data
@@ -417,6 +419,8 @@ class ReapplyPlan(Frozen):
     conflicts: int = 0  # production holds something else: skipped, never clobbered
     archive_table: str | None = None
     sample: list[RowValues] = []
+    triggers: list[str] = []  # the triggers that fire on the rows written
+    notes: list[str] = []  # how triggers and foreign keys are handled (dry run and execution)
 
 
 class ReapplyReport(Frozen):

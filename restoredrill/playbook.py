@@ -103,6 +103,8 @@ class FileSourceSpec(Strict):
     kind: Literal["file"]
     base_backups: FilePath
     wal_archive: FilePath
+    # a base without backup_manifest may still PASS (the warning stays)
+    allow_unverified_base: bool = False
 
     def describe(self) -> str:
         return f"file:{self.base_backups}"
@@ -115,6 +117,8 @@ class MysqlSourceSpec(Strict):
     kind: Literal["mysql"]
     snapshot: Location
     binlog_archive: Location
+    # binlogs written without checksums (events not verifiable) may still PASS
+    allow_unverified_base: bool = False
 
     def describe(self) -> str:
         if self.snapshot.startswith("s3://"):

@@ -17,6 +17,7 @@ VARIABLES = (
     "log_bin",
     "binlog_format",
     "binlog_row_image",
+    "binlog_checksum",
     "binlog_expire_logs_seconds",
     "expire_logs_days",
     "version",
@@ -64,6 +65,20 @@ def binlog_row_image(facts: Facts, policy: Policy) -> Finding | None:
         return ok("binlog_row_image = FULL", value)
     return failed(
         f"binlog_row_image = {value}: row events lack the full before/after images", value
+    )
+
+
+@REGISTRY.rule(ENGINE, "binlog_checksum", "binlog_checksum is CRC32")
+def binlog_checksum(facts: Facts, policy: Policy) -> Finding | None:
+    value = facts.settings.get("binlog_checksum")
+    if value is None:
+        return None
+    if value.upper() == "CRC32":
+        return ok("binlog_checksum = CRC32", value)
+    return failed(
+        f"binlog_checksum = {value}: a damaged binlog event cannot be detected and would be "
+        "replayed as if it were good; use CRC32",
+        value,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from types import FrameType
@@ -9,7 +10,7 @@ from types import FrameType
 import typer
 
 from restoredrill.cli.common import err
-from restoredrill.errors import Interrupted, RestoreDrillError
+from restoredrill.errors import Interrupted, InterruptSignal, RestoreDrillError, interrupt_name
 
 app = typer.Typer(
     name="restoredrill",
@@ -19,6 +20,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
+_signals: list[str] = []  # the signals received, for the one line printed at exit
+
 
 def _register() -> None:
     # Imported here so each command module stays independent and `--help` stays fast.
@@ -27,19 +30,33 @@ def _register() -> None:
     commands.register(app)
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("terminated (SIGTERM)")
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    _signals.append(name)
+    raise InterruptSignal(name)
 
 
 def main(argv: list[str] | None = None) -> None:
     _register()
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # The driver logs "error ignored in rollback" when a cancelled statement's rollback meets
+    # a closing connection; the one error line below already says what happened.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    logging.getLogger("psycopg").propagate = False
+    # SIGINT and SIGTERM behave alike: an InterruptSignal (a KeyboardInterrupt, so drivers
+    # cancel the running statement and sandboxes are torn down on the way out), then exit 130.
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
-        # Typer's standalone mode handles usage errors (exit 2) and Ctrl-C (exit 130).
+        # Typer's standalone mode handles usage errors (exit 2) and turns a KeyboardInterrupt
+        # into a silent exit 130; the line saying so is printed below.
         app(args=argv)
     except RestoreDrillError as exc:
         err.print(f"restoredrill: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code == Interrupted.exit_code:
+            err.print(f"restoredrill: error: {interrupt_name(_signals[0] if _signals else None)}")
+        raise
     except Exception as exc:  # the one place an unexpected error becomes exit 4
         err.print(
             f"restoredrill: internal error: {type(exc).__name__}: {exc}",

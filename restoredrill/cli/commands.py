@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
         drill,
         fleet,
         history,
+        incident,
         manifest,
         reapply,
         recover,
@@ -31,6 +32,7 @@ def register(app: typer.Typer) -> None:
     app.command("diff")(diff.diff_command)
     app.command("reapply")(reapply.reapply_command)
     app.command("recover")(recover.recover_command)
+    app.add_typer(incident.app, name="incident")
     app.command("history")(history.history_command)
     app.add_typer(sandbox.app, name="sandbox")
     app.command("wal-fetch", hidden=True)(walfetch.wal_fetch_command)

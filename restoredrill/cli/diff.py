@@ -63,6 +63,7 @@ def diff_command(
     ] = DiffFormat.table,
     lock_timeout: ProductionLockTimeoutOpt = guards.DEFAULT_LOCK_TIMEOUT,
     statement_timeout: ProductionStatementTimeoutOpt = guards.DEFAULT_STATEMENT_TIMEOUT,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Keyed diff of one table between a restore and production.
@@ -83,6 +84,7 @@ def diff_command(
         progress=progress,
         lock_timeout=lock_timeout,
         statement_timeout=statement_timeout,
+        force=force,
     )
     if as_json:
         emit_json(document)

@@ -43,6 +43,16 @@ def drill_command(
         typer.Option("--results-dir", help="Also write each drill's result JSON here."),
     ] = None,
     webhook_url: WebhookOpt = None,
+    allow_unverified_base: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified-base",
+            help=(
+                "Accept what cannot be checked: a base backup without backup_manifest, or"
+                " binlogs written without checksums, may still PASS (the warning stays)."
+            ),
+        ),
+    ] = False,
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -54,6 +64,7 @@ def drill_command(
         junit=junit,
         webhook_url=webhook_url,
         parallel=parallel,
+        allow_unverified_base=allow_unverified_base,
     )
     fleet = run_drills(playbooks, options, progress)
     if json_output:

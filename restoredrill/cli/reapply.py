@@ -36,6 +36,9 @@ BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Rows per transa
 LockTimeoutOpt = Annotated[
     str, typer.Option("--lock-timeout", help="SET LOCAL lock_timeout of each batch, e.g. 5s.")
 ]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Overwrite existing output files (--sql-out, --out).")
+]
 StatementTimeoutOpt = Annotated[
     str,
     typer.Option("--statement-timeout", help="SET LOCAL statement_timeout of each batch."),
@@ -51,6 +54,7 @@ def options(
     batch_size: int,
     lock_timeout: str = drill.DEFAULT_LOCK_TIMEOUT,
     statement_timeout: str = drill.DEFAULT_STATEMENT_TIMEOUT,
+    force: bool = False,
 ) -> drill.ReapplyOptions:
     if only not in ("lost", "changed", "all"):
         raise typer.BadParameter("expected lost, changed or all", param_hint="--only")
@@ -63,6 +67,7 @@ def options(
         batch_size=batch_size,
         lock_timeout=lock_timeout,
         statement_timeout=statement_timeout,
+        force=force,
     )
 
 
@@ -77,14 +82,16 @@ def reapply_command(
     batch_size: BatchSizeOpt = drill.DEFAULT_BATCH_SIZE,
     lock_timeout: LockTimeoutOpt = drill.DEFAULT_LOCK_TIMEOUT,
     statement_timeout: StatementTimeoutOpt = drill.DEFAULT_STATEMENT_TIMEOUT,
+    force: ForceOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Put rows from a diff back into production (dry run unless --execute).
 
     Dry run: counts, sample rows and the SQL script. With --execute: batched, guarded,
-    archived, resumable. Exit 0 done, 1 rows skipped as conflicts, 2 refused."""
+    archived, resumable. Exit 0 done, 1 rows skipped as conflicts, 2 refused, 130 interrupted
+    (the batch in flight is rolled back; run it again to resume from the checkpoint)."""
     opts = options(
-        only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout
+        only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout, force
     )
     progress: ProgressListener | None = ConsoleProgress(err) if interactive(json_output) else None
     report = drill.reapply(diff_file, to, opts, progress)

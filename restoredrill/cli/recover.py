@@ -19,6 +19,7 @@ from restoredrill.cli.common import (
 from restoredrill.cli.reapply import (
     BatchSizeOpt,
     ExecuteOpt,
+    ForceOpt,
     LockTimeoutOpt,
     MaxRowsOpt,
     OnlyOpt,
@@ -39,16 +40,36 @@ from restoredrill.timing import ProgressListener
 def recover_command(
     base_backups: BaseBackupsOpt,
     wal_archive: WalArchiveOpt,
-    before: Annotated[
-        str, typer.Option("--before", metavar="T1", help="Just before the incident (ISO, tz).")
-    ],
-    after: Annotated[
-        str, typer.Option("--after", metavar="T2", help="Just after the incident (ISO, tz).")
-    ],
     table: Annotated[
         list[str], typer.Option("--table", help="A table the incident hit (repeatable).")
     ],
     to: Annotated[str, typer.Option("--to", metavar="PRODUCTION_DSN", help="Production.")],
+    before: Annotated[
+        str | None,
+        typer.Option("--before", metavar="T1", help="Just before the incident (ISO, tz)."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option("--after", metavar="T2", help="Just after the incident (ISO, tz)."),
+    ] = None,
+    incident_xid: Annotated[
+        int | None,
+        typer.Option(
+            "--incident-xid",
+            metavar="XID",
+            help="PostgreSQL: the incident's transaction (from `incident find`): restore to "
+            "just before and just after it. Instead of --before/--after.",
+        ),
+    ] = None,
+    incident_gtid: Annotated[
+        str | None,
+        typer.Option(
+            "--incident-gtid",
+            metavar="GTID",
+            help="MariaDB/MySQL: the incident's GTID (from `incident find --binlog-archive`): "
+            "restore to just before and just after it. Instead of --before/--after.",
+        ),
+    ] = None,
     out_file: Annotated[
         Path | None, typer.Option("--out", metavar="DIFF.json", help="Where the diff goes.")
     ] = None,
@@ -64,6 +85,7 @@ def recover_command(
     batch_size: BatchSizeOpt = reapply_lib.DEFAULT_BATCH_SIZE,
     lock_timeout: LockTimeoutOpt = reapply_lib.DEFAULT_LOCK_TIMEOUT,
     statement_timeout: StatementTimeoutOpt = reapply_lib.DEFAULT_STATEMENT_TIMEOUT,
+    force: ForceOpt = False,
     pg_bin: PgBinOpt = None,
     os_user: OsUserOpt = "postgres",
     json_output: JsonOpt = False,
@@ -71,21 +93,34 @@ def recover_command(
     """Recover what an incident destroyed: restore before and after it, diff, reapply.
 
     The diff of the two restores is the incident's exact effect; it goes to reapply as a
-    dry run unless --execute. Exit 0 done, 1 conflicts, 2 refused."""
+    dry run unless --execute. Give the incident as --incident-xid N (PostgreSQL) or
+    --incident-gtid G (MariaDB/MySQL; see `incident find`), or as --before T1 --after T2.
+    MariaDB/MySQL: --base-backups is the snapshot, --wal-archive the binlog archive.
+    Exit 0 done, 1 conflicts, 2 refused."""
     request = RecoverRequest(
         base_backups=base_backups,
         wal_archive=wal_archive,
-        before=parse_time(before, "--before"),
-        after=parse_time(after, "--after"),
+        before=parse_time(before, "--before") if before is not None else None,
+        after=parse_time(after, "--after") if after is not None else None,
         tables=[t for item in table for t in item.split(",") if t.strip()],
         to_dsn=to,
         out=out_file,
         reapply=options(
-            only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout
+            only,
+            where,
+            sql_out,
+            execute,
+            max_rows,
+            batch_size,
+            lock_timeout,
+            statement_timeout,
+            force,
         ),
         dbname=dbname,
         pg_bin=pg_bin,
         os_user=os_user,
+        incident_xid=incident_xid,
+        incident_gtid=incident_gtid,
     )
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     result = recover(request, progress)

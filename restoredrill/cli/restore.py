@@ -78,6 +78,15 @@ LogicalDumpOpt = Annotated[
         "(.sql or .sql.gz), to restore into --sandbox docker (dump time only).",
     ),
 ]
+TimelineOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--timeline",
+        min=1,
+        help="Follow this timeline (default: the newest one the archive's .history files "
+        "lead to). Needed to restore on purpose past a later timeline whose .history is missing.",
+    ),
+]
 ExclusiveOpt = Annotated[
     bool, typer.Option("--exclusive", help="Stop just before the target instead of after it.")
 ]
@@ -99,6 +108,7 @@ def plan_command(
     target_name: TargetNameOpt = None,
     target: TargetOpt = None,
     exclusive: ExclusiveOpt = False,
+    timeline: TimelineOpt = None,
     pg_bin: PgBinOpt = None,
     os_user: OsUserOpt = "postgres",
     json_output: JsonOpt = False,
@@ -116,11 +126,14 @@ def plan_command(
         target_position, target_gtid, engine,
     )  # fmt: skip
     if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
+        if timeline is not None:
+            raise ConfigError("--timeline is a PostgreSQL option")
         pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
         found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
         aws = my_cli.aws_config(aws_region, aws_endpoint_url)
         my_cli.plan(*found, recovery_target, json_output, aws)
         return
+    recovery_target = recovery_target.model_copy(update={"timeline": timeline})
     options = SourceOptions(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
         rds_snapshot, sandbox, aws_region=aws_region, aws_endpoint_url=aws_endpoint_url,
@@ -161,6 +174,7 @@ def restore_command(
     target_name: TargetNameOpt = None,
     target: TargetOpt = None,
     exclusive: ExclusiveOpt = False,
+    timeline: TimelineOpt = None,
     keep: Annotated[
         bool, typer.Option("--keep", help="Leave the sandbox running and print its DSN.")
     ] = False,
@@ -184,7 +198,7 @@ def restore_command(
         _restore_logical(
             logical_dump, sandbox, engine, image, dbname, keep, ledger, json_output,
             [target_time, target_lsn, target_xid, target_name, target, target_position,
-             target_gtid],
+             target_gtid, None if timeline is None else str(timeline)],
         )  # fmt: skip
         return
     if image is not None and sandbox != "docker":
@@ -194,6 +208,8 @@ def restore_command(
         target_position, target_gtid, engine,
     )  # fmt: skip
     if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
+        if timeline is not None:
+            raise ConfigError("--timeline is a PostgreSQL option")
         pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
         if sandbox != "local":
             raise ConfigError(f"--sandbox {sandbox}: MariaDB/MySQL restore into 'local' only")
@@ -203,6 +219,7 @@ def restore_command(
             my_cli.aws_config(aws_region, aws_endpoint_url),
         )  # fmt: skip
         return
+    recovery_target = recovery_target.model_copy(update={"timeline": timeline})
     options = SourceOptions(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
         rds_snapshot, sandbox, rds_subnet_group, list(rds_security_group or []),

@@ -27,6 +27,7 @@ from restoredrill.drill.demo_story import (
     incident_step,
     record_demo,
 )
+from restoredrill.drill.incident import FindRequest, IncidentReport, find_incidents
 from restoredrill.drill.manifest import create_manifest, write_manifest
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
@@ -110,6 +111,8 @@ class DemoResult(Frozen):
     repair_again: ReapplyReport | None = None
     repair_check: list[RepairCheck] | None = None
     engine: str = "postgres"  # "mariadb": demo --engine mariadb (binlogs, drill/demo_mysql.py)
+    # The incident as found in the WAL archive (`incident find`), not as the story told it.
+    found: IncidentReport | None = None
 
     @property
     def repair_ok(self) -> bool:
@@ -242,6 +245,10 @@ def run_demo(
             backups, archive, manifest_path = staged.backups, staged.archive, staged.manifest
             incident_at, after_incident = staged.incident_at, staged.after_incident
 
+            listener.note("find: the transactions that changed the most rows, in the WAL archive")
+            found = find_incidents(
+                FindRequest(archive, backups, top=3, dsn=production.dsn(), pg_bin=pg_bin)
+            )
             target = RecoveryTarget(kind="time", time=incident_at)
             request = RestoreRequest(backups, archive, target, os_user=os_user, pg_bin=pg_bin)
             listener.note(f"drill: restore to {incident_at.isoformat()} (just before the incident)")
@@ -253,7 +260,13 @@ def run_demo(
                     as_of_columns={t: "created_at" for t in DEMO_TABLES},
                     as_of=incident_at,
                 )
-                after_target = RecoveryTarget(kind="time", time=after_incident)
+                # Just after the transaction the archive showed as the biggest: the diff is
+                # then that transaction's effect, whatever ran around it.
+                after_target = (
+                    RecoveryTarget(kind="xid", xid=found.incidents[0].xid)
+                    if found.incidents
+                    else RecoveryTarget(kind="time", time=after_incident)
+                )
                 after_request = RestoreRequest(
                     backups, archive, after_target, os_user=os_user, pg_bin=pg_bin
                 )
@@ -302,6 +315,7 @@ def run_demo(
         repair=incident.repair,
         repair_again=incident.repair_again,
         repair_check=incident.repair_check,
+        found=found,
     )
 
 

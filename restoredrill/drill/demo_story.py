@@ -114,17 +114,14 @@ def incident_step(
 ) -> IncidentOutcome:
     """Restore just after the incident, diff it against the restore just before (the
     incident's exact effect), reapply as a dry run, and with ``repair`` for real."""
-    assert after_request.target.time is not None
-    listener.note(
-        f"drill: restore to {after_request.target.time.isoformat()} (just after the incident)"
-    )
+    listener.note(f"drill: restore to {after_request.target.describe()} (just after the incident)")
     with restored(after_request, listener) as after:
         listener.note("diff: restore before the incident vs restore just after it")
         document = incident_diff(
             before_dsn, after.dsn(dbname), production_identity(target_dsn), list(tables), listener
         )
     diff_file = workdir / "incident.diff.json"
-    write_diff(document, diff_file)
+    write_diff(document, diff_file, force=True)  # the demo's own working file
     dry = reapply_document(document, diff_file, target_dsn, ReapplyOptions(), listener)
     outcome = IncidentOutcome(
         summaries=[RowDiffSummary.of(t, sample=3) for t in document.tables],

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +32,7 @@ from pydantic import ValidationError
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill import guards
+from restoredrill.drill.private_file import check_writable, write_private
 from restoredrill.engines.base import Engine, engine_for_dsns
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres_diff import KeyRange, KeyText
@@ -750,8 +750,12 @@ def diff(
     options: DiffOptions | None = None,
     lock_timeout: str = guards.DEFAULT_LOCK_TIMEOUT,
     statement_timeout: str = guards.DEFAULT_STATEMENT_TIMEOUT,
+    force: bool = False,
 ) -> DiffDocument:
-    """``restoredrill diff``: one table, restored vs production now; written to ``out``."""
+    """``restoredrill diff``: one table, restored vs production now; written to ``out``
+    (an existing file only with ``force``: checked before any work)."""
+    if out is not None:
+        check_writable(out, force, "the diff file", make_dir=True)
     restored_id, production_id, results = diff_tables(
         restored_dsn,
         production_dsn,
@@ -773,7 +777,7 @@ def diff(
         tables=results,
     )
     if out is not None:
-        write_diff(document, out)
+        write_diff(document, out, force)
     return document
 
 
@@ -796,15 +800,12 @@ def make_document(
     )
 
 
-def write_diff(document: DiffDocument, path: Path) -> None:
-    """Write atomically (a reader never sees half a diff)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(document.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the diff file {path}: {exc}") from exc
+def write_diff(document: DiffDocument, path: Path, force: bool = False) -> None:
+    """Write atomically and 0600 (it holds production rows); an existing file is kept
+    unless ``force``."""
+    write_private(
+        path, document.model_dump_json(indent=2) + "\n", force, "the diff file", make_dir=True
+    )
 
 
 def load_diff(path: Path) -> DiffDocument:

@@ -3,10 +3,7 @@ tied to a named restore point, saved to a file that ``verify`` can compare a res
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +14,7 @@ from pydantic import ValidationError
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.fanout import FanOut
+from restoredrill.drill.private_file import check_writable, write_private
 from restoredrill.engines.base import Engine, engine_for_dsn
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
@@ -104,41 +102,12 @@ def _create_restore_point(engine: Engine, conn: Any, name: str) -> int:
         raise ConfigError(f"cannot create restore point {name!r}: {_one_line(exc)}") from exc
 
 
-def _check_writable(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise ConfigError(f"{path} already exists (pass --force to overwrite it)")
-    if not path.parent.is_dir():
-        raise ConfigError(f"cannot write {path}: directory {path.parent} does not exist")
-
-
 def write_manifest(manifest: Manifest, path: Path, force: bool = False) -> None:
-    """Write atomically (temporary file + rename); an existing file is kept unless ``force``."""
+    """Write atomically and 0600 (it holds production's row counts and checksums); an
+    existing file is kept unless ``force``."""
     path = Path(path)
-    _check_writable(path, force)
-    data = manifest.model_dump_json(indent=2) + "\n"
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            # link() refuses to replace a file that appeared meanwhile; rename() would not.
-            os.link(tmp, path)
-            tmp.unlink()
-    except FileExistsError:
-        raise ConfigError(f"{path} already exists (pass --force to overwrite it)") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    check_writable(path, force)
+    write_private(path, manifest.model_dump_json(indent=2) + "\n", force)
 
 
 def load_manifest(path: Path | str) -> Manifest:
@@ -176,7 +145,7 @@ def manifest_to_file(
 ) -> Manifest:
     """What ``restoredrill manifest`` does: check ``out`` first (so nothing is created on
     production for a file that cannot be written), build the manifest, write it."""
-    _check_writable(Path(out), force)
+    check_writable(Path(out), force)
     manifest = create_manifest(dsn, restore_point=restore_point, tables=tables)
     write_manifest(manifest, Path(out), force=force)
     return manifest

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from restoredrill.engines.pg_tools import PgTools
-from restoredrill.errors import BackupCorrupt
+from restoredrill.errors import BackupCorrupt, ConfigError
 from restoredrill.lsn import format_lsn, segment_name, segment_of
 from restoredrill.models import (
     BaseBackup,
@@ -18,12 +18,21 @@ from restoredrill.models import (
     WalRange,
     WalSegment,
 )
+from restoredrill.sandboxes.diskspace import space_checks
 from restoredrill.sources.base import SelfPlanning, Source
 from restoredrill.sources.file import Catalogue
 from restoredrill.sources.wal_archive import TimelineStep, WalArchive, validate_segment
-from restoredrill.sources.wal_scan import WalEvent, scan
+from restoredrill.sources.wal_conflicts import conflicting_copies, orphan_complaint
+from restoredrill.sources.wal_verify import (
+    WalRead,
+    blocker,
+    head_of,
+    reach,
+    reached,
+    read_wal,
+    readable_prefix,
+)
 
-HEAD_LOOKBACK = 8
 STOP_TIME_RESOLUTION = timedelta(seconds=1)
 
 
@@ -51,60 +60,6 @@ class _Checks:
 
 def _fmt_time(value: datetime | None) -> str:
     return value.isoformat() if value else "unknown"
-
-
-@dataclass
-class _Stop:
-    """Where replay will stop, found by scanning the WAL for the target."""
-
-    lsn: int | None = None
-    last_commit: datetime | None = None
-    last_commit_lsn: int | None = None
-    found: bool = False
-
-
-def _matches(target: RecoveryTarget, event: WalEvent) -> bool:
-    """Does this WAL record end recovery (PostgreSQL's recoveryStopsBefore/After)?"""
-    if target.kind == "name":
-        return event.kind == "restore_point" and event.name == target.name
-    if event.kind not in ("commit", "abort"):
-        return False
-    if target.kind == "xid":
-        return event.xid == target.xid
-    if target.kind == "time" and target.time is not None and event.time is not None:
-        return event.time > target.time if target.inclusive else event.time >= target.time
-    return False
-
-
-def _locate(tools: PgTools, target: RecoveryTarget, segments: list[WalSegment]) -> _Stop:
-    stop = _Stop()
-    for event in scan(tools, segments):
-        if _matches(target, event):
-            stop.lsn, stop.found = event.lsn, True
-            stopping_commit = target.kind == "xid" and target.inclusive and event.kind == "commit"
-            if stopping_commit:
-                stop.last_commit, stop.last_commit_lsn = event.time, event.lsn
-            return stop
-        if event.kind == "commit":
-            stop.last_commit, stop.last_commit_lsn = event.time, event.lsn
-    return stop
-
-
-def _head(tools: PgTools, archive: WalArchive, steps: list[TimelineStep], head: int) -> _Stop:
-    """Last record and last commit at the archive head (looking back a few segments)."""
-    result = _Stop()
-    for segno in range(head, max(head - HEAD_LOOKBACK, -1), -1):
-        segment = archive.segment_at(steps, segno)
-        if segment is None:
-            break
-        events = list(scan(tools, [segment], all_records=True))
-        if result.lsn is None and events:
-            result.lsn = events[-1].lsn
-        commits = [e for e in events if e.kind == "commit"]
-        if commits:
-            result.last_commit, result.last_commit_lsn = commits[-1].time, commits[-1].lsn
-            break
-    return result
 
 
 def _choose_backup(
@@ -143,6 +98,8 @@ def plan_restore(
     """Plan from any source: a directory, S3 or pgBackRest through their catalogue, RDS by
     asking the provider (it keeps the backups and the WAL to itself)."""
     if not isinstance(source, Source):
+        if target.timeline is not None:
+            raise ConfigError("--timeline needs a WAL archive; this source plans its own recovery")
         return PlanOutcome(source.plan(target))
     catalogue = source.catalogue()
     return _plan(catalogue, source.describe(), target, tools)
@@ -178,25 +135,33 @@ def _plan(
     # Targets known only by their position in the WAL (xid, restore point) are located by
     # scanning from the oldest backup; the newest backup ending before them is then chosen.
     target_lsn = target.lsn if target.kind == "lsn" else None
+    located: WalRead | None = None
+    located_steps: list[TimelineStep] = []
     if target.kind in ("xid", "name"):
         oldest = catalogue.backups[0]
-        steps = _steps_for(archive, oldest)
+        steps = _steps_for(archive, oldest, target.timeline)
         head = archive.head_segno(steps)
         first = segment_of(oldest.start_lsn, archive.segment_size)
         present, gaps = archive.chain(steps, first, head if head is not None else first)
         contiguous = _contiguous(present, first)
-        located = _locate(tools, target, contiguous)
+        located = read_wal(tools, target, contiguous, archive.segment_size, head)
         if not located.found:
             what = (
                 f"restore point {target.name!r}" if target.kind == "name" else f"xid {target.xid}"
             )
-            readable, damage = _readable(contiguous, archive.segment_size)
-            blocker = damage or (f"missing WAL segment {gaps[0]}" if gaps else None)
-            if blocker is not None:  # the WAL beyond it cannot be searched, nor replayed
+            damage, reach_time = blocker(tools, located, contiguous, oldest, archive.segment_size)
+            if damage is not None:  # the damage is the cause: the WAL past it is unreadable
+                checks.fail(
+                    "WAL segments",
+                    f"{damage}; {what} cannot be searched for past it; "
+                    f"latest reachable time {reach_time}",
+                )
+                return outcome()
+            if gaps:  # the WAL beyond the gap cannot be searched, nor replayed
                 checks.fail(
                     "WAL chain",
-                    f"{what} not found before {blocker}; latest reachable time "
-                    f"{_reach(tools, readable, oldest)}",
+                    f"{what} not found before missing WAL segment {gaps[0]}; "
+                    f"latest reachable time {reach_time}",
                 )
                 return outcome()
             checks.fail(
@@ -205,6 +170,7 @@ def _plan(
                 f"(last commit seen {_fmt_time(located.last_commit)})",
             )
             return outcome()
+        located_steps = steps
         target_lsn = located.lsn
 
     backup = _choose_backup(target, catalogue.backups, target_lsn)
@@ -227,8 +193,21 @@ def _plan(
             f"({backup.stop_time_source})",
         )
 
-    steps = _steps_for(archive, backup)
+    steps = _steps_for(archive, backup, target.timeline)
     target_timeline = steps[-1].timeline
+    if target.timeline is not None and target.timeline not in archive.reachable_timelines(
+        backup.timeline, backup.start_lsn
+    ):
+        checks.fail(
+            "timeline",
+            f"--timeline {target.timeline} cannot be reached from the base backup on timeline "
+            f"{backup.timeline} (no {target.timeline:08X}.history leading to it)",
+        )
+        return outcome(base_backup=backup)
+    orphan = None if target.timeline is not None else orphan_complaint(archive, steps)
+    if orphan is not None:
+        checks.fail("timeline", orphan)
+        return outcome(base_backup=backup, target_timeline=target_timeline)
     if target_timeline != backup.timeline:
         checks.ok(
             "timeline",
@@ -251,8 +230,24 @@ def _plan(
         return outcome(base_backup=backup, target_timeline=target_timeline)
     present, missing = archive.chain(steps, first, head)
     contiguous = _contiguous(present, first)
+    conflict = conflicting_copies(archive, contiguous)
+    if conflict is not None:
+        checks.fail("WAL segments", conflict)
+        return outcome(base_backup=backup, target_timeline=target_timeline)
 
-    head_info = _head(tools, archive, steps, head)
+    # One pass of pg_waldump reads every record replay needs (CRCs checked) and finds
+    # where it stops. xid/name targets were located that way already, from the oldest backup.
+    size = archive.segment_size
+    if located is not None and located_steps == steps:
+        read = located
+    elif target.kind in ("immediate", "lsn"):
+        until = backup.end_lsn if target.kind == "immediate" else target.lsn
+        assert until is not None
+        scope = [s for s in contiguous if s.segno <= segment_of(until, size) + 1]
+        read = read_wal(tools, RecoveryTarget(kind="lsn", lsn=until), scope, size, head)
+    else:
+        read = read_wal(tools, target, contiguous, size, head)
+    head_info = head_of(tools, archive, steps, head)
     extra: dict[str, object] = {
         "base_backup": backup,
         "target_timeline": target_timeline,
@@ -261,14 +256,12 @@ def _plan(
     }
 
     # Where does replay stop? That bounds the segments we need and must precede any gap.
+    stop_lsn: int | None = read.lsn
     if target.kind == "immediate":
-        stop = _Stop(lsn=backup.end_lsn, found=True)
-    elif target.kind == "latest":
-        stop = _Stop(lsn=head_info.lsn, last_commit=head_info.last_commit, found=True)
-        if missing:
-            stop.found = False
+        stop_lsn = backup.end_lsn
     elif target.kind == "lsn":
         assert target.lsn is not None
+        stop_lsn = target.lsn
         if head_info.lsn is not None and target.lsn > head_info.lsn:
             checks.fail(
                 "target before archive head",
@@ -277,24 +270,21 @@ def _plan(
                 f"{_fmt_time(head_info.last_commit)})",
             )
             return outcome(**extra)
-        stop = _Stop(lsn=target.lsn, found=True)
-    else:
-        stop = _locate(tools, target, contiguous)
+    found = read.found if target.kind in ("time", "xid", "name") else True
+    if target.kind == "latest":
+        found = not missing
 
-    if not stop.found:
+    if read.damage is not None or not found:
         # A damaged segment ends the readable WAL just like a missing one does (pg_waldump
         # stops there), so say which, rather than blaming the target.
-        readable, damage = _readable(contiguous, archive.segment_size)
+        damage, reach_time = blocker(tools, read, contiguous, backup, size)
         if damage is not None:
-            checks.fail(
-                "WAL segments",
-                f"{damage}; latest reachable time {_reach(tools, readable, backup)}",
-            )
+            checks.fail("WAL segments", f"{damage}; latest reachable time {reach_time}")
         elif missing:
             checks.fail(
                 "WAL chain",
                 f"missing WAL segment {missing[0]} before the target; latest reachable time "
-                f"{_reach(tools, contiguous, backup)}",
+                f"{reached(read, backup)}",
             )
         else:
             checks.fail(
@@ -305,28 +295,28 @@ def _plan(
         return outcome(**extra)
     if target.kind == "time":
         checks.ok("target before archive head", f"archive head {_fmt_time(head_info.last_commit)}")
-
     # 'latest' replays everything up to the archive head (even if its last segment cannot
     # be read by pg_waldump: validation below then says why).
-    if target.kind == "latest" or stop.lsn is None:
+    if target.kind == "latest" or stop_lsn is None:
         last = head
     else:
-        last = segment_of(stop.lsn, archive.segment_size)
+        last = segment_of(stop_lsn, archive.segment_size)
     needed = [s for s in contiguous if s.segno <= last]
     if not needed or needed[-1].segno < last:
         gap = missing[0] if missing else "?"
         checks.fail(
             "WAL chain",
             f"missing WAL segment {gap} before the target; latest reachable time "
-            f"{_reach(tools, contiguous, backup)}",
+            f"{reach(tools, contiguous, backup, archive.segment_size)}",
         )
         return outcome(**extra)
     try:
         identifiers = {validate_segment(s, archive.segment_size) for s in needed}
     except BackupCorrupt as exc:
-        readable, _damage = _readable(needed, archive.segment_size)
+        readable, _damage = readable_prefix(needed, archive.segment_size)
         checks.fail(
-            "WAL segments", f"{exc}; latest reachable time {_reach(tools, readable, backup)}"
+            "WAL segments",
+            f"{exc}; latest reachable time {reach(tools, readable, backup, archive.segment_size)}",
         )
         return outcome(**extra)
     # Replay reads up to the first record at/after the stop point and all of it: for an LSN
@@ -349,6 +339,9 @@ def _plan(
     )
     if later_gap:
         checks.warn("WAL chain", f"gap after the target at {later_gap[0]} (not needed here)")
+    if read.complete:  # pg_waldump read them all, so replay can (CRCs and page headers)
+        reach_to = "the archive head" if target.kind == "latest" else "the stop point"
+        checks.ok("WAL records", f"every record from {needed[0].name} to {reach_to} read intact")
 
     wal_range = WalRange(
         first=needed[0].name,
@@ -357,33 +350,40 @@ def _plan(
         bytes=len(needed) * archive.segment_size,
         timelines=sorted({s.timeline for s in needed}),
     )
-    expected = stop.last_commit
+    checks.items += space_checks(backup.size_bytes, wal_range.bytes)  # a warning, never a failure
     return outcome(
-        **extra, wal_range=wal_range, segments=needed, expected_last_commit_time=expected
+        **extra,
+        wal_range=wal_range,
+        segments=needed,
+        expected_last_commit_time=_expected_commit(target, read, head_info),
+        expected_end_lsn=_expected_end(target, read, head_info, backup),
+        logs_checked=read.complete,
     )
 
 
-def _readable(segments: list[WalSegment], segment_size: int) -> tuple[list[WalSegment], str | None]:
-    """The segments before the first damaged one, and what is wrong with that one."""
-    for index, segment in enumerate(segments):
-        try:
-            validate_segment(segment, segment_size)
-        except BackupCorrupt as exc:
-            return segments[:index], str(exc)
-    return segments, None
-
-
-def _reach(tools: PgTools, segments: list[WalSegment], backup: BaseBackup) -> str:
-    """The last commit replay can reach through ``segments`` (for error messages)."""
-    reach = _locate(tools, RecoveryTarget(kind="immediate"), segments)
-    if reach.last_commit is not None:
-        return _fmt_time(reach.last_commit)
-    return f"{_fmt_time(backup.stop_time)} (the end of the base backup; no commits after it)"
-
-
-def _steps_for(archive: WalArchive, backup: BaseBackup) -> list[TimelineStep]:
+def _steps_for(archive: WalArchive, backup: BaseBackup, timeline: int | None) -> list[TimelineStep]:
+    """The timeline path replay follows: the newest reachable, or the one asked for."""
+    if timeline is not None:
+        return archive.path_to(timeline)
     reachable = archive.reachable_timelines(backup.timeline, backup.start_lsn)
     return archive.path_to(max(reachable, default=backup.timeline))
+
+
+def _expected_commit(target: RecoveryTarget, read: WalRead, head: WalRead) -> datetime | None:
+    """The last commit the restore must contain (None: not known from the plan)."""
+    if target.kind == "latest":
+        return head.last_commit
+    return read.last_commit if target.kind in ("time", "xid", "name") else None
+
+
+def _expected_end(
+    target: RecoveryTarget, read: WalRead, head: WalRead, backup: BaseBackup
+) -> int | None:
+    """Where replay must reach: the end of the archive's last record for 'latest', else the
+    end of the last commit at or before the target (at least the end of the backup)."""
+    if target.kind == "latest":
+        return head.last_end
+    return max(read.last_commit_end or 0, backup.end_lsn)
 
 
 def _contiguous(present: list[WalSegment], first: int) -> list[WalSegment]:

@@ -25,6 +25,7 @@ from pydantic import AwareDatetime
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
+from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.engines.base import engine_for_dsn, is_mysql_dsn
@@ -39,34 +40,39 @@ from restoredrill.models import (
     RowDiffSummary,
     ServerIdentity,
 )
+from restoredrill.targets import parse_gtid
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
 
 class RecoverResult(Frozen):
     before: RestoreResult
     after: RestoreResult
-    before_time: AwareDatetime
-    after_time: AwareDatetime
+    before_time: AwareDatetime | None  # None when the incident was given by its xid/GTID
+    after_time: AwareDatetime | None
     diff_file: str
     tables: list[RowDiffSummary]
     reapply: ReapplyReport
     phases: list[PhaseTiming]
     seconds: float
+    incident_xid: int | None = None
+    incident_gtid: str | None = None
 
 
 @dataclass(frozen=True)
 class RecoverRequest:
     base_backups: Path
     wal_archive: Path
-    before: datetime
-    after: datetime
+    before: datetime | None  # the incident by time (both), or by ``incident_xid``/``_gtid``
+    after: datetime | None
     tables: Sequence[str]
     to_dsn: str
-    out: Path | None = None
+    out: Path | None = None  # an existing file only with ``reapply.force``
     reapply: ReapplyOptions = field(default_factory=ReapplyOptions)
     dbname: str | None = None  # database inside the restores (default: the --to DSN's)
     pg_bin: str | None = None
     os_user: str = "postgres"
+    incident_xid: int | None = None  # PostgreSQL: restore to just before/after this xid
+    incident_gtid: str | None = None  # MariaDB/MySQL: the same, by GTID
 
 
 class _Labelled:
@@ -175,6 +181,60 @@ def incident_diff(
     return make_document("incident", before_id, production, diffs, None, incident=after_id)
 
 
+def incident_targets(
+    request: RecoverRequest, mysql: bool = False
+) -> tuple[RecoveryTarget, RecoveryTarget]:
+    """Where the two restores stop: just before and just after the incident, given either
+    as one transaction (PostgreSQL xid, MariaDB/MySQL GTID: exactly its effect, nothing of
+    the traffic around it) or as two times. Exactly one way, the one for the engine."""
+    xid, gtid = request.incident_xid, request.incident_gtid
+    before, after = request.before, request.after
+    given = [
+        name
+        for name, value in (
+            ("--incident-xid", xid),
+            ("--incident-gtid", gtid),
+            ("--before/--after", before or after),
+        )
+        if value is not None
+    ]
+    own = "--incident-gtid G" if mysql else "--incident-xid N"
+    if len(given) > 1:
+        both = "not both" if len(given) == 2 else "only one"
+        raise InvalidTarget(f"give either {' or '.join(given)}, {both}")
+    if xid is not None:
+        if mysql:
+            raise InvalidTarget(
+                "--incident-xid is a PostgreSQL transaction id; for MariaDB/MySQL give "
+                "--incident-gtid G (see `incident find --binlog-archive`)"
+            )
+        if not 3 <= xid < 1 << 32:
+            raise InvalidTarget(f"--incident-xid {xid} is not a transaction id (a number >= 3)")
+        return (
+            RecoveryTarget(kind="xid", xid=xid, inclusive=False),
+            RecoveryTarget(kind="xid", xid=xid, inclusive=True),
+        )
+    if gtid is not None:
+        if not mysql:
+            raise InvalidTarget(
+                "--incident-gtid is a MariaDB/MySQL GTID; for PostgreSQL give --incident-xid N "
+                "(see `incident find --wal-archive`)"
+            )
+        text = parse_gtid(gtid, "--incident-gtid")
+        return (
+            RecoveryTarget(kind="gtid", gtid=text, inclusive=False),
+            RecoveryTarget(kind="gtid", gtid=text, inclusive=True),
+        )
+    if before is None or after is None:
+        raise InvalidTarget(f"give the incident: {own}, or both --before and --after")
+    for name, value in (("--before", before), ("--after", after)):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidTarget(f"{name} has no time zone")
+    if after <= before:
+        raise InvalidTarget("--after must be later than --before")
+    return RecoveryTarget(kind="time", time=before), RecoveryTarget(kind="time", time=after)
+
+
 def default_out(now: datetime | None = None) -> Path:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return Path(f"restoredrill-recover-{stamp}.json")
@@ -183,32 +243,32 @@ def default_out(now: datetime | None = None) -> Path:
 def recover(request: RecoverRequest, progress: ProgressListener | None = None) -> RecoverResult:
     listener = progress or SilentProgress()
     started = time.monotonic()
-    for name, value in (("--before", request.before), ("--after", request.after)):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidTarget(f"{name} has no time zone")
-    if request.after <= request.before:
-        raise InvalidTarget("--after must be later than --before")
+    mysql = is_mysql_dsn(request.to_dsn)
+    before_target, after_target = incident_targets(request, mysql)
     if not request.tables:
         raise ConfigError("choose the tables to recover (--table)")
+    out = request.out or default_out()
+    # Refuse now, not after two restores: the diff file and the script hold production rows.
+    check_writable(out, request.reapply.force, "the diff file", make_dir=True)
+    if request.reapply.sql_out is not None:
+        check_writable(request.reapply.sql_out, request.reapply.force, "the SQL script", True)
     production = production_identity(request.to_dsn)
     engine = engine_for_dsn(request.to_dsn)
-    mysql = is_mysql_dsn(request.to_dsn)
     default_db = "" if mysql else "postgres"
     dbname = request.dbname or engine.database_of(request.to_dsn) or default_db
     clock = PhaseClock(listener)
 
-    def restore_request(moment: datetime) -> RestoreRequest:
+    def restore_request(target: RecoveryTarget) -> RestoreRequest:
         return RestoreRequest(
             base_backups=request.base_backups,
             wal_archive=request.wal_archive,
-            target=RecoveryTarget(kind="time", time=moment),
+            target=target,
             pg_bin=request.pg_bin,
             os_user="mysql" if mysql and request.os_user == "postgres" else request.os_user,
             dbname=dbname,
             engine="mysql" if mysql else "postgres",
         )
 
-    out = request.out or default_out()
     lock = threading.Lock()
     with ExitStack() as stack:
         listener.phase_started("restore before + after")
@@ -216,8 +276,8 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         before, after = enter_parallel(
             stack,
             [
-                restored(restore_request(request.before), _Labelled(listener, "before", lock)),
-                restored(restore_request(request.after), _Labelled(listener, "after", lock)),
+                restored(restore_request(before_target), _Labelled(listener, "before", lock)),
+                restored(restore_request(after_target), _Labelled(listener, "after", lock)),
             ],
         )
         timing = PhaseTiming(
@@ -232,7 +292,7 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
                 before.dsn(dbname), after.dsn(dbname), production, request.tables, listener
             )
         before_result, after_result = before.result, after.result
-    write_diff(document, out)
+    write_diff(document, out, request.reapply.force)
     with clock.phase("reapply" if request.reapply.execute else "reapply (dry run)"):
         report = reapply_document(document, out, request.to_dsn, request.reapply, listener)
     return RecoverResult(
@@ -245,6 +305,8 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         reapply=report,
         phases=list(clock.phases),
         seconds=time.monotonic() - started,
+        incident_xid=request.incident_xid,
+        incident_gtid=request.incident_gtid,
     )
 
 
@@ -254,6 +316,7 @@ __all__ = [
     "default_out",
     "enter_parallel",
     "incident_diff",
+    "incident_targets",
     "production_identity",
     "recover",
     "restored_pair",

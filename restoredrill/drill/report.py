@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, ValidationError
 
-from restoredrill.drill.result import DrillResult, evidence
+from restoredrill.drill.result import VERDICT_RANK, DrillResult, evidence
 from restoredrill.durations import parse_duration
 from restoredrill.errors import ConfigError
 from restoredrill.ledger import Ledger
@@ -240,9 +240,7 @@ def _from_results(request: ReportRequest) -> list[_Item]:
                 continue
             phases = list(result.restore.phases) if result.restore is not None else []
             details = evidence(result, outcome)
-            verdict = max(
-                outcome.verdict, result.verdict, key=lambda v: {"PASS": 0, "FAIL": 1, "ERROR": 2}[v]
-            )
+            verdict = max(outcome.verdict, result.verdict, key=lambda v: VERDICT_RANK[v])
             items.append(
                 _Item(
                     database=outcome.label,
@@ -325,8 +323,8 @@ def _summary(database: str, items: list[_Item]) -> DatabaseSummary:
     restore_times = [i.rto for i in items if i.rto is not None]
     rpos = [i.rpo for i in items if i.rpo is not None]
     passed = sum(1 for i in items if i.verdict == "PASS")
-    failed = sum(1 for i in items if i.verdict == "FAIL")
-    errors = sum(1 for i in items if i.verdict not in ("PASS", "FAIL"))
+    failed = sum(1 for i in items if i.verdict in ("FAIL", "UNVERIFIED"))
+    errors = sum(1 for i in items if i.verdict not in ("PASS", "FAIL", "UNVERIFIED"))
     breaches = [b for i in items for b in _breaches(i)]
     successes = [i.when for i in items if i.verdict == "PASS"]
     return DatabaseSummary(

@@ -21,10 +21,12 @@ from restoredrill.engines.postgres_recovery import (
     verify_base,
     write_recovery,
 )
+from restoredrill.engines.postgres_replay_end import check_replay_end, naming_the_damage
 from restoredrill.errors import ConfigError, PreflightFailed, SandboxError
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
-from restoredrill.models import RecoveryTarget, RestorePlan, RestoreResult, WalSegment
+from restoredrill.models import BaseBackup, RecoveryTarget, RestorePlan, RestoreResult, WalSegment
+from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from restoredrill.sandboxes.local_mysql import LocalMySQL
 from restoredrill.sources import wal_fetch
@@ -115,7 +117,13 @@ def restored(
         assert plan.base_backup is not None
         with clock.phase("provision"):
             sandbox = stack.enter_context(_provision(request, tools))
-        with clock.phase("restore base") as record:
+        # A full sandbox disk is the machine's problem (exit 3), whatever it broke on the way.
+        needed = plan.base_backup.size_bytes + (plan.wal_range.bytes if plan.wal_range else 0)
+
+        def disk(phase: str) -> contextlib.AbstractContextManager[None]:
+            return disk_full_as_infrastructure(sandbox.root, needed, phase, sandbox.log_text)
+
+        with disk("restore base"), clock.phase("restore base") as record:
             if isinstance(source, Targeted):
                 record.bytes = source.extract_for_target(
                     plan.base_backup,
@@ -129,29 +137,38 @@ def restored(
                     plan.base_backup, sandbox.datadir, sandbox.run_as
                 )
             manifest = base_manifest(source, plan.base_backup)
-            notes = []
+            base_check, warning = _base_check(source, plan.base_backup, manifest)
             if manifest is not None:
                 verify_base(tools, sandbox.datadir, manifest)
-                notes.append("checked against backup_manifest")
-            record.detail = "; ".join(n for n in [*notes, retry_note(source)] if n) or None
+            note = {"manifest": "checked against backup_manifest", "none": warning}
+            notes = [note.get(base_check), retry_note(source)]
+            record.detail = "; ".join(n for n in notes if n) or None
         staging = sandbox.work / "wal"
         staging.mkdir()
         sandbox.run_as.own(staging)
-        with clock.phase("fetch WAL") as record:
+        with disk("fetch WAL"), clock.phase("fetch WAL") as record:
             command = _deliver_wal(request, source, outcome.segments, sandbox, staging, record)
         write_recovery(
             sandbox.datadir,
             recovery_settings(request.target, plan.target_timeline, staging, command),
             sandbox.run_as,
         )
-        with clock.phase("replay WAL") as record:
+
+        def damage() -> contextlib.AbstractContextManager[None]:
+            return naming_the_damage(plan, sandbox.log_text, DEFAULT_SEGMENT_SIZE)
+
+        with disk("replay WAL"), damage(), clock.phase("replay WAL") as record:
             sandbox.launch(replay_settings(tools, sandbox.datadir), recovery=True)
             sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout)
             record.bytes = plan.wal_range.bytes if plan.wal_range else None
             record.detail = wal_fetch.summarize(sandbox.root)
-        with clock.phase("promote/ready"):
+        with disk("replay WAL"), damage(), clock.phase("promote/ready"):
             sandbox.wait_ready(request.timeout)
             replay_time, replay_lsn = _recovery_facts(sandbox)
+            # PostgreSQL promotes at the first record it cannot read: hold it to the plan.
+            check_replay_end(
+                plan, replay_lsn, replay_time, sandbox.log_text(), DEFAULT_SEGMENT_SIZE
+            )
         rpo = None
         if request.target.kind == "time" and request.target.time and replay_time:
             rpo = max(0.0, (request.target.time - replay_time).total_seconds())
@@ -165,6 +182,8 @@ def restored(
             dsn=sandbox.dsn(request.dbname),
             sandbox_id=sandbox.id,
             kept=request.keep,
+            base_check=base_check,
+            warnings=[warning] if warning else [],
         )
         yield Restored(result, sandbox, clock)
 
@@ -177,6 +196,17 @@ def _provision(
 
         return docker_postgres("restore", tools, request.image, request.keep)
     return local_postgres("restore", os_user=request.os_user, keep=request.keep, tools=tools)
+
+
+def _base_check(
+    source: Source, backup: BaseBackup, manifest: Path | None
+) -> tuple[Literal["manifest", "pgbackrest", "none"], str | None]:
+    """How the unpacked base is checked, and the warning when nothing can check it."""
+    if manifest is not None:
+        return "manifest", None
+    if getattr(source, "kind", None) == "pgbackrest":
+        return "pgbackrest", None  # pgBackRest verifies every file's checksum on restore
+    return "none", f"base backup {backup.path} has no backup_manifest: not checked"
 
 
 def _close(source: object) -> None:

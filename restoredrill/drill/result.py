@@ -12,7 +12,10 @@ from restoredrill.drill.recover import RecoverResult
 from restoredrill.lsn import format_lsn
 from restoredrill.models import Frozen, PhaseTiming, RestoreResult, VerifyReport
 
-Verdict = Literal["PASS", "FAIL", "ERROR"]
+# UNVERIFIED: everything that was checked held, but something the verdict rests on could not
+# be checked (a base backup without backup_manifest). Not a pass; ranked below FAIL.
+Verdict = Literal["PASS", "UNVERIFIED", "FAIL", "ERROR"]
+VERDICT_RANK: dict[str, int] = {"PASS": 0, "UNVERIFIED": 1, "FAIL": 2, "ERROR": 3}
 SlaStatus = Literal["MET", "BREACHED", "UNMEASURED"]
 ObjectiveStatus = Literal["met", "breached", "unmeasured"]
 
@@ -183,6 +186,8 @@ def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, 
     if wal is not None:
         details["wal"] = wal.model_dump(mode="json")
     if restore is not None:
+        details["base_check"] = restore.base_check  # "none": the base was not checked
+        details["warnings"] = restore.warnings
         details["recovered_to"] = {
             "lsn": format_lsn(restore.recovered_to_lsn) if restore.recovered_to_lsn else None,
             "last_transaction": (

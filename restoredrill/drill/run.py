@@ -18,8 +18,10 @@ from restoredrill.checks.registry import CheckReport
 from restoredrill.checks.run import CheckRequest, run_checks
 from restoredrill.drill.gameday import run_gameday
 from restoredrill.drill.reapply import ReapplyOptions
+from restoredrill.drill.recording import unverified_base
 from restoredrill.drill.recover import RecoverRequest, RecoverResult, recover
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
+from restoredrill.drill.result import VERDICT_RANK as _VERDICT_RANK
 from restoredrill.drill.result import (
     DatabaseOutcome,
     DrillResult,
@@ -50,7 +52,8 @@ from restoredrill.playbook import (
 )
 from restoredrill.timing import ProgressListener, SilentProgress
 
-_VERDICT_RANK = {"PASS": 0, "FAIL": 1, "ERROR": 2}
+# What the user can do about an UNVERIFIED drill, said beside its reason.
+ACCEPT_HINT = "accept it with --allow-unverified-base or allow_unverified_base: true"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class DrillOptions:
     webhook_url: str | None = None  # secret: never printed
     parallel: int = 1
     env: dict[str, str] | None = None  # variables for ${...} in playbooks (default: os.environ)
+    allow_unverified_base: bool = False  # also the playbook's source.allow_unverified_base
 
 
 @dataclass
@@ -79,6 +83,8 @@ class _Run:
     gameday: GameDayOutcome | None = None
     recover: RecoverResult | None = None
     failures: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # not checked: UNVERIFIED, not PASS
+    allow_unverified: bool = False
     error: RestoreDrillError | None = None
 
 
@@ -201,7 +207,8 @@ def _recover(playbook: Playbook, now: datetime, progress: ProgressListener) -> R
             tables=spec.tables,
             to_dsn=spec.to,
             out=spec.diff_out,
-            reapply=ReapplyOptions(execute=False, max_rows=spec.max_rows),
+            # diff_out is the playbook's own output: each scheduled run replaces it (0600)
+            reapply=ReapplyOptions(execute=False, max_rows=spec.max_rows, force=True),
             dbname=dbname,
             pg_bin=playbook.sandbox.pg_bin,
             os_user=playbook.sandbox.os_user,
@@ -305,6 +312,9 @@ def _steps(run: _Run, progress: ProgressListener) -> None:
         request = _restore_request(playbook, run.target, first)
         with restored(request, progress) as done:
             run.restore = done
+            unchecked = unverified_base(done.result)
+            if unchecked and not run.allow_unverified:
+                run.unverified.append(f"{unchecked} ({ACCEPT_HINT})")
             for database in playbook.databases:
                 run.databases.append(
                     _verify_database(playbook, database, done, run.started_at, progress)
@@ -330,6 +340,8 @@ def _verdict(run: _Run) -> Verdict:
         return "ERROR"
     if run.failures or worst == "FAIL":
         return "FAIL"
+    if run.unverified or worst == "UNVERIFIED":
+        return "UNVERIFIED"
     return "PASS"
 
 
@@ -344,6 +356,8 @@ def run_playbook(
     opts = options or DrillOptions()
     listener = progress or SilentProgress()
     run = _Run(playbook, Path(path), datetime.now(UTC), time.monotonic())
+    source = playbook.source
+    run.allow_unverified = opts.allow_unverified_base or source.allow_unverified_base
     try:
         _steps(run, listener)
     except DrillFailed as exc:
@@ -359,7 +373,7 @@ def run_playbook(
     elif verdict == "ERROR":
         exit_code = 3
     else:
-        exit_code = 1 if verdict == "FAIL" or sla == "BREACHED" else 0
+        exit_code = 1 if verdict in ("FAIL", "UNVERIFIED") or sla == "BREACHED" else 0
     breaches = [
         f"{c.name.upper()} {_fmt(c.measured_seconds)} over the objective "
         f"{_fmt(c.objective_seconds)} ({c.measured})"
@@ -387,7 +401,7 @@ def run_playbook(
         measured_rpo_seconds=_measured_rpo(run)[0],
         verdict=verdict,
         sla=sla,
-        failures=run.failures,
+        failures=[*run.failures, *run.unverified],
         breaches=breaches,
         error=str(run.error) if run.error is not None and verdict == "ERROR" else None,
         exit_code=exit_code,

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from restoredrill.engines.names import TableName
+from restoredrill.engines.triggers import Trigger
 from restoredrill.errors import ConfigError
 from restoredrill.models import RowValues, ServerIdentity, TableFingerprint
 
@@ -137,6 +138,23 @@ class Engine(Protocol):
     def apply_batch(
         self, conn: Any, writes: Sequence[tuple[int, Any, Any]], insert: Any
     ) -> tuple[set[int], set[tuple[str | None, ...]]]: ...
+
+    # --- reapply: triggers and foreign keys (what fires on the rows written) ---
+    def row_triggers(self, conn: Any, table: TableName) -> list[Trigger]: ...
+    def may_skip_triggers(self, conn: Any) -> bool: ...
+    def skip_triggers(self) -> list[Any]: ...  # per batch; [] where there is no such switch
+    def stamp_columns(self, conn: Any, table: TableName) -> list[str]: ...
+    def rewrite_row(
+        self, table: TableName, key: Sequence[str], set_columns: Sequence[str],
+        restored: RowValues, columns: Sequence[Any],
+    ) -> Any: ...  # fmt: skip
+    def missing_parents(
+        self, conn: Any, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[str]: ...
+    def parent_checks(
+        self, conn: Any, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[Any]: ...  # missing_parents for a script run by hand (raises); [] if not needed
+    def foreign_key_violation(self, conn: Any, exc: BaseException) -> str | None: ...
 
 
 def is_mysql_dsn(dsn: str) -> bool:

@@ -10,6 +10,7 @@ timestamps have one-second resolution.
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 import uuid
@@ -34,6 +35,7 @@ OUTSIDE_TRANSACTIONS = {
     MARIA_CHECKPOINT,
     MYSQL_PREVIOUS_GTIDS,
 }
+_NOT_INSIDE = TRANSACTION_STARTS | OUTSIDE_TRANSACTIONS
 _NAME = re.compile(r"^(?P<base>.+)\.(?P<seq>\d{6,})$")
 
 
@@ -90,48 +92,52 @@ def read_binlog(path: Path, name: str | None = None) -> BinlogFile:
         if handle.read(4) != MAGIC:
             info.damage = f"binlog {name} is not a binary log (bad magic number)"
             return info
-        pos = 4
-        while pos < size:
-            header = handle.read(_HEADER.size)
-            if len(header) < _HEADER.size:
-                info.damage = f"binlog {name} ends inside an event header at {pos}"
-                break
-            when, kind, server_id, length, _end, _flags = _HEADER.unpack(header)
-            if length < _HEADER.size or pos + length > size:
-                info.damage = (
-                    f"binlog {name} is truncated: the event at {pos} runs past the end "
-                    f"of the file ({size} bytes)"
-                )
-                break
-            body_size = length - _HEADER.size
-            needs_body = kind in (FORMAT_DESCRIPTION, ROTATE, MARIA_GTID, MYSQL_GTID)
-            body = handle.read(body_size) if needs_body else b""
-            if not needs_body:
-                handle.seek(body_size, 1)
-            if kind == FORMAT_DESCRIPTION:
-                info.server_id = server_id
-                info.server_version = body[2:52].split(b"\0", 1)[0].decode(errors="replace")
-                crc = 4 if len(body) >= 5 and body[-5] == 1 else 0
-            if kind in TRANSACTION_STARTS:
-                if current is not None:
-                    info.txns.append(current)
-                current = Txn(pos, pos + length, _gtid(kind, server_id, body), when, when)
-            elif kind in OUTSIDE_TRANSACTIONS:
-                if current is not None:
-                    info.txns.append(current)
-                    current = None
-                if kind == ROTATE:
-                    raw = body[8 : len(body) - crc] if crc else body[8:]
-                    info.next_file = raw.decode(errors="replace")
-                    info.closed = True
-                elif kind == STOP:
-                    info.closed = True
-            elif current is not None:
-                current.end = pos + length
-                current.last_time = max(current.last_time, when)
-                current.first_time = min(current.first_time, when)
-            pos += length
-            info.end = pos
+        # mapped, not read event by event: the walk costs one unpack per event
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            size = min(size, len(data))
+            pos = 4
+            while pos < size:
+                if pos + _HEADER.size > size:
+                    info.damage = f"binlog {name} ends inside an event header at {pos}"
+                    break
+                when, kind, server_id, length, _end, _flags = _HEADER.unpack_from(data, pos)
+                if length < _HEADER.size or pos + length > size:
+                    info.damage = (
+                        f"binlog {name} is truncated or damaged: the event at {pos} claims "
+                        f"{length} bytes, past the end of the file ({size} bytes)"
+                    )
+                    break
+                if current is not None and kind not in _NOT_INSIDE:  # the common event
+                    current.end = pos + length
+                    if when > current.last_time:
+                        current.last_time = when
+                    elif when < current.first_time:
+                        current.first_time = when
+                    pos += length
+                    info.end = pos
+                    continue
+                needs_body = kind in (FORMAT_DESCRIPTION, ROTATE, MARIA_GTID, MYSQL_GTID)
+                body = data[pos + _HEADER.size : pos + length] if needs_body else b""
+                if kind == FORMAT_DESCRIPTION:
+                    info.server_id = server_id
+                    info.server_version = body[2:52].split(b"\0", 1)[0].decode(errors="replace")
+                    crc = 4 if len(body) >= 5 and body[-5] == 1 else 0
+                if kind in TRANSACTION_STARTS:
+                    if current is not None:
+                        info.txns.append(current)
+                    current = Txn(pos, pos + length, _gtid(kind, server_id, body), when, when)
+                elif kind in OUTSIDE_TRANSACTIONS:
+                    if current is not None:
+                        info.txns.append(current)
+                        current = None
+                    if kind == ROTATE:
+                        raw = body[8 : len(body) - crc] if crc else body[8:]
+                        info.next_file = raw.decode(errors="replace")
+                        info.closed = True
+                    elif kind == STOP:
+                        info.closed = True
+                pos += length
+                info.end = pos
     if current is not None:
         info.txns.append(current)
     return info

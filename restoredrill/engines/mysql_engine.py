@@ -18,9 +18,11 @@ import pymysql
 
 from restoredrill.engines import mysql as my
 from restoredrill.engines import mysql_diff as dialect
+from restoredrill.engines import mysql_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
 from restoredrill.engines.mysql import MyConn
 from restoredrill.engines.names import TableName
+from restoredrill.engines.triggers import Trigger
 from restoredrill.errors import ConfigError
 from restoredrill.models import RowValues, ServerIdentity, TableFingerprint
 
@@ -66,11 +68,23 @@ class MySQLEngine:
         conn.run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         try:
             yield
+        except KeyboardInterrupt:
+            self._abandon(conn)
+            raise
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
                 conn.run("ROLLBACK")
             raise
         conn.run("COMMIT")
+
+    def _abandon(self, conn: MyConn) -> None:
+        """After Ctrl-C/SIGTERM the connection may be cut mid-statement and cannot be trusted
+        to answer a ROLLBACK in order: stop the statement and disconnect (the server rolls
+        the transaction back)."""
+        with contextlib.suppress(Exception):
+            self.cancel(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def savepoint(self, conn: MyConn) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -86,6 +100,9 @@ class MySQLEngine:
         conn.run("START TRANSACTION")
         try:
             yield
+        except KeyboardInterrupt:
+            self._abandon(conn)
+            raise
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
                 conn.run("ROLLBACK")
@@ -352,3 +369,40 @@ class MySQLEngine:
                 if conn.run(statement) == 1:
                     inserted.add(key)
         return updated, inserted
+
+    # --- reapply: triggers and foreign keys ---
+
+    def row_triggers(self, conn: MyConn, table: TableName) -> list[Trigger]:
+        return triggers.row_triggers(conn, table)
+
+    def may_skip_triggers(self, conn: MyConn) -> bool:
+        return False  # no session switch keeps a trigger from firing
+
+    def skip_triggers(self) -> list[Any]:
+        return []
+
+    def stamp_columns(self, conn: MyConn, table: TableName) -> list[str]:
+        return triggers.stamp_columns(conn, table)
+
+    def rewrite_row(
+        self,
+        table: TableName,
+        key: Sequence[str],
+        set_columns: Sequence[str],
+        restored: RowValues,
+        columns: Sequence[Any],
+    ) -> str:
+        return dialect.revert_row(table, key, [], set_columns, restored, restored, columns)
+
+    def missing_parents(
+        self, conn: MyConn, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[str]:
+        return []  # the constraints always fire
+
+    def parent_checks(
+        self, conn: MyConn, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[Any]:
+        return []
+
+    def foreign_key_violation(self, conn: MyConn, exc: BaseException) -> str | None:
+        return triggers.violation(exc)

@@ -1,6 +1,7 @@
 """The MariaDB / MySQL dry run: choose a snapshot, read the binlog chain from its coordinates
 (event headers only), resolve the target to a transaction boundary, and run the preflight
-checks — missing binlog files, gaps in the sequence or the index, damaged files, a target
+checks — missing binlog files, gaps in the sequence or the index, damaged files, an event
+whose CRC32 does not match (every event replay reads is checked), a dump cut short, a target
 outside the binlogs or before the snapshot all fail here, before anything is provisioned.
 
 Targets: a time (binlog event times have one-second resolution: an inclusive target replays
@@ -24,6 +25,7 @@ from restoredrill.engines.mysql_binlog import (
     read_binlog,
     split_position,
 )
+from restoredrill.engines.mysql_binlog_crc import checksum_check, first_bad_event, verify_range
 from restoredrill.errors import InvalidTarget
 from restoredrill.models import (
     BinlogRange,
@@ -113,10 +115,12 @@ def _read_chain(archive: BinlogArchive, first_seq: int) -> _Chain:
         info = read_binlog(path)
         files.append(info)
         if info.damage is not None:
-            return _Chain(files, info.damage)
+            return _Chain(files, first_bad_event(info) or info.damage)
         if seq != head and not info.closed:
             return _Chain(
-                files, f"binlog {info.name} has no closing rotate event (a truncated copy?)"
+                files,
+                first_bad_event(info)
+                or f"binlog {info.name} has no closing rotate event (a truncated copy?)",
             )
         seq += 1
     return _Chain(files, None)
@@ -163,6 +167,7 @@ def plan_mysql(
         snapshot: MysqlSnapshot | None = None,
         expected: datetime | None = None,
         binlog_range: BinlogRange | None = None,
+        logs_checked: bool = False,
     ) -> MysqlPlanOutcome:
         plan = RestorePlan(
             engine="mariadb",
@@ -178,6 +183,7 @@ def plan_mysql(
             snapshot=snapshot,
             binlog_range=binlog_range,
             archive_head_position=head_position,
+            logs_checked=logs_checked,
         )
         return MysqlPlanOutcome(plan, snapshot=snapshot)
 
@@ -308,6 +314,8 @@ def plan_mysql(
             f", after the target {target.describe()}",
         )
         return outcome(snapshot=snapshot)
+    if snapshot.kind == "dump":
+        source.check_dump(snapshot)  # a dump cut short is a corrupt backup (BackupCorrupt)
     checks.ok(
         "snapshot",
         f"{snapshot.path} ({snapshot.kind}"
@@ -332,6 +340,10 @@ def plan_mysql(
         f"{len(files)} file(s) {files[0].name} … {last_file.name}, continuous; "
         f"{len(replayed)} transaction(s) to replay",
     )
+    crc = verify_range(files, start_pos, min(stop[1], last_file.end))
+    checks.items.append(checksum_check(crc, len(files)))
+    if crc.bad is not None:
+        return outcome(snapshot=snapshot)
     if target.kind == "time":
         assert stop_dt is not None
         checks.ok("target before archive head", f"archive head {reach}")
@@ -364,7 +376,7 @@ def plan_mysql(
         transactions=len(replayed),
         last_gtid=last.gtid if last else None,
     )
-    result = outcome(snapshot, last.time if last else None, binlog_range)
+    result = outcome(snapshot, last.time if last else None, binlog_range, crc.complete)
     result.files = files
     result.start_position = start_pos
     result.stop_position = stop_position

@@ -18,17 +18,19 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from restoredrill.drill.restore import Restored, RestoreRequest, check_plan
 from restoredrill.engines import mysql as my
+from restoredrill.engines.mysql_binlog_crc import CHECK as CHECKSUM_CHECK
 from restoredrill.engines.mysql_plan import MysqlPlanOutcome, plan_mysql
 from restoredrill.engines.mysql_tools import MysqlTools, find_mysql_tools
 from restoredrill.errors import BackupCorrupt, RecoveryIncomplete, SandboxError
-from restoredrill.models import MysqlSnapshot, RestoreResult
+from restoredrill.models import CheckStatus, MysqlSnapshot, RestoreResult
+from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
 from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
 from restoredrill.sources.base import retry_note
 from restoredrill.sources.compression import open_decompressed
@@ -73,7 +75,13 @@ def restored_mysql(
             )
             if snapshot.kind == "dump":
                 sandbox.init_datadir()
-        with clock.phase("restore base") as record:
+        needed = snapshot.size_bytes + (plan.binlog_range.bytes if plan.binlog_range else 0)
+
+        def disk(phase: str) -> contextlib.AbstractContextManager[None]:
+            """A full sandbox disk is the machine's problem (exit 3), not the backup's."""
+            return disk_full_as_infrastructure(sandbox.root, needed, phase, sandbox_log(sandbox))
+
+        with disk("restore base"), clock.phase("restore base") as record:
             if snapshot.kind == "dump":
                 sandbox.start(timeout=request.timeout)
                 local = source.local_snapshot(snapshot, sandbox.work)
@@ -90,12 +98,12 @@ def restored_mysql(
                 record.bytes = restore_backup(sandbox, tools, snapshot)
                 sandbox.start(timeout=request.timeout)
                 record.detail = "mariabackup copy prepared"
-        with clock.phase("fetch binlogs") as record:
+        with disk("fetch binlogs"), clock.phase("fetch binlogs") as record:
             staged, record.bytes = stage_binlogs(sandbox, outcome)
             record.detail = ", ".join(
                 n for n in [f"{len(staged)} file(s)", retry_note(source)] if n
             )
-        with clock.phase("replay binlogs") as record:
+        with disk("replay binlogs"), clock.phase("replay binlogs") as record:
             record.bytes = replay(sandbox, tools, outcome, staged, request.timeout)
             record.detail = f"{outcome.replayed} transaction(s)"
         with clock.phase("promote/ready"):
@@ -119,8 +127,25 @@ def restored_mysql(
             sandbox_id=sandbox.id,
             kept=request.keep,
             recovered_to_position=position,
+            # the plan refused a dump without its footer; a mariabackup copy was prepared
+            base_check="dump-footer" if snapshot.kind == "dump" else "mariabackup",
+            warnings=[
+                f"{c.name}: {c.detail}"
+                for c in plan.checks
+                if c.name == CHECKSUM_CHECK and c.status == CheckStatus.WARNING
+            ],
         )
         yield Restored(result, sandbox, clock)
+
+
+def sandbox_log(sandbox: LocalMySQL) -> Callable[[], str]:
+    def read() -> str:
+        try:
+            return sandbox.logfile.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    return read
 
 
 def _snapshot_at(plan: object) -> str | None:
@@ -211,6 +236,7 @@ def replay(
         tools.binlog,
         "--no-defaults",
         "--disable-log-bin",
+        "--verify-binlog-checksum",  # the plan checked them; this covers the staged copies
         f"--start-position={outcome.start_position}",
     ]
     if outcome.stop_position is not None:

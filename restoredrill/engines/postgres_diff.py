@@ -55,8 +55,40 @@ class ColumnInfo:
 
 
 def column_info(conn: Connection, table: TableName) -> list[ColumnInfo]:
-    """Live columns in table order; empty when the table does not exist."""
-    rows = conn.execute(
+    """Live columns in table order; empty when the table does not exist.
+
+    ``type`` is format_type() under the pinned search_path (pg_catalog, pg_temp), whatever the
+    session's: a type outside pg_catalog prints schema-qualified on every side, so a diff made
+    under the pinned path and a reapply session under the user's path compare types by
+    identity, not by how a search_path happens to print them."""
+    with conn.transaction():
+        saved = conn.execute("SELECT pg_catalog.current_setting('search_path')").fetchone()
+        conn.execute(
+            "SELECT pg_catalog.set_config('search_path', %s, true)",
+            (pg.SESSION_SETTINGS["search_path"],),
+        )
+        rows = _column_rows(conn, table)
+        # SET LOCAL would outlive a savepoint inside a caller's transaction: put it back
+        conn.execute(
+            "SELECT pg_catalog.set_config('search_path', %s, true)",
+            (None if saved is None else saved[0],),
+        )
+    return [
+        ColumnInfo(
+            name=str(r[0]),
+            type=str(r[1]),
+            type_schema=str(r[2]),
+            type_name=str(r[3]),
+            not_null=bool(r[4]),
+            generated=bool(r[5]),
+            identity=str(r[6] or ""),
+        )
+        for r in rows
+    ]
+
+
+def _column_rows(conn: Connection, table: TableName) -> list[Any]:
+    return conn.execute(
         """
         SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), tn.nspname,
                t.typname, a.attnotnull, a.attgenerated <> '', a.attidentity::text
@@ -70,18 +102,6 @@ def column_info(conn: Connection, table: TableName) -> list[ColumnInfo]:
         """,
         (table.schema, table.name),
     ).fetchall()
-    return [
-        ColumnInfo(
-            name=str(r[0]),
-            type=str(r[1]),
-            type_schema=str(r[2]),
-            type_name=str(r[3]),
-            not_null=bool(r[4]),
-            generated=bool(r[5]),
-            identity=str(r[6] or ""),
-        )
-        for r in rows
-    ]
 
 
 def table_exists(conn: Connection, table: TableName) -> bool:
@@ -166,23 +186,6 @@ def count_rows(conn: Connection, table: TableName, where: sql.Composable | None 
     ).fetchone()
     assert row is not None
     return int(str(row[0]))
-
-
-def referenced_tables(conn: Connection, table: TableName) -> set[TableName]:
-    """Tables ``table`` has foreign keys to (other than itself)."""
-    rows = conn.execute(
-        """
-        SELECT rn.nspname, rc.relname
-        FROM pg_catalog.pg_constraint k
-        JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid
-        JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-        WHERE k.contype = 'f' AND n.nspname = %s AND c.relname = %s AND k.confrelid <> k.conrelid
-        """,
-        (table.schema, table.name),
-    ).fetchall()
-    return {TableName(str(r[0]), str(r[1])) for r in rows}
 
 
 def server_identity(conn: Connection, label: str) -> ServerIdentity:
@@ -746,7 +749,6 @@ __all__ = [
     "lock_and_read",
     "one_line",
     "range_predicate",
-    "referenced_tables",
     "revert_row",
     "server_identity",
     "session_settings",

@@ -16,9 +16,12 @@ from psycopg.conninfo import conninfo_to_dict
 from restoredrill import dsn as dsnlib
 from restoredrill.engines import pg_fingerprint as pgfp
 from restoredrill.engines import postgres as pg
+from restoredrill.engines import postgres_constraints as constraints
 from restoredrill.engines import postgres_diff as dialect
+from restoredrill.engines import postgres_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
 from restoredrill.engines.names import TableName
+from restoredrill.engines.triggers import Trigger
 from restoredrill.lsn import format_lsn
 from restoredrill.models import RowValues, ServerIdentity, TableFingerprint
 
@@ -229,7 +232,7 @@ class PostgresEngine:
         return dialect.is_unique_key(conn, table, key)
 
     def referenced_tables(self, conn: pg.Connection, table: TableName) -> set[TableName]:
-        return dialect.referenced_tables(conn, table)
+        return constraints.referenced_tables(conn, table)
 
     def always_generated_identity(self, column: Any) -> bool:
         return bool(column.identity == "a")
@@ -317,3 +320,40 @@ class PostgresEngine:
             return updated, set()
         inserted = {tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()}
         return updated, inserted
+
+    # --- reapply: triggers and foreign keys ---
+
+    def row_triggers(self, conn: pg.Connection, table: TableName) -> list[Trigger]:
+        return triggers.row_triggers(conn, table)
+
+    def may_skip_triggers(self, conn: pg.Connection) -> bool:
+        return triggers.may_skip_triggers(conn)
+
+    def skip_triggers(self) -> list[Any]:
+        return list(triggers.skip_triggers())
+
+    def stamp_columns(self, conn: pg.Connection, table: TableName) -> list[str]:
+        return []  # PostgreSQL stamps only through triggers
+
+    def rewrite_row(
+        self,
+        table: TableName,
+        key: Sequence[str],
+        set_columns: Sequence[str],
+        restored: RowValues,
+        columns: Sequence[Any],
+    ) -> sql.Composed:
+        return dialect.revert_row(table, key, [], set_columns, restored, restored)
+
+    def missing_parents(
+        self, conn: pg.Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[str]:
+        return constraints.missing_parents(conn, table, key, keys)
+
+    def parent_checks(
+        self, conn: pg.Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
+    ) -> list[Any]:
+        return list(constraints.parent_checks(conn, table, key, keys))
+
+    def foreign_key_violation(self, conn: pg.Connection, exc: BaseException) -> str | None:
+        return constraints.violation(conn, exc)

@@ -48,6 +48,8 @@ def drill_suite(result: DrillResult) -> TestSuite:
             f"target {result.target}; base backup {backup.path if backup else '?'}; "
             f"RTO {format_duration(result.restore.rto_seconds)}"
         )
+        if result.verdict == "UNVERIFIED":  # restored, but not all of it could be checked
+            _fail(restore, "; ".join(result.restore.warnings) or "not verified", "unverified")
     elif result.target is not None:
         if result.error:
             _error(restore, result.error)

@@ -20,6 +20,13 @@ from restoredrill.models import (
 )
 from restoredrill.sandboxes.labels import SandboxState
 
+BASE_CHECKS = {
+    "manifest": "against backup_manifest (pg_verifybackup)",
+    "pgbackrest": "by pgBackRest (file checksums)",
+    "dump-footer": "dump complete (footer present)",
+    "mariabackup": "by mariabackup --prepare",
+    "none": "[yellow]not checked[/yellow]",
+}
 _CHECK_STYLE = {CheckStatus.OK: "green", CheckStatus.WARNING: "yellow", CheckStatus.FAILED: "red"}
 
 
@@ -143,6 +150,9 @@ def render_restore(console: Console, result: RestoreResult) -> None:
             "RPO (target minus last replayed transaction): "
             f"[bold]{duration(result.rpo_seconds)}[/bold]"
         )
+    console.print(f"Base backup checked: {BASE_CHECKS.get(result.base_check, result.base_check)}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning[/yellow]: {warning}", highlight=False)
     if result.kept and result.dsn:
         console.print(f"Sandbox kept: [bold]{result.dsn}[/bold]")
         console.print(f"  remove it with: restoredrill sandbox gc --all  (id {result.sandbox_id})")

@@ -9,6 +9,7 @@ from rich.text import Text
 from restoredrill.drill.demo import DemoResult, RepairCheck
 from restoredrill.report.terminal import duration, render_restore
 from restoredrill.report.terminal_diff import render_reapply, render_summary
+from restoredrill.report.terminal_incident import incidents_table
 from restoredrill.report.terminal_verify import render_verify_report
 
 
@@ -40,6 +41,7 @@ def render_demo(console: Console, result: DemoResult) -> None:
         )
     console.print(table)
     console.print()
+    _render_found(console, result)
     _render_incident(console, result)
     console.print(
         f"Drill recorded in the ledger (id {result.ledger_id}); the whole demo took "
@@ -50,11 +52,41 @@ def render_demo(console: Console, result: DemoResult) -> None:
         console.print(f"  {step}")
 
 
+def _which(result: DemoResult) -> tuple[str, str]:
+    """How the biggest found transaction is named, and the recover option that takes it."""
+    assert result.found is not None and result.found.incidents
+    biggest = result.found.incidents[0]
+    if biggest.xid is not None:
+        return f"xid {biggest.xid}", f"--incident-xid {biggest.xid}"
+    return f"GTID {biggest.gtid}", f"--incident-gtid {biggest.gtid}"
+
+
+def _render_found(console: Console, result: DemoResult) -> None:
+    """The incident as `incident find` sees it in the archive, no restore needed."""
+    if result.found is None or not result.found.incidents:
+        return
+    archive = "WAL" if result.found.engine == "postgres" else "binlog"
+    console.rule(f"Found in the {archive} archive: the transactions that changed the most rows")
+    console.print(incidents_table(result.found, title=""))
+    biggest = result.found.incidents[0]
+    name, option = _which(result)
+    console.print(
+        Text(
+            f"The biggest, {name} ({biggest.rows:,} rows, committed "
+            f"{biggest.commit_time.isoformat()}), is the incident: `restoredrill incident "
+            f"find` finds it, `recover {option}` puts back what it did."
+        )
+    )
+    console.print()
+
+
 def _render_incident(console: Console, result: DemoResult) -> None:
     """The rows the incident destroyed, the reapply dry run, and (--repair) the repair."""
     if result.incident_diff is None or result.reapply is None:
         return
     after = result.incident_after_time.isoformat() if result.incident_after_time else "?"
+    if result.found is not None and result.found.incidents:
+        after = f"{_which(result)[0]}, inclusive"
     console.rule(f"Exactly what the incident did (restore before vs restore at {after})")
     for summary in result.incident_diff:
         columns = [*summary.key]

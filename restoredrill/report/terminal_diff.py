@@ -175,6 +175,9 @@ def render_reapply(console: Console, report: ReapplyReport, samples: bool = True
         table.add_row(*row)
     console.print(table)
     for plan in report.tables:
+        for note in plan.notes:  # triggers that fire, or are kept off, and what that means
+            console.print(Text(f"{plan.table}: {note}", style="yellow"))
+    for plan in report.tables:
         if samples and plan.sample and not report.executed:
             columns = list(plan.sample[0])
             console.print(
@@ -219,11 +222,18 @@ def render_reapply(console: Console, report: ReapplyReport, samples: bool = True
 
 def render_recover(console: Console, result: RecoverResult) -> None:
     console.rule("[bold]recover[/bold]")
+    if result.incident_xid is not None:
+        before, after = f"xid {result.incident_xid}", f"xid {result.incident_xid}"
+    elif result.incident_gtid is not None:
+        before = after = f"GTID {result.incident_gtid}"
+    else:
+        before = result.before_time.isoformat() if result.before_time else "?"
+        after = result.after_time.isoformat() if result.after_time else "?"
     console.print(
         Text(
-            f"restored just before the incident ({result.before_time.isoformat()}) and just "
-            f"after it ({result.after_time.isoformat()}), in parallel: RTO "
-            f"{duration(result.before.rto_seconds)} / {duration(result.after.rto_seconds)}"
+            f"restored just before the incident ({before}) and just after it ({after}), in "
+            f"parallel: RTO {duration(result.before.rto_seconds)} / "
+            f"{duration(result.after.rto_seconds)}"
         )
     )
     console.rule("What the incident did (restore before vs restore after)")

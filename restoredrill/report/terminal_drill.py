@@ -8,7 +8,12 @@ from rich.table import Table
 from restoredrill.drill.result import DrillResult, FleetResult
 from restoredrill.durations import format_duration as fd
 
-STYLE = {"PASS": "bold green", "FAIL": "bold red", "ERROR": "bold magenta"}
+STYLE = {
+    "PASS": "bold green",
+    "UNVERIFIED": "bold yellow",
+    "FAIL": "bold red",
+    "ERROR": "bold magenta",
+}
 SLA_STYLE = {"MET": "green", "BREACHED": "bold red", "UNMEASURED": "dim"}
 
 
@@ -25,6 +30,8 @@ def render_drill(console: Console, result: DrillResult) -> None:
         console.print(
             f"  restored from {backup.path if backup else '?'} in {fd(result.restore.rto_seconds)}"
         )
+        for warning in result.restore.warnings:
+            console.print(f"  [yellow]warning[/yellow]: {warning}", highlight=False)
     if result.checks is not None:
         console.print(
             f"  config checks: {len(result.checks.checks)} run, "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Literal, cast
 
-from restoredrill.errors import BackupCorrupt, ToolMissing
+from restoredrill.errors import BackupCorrupt, SandboxDiskFull, ToolMissing
 
 Compression = Literal["none", "gzip", "lz4", "zstd"]
 SUFFIXES: dict[str, Compression] = {".gz": "gzip", ".lz4": "lz4", ".zst": "zstd"}
@@ -67,6 +68,10 @@ def decompress_to(path: Path, dest: Path) -> int:
             while chunk := source.read(1 << 20):
                 sink.write(chunk)
                 written += len(chunk)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:  # writing the copy failed: the sandbox's disk is full
+            raise SandboxDiskFull(f"{path.name}: writing {dest}: {exc.strerror}") from exc
+        raise BackupCorrupt(f"{path.name}: cannot decompress: {exc}") from exc
+    except (EOFError, gzip.BadGzipFile) as exc:
         raise BackupCorrupt(f"{path.name}: cannot decompress: {exc}") from exc
     return written

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from restoredrill.errors import BackupCorrupt, ConfigError
+from restoredrill.errors import BackupCorrupt, ConfigError, SandboxDiskFull
 from restoredrill.models import BaseBackup, WalSegment
 from restoredrill.osuser import RunAs
+from restoredrill.sandboxes.diskspace import NO_SPACE
 from restoredrill.sources.compression import decompress_to, open_decompressed
 from restoredrill.sources.pg_basebackups import BASE_TAR_NAMES, list_base_backups
 from restoredrill.sources.wal_archive import WalArchive, scan_archive
@@ -123,6 +124,9 @@ class FileSource:
             code = proc.wait()
         if problem or code != 0:
             lines = stderr.strip().splitlines()
+            full = next((ln for ln in lines if NO_SPACE in ln), None)
+            if full is not None:  # the sandbox's disk, not the backup (restore.py adds sizes)
+                raise SandboxDiskFull(f"extracting {label} into {dest}: {full}")
             reason = problem or (lines[-1] if lines else f"tar exit code {code}")
             raise BackupCorrupt(f"{label} is truncated or damaged: {reason}")
         return total

@@ -5,25 +5,31 @@ leaves them.
 
 Listing is cheap (ListObjectsV2); a dump's binlog coordinates come from its first MiB (a
 ranged GET; for an uncompressed dump also the last 64 KiB, where mariadb-dump --gtid writes
-the GTID), small dumps are fetched whole. Binlogs are read into a local cache when the plan
-reads their event headers — in parallel, prefetching the next ones (the WAL machinery of
-``sources/remote.py``) — so the plan and its preflight are the directory source's, unchanged,
-and a restore replays the files the plan already fetched. The dump itself is fetched next to
-the sandbox only when a restore loads it. Throttling and 5xx are retried, access denied, a
-missing bucket or a wrong region fail at once (``restoredrill/aws.py``).
+the GTID), small dumps are fetched whole. The plan checks that the chosen dump is complete
+(its footer): a ranged GET of a plain dump's last KiB; a compressed one is fetched whole and
+decompressed to its end, and the restore loads that copy. Binlogs are read into a local
+cache when the plan reads their event headers — in parallel, prefetching the next ones (the
+WAL machinery of ``sources/remote.py``) — so the plan and its preflight are the directory
+source's, unchanged, and a restore replays the files the plan already fetched. Otherwise the
+dump is fetched next to the sandbox only when a restore loads it. Throttling and 5xx are
+retried, access denied, a missing bucket or a wrong region fail at once
+(``restoredrill/aws.py``).
 
 mariabackup directories in S3 are not supported (yet): they are refused with a message.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from restoredrill.aws import AwsConfig, RetryLog
 from restoredrill.engines.mysql_binlog import BinlogArchive, parse_binlog_name
-from restoredrill.errors import ConfigError
+from restoredrill.errors import BackupCorrupt, ConfigError
 from restoredrill.models import MysqlSnapshot, WalSegment
 from restoredrill.sources.compression import compression_of
+from restoredrill.sources.mysql_dump_check import TAIL_BYTES as FOOTER_BYTES
+from restoredrill.sources.mysql_dump_check import check_dump_complete, footer_problem
 from restoredrill.sources.mysql_snapshots import CHECKPOINT_FILES, DUMP_SUFFIXES, read_dump
 from restoredrill.sources.remote import SegmentCache
 from restoredrill.sources.s3 import S3Source, S3Url, _decompress_prefix, _Object
@@ -114,7 +120,12 @@ class MysqlS3Source:
             found = read_dump(local)
         else:
             head = self._s3._read(url.bucket, obj.key, f"bytes=0-{HEAD_BYTES - 1}")
-            text = _decompress_prefix(head, compression)
+            try:
+                text = _decompress_prefix(head, compression)
+            except zlib.error as exc:
+                raise BackupCorrupt(
+                    f"snapshot {url}: the {compression} stream is damaged ({exc})"
+                ) from exc
             if compression == "none":  # mariadb-dump --gtid writes the GTID at the end
                 tail = self._s3._read(url.bucket, obj.key, f"bytes={obj.size - TAIL_BYTES}-")
                 text = text + b"\n" + tail
@@ -126,6 +137,33 @@ class MysqlS3Source:
         return found.model_copy(
             update={"path": str(url), "compression": compression, "size_bytes": obj.size}
         )
+
+    def check_dump(self, snapshot: MysqlSnapshot) -> None:
+        """The footer check (``mysql_dump_check``): a plain dump's last KiB by a ranged GET;
+        a compressed one must be decompressed to its end, so it is fetched whole (and kept:
+        the restore loads that copy instead of fetching it again)."""
+        kept = self._local.get(snapshot.path)
+        if kept is not None and kept.is_file():
+            check_dump_complete(kept, snapshot.path)
+            return
+        obj = self._objects.get(snapshot.path)
+        if obj is None:
+            raise ConfigError(f"{snapshot.path}: not catalogued by this source")
+        url = S3Url.parse(snapshot.path)
+        if snapshot.compression == "none":
+            start = max(0, obj.size - FOOTER_BYTES)
+            tail = self._s3._read(url.bucket, obj.key, f"bytes={start}-")
+            problem = footer_problem(snapshot.path, tail)
+            if problem is not None:
+                raise BackupCorrupt(problem)
+            return
+        folder = self._s3.workdir / "snapshots" / "checked"
+        folder.mkdir(parents=True, exist_ok=True)
+        parent = S3Url(url.bucket, url.prefix.rpartition("/")[0])
+        self._s3._download_all(parent, [obj], folder)
+        local = folder / url.prefix.rpartition("/")[2]
+        self._local[snapshot.path] = local
+        check_dump_complete(local, snapshot.path)
 
     def local_snapshot(self, snapshot: MysqlSnapshot, work: Path) -> Path:
         """The dump, fetched next to the sandbox (parallel ranged GETs) unless it already is."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from pathlib import Path
 
 from restoredrill.engines.mysql_binlog import split_position
@@ -47,7 +48,7 @@ def read_dump(path: Path) -> MysqlSnapshot:
                 if not line:
                     break
                 head.append(line.decode("utf-8", errors="replace"))
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise BackupCorrupt(f"snapshot {path}: unreadable ({exc})") from exc
     text = "".join(head)
     if head and not (text.lstrip().startswith(("--", "/*"))):

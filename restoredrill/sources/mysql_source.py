@@ -12,6 +12,7 @@ from restoredrill.engines.mysql_binlog import BinlogArchive, scan_binlog_archive
 from restoredrill.errors import ConfigError
 from restoredrill.models import MysqlSnapshot
 from restoredrill.sources.base import is_url
+from restoredrill.sources.mysql_dump_check import check_dump_complete
 from restoredrill.sources.mysql_snapshots import list_snapshots
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ class MysqlSource(Protocol):
 
     def local_snapshot(self, snapshot: MysqlSnapshot, work: Path) -> Path:
         """A local copy of the snapshot (fetched into ``work`` if it is remote)."""
+        ...
+
+    def check_dump(self, snapshot: MysqlSnapshot) -> None:
+        """Raise BackupCorrupt unless the dump is complete (ends with its footer)."""
         ...
 
     def close(self) -> None: ...
@@ -58,6 +63,9 @@ class FileMysqlSource:
 
     def local_snapshot(self, snapshot: MysqlSnapshot, work: Path) -> Path:
         return Path(snapshot.path)
+
+    def check_dump(self, snapshot: MysqlSnapshot) -> None:
+        check_dump_complete(Path(snapshot.path))
 
     def close(self) -> None:
         pass

@@ -39,6 +39,9 @@ class WalArchive:
     histories: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     backup_histories: dict[int, BackupHistory] = field(default_factory=dict)
     segment_size: int = DEFAULT_SEGMENT_SIZE
+    # (timeline, segno) -> the other copies of a segment present more than once (plain and
+    # compressed): the plan compares them (wal_conflicts) rather than silently taking one.
+    duplicates: dict[tuple[int, int], list[WalSegment]] = field(default_factory=dict)
 
     # --- timelines -----------------------------------------------------------------
 
@@ -160,8 +163,13 @@ def scan_archive(root: Path) -> WalArchive:
             size_bytes=entry.stat().st_size,
         )
         per_timeline = archive.segments.setdefault(timeline, {})
-        if segno in per_timeline and per_timeline[segno].compression == "none":
-            continue  # the same segment twice: prefer the uncompressed copy
+        if segno in per_timeline:  # the same segment twice: prefer the uncompressed copy
+            kept, other = per_timeline[segno], segment
+            if kept.compression != "none" and segment.compression == "none":
+                kept, other = segment, kept
+            per_timeline[segno] = kept
+            archive.duplicates.setdefault((timeline, segno), []).append(other)
+            continue
         per_timeline[segno] = segment
     return archive
 

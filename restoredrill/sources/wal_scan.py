@@ -8,7 +8,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from restoredrill.sources.compression import decompress_to
 from restoredrill.sources.remote import ensure_local
 
 _RECORD = re.compile(
-    r"rmgr: (?P<rmgr>\w+)\s+len \(rec/tot\):\s*\d+/\s*\d+, tx:\s*(?P<xid>\d+), "
+    r"rmgr: (?P<rmgr>\w+)\s+len \(rec/tot\):\s*\d+/\s*(?P<tot>\d+), tx:\s*(?P<xid>\d+), "
     r"lsn: (?P<lsn>[0-9A-F]+/[0-9A-F]+), prev [0-9A-F]+/[0-9A-F]+, desc: (?P<desc>.*)$"
 )
 _COMMIT = re.compile(r"^(COMMIT|ABORT)(?:_PREPARED)? (?:(\d+): )?(\d{4}-\d\d-\d\d [\d:.]+ [A-Z]+)")
@@ -33,6 +33,16 @@ class WalEvent:
     xid: int
     time: datetime | None = None
     name: str | None = None
+    # the record's total length (header included), for where it ends; not part of its identity
+    length: int = field(default=0, compare=False)
+
+
+@dataclass
+class WaldumpError:
+    """pg_waldump stopped with an error (stderr) while reading ``segments``."""
+
+    message: str
+    segments: list[WalSegment]
 
 
 def _parse_time(text: str) -> datetime:
@@ -47,6 +57,7 @@ def parse_line(line: str) -> WalEvent | None:
     if not match:
         return None
     lsn, xid, desc = parse_lsn(match["lsn"]), int(match["xid"]), match["desc"]
+    length = int(match["tot"])
     if match["rmgr"] == "Transaction":
         commit = _COMMIT.match(desc)
         if commit:
@@ -56,11 +67,16 @@ def parse_line(line: str) -> WalEvent | None:
             # is the one recovery_target_xid matches.
             prepared = commit.group(2)
             return WalEvent(
-                lsn, kind, int(prepared) if prepared else xid, _parse_time(commit.group(3))
+                lsn,
+                kind,
+                int(prepared) if prepared else xid,
+                _parse_time(commit.group(3)),
+                length=length,
             )
     if match["rmgr"] == "XLOG" and desc.startswith("RESTORE_POINT "):
-        return WalEvent(lsn, "restore_point", xid, name=desc[len("RESTORE_POINT ") :].strip())
-    return WalEvent(lsn, "record", xid)
+        name = desc[len("RESTORE_POINT ") :].strip()
+        return WalEvent(lsn, "restore_point", xid, name=name, length=length)
+    return WalEvent(lsn, "record", xid, length=length)
 
 
 def _materialize(segments: Sequence[WalSegment], directory: Path) -> None:
@@ -87,10 +103,16 @@ def _timeline_runs(segments: Sequence[WalSegment]) -> list[list[WalSegment]]:
 
 
 def scan(
-    tools: PgTools, segments: Sequence[WalSegment], all_records: bool = False
+    tools: PgTools,
+    segments: Sequence[WalSegment],
+    all_records: bool = False,
+    errors: list[WaldumpError] | None = None,
 ) -> Iterator[WalEvent]:
     """Events from a contiguous run of segments, in LSN order. Each window overlaps the next
-    by one segment so records crossing a segment boundary are not lost."""
+    by one segment so records crossing a segment boundary are not lost.
+
+    With ``errors``, pg_waldump's complaint (a record it could not read: bad CRC, bad page
+    header, bad length) is appended there and the scan ends, as replay would end there."""
     seen_until = -1
     with tempfile.TemporaryDirectory(prefix="restoredrill-waldump-") as tmp:
         workdir = Path(tmp)
@@ -102,29 +124,41 @@ def scan(
                 if not all_records:
                     argv += ["-r", "Transaction", "-r", "XLOG"]
                 argv += [window[0].name, window[-1].name]
-                for event in _run_waldump(argv):
+                complaints: list[str] = []
+                for event in _run_waldump(argv, complaints):
                     if event.lsn > seen_until:
                         seen_until = event.lsn
                         yield event
+                if complaints and errors is not None:
+                    errors.append(WaldumpError(complaints[0], list(window)))
+                    return
                 for segment in window[:-1]:
                     (workdir / segment.name).unlink(missing_ok=True)
 
 
-def _run_waldump(argv: list[str]) -> Iterator[WalEvent]:
-    proc = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # it always complains at the end of the last segment
-        text=True,
-        env={**os.environ, "TZ": "UTC"},
-    )
-    assert proc.stdout is not None
-    try:
-        for line in proc.stdout:
-            event = parse_line(line)
-            if event is not None:
-                yield event
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+def _run_waldump(argv: list[str], complaints: list[str]) -> Iterator[WalEvent]:
+    """Parsed records; when pg_waldump read to the end and failed, its error goes to
+    ``complaints``. With an explicit end segment it ends cleanly at that segment's end,
+    so an error means a record it could not read."""
+    with tempfile.TemporaryFile(mode="w+") as stderr:  # a file: no pipe to deadlock on
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "TZ": "UTC"},
+        )
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                event = parse_line(line)
+                if event is not None:
+                    yield event
+            if proc.wait() != 0:
+                stderr.seek(0)
+                text = " ".join(stderr.read().split())
+                complaints.append(text.removeprefix("pg_waldump: error: ") or "pg_waldump failed")
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()

@@ -29,6 +29,14 @@ def test_demo_runs_end_to_end(tmp_path: Path, sandbox_dir: Path) -> None:
     assert result["verify"]["status"] == "PASS"
     lost = {row["table"]: row["rows_lost"] for row in result["incident_cost"]}
     assert lost["public.users"] > 0 and lost["public.orders"] > 0
+    # the incident was found in the WAL archive: the biggest transaction is the DELETE, and
+    # it deleted exactly the rows the incident cost (users, and their orders by cascade)
+    biggest = result["found"]["incidents"][0]
+    deleted = {t["table"]: t["deleted"] for t in biggest["tables"]}
+    assert deleted == lost
+    assert all(t["inserted"] == t["updated"] == 0 for t in biggest["tables"])
+    diffed = {t["table"]: t["counts"]["lost"] for t in result["incident_diff"]}
+    assert diffed == lost
     phases = [p["name"] for p in result["restore"]["phases"]]
     assert phases == [
         "plan",
@@ -66,5 +74,14 @@ def test_demo_text_output_tells_the_story(tmp_path: Path, sandbox_dir: Path) -> 
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    for phrase in ("coalesce(last_login, 'epoch')", "RTO", "RPO", "PASS", "rows lost", "Next:"):
+    for phrase in (
+        "coalesce(last_login, 'epoch')",
+        "RTO",
+        "RPO",
+        "PASS",
+        "rows lost",
+        "Found in the WAL archive",
+        "--incident-xid",
+        "Next:",
+    ):
         assert phrase in done.stdout

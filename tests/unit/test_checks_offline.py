@@ -122,6 +122,7 @@ def test_mysql_rules_on_variables() -> None:
             "log_bin": "ON",
             "binlog_format": "ROW",
             "binlog_row_image": "FULL",
+            "binlog_checksum": "CRC32",
             "binlog_expire_logs_seconds": str(86400 * 10),
             "expire_logs_days": "10.000000",
         },
@@ -134,13 +135,14 @@ def test_mysql_rules_on_variables() -> None:
             "log_bin": "OFF",
             "binlog_format": "MIXED",
             "binlog_row_image": "MINIMAL",
+            "binlog_checksum": "NONE",
             "binlog_expire_logs_seconds": "0",
             "expire_logs_days": "3",
         },
     )
     found = {c.rule: c.status for c in REGISTRY.run("mysql", bad, policy)}
     assert set(found.values()) == {CheckStatus.FAILED}
-    assert len(found) == 4
+    assert len(found) == 5
     assert expiry_seconds({"expire_logs_days": "0", "binlog_expire_logs_seconds": "0"}) == 0
     assert expiry_seconds({"expire_logs_days": "2"}) == 172800
 
@@ -151,6 +153,7 @@ def test_registry_has_rules_per_engine() -> None:
         "mysql.log_bin",
         "mysql.binlog_format",
         "mysql.binlog_row_image",
+        "mysql.binlog_checksum",
         "mysql.binlog_expiry",
     ]
 

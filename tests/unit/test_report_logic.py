@@ -173,3 +173,30 @@ def test_prometheus_textfile(ledger_path: Path, tmp_path: Path) -> None:
     assert samples[("restoredrill_restore_seconds", (db, ("quantile", "1")))] == 900.0
     assert samples[("restoredrill_sla_breaches", (db, ("objective", "rto")))] == 1.0
     assert samples[("restoredrill_drill_pass_ratio", (db,))] == pytest.approx(0.8)
+
+
+def test_unverified_drill_is_neither_a_pass_nor_an_error(tmp_path: Path) -> None:
+    """A drill over a base without backup_manifest (UNVERIFIED) counts against the pass
+    rate and the dead-man's switch, and fails its JUnit case, like a FAIL."""
+    path = tmp_path / "ledger.db"
+    with Ledger(path) as ledger:
+        for n, verdict in enumerate(["PASS", "UNVERIFIED"]):
+            ledger.record(
+                "drill",
+                database="shop",
+                source="file:/b",
+                target="latest",
+                verdict=verdict,
+                rto_seconds=10.0,
+                details={"run_id": f"r{n}", "failures": [] if n == 0 else ["base not checked"]},
+                started_at=START + timedelta(days=n),
+            )
+    report = build_report(ReportRequest(ledger_path=path))
+    shop = report.databases[0]
+    assert (shop.passed, shop.failed, shop.errors) == (1, 1, 0)
+    assert shop.last_success_at == START
+    assert [(f.verdict, f.reasons) for f in report.failures] == [
+        ("UNVERIFIED", ["base not checked"])
+    ]
+    xml = report_junit(report)
+    assert sum(suite.failures for suite in xml) == 1

@@ -1,0 +1,80 @@
+"""`restoredrill incident find`: the transactions that changed the most rows, from WAL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from restoredrill.cli.common import JsonOpt, PgBinOpt, emit_json, out
+from restoredrill.drill.incident import DEFAULT_TOP, FindRequest, find_incidents
+from restoredrill.report.terminal_incident import render_incidents
+from restoredrill.targets import parse_time
+
+app = typer.Typer(help="Find the incident in the archive.", no_args_is_help=True)
+
+
+@app.command("find")
+def find_command(
+    wal_archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--wal-archive", help="PostgreSQL: directory a cp-style archive_command writes."
+        ),
+    ] = None,
+    binlog_archive: Annotated[
+        Path | None,
+        typer.Option("--binlog-archive", help="MariaDB/MySQL: directory of binlog files."),
+    ] = None,
+    base_backups: Annotated[
+        Path | None,
+        typer.Option(
+            "--base-backups",
+            help="PostgreSQL base backups: read WAL from the oldest one's start on. "
+            "MariaDB: the snapshot, named in the recover command.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="T1", help="Committed at or after (ISO, tz).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="T2", help="Committed at or before (ISO, tz).")
+    ] = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--table", help="Only rows of this table (repeatable; DBOID/RELFILENODE without --dsn)."
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="How many transactions to list.")] = (
+        DEFAULT_TOP
+    ),
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--dsn",
+            help="Production (opened read-only) to name the tables; the recover command's --to.",
+        ),
+    ] = None,
+    pg_bin: PgBinOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List the committed transactions that changed the most rows, biggest first, from the
+    archive alone (WAL or binlogs; no restore), and the command to run for the biggest."""
+    request = FindRequest(
+        wal_archive=wal_archive,
+        base_backups=base_backups,
+        since=parse_time(since, "--since") if since is not None else None,
+        until=parse_time(until, "--until") if until is not None else None,
+        tables=[t.strip() for item in table or [] for t in item.split(",") if t.strip()],
+        top=top,
+        dsn=dsn,
+        pg_bin=pg_bin,
+        binlog_archive=binlog_archive,
+    )
+    report = find_incidents(request)
+    if json_output:
+        emit_json(report)
+    else:
+        render_incidents(out, report)

@@ -1,0 +1,278 @@
+"""Running a reapply's batches: the dry run's prediction, and execution — one transaction per
+batch, rows locked and classified first, the archive table created only when a row is really
+about to be archived, a checkpoint after each commit, and an interrupt (SIGINT/SIGTERM) that
+rolls the batch in flight back and says how to resume."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from restoredrill.drill.reapply_checkpoint import Checkpoint, write_checkpoint
+from restoredrill.drill.reapply_readback import check_written
+from restoredrill.drill.reapply_work import (
+    Item,
+    ReapplyOptions,
+    TableWork,
+    build_batch,
+    classify,
+    current_rows,
+    key_of,
+)
+from restoredrill.engines.base import Engine
+from restoredrill.errors import Interrupted, InterruptSignal, interrupt_name
+from restoredrill.models import ReapplyConflict, ServerIdentity
+from restoredrill.timing import ProgressListener
+
+CONFLICTS_LISTED = 50
+AfterBatch = Callable[[int], None]
+
+
+class ReapplyInterrupted(Interrupted):
+    """An executing reapply stopped by a signal; the message says how to resume."""
+
+
+def interrupt_in(exc: BaseException) -> BaseException | None:
+    """The interrupt behind ``exc``: itself, or one a cleanup error replaced (a driver that
+    fails to roll back over a connection cut mid-statement raises its own error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt | Interrupted):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def interrupt_text(exc: BaseException) -> str:
+    if isinstance(exc, InterruptSignal):
+        return interrupt_name(exc.signame)
+    if isinstance(exc, Interrupted):
+        return str(exc)
+    return interrupt_name(None)
+
+
+def batches(items: Sequence[Item], size: int, start: int = 0) -> Iterator[tuple[int, list[Item]]]:
+    for begin in range(start, len(items), size):
+        yield begin, list(items[begin : begin + size])
+
+
+def _conflict(work: TableWork, item: Item, reason: str) -> ReapplyConflict:
+    return ReapplyConflict(
+        table=work.diff.table, key=key_of(work, item.values), kind=item.kind, reason=reason
+    )
+
+
+def predict(
+    engine: Engine,
+    conn: Any,
+    works: list[TableWork],
+    opts: ReapplyOptions,
+    conflicts: list[ReapplyConflict],
+) -> None:
+    """Dry run: read (never lock) the current rows and predict every outcome."""
+    with engine.transaction(conn):
+        for work in works:
+            for _, batch in batches(work.items, opts.batch_size):
+                lock = build_batch(engine, work, batch, opts, for_update=False).lock
+                current = current_rows(engine, conn, work, lock)
+                for item in batch:
+                    outcome, reason = classify(work, item, current)
+                    work.totals[outcome] = work.totals.get(outcome, 0) + 1
+                    if outcome == "conflict":
+                        conflicts.append(_conflict(work, item, reason))
+
+
+class _NeedArchive(Exception):
+    """A batch is about to archive its first row: roll back, create the archive, redo it."""
+
+
+@dataclass
+class Run:
+    """What ``execute`` needs besides the work; ``state`` says where an interrupt landed."""
+
+    opts: ReapplyOptions
+    checkpoint: Checkpoint | None
+    checkpoint_file: Path
+    digest: str
+    target: ServerIdentity
+    stamp: str
+    resume: str  # the command that resumes from the checkpoint
+    listener: ProgressListener
+    after_batch: AfterBatch | None = None
+    state: str = "idle"  # idle | open | commit | committed
+    committed: int = 0  # batches committed by this run
+
+
+def _apply(
+    engine: Engine,
+    conn: Any,
+    work: TableWork,
+    batch: list[Item],
+    run: Run,
+    conflicts: list[ReapplyConflict],
+) -> None:
+    """One batch in one transaction: lock and classify, then write only the changed rows
+    that still hold their guard (archived first), and the lost rows."""
+    opts = run.opts
+    with engine.transaction(conn):
+        run.state = "open"
+        lock = build_batch(engine, work, batch, opts, for_update=True)
+        for statement in lock.settings:
+            engine.execute(conn, statement)
+        current = current_rows(engine, conn, work, lock.lock)
+        expected = [classify(work, i, current) for i in batch]
+        updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
+        if updates and work.archive is not None and not work.archive_exists:
+            raise _NeedArchive
+        statements = build_batch(
+            engine, work, batch, opts, True, archive_rows=work.archive_exists, updates=updates
+        )
+        updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
+        written = {
+            n: item
+            for n, item in enumerate(batch)
+            if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
+            or (item.kind == "changed" and n in updated)
+        }
+        rewritten = check_written(engine, conn, work, written)
+        for n, item in enumerate(batch):
+            outcome, reason = expected[n]
+            key = tuple(item.values.get(k) for k in work.key)
+            if item.kind == "lost" and outcome == "insert" and key not in inserted:
+                outcome, reason = "conflict", "inserted concurrently in production"
+            if item.kind == "changed" and outcome == "update" and n not in updated:
+                outcome, reason = "conflict", "the guard did not match when writing"
+            if n in rewritten:
+                outcome, reason = "conflict", rewritten[n]
+            work.totals[outcome] = work.totals.get(outcome, 0) + 1
+            if outcome == "conflict":
+                conflicts.append(_conflict(work, item, reason))
+        run.state = "commit"  # leaving the block sends COMMIT
+    run.state = "committed"
+    run.committed += 1
+
+
+def _create_archive(engine: Engine, conn: Any, work: TableWork) -> None:
+    assert work.archive is not None
+    with engine.transaction(conn):
+        for statement in engine.create_archive(work.table, work.archive):
+            engine.execute(conn, statement)
+    work.archive_exists = True
+
+
+def execute(
+    engine: Engine,
+    conn: Any,
+    works: list[TableWork],
+    run: Run,
+    conflicts: list[ReapplyConflict],
+) -> int:
+    """Apply every batch; returns the number of batches committed over all runs. An interrupt
+    becomes ReapplyInterrupted (exit 130) whose one line says how to resume."""
+    try:
+        return _execute(engine, conn, works, run, conflicts)
+    except BaseException as exc:
+        interrupt = interrupt_in(exc)
+        if interrupt is None:
+            raise
+        # The connection may be cut mid-statement: stop the statement, drop the connection
+        # (the server rolls an uncommitted transaction back); reapply_document closes it again.
+        with contextlib.suppress(Exception):
+            engine.cancel(conn)
+        with contextlib.suppress(Exception):
+            engine.close(conn)
+        raise ReapplyInterrupted(_interrupted_line(interrupt, run)) from None
+
+
+def _interrupted_line(interrupt: BaseException, run: Run) -> str:
+    in_flight = {
+        "idle": "no batch was in flight",
+        "open": "the batch in flight was rolled back",
+        "commit": "the batch in flight was interrupted while committing (a rerun re-checks it)",
+        "committed": "the last batch committed (a rerun re-checks it)",
+    }[run.state]
+    done = run.committed + (run.checkpoint.batches if run.checkpoint else 0)
+    if done == 0 and run.state in ("idle", "open"):
+        return (
+            f"{interrupt_text(interrupt)}: nothing was written ({in_flight}); "
+            f"run it again: {run.resume}"
+        )
+    return (
+        f"{interrupt_text(interrupt)}: {done} batch(es) committed, {in_flight}; the checkpoint "
+        f"{run.checkpoint_file} lets a rerun resume: {run.resume}"
+    )
+
+
+def _execute(
+    engine: Engine,
+    conn: Any,
+    works: list[TableWork],
+    run: Run,
+    conflicts: list[ReapplyConflict],
+) -> int:
+    checkpoint = run.checkpoint
+    positions = dict(checkpoint.positions) if checkpoint else {}
+    last_keys = dict(checkpoint.last_keys) if checkpoint else {}
+    if checkpoint is not None:
+        conflicts.extend(checkpoint.conflicts)
+        for work in works:
+            work.totals = dict(checkpoint.totals.get(work.diff.table, {}))
+    archives = {w.diff.table: w.archive.name for w in works if w.archive is not None}
+    total = checkpoint.batches if checkpoint else 0
+    for work in works:
+        start = positions.get(work.diff.table, 0)
+        if start:
+            run.listener.note(f"{work.diff.table}: resuming after {start} row(s) (checkpoint)")
+        for begin, batch in batches(work.items, run.opts.batch_size, start):
+            try:
+                _apply(engine, conn, work, batch, run, conflicts)
+            except _NeedArchive:
+                run.state = "idle"  # rolled back: nothing of this batch was written
+                _create_archive(engine, conn, work)
+                _apply(engine, conn, work, batch, run, conflicts)
+            total += 1
+            positions[work.diff.table] = begin + len(batch)
+            last_keys[work.diff.table] = key_of(work, batch[-1].values)
+            write_checkpoint(
+                run.checkpoint_file,
+                Checkpoint(
+                    diff_sha256=run.digest,
+                    target=run.target,
+                    only=run.opts.only,
+                    where=run.opts.where,
+                    stamp=run.stamp,
+                    archive_tables=archives,
+                    positions=positions,
+                    last_keys=last_keys,
+                    totals={w.diff.table: dict(w.totals) for w in works},
+                    conflicts=conflicts[:CONFLICTS_LISTED],
+                    batches=total,
+                ),
+            )
+            run.state = "idle"
+            run.listener.note(
+                f"{work.diff.table}: {positions[work.diff.table]}/{len(work.items)} row(s) done"
+            )
+            if run.after_batch is not None:
+                run.after_batch(total)
+    with contextlib.suppress(FileNotFoundError):
+        run.checkpoint_file.unlink()  # complete: a later run starts over (and changes nothing)
+    return total
+
+
+__all__ = [
+    "CONFLICTS_LISTED",
+    "AfterBatch",
+    "ReapplyInterrupted",
+    "Run",
+    "batches",
+    "execute",
+    "interrupt_in",
+    "interrupt_text",
+    "predict",
+]

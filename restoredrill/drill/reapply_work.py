@@ -1,0 +1,260 @@
+"""The work of a reapply: what to write per table, the statements of one batch, and what a
+row's outcome is given production's current values (shared by the dry run and execution)."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from restoredrill.drill.reapply_triggers import TriggerPlan
+from restoredrill.engines.base import Engine
+from restoredrill.engines.names import TableName
+from restoredrill.errors import ConfigError, ReapplyRefused
+from restoredrill.models import ReapplyOnly, RowDiff, RowOutcome, RowValues
+
+DEFAULT_MAX_ROWS = 50_000
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_LOCK_TIMEOUT = "5s"
+DEFAULT_STATEMENT_TIMEOUT = "5min"
+
+
+@dataclass(frozen=True)
+class ReapplyOptions:
+    only: ReapplyOnly = "all"
+    where: str | None = None
+    sql_out: Path | None = None
+    execute: bool = False
+    max_rows: int = DEFAULT_MAX_ROWS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT
+    statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT
+    force: bool = False  # may overwrite an existing ``sql_out``
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: Literal["lost", "changed"]
+    values: RowValues  # restored values (what is written)
+    guard: RowValues | None  # changed rows: the version production must still hold
+    set_columns: tuple[str, ...]  # changed rows: columns to write back
+
+
+@dataclass
+class TableWork:
+    diff: RowDiff
+    table: TableName
+    columns: list[Any]  # production's columns (the engine's ColumnInfo: types for casts)
+    insert_columns: list[str]
+    compared: list[str]
+    overriding: bool
+    items: list[Item]
+    guarded: list[str]  # compared columns outside the key: the guard predicate's columns
+    target_columns: list[str]  # every column of the target table (the archive copies them)
+    archive: TableName | None = None
+    archive_exists: bool = False  # created (or found) by this run: created only when needed
+    totals: dict[str, int] = field(default_factory=dict)
+    triggers: TriggerPlan = field(default_factory=TriggerPlan)
+
+    @property
+    def key(self) -> list[str]:
+        return self.diff.key
+
+
+def table_items(diff: RowDiff, only: ReapplyOnly) -> list[Item]:
+    """Changed rows first, then lost rows; each list in key order (as the diff found them)."""
+    items: list[Item] = []
+    if only in ("changed", "all"):
+        for row in diff.changed:
+            items.append(Item("changed", row.restored, row.production, tuple(row.columns)))
+    if only in ("lost", "all"):
+        for values in diff.lost:
+            items.append(Item("lost", values, None, ()))
+    return items
+
+
+def prepare(engine: Engine, conn: Any, diff: RowDiff, only: ReapplyOnly) -> TableWork:
+    table = TableName(diff.schema_name, diff.table_name)
+    if not diff.keyed or not diff.key:
+        raise ReapplyRefused(
+            f"{diff.table} has no key in the diff: rows cannot be matched safely, nothing reapplied"
+        )
+    columns = engine.column_info(conn, table)
+    if not columns:
+        raise ReapplyRefused(f"table {diff.table} does not exist in the target")
+    by_name = {c.name: c for c in columns}
+    for column in diff.columns:
+        found = by_name.get(column.name)
+        if found is None:
+            raise ReapplyRefused(f"{diff.table}: the target has no column {column.name!r}")
+        if found.type != column.type:
+            raise ReapplyRefused(
+                f"{diff.table}.{column.name} is {found.type} in the target but {column.type} "
+                "in the diff"
+            )
+        if found.generated:
+            raise ReapplyRefused(f"{diff.table}.{column.name} is a generated column in the target")
+    if not engine.is_unique_key(conn, table, diff.key):
+        raise ReapplyRefused(
+            f"{diff.table}: no unique index on ({', '.join(diff.key)}) in the target, so rows "
+            "cannot be matched safely (ON CONFLICT needs one)"
+        )
+    insert_columns = [c.name for c in diff.columns]
+    overriding = any(engine.always_generated_identity(by_name[c]) for c in insert_columns)
+    return TableWork(
+        diff=diff,
+        table=table,
+        columns=[by_name[c.name] for c in diff.columns],
+        insert_columns=insert_columns,
+        compared=[c.name for c in diff.columns if c.compared],
+        overriding=overriding,
+        items=table_items(diff, only),
+        guarded=[c.name for c in diff.columns if c.compared and c.name not in diff.key],
+        target_columns=[c.name for c in columns],
+    )
+
+
+def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None:
+    """Keep the items whose restored values satisfy ``where`` (evaluated in the target)."""
+    kept: list[Item] = []
+    for start in range(0, len(work.items), 5000):
+        chunk = work.items[start : start + 5000]
+        query, params = engine.filter_query(work.columns, [i.values for i in chunk], where)
+        try:
+            with engine.savepoint(conn):
+                rows = engine.fetchall(conn, query, params)
+        except engine.errors as exc:
+            if engine.broken(conn):
+                raise
+            raise ConfigError(
+                f"--where is not valid for {work.diff.table}: {engine.one_line(exc)}"
+            ) from exc
+        chosen = {int(r[0]) for r in rows}
+        kept.extend(item for n, item in enumerate(chunk) if n in chosen)
+    work.items = kept
+
+
+def key_of(work: TableWork, values: RowValues) -> dict[str, str | None]:
+    return {k: values.get(k) for k in work.key}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The statements of one batch, in order (BEGIN/COMMIT around them are the caller's)."""
+
+    settings: list[Any]
+    lock: Any  # reads the current rows (FOR UPDATE when writing)
+    # per changed row (its position in the batch): archive (if any), then guarded UPDATE
+    writes: list[tuple[int, Any, Any]]
+    insert: Any  # the lost rows: INSERT ... ON CONFLICT DO NOTHING (None: no lost rows)
+
+    def all(self) -> list[Any]:
+        statements = [*self.settings, self.lock]
+        for _, archive, update in self.writes:
+            statements += [*([archive] if archive is not None else []), update]
+        return [*statements, *([self.insert] if self.insert is not None else [])]
+
+
+def build_batch(
+    engine: Engine,
+    work: TableWork,
+    batch: Sequence[Item],
+    opts: ReapplyOptions,
+    for_update: bool,
+    archive_rows: bool = True,
+    updates: Container[int] | None = None,
+) -> Batch:
+    """``archive_rows``: archive each row before its UPDATE (the archive table must exist);
+    ``updates``: the positions of the changed rows to write (default: all of them)."""
+    writes: list[tuple[int, Any, Any]] = []
+    for n, item in enumerate(batch):
+        if item.kind != "changed" or (updates is not None and n not in updates):
+            continue
+        assert item.guard is not None
+        archive = None
+        if work.archive is not None and archive_rows:
+            archive = engine.archive_row(
+                work.table,
+                work.archive,
+                work.target_columns,
+                work.key,
+                work.guarded,
+                item.values,
+                item.guard,
+                work.columns,
+            )
+        # columns the server would stamp are assigned explicitly: they keep restored values
+        stamps = [
+            c
+            for c in work.triggers.stamp_columns
+            if c in work.insert_columns and c not in item.set_columns
+        ]
+        update = engine.revert_row(
+            work.table,
+            work.key,
+            work.guarded,
+            (*item.set_columns, *stamps),
+            item.values,
+            item.guard,
+            work.columns,
+        )
+        writes.append((n, archive, update))
+    lost = [i.values for i in batch if i.kind == "lost"]
+    insert = (
+        engine.insert_rows(
+            work.table, work.key, work.insert_columns, lost, work.overriding, work.columns
+        )
+        if lost
+        else None
+    )
+    return Batch(
+        settings=[
+            *engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
+            *(engine.skip_triggers() if work.triggers.skip else []),
+        ],
+        lock=engine.lock_and_read(
+            work.table,
+            work.key,
+            work.compared,
+            [i.values for i in batch],
+            for_update,
+            work.columns,
+        ),
+        writes=writes,
+        insert=insert,
+    )
+
+
+def classify(
+    work: TableWork, item: Item, current: dict[tuple[str | None, ...], dict[str, str | None]]
+) -> tuple[RowOutcome, str]:
+    """What reapplying ``item`` does given production's current text forms."""
+    key = tuple(item.values.get(k) for k in work.key)
+    now = current.get(key)
+    if item.kind == "lost":
+        if now is None:
+            return "insert", ""
+        if all(now.get(c) == item.values.get(c) for c in work.compared):
+            return "already", ""
+        return "conflict", "a row with this key exists in production with other values"
+    assert item.guard is not None
+    if now is None:
+        return "conflict", "the row was deleted in production since"
+    if all(now.get(c) == item.guard.get(c) for c in work.compared):
+        return "update", ""
+    if all(now.get(c) == item.values.get(c) for c in work.compared):
+        return "already", ""
+    return "conflict", "the row was edited in production since"
+
+
+def current_rows(
+    engine: Engine, conn: Any, work: TableWork, statement: Any
+) -> dict[tuple[str | None, ...], dict[str, str | None]]:
+    rows = engine.fetchall(conn, statement, [])
+    cols = [*work.key, *[c for c in work.compared if c not in work.key]]
+    result: dict[tuple[str | None, ...], dict[str, str | None]] = {}
+    for row in rows:
+        values = {c: (None if v is None else str(v)) for c, v in zip(cols, row, strict=True)}
+        result[tuple(values[k] for k in work.key)] = values
+    return result
