@@ -96,9 +96,9 @@ def _emit(fmt: str, report: object, output: Path | None, plot_png: bytes | None)
     elif fmt == "json":
         data = report.model_dump_json(indent=2) + "\n"
     elif fmt == "junit":
-        from restoredrill.report.junit import report_junit
+        from restoredrill.report.junit import report_junit, to_bytes
 
-        data = report_junit(report).tostring()  # type: ignore[no-untyped-call]
+        data = to_bytes(report_junit(report))
     else:
         from restoredrill.report.prometheus import render
 

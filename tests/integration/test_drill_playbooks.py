@@ -24,6 +24,7 @@ from restoredrill.drill.result import DrillResult
 from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.ledger import Ledger
 from tests.demohelp import PLAYBOOKS, Webhook, demo_environment, webhook
+from tests.junitschema import assert_junit4
 from tests.pgsetup import cli, run_cli
 
 pytestmark = pytest.mark.slow
@@ -153,6 +154,7 @@ def test_example_playbooks_pass_side_by_side(drilled: Drilled) -> None:
 
 
 def test_fleet_junit_and_results_dir(drilled: Drilled) -> None:
+    assert_junit4(drilled.junit)
     xml = JUnitXml.fromfile(str(drilled.junit))
     suites = {suite.name: suite for suite in xml}
     assert set(suites) == {"drill quarterly-drill", "drill ci-backup-check"}
@@ -160,6 +162,10 @@ def test_fleet_junit_and_results_dir(drilled: Drilled) -> None:
     names = [case.name for case in suites["drill ci-backup-check"]]
     assert "check postgres.archive_timeout" in names
     assert "verify demo-shop public.orders" in names and "objective RPO" in names
+    # the RTO is the restore case's time only: an objective case adds none to the suite
+    assert all(
+        case.time == 0 for case in suites["drill quarterly-drill"] if "objective" in case.name
+    )
     files = sorted(drilled.results.glob("*.json"))
     assert len(files) == 2
     assert {json.loads(f.read_text())["playbook"] for f in files} == {

@@ -17,10 +17,11 @@ from restoredrill.drill.report import ReportRequest, build_report, parse_since, 
 from restoredrill.ledger import Ledger
 from restoredrill.models import PhaseTiming
 from restoredrill.report.html import report_html
-from restoredrill.report.junit import report_junit
+from restoredrill.report.junit import report_junit, to_bytes
 from restoredrill.report.markdown import report_markdown
 from restoredrill.report.plot import POINTS_KEY, png_bytes, trend_figure
 from restoredrill.report.prometheus import write_textfile
+from tests.junitschema import assert_junit4
 
 START = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
 
@@ -149,7 +150,8 @@ def test_markdown_lists_breaches_and_failures_apart(ledger_path: Path) -> None:
 
 def test_junit(ledger_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "report.xml"
-    path.write_bytes(report_junit(build_report(ReportRequest(ledger_path=ledger_path))).tostring())
+    path.write_bytes(to_bytes(report_junit(build_report(ReportRequest(ledger_path=ledger_path)))))
+    assert_junit4(path)
     xml = JUnitXml.fromfile(str(path))
     assert xml.tests == 12 and xml.failures == 2  # one verification failure, one breach
     types = [r.type for suite in xml for case in suite for r in case.result]
