@@ -172,9 +172,27 @@ def test_prometheus_textfile(ledger_path: Path, tmp_path: Path) -> None:
         samples[("restoredrill_last_success_timestamp_seconds", (db,))]
         == (START + timedelta(days=4)).timestamp()
     )
-    assert samples[("restoredrill_restore_seconds", (db, ("quantile", "1")))] == 900.0
-    assert samples[("restoredrill_sla_breaches", (db, ("objective", "rto")))] == 1.0
-    assert samples[("restoredrill_drill_pass_ratio", (db,))] == pytest.approx(0.8)
+    window = ("window", "all")
+    assert samples[("restoredrill_restore_max_seconds", (db, window))] == 900.0
+    assert samples[("restoredrill_sla_breaches", (db, ("objective", "rto"), window))] == 1.0
+    assert samples[("restoredrill_drill_pass_ratio", (db, window))] == pytest.approx(0.8)
+    assert samples[("restoredrill_report_databases", ())] >= 1
+    # gauges only: "quantile" is reserved for summaries
+    assert not any(dict(labels).get("quantile") for _, labels in samples)
+    assert ("restoredrill_last_drill_passed", (db,)) in samples
+
+
+def test_prometheus_textfile_with_no_drills(tmp_path: Path) -> None:
+    """An empty ledger still gives a scrape with series (report time, zero databases)."""
+    path = tmp_path / "restoredrill.prom"
+    write_textfile(build_report(ReportRequest(ledger_path=tmp_path / "empty.db")), path)
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(path.read_text())
+        for s in family.samples
+    }
+    assert samples["restoredrill_report_databases"] == 0
+    assert samples["restoredrill_report_timestamp_seconds"] > 1.7e9
 
 
 def test_unverified_drill_is_neither_a_pass_nor_an_error(tmp_path: Path) -> None:
