@@ -120,7 +120,9 @@ def test_percentile() -> None:
 def test_plot_has_one_point_per_drill(ledger_path: Path) -> None:
     report = build_report(ReportRequest(ledger_path=ledger_path))
     figure = trend_figure(report)
-    lines = [line for line in figure.axes[0].get_lines() if line.get_marker() == "o"]
+    # one panel per database, each on its own scale
+    assert len(figure.axes) == 2
+    lines = [ln for axes in figure.axes for ln in axes.get_lines() if ln.get_marker() == "o"]
     assert sorted(len(line.get_ydata()) for line in lines) == [1, 5]  # type: ignore[arg-type]
     shop = next(line for line in lines if line.get_label() == "shop <prod>")
     assert list(shop.get_ydata()) == [100.0, 200.0, 300.0, 400.0, 900.0]  # type: ignore[arg-type]
