@@ -21,11 +21,19 @@ LedgerOpt = Annotated[
 ]
 PgBinOpt = Annotated[
     str | None,
-    typer.Option("--pg-bin", help="Directory with the PostgreSQL server binaries."),
+    typer.Option(
+        "--pg-bin",
+        envvar="RESTOREDRILL_PG_BIN",
+        help="Directory with the PostgreSQL server binaries.",
+    ),
 ]
 OsUserOpt = Annotated[
     str,
-    typer.Option("--os-user", help="OS user the servers run as when restoredrill runs as root."),
+    typer.Option(
+        "--os-user",
+        envvar="RESTOREDRILL_OS_USER",
+        help="OS user the servers run as when restoredrill runs as root.",
+    ),
 ]
 
 # Logs and progress go to stderr; stdout carries only results (and --json documents).
