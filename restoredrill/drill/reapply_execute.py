@@ -13,10 +13,12 @@ from typing import Any
 
 from restoredrill.drill.reapply_checkpoint import Checkpoint, write_checkpoint
 from restoredrill.drill.reapply_readback import check_written
+from restoredrill.drill.reapply_set import NeedArchive, write_set
 from restoredrill.drill.reapply_work import (
     Item,
     ReapplyOptions,
     TableWork,
+    batch_settings,
     build_batch,
     classify,
     current_rows,
@@ -24,7 +26,7 @@ from restoredrill.drill.reapply_work import (
 )
 from restoredrill.engines.base import Engine
 from restoredrill.errors import Interrupted, InterruptSignal, interrupt_name
-from restoredrill.models import ReapplyConflict, ServerIdentity
+from restoredrill.models import ReapplyConflict, RowOutcome, ServerIdentity
 from restoredrill.timing import ProgressListener
 
 CONFLICTS_LISTED = 50
@@ -87,10 +89,6 @@ def predict(
                         conflicts.append(_conflict(work, item, reason))
 
 
-class _NeedArchive(Exception):
-    """A batch is about to archive its first row: roll back, create the archive, redo it."""
-
-
 @dataclass
 class Run:
     """What ``execute`` needs besides the work; ``state`` says where an interrupt landed."""
@@ -119,27 +117,15 @@ def _apply(
     """One batch in one transaction: lock and classify, then write only the changed rows
     that still hold their guard (archived first), and the lost rows."""
     opts = run.opts
+    stager = engine.staging()
     with engine.transaction(conn):
         run.state = "open"
-        lock = build_batch(engine, work, batch, opts, for_update=True)
-        for statement in lock.settings:
+        for statement in batch_settings(engine, work, opts):
             engine.execute(conn, statement)
-        current = current_rows(engine, conn, work, lock.lock)
-        expected = [classify(work, i, current) for i in batch]
-        updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
-        if updates and work.archive is not None and not work.archive_exists:
-            raise _NeedArchive
-        statements = build_batch(
-            engine, work, batch, opts, True, archive_rows=work.archive_exists, updates=updates
-        )
-        updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
-        written = {
-            n: item
-            for n, item in enumerate(batch)
-            if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
-            or (item.kind == "changed" and n in updated)
-        }
-        rewritten = check_written(engine, conn, work, written)
+        if stager is not None:
+            expected, updated, inserted, rewritten = write_set(engine, stager, conn, work, batch)
+        else:
+            expected, updated, inserted, rewritten = _write_rows(engine, conn, work, batch, opts)
         for n, item in enumerate(batch):
             outcome, reason = expected[n]
             key = tuple(item.values.get(k) for k in work.key)
@@ -155,6 +141,29 @@ def _apply(
         run.state = "commit"  # leaving the block sends COMMIT
     run.state = "committed"
     run.committed += 1
+
+
+def _write_rows(
+    engine: Engine, conn: Any, work: TableWork, batch: list[Item], opts: ReapplyOptions
+) -> tuple[list[tuple[RowOutcome, str]], set[int], set[tuple[str | None, ...]], dict[int, str]]:
+    """``write_set`` with one guarded statement per row (engines without staging)."""
+    lock = build_batch(engine, work, batch, opts, for_update=True)
+    current = current_rows(engine, conn, work, lock.lock)
+    expected = [classify(work, i, current) for i in batch]
+    updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
+    if updates and work.archive is not None and not work.archive_exists:
+        raise NeedArchive
+    statements = build_batch(
+        engine, work, batch, opts, True, archive_rows=work.archive_exists, updates=updates
+    )
+    updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
+    written = {
+        n: item
+        for n, item in enumerate(batch)
+        if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
+        or (item.kind == "changed" and n in updated)
+    }
+    return expected, updated, inserted, check_written(engine, conn, work, written)
 
 
 def _create_archive(engine: Engine, conn: Any, work: TableWork) -> None:
@@ -231,7 +240,7 @@ def _execute(
         for begin, batch in batches(work.items, run.opts.batch_size, start):
             try:
                 _apply(engine, conn, work, batch, run, conflicts)
-            except _NeedArchive:
+            except NeedArchive:
                 run.state = "idle"  # rolled back: nothing of this batch was written
                 _create_archive(engine, conn, work)
                 _apply(engine, conn, work, batch, run, conflicts)

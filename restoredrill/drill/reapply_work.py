@@ -156,6 +156,14 @@ class Batch:
         return [*statements, *([self.insert] if self.insert is not None else [])]
 
 
+def batch_settings(engine: Engine, work: TableWork, opts: ReapplyOptions) -> list[Any]:
+    """SET LOCAL timeouts (and the trigger switch) at the top of every batch."""
+    return [
+        *engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
+        *(engine.skip_triggers() if work.triggers.skip else []),
+    ]
+
+
 def build_batch(
     engine: Engine,
     work: TableWork,
@@ -209,10 +217,7 @@ def build_batch(
         else None
     )
     return Batch(
-        settings=[
-            *engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
-            *(engine.skip_triggers() if work.triggers.skip else []),
-        ],
+        settings=batch_settings(engine, work, opts),
         lock=engine.lock_and_read(
             work.table,
             work.key,

@@ -360,6 +360,9 @@ class MySQLEngine:
                     inserted.add(key)
         return updated, inserted
 
+    def staging(self) -> None:
+        return None  # per-row guarded statements
+
     # --- reapply: triggers and foreign keys ---
 
     def row_triggers(self, conn: MyConn, table: TableName) -> list[Trigger]:

@@ -17,6 +17,7 @@ from restoredrill import dsn as dsnlib
 from restoredrill.engines import postgres as pg
 from restoredrill.engines import postgres_constraints as constraints
 from restoredrill.engines import postgres_diff as dialect
+from restoredrill.engines import postgres_stage as stage
 from restoredrill.engines import postgres_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
 from restoredrill.engines.names import TableName
@@ -300,6 +301,9 @@ class PostgresEngine:
             return updated, set()
         inserted = {tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()}
         return updated, inserted
+
+    def staging(self) -> stage.PostgresStager:
+        return stage.PostgresStager()
 
     # --- reapply: triggers and foreign keys ---
 

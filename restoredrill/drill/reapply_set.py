@@ -1,0 +1,123 @@
+"""One reapply batch by set (engines whose ``staging()`` is not None): the batch's rows are
+streamed into a session-local staging table, production's rows with those keys are locked
+and read, every row is classified as before (reapply_work.classify), then a few guarded
+statements write the batch: the archive of what the UPDATEs overwrite, one UPDATE per group
+of SET columns, one INSERT of the lost rows. The guard is repeated in every write, so a row
+edited since the read is skipped, as with the per-row statements; the written rows are read
+back (a trigger may have rewritten them) before the caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from restoredrill.drill.reapply_readback import check_written
+from restoredrill.drill.reapply_work import Item, TableWork, classify, current_rows
+from restoredrill.engines.base import Engine
+from restoredrill.engines.staging import Stager, StageRow, StageSpec
+from restoredrill.models import RowOutcome
+
+
+class NeedArchive(Exception):
+    """A batch is about to archive its first row: roll back, create the archive, redo it."""
+
+
+def stage_spec(work: TableWork) -> StageSpec:
+    return StageSpec(
+        table=work.table,
+        key=tuple(work.key),
+        columns=tuple(work.insert_columns),
+        compared=tuple(work.compared),
+        guarded=tuple(work.guarded),
+        all_columns=tuple(work.target_columns),
+        overriding=work.overriding,
+        infos=tuple(work.columns),
+    )
+
+
+def set_groups(
+    work: TableWork, batch: Sequence[Item]
+) -> tuple[list[tuple[str, ...]], list[int | None]]:
+    """The distinct SET column lists of the batch's changed rows (columns the server would
+    stamp are assigned too, so they keep their restored values), and each row's group."""
+    groups: dict[tuple[str, ...], int] = {}
+    sigs: list[int | None] = []
+    for item in batch:
+        if item.kind != "changed":
+            sigs.append(None)
+            continue
+        stamps = [
+            c
+            for c in work.triggers.stamp_columns
+            if c in work.insert_columns and c not in item.set_columns
+        ]
+        sigs.append(groups.setdefault((*item.set_columns, *stamps), len(groups)))
+    return list(groups), sigs
+
+
+def stage_rows(
+    work: TableWork, batch: Sequence[Item], sigs: Sequence[int | None]
+) -> Iterator[StageRow]:
+    columns, guarded = work.insert_columns, work.guarded
+    for n, item in enumerate(batch):
+        values = item.values
+        guard = item.guard
+        yield (
+            n,
+            sigs[n],
+            *[values.get(c) for c in columns],
+            *[None if guard is None else guard.get(c) for c in guarded],
+        )
+
+
+def batch_statements(
+    stager: Stager,
+    spec: StageSpec,
+    work: TableWork,
+    batch: Sequence[Item],
+    groups: Sequence[tuple[str, ...]],
+    sigs: Sequence[int | None],
+    archive: bool,
+    updates: set[int] | None = None,
+) -> tuple[Any, list[Any], Any]:
+    """(archive or None, UPDATEs, INSERT or None); ``updates``: the positions expected to be
+    reverted (default: every changed row) — groups without one are left out."""
+    wanted = {n for n, s in enumerate(sigs) if s is not None} if updates is None else updates
+    used = sorted({s for n in wanted if (s := sigs[n]) is not None})
+    archive_statement = (
+        stager.archive(spec, work.archive) if archive and used and work.archive else None
+    )
+    update_statements = [stager.update(spec, g, groups[g]) for g in used]
+    lost = any(i.kind == "lost" for i in batch)
+    return archive_statement, update_statements, stager.insert(spec) if lost else None
+
+
+def write_set(
+    engine: Engine, stager: Stager, conn: Any, work: TableWork, batch: list[Item]
+) -> tuple[list[tuple[RowOutcome, str]], set[int], set[tuple[str | None, ...]], dict[int, str]]:
+    """Stage, lock, classify and write one batch inside the caller's transaction: returns
+    (expected outcome per row, positions updated, keys inserted, rows rewritten: why)."""
+    spec = stage_spec(work)
+    groups, sigs = set_groups(work, batch)
+    stager.load(conn, spec, stage_rows(work, batch, sigs))
+    current = current_rows(engine, conn, work, stager.lock(spec, True))
+    expected = [classify(work, i, current) for i in batch]
+    updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
+    if updates and work.archive is not None and not work.archive_exists:
+        raise NeedArchive
+    archive, update_statements, insert = batch_statements(
+        stager, spec, work, batch, groups, sigs, work.archive_exists, updates
+    )
+    updated, inserted = stager.apply(conn, archive, update_statements, insert)
+    written = {
+        n: item
+        for n, item in enumerate(batch)
+        if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
+        or (item.kind == "changed" and n in updated)
+    }
+    bad = stager.readback(conn, spec, sorted(written))
+    rewritten = check_written(engine, conn, work, written, bad)
+    return expected, updated, inserted, rewritten
+
+
+__all__ = ["NeedArchive", "batch_statements", "set_groups", "stage_rows", "stage_spec", "write_set"]
