@@ -155,8 +155,10 @@ def insert(spec: StageSpec) -> sql.Composed:
 
 
 def readback(spec: StageSpec) -> sql.Composed:
-    """(position, row missing, column differs...) of the written rows (``%s``: positions)
-    that do not read as the staged values."""
+    """(position, row missing, column differs...) of the staged rows that do not read as
+    their staged values (the caller keeps the written ones: a row not written, a conflict,
+    reads otherwise by definition). No position list: ``= ANY(big array)`` per row is
+    quadratic."""
     differs = [
         sql.SQL("t.{}::text IS DISTINCT FROM s.{}::text").format(sql.Identifier(c), _v(spec, c))
         for c in spec.compared
@@ -164,7 +166,7 @@ def readback(spec: StageSpec) -> sql.Composed:
     missing = sql.SQL("t.{} IS NULL").format(sql.Identifier(spec.key[0]))
     return sql.SQL(
         "SELECT s.{n}, {missing}, {differs} FROM {stage} AS s LEFT JOIN {table} AS t ON {keys}"
-        " WHERE s.{n} = ANY(%s) AND ({missing} OR {any})"
+        " WHERE {missing} OR {any}"
     ).format(
         n=_N,
         missing=missing,
@@ -234,9 +236,12 @@ class PostgresStager:
     ) -> dict[int, list[str]]:
         if not positions:
             return {}
-        rows = conn.execute(readback(spec), [list(positions)]).fetchall()
+        wanted = set(positions)
+        rows = conn.execute(readback(spec)).fetchall()
         bad: dict[int, list[str]] = {}
         for row in rows:
+            if int(row[0]) not in wanted:
+                continue
             if row[1]:
                 bad[int(row[0])] = list(spec.compared)
             else:
