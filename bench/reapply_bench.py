@@ -68,7 +68,7 @@ def sql(cluster: LocalPostgres, db: str, *statements: str) -> Any:
     with psycopg.connect(cluster.dsn(db), autocommit=True) as conn:
         result = None
         for statement in statements:
-            result = conn.execute(statement)  # noqa: S608 (constant bench SQL)
+            result = conn.execute(statement)
         return result.fetchall() if result is not None and result.description else None
 
 
