@@ -25,6 +25,7 @@ from restoredrill.drill.reapply_work import (
     key_of,
 )
 from restoredrill.engines.base import Engine
+from restoredrill.engines.staging import Stager
 from restoredrill.errors import Interrupted, InterruptSignal, interrupt_name
 from restoredrill.models import ReapplyConflict, RowOutcome, ServerIdentity
 from restoredrill.timing import ProgressListener
@@ -104,6 +105,7 @@ class Run:
     after_batch: AfterBatch | None = None
     state: str = "idle"  # idle | open | commit | committed
     committed: int = 0  # batches committed by this run
+    stager: Stager | None = None  # set-based batches (engine.staging), else row by row
 
 
 def _apply(
@@ -117,7 +119,7 @@ def _apply(
     """One batch in one transaction: lock and classify, then write only the changed rows
     that still hold their guard (archived first), and the lost rows."""
     opts = run.opts
-    stager = engine.staging()
+    stager = run.stager
     with engine.transaction(conn):
         run.state = "open"
         for statement in batch_settings(engine, work, opts):
@@ -225,6 +227,7 @@ def _execute(
     conflicts: list[ReapplyConflict],
 ) -> int:
     checkpoint = run.checkpoint
+    run.stager = engine.staging(conn)
     positions = dict(checkpoint.positions) if checkpoint else {}
     last_keys = dict(checkpoint.last_keys) if checkpoint else {}
     if checkpoint is not None:

@@ -37,7 +37,7 @@ def write_script(
         return engine.render(conn, statement)
 
     guard_of = "post-incident" if document.mode == "incident" else "production"
-    stager = engine.staging()
+    stager = engine.staging(conn)
     how = (
         [
             "-- Each batch: its rows are loaded (COPY, data inline) into a temporary table dropped",

@@ -1,4 +1,4 @@
-"""One reapply batch by set (engines whose ``staging()`` is not None): the batch's rows are
+"""One reapply batch by set (engines whose ``staging(conn)`` is not None): the batch's rows are
 streamed into a session-local staging table, production's rows with those keys are locked
 and read, every row is classified as before (reapply_work.classify), then a few guarded
 statements write the batch: the archive of what the UPDATEs overwrite, one UPDATE per group

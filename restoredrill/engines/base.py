@@ -135,7 +135,7 @@ class Engine(Protocol):
     def apply_batch(
         self, conn: Any, writes: Sequence[tuple[int, Any, Any]], insert: Any
     ) -> tuple[set[int], set[tuple[str | None, ...]]]: ...
-    def staging(self) -> Stager | None: ...  # set-based batches; None: per-row statements
+    def staging(self, conn: Any) -> Stager | None: ...  # set-based batches; None: per row
 
     # --- reapply: triggers and foreign keys (what fires on the rows written) ---
     def row_triggers(self, conn: Any, table: TableName) -> list[Trigger]: ...

@@ -360,7 +360,7 @@ class MySQLEngine:
                     inserted.add(key)
         return updated, inserted
 
-    def staging(self) -> None:
+    def staging(self, conn: MyConn) -> None:
         return None  # per-row guarded statements
 
     # --- reapply: triggers and foreign keys ---

@@ -302,8 +302,10 @@ class PostgresEngine:
         inserted = {tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()}
         return updated, inserted
 
-    def staging(self) -> stage.PostgresStager:
-        return stage.PostgresStager()
+    def staging(self, conn: pg.Connection) -> stage.PostgresStager | None:
+        """Set-based batches need a temporary table: a role without TEMP on the database
+        writes row by row, as before."""
+        return stage.PostgresStager() if stage.may_stage(conn) else None
 
     # --- reapply: triggers and foreign keys ---
 

@@ -178,6 +178,13 @@ def readback(spec: StageSpec) -> sql.Composed:
     )
 
 
+def may_stage(conn: Connection) -> bool:
+    row = conn.execute(
+        "SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY')"
+    ).fetchone()
+    return bool(row and row[0])
+
+
 class PostgresStager:
     """``engines.staging.Stager`` for PostgreSQL."""
 
