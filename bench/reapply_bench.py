@@ -79,15 +79,22 @@ def delete_lost(cluster: LocalPostgres) -> None:
 def anchor(cluster: LocalPostgres, work: Path) -> float:
     """By hand: the lost rows out of the restore with COPY, into production with COPY."""
     path = work / "lost.copy"
-    with psycopg.connect(cluster.dsn("restored")) as src, open(path, "wb") as out:
-        with src.cursor().copy(f"COPY (SELECT * FROM users WHERE {LOST}) TO STDOUT") as c:  # noqa: S608
-            for chunk in c:
-                out.write(chunk)
+    out_of = f"COPY (SELECT * FROM users WHERE {LOST}) TO STDOUT"  # noqa: S608
+    with (
+        psycopg.connect(cluster.dsn("restored")) as src,
+        open(path, "wb") as out,
+        src.cursor().copy(out_of) as c,
+    ):
+        for chunk in c:
+            out.write(chunk)
     started = time.monotonic()
-    with psycopg.connect(cluster.dsn("production")) as dst, open(path, "rb") as data:
-        with dst.cursor().copy("COPY users FROM STDIN") as c:
-            while chunk := data.read(1 << 20):
-                c.write(chunk)
+    with (
+        psycopg.connect(cluster.dsn("production")) as dst,
+        open(path, "rb") as data,
+        dst.cursor().copy("COPY users FROM STDIN") as c,
+    ):
+        while chunk := data.read(1 << 20):
+            c.write(chunk)
     return time.monotonic() - started
 
 

@@ -115,6 +115,7 @@ def _apply(
     batch: list[Item],
     run: Run,
     conflicts: list[ReapplyConflict],
+    begin: int,
 ) -> None:
     """One batch in one transaction: lock and classify, then write only the changed rows
     that still hold their guard (archived first), and the lost rows."""
@@ -125,13 +126,18 @@ def _apply(
         for statement in batch_settings(engine, work, opts):
             engine.execute(conn, statement)
         if stager is not None:
-            expected, updated, inserted, rewritten = write_set(engine, stager, conn, work, batch)
+            payload = work.payloads.get(begin)
+            found = write_set(engine, stager, conn, work, batch, payload)
+            expected, updated, inserted, rewritten = found
         else:
             expected, updated, inserted, rewritten = _write_rows(engine, conn, work, batch, opts)
         for n, item in enumerate(batch):
             outcome, reason = expected[n]
-            key = tuple(item.values.get(k) for k in work.key)
-            if item.kind == "lost" and outcome == "insert" and key not in inserted:
+            if (
+                item.kind == "lost"
+                and outcome == "insert"
+                and tuple(item.values.get(k) for k in work.key) not in inserted
+            ):
                 outcome, reason = "conflict", "inserted concurrently in production"
             if item.kind == "changed" and outcome == "update" and n not in updated:
                 outcome, reason = "conflict", "the guard did not match when writing"
@@ -242,11 +248,12 @@ def _execute(
             run.listener.note(f"{work.diff.table}: resuming after {start} row(s) (checkpoint)")
         for begin, batch in batches(work.items, run.opts.batch_size, start):
             try:
-                _apply(engine, conn, work, batch, run, conflicts)
+                _apply(engine, conn, work, batch, run, conflicts, begin)
             except NeedArchive:
                 run.state = "idle"  # rolled back: nothing of this batch was written
                 _create_archive(engine, conn, work)
-                _apply(engine, conn, work, batch, run, conflicts)
+                _apply(engine, conn, work, batch, run, conflicts, begin)
+            work.payloads.pop(begin, None)
             total += 1
             positions[work.diff.table] = begin + len(batch)
             last_keys[work.diff.table] = key_of(work, batch[-1].values)

@@ -9,7 +9,7 @@ from typing import Any
 
 from restoredrill.drill.private_file import check_writable, private_writer
 from restoredrill.drill.reapply_execute import batches
-from restoredrill.drill.reapply_set import batch_statements, set_groups, stage_rows, stage_spec
+from restoredrill.drill.reapply_set import Encoded, batch_statements, encode
 from restoredrill.drill.reapply_work import (
     Item,
     ReapplyOptions,
@@ -81,7 +81,10 @@ def write_script(
                     f"of {count})\nBEGIN;\n"
                 )
                 if stager is not None:
-                    out.write(_set_batch(engine, stager, conn, work, batch, opts))
+                    written, encoded = _set_batch(engine, stager, conn, work, batch, opts)
+                    out.write(written)
+                    if opts.execute:
+                        work.payloads[begin] = encoded
                 else:
                     for statement in build_batch(engine, work, batch, opts, True).all():
                         out.write(text(statement) + ";\n")
@@ -99,22 +102,20 @@ def _set_batch(
     work: TableWork,
     batch: list[Item],
     opts: ReapplyOptions,
-) -> str:
+) -> tuple[str, Encoded]:
     """A set-based batch as execution runs it (every group of SET columns is written: by
-    hand there is no classification first; the guard decides, as it does in execution)."""
-    spec = stage_spec(work)
-    groups, sigs = set_groups(work, batch)
+    hand there is no classification first; the guard decides, as it does in execution),
+    and the batch's encoded data for execution."""
+    encoded = encode(stager, conn, work, batch)
+    spec, groups, sigs, data = encoded
     archive, updates, insert = batch_statements(
         stager, spec, work, batch, groups, sigs, archive=True
     )
-    statements = [
-        *batch_settings(engine, work, opts),
-    ]
-    head = "".join(engine.render(conn, s) + ";\n" for s in statements)
-    load = stager.script_load(conn, spec, stage_rows(work, batch, sigs))
+    head = "".join(engine.render(conn, s) + ";\n" for s in batch_settings(engine, work, opts))
     writes = [stager.lock(spec, True), *([archive] if archive is not None else []), *updates]
     writes += [insert] if insert is not None else []
-    return head + load + "".join(engine.render(conn, s) + ";\n" for s in writes)
+    text = head + stager.script_load(conn, spec, data)
+    return text + "".join(engine.render(conn, s) + ";\n" for s in writes), encoded
 
 
 __all__ = ["write_script"]

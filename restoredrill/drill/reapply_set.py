@@ -8,14 +8,15 @@ back (a trigger may have rewritten them) before the caller commits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from restoredrill.drill.reapply_readback import check_written
 from restoredrill.drill.reapply_work import Item, TableWork, classify, current_rows
 from restoredrill.engines.base import Engine
 from restoredrill.engines.staging import Stager, StageRow, StageSpec
-from restoredrill.models import RowOutcome
+from restoredrill.models import RowOutcome, RowValues
 
 
 class NeedArchive(Exception):
@@ -55,19 +56,40 @@ def set_groups(
     return list(groups), sigs
 
 
+def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None, ...]]:
+    """A row's values of ``columns`` as a tuple (itemgetter: this runs once per row)."""
+    if not columns:
+        return lambda values: ()
+    get = itemgetter(*columns)
+    one = len(columns) == 1
+
+    def of(values: RowValues) -> tuple[str | None, ...]:
+        try:
+            found = get(values)
+        except KeyError:  # a value the diff left out is NULL, as the per-row form reads it
+            return tuple(values.get(c) for c in columns)
+        return (found,) if one else found
+
+    return of
+
+
 def stage_rows(
     work: TableWork, batch: Sequence[Item], sigs: Sequence[int | None]
 ) -> Iterator[StageRow]:
-    columns, guarded = work.insert_columns, work.guarded
+    values_at, guard_at = values_of(work.insert_columns), values_of(work.guarded)
+    no_guard = (None,) * len(work.guarded)
     for n, item in enumerate(batch):
-        values = item.values
-        guard = item.guard
-        yield (
-            n,
-            sigs[n],
-            *[values.get(c) for c in columns],
-            *[None if guard is None else guard.get(c) for c in guarded],
-        )
+        guard = no_guard if item.guard is None else guard_at(item.guard)
+        yield (n, sigs[n], *values_at(item.values), *guard)
+
+
+def encode(
+    stager: Stager, conn: Any, work: TableWork, batch: Sequence[Item]
+) -> tuple[StageSpec, list[tuple[str, ...]], list[int | None], bytes]:
+    """(spec, groups of SET columns, each row's group, the COPY data of the batch)."""
+    spec = stage_spec(work)
+    groups, sigs = set_groups(work, batch)
+    return spec, groups, sigs, stager.encode(conn, spec, stage_rows(work, batch, sigs))
 
 
 def batch_statements(
@@ -92,16 +114,30 @@ def batch_statements(
     return archive_statement, update_statements, stager.insert(spec) if lost else None
 
 
+Encoded = tuple[StageSpec, list[tuple[str, ...]], list[int | None], bytes]
+
+
 def write_set(
-    engine: Engine, stager: Stager, conn: Any, work: TableWork, batch: list[Item]
+    engine: Engine,
+    stager: Stager,
+    conn: Any,
+    work: TableWork,
+    batch: list[Item],
+    payload: Encoded | None = None,
 ) -> tuple[list[tuple[RowOutcome, str]], set[int], set[tuple[str | None, ...]], dict[int, str]]:
     """Stage, lock, classify and write one batch inside the caller's transaction: returns
-    (expected outcome per row, positions updated, keys inserted, rows rewritten: why)."""
-    spec = stage_spec(work)
-    groups, sigs = set_groups(work, batch)
-    stager.load(conn, spec, stage_rows(work, batch, sigs))
+    (expected outcome per row, positions updated, keys inserted, rows rewritten: why).
+    ``payload``: the batch as ``encode`` made it for the script (encoded once)."""
+    spec, groups, sigs, data = encode(stager, conn, work, batch) if payload is None else payload
+    stager.load(conn, spec, data)
     current = current_rows(engine, conn, work, stager.lock(spec, True))
-    expected = [classify(work, i, current) for i in batch]
+    key_at = values_of(work.key)
+    keys = [key_at(i.values) for i in batch]
+    insert: tuple[RowOutcome, str] = ("insert", "")
+    expected = [
+        insert if i.kind == "lost" and k not in current else classify(work, i, current)
+        for i, k in zip(batch, keys, strict=True)
+    ]
     updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
     if updates and work.archive is not None and not work.archive_exists:
         raise NeedArchive
@@ -112,7 +148,7 @@ def write_set(
     written = {
         n: item
         for n, item in enumerate(batch)
-        if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
+        if (item.kind == "lost" and keys[n] in inserted)
         or (item.kind == "changed" and n in updated)
     }
     bad = stager.readback(conn, spec, sorted(written))
@@ -120,4 +156,14 @@ def write_set(
     return expected, updated, inserted, rewritten
 
 
-__all__ = ["NeedArchive", "batch_statements", "set_groups", "stage_rows", "stage_spec", "write_set"]
+__all__ = [
+    "Encoded",
+    "NeedArchive",
+    "batch_statements",
+    "encode",
+    "set_groups",
+    "stage_rows",
+    "stage_spec",
+    "values_of",
+    "write_set",
+]

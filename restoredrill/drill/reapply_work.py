@@ -56,6 +56,9 @@ class TableWork:
     archive_exists: bool = False  # created (or found) by this run: created only when needed
     totals: dict[str, int] = field(default_factory=dict)
     triggers: TriggerPlan = field(default_factory=TriggerPlan)
+    # set-based batches encoded by the script writer, by first row: execution streams them
+    # as they are (encoded once), and drops each once committed
+    payloads: dict[int, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> list[str]:

@@ -6,7 +6,7 @@ function, exactly as the literals of the per-row form did) into a temporary tabl
 - lock: the production rows with the staged keys, ``FOR UPDATE OF`` them, as text forms;
 - archive: ``INSERT INTO archive SELECT t.* ... WHERE <guard>`` (what the UPDATEs overwrite);
 - one ``UPDATE ... FROM stage WHERE <key> AND <guard>`` per group of SET columns;
-- ``INSERT ... SELECT ... WHERE NOT EXISTS (...) ON CONFLICT (key) DO NOTHING``;
+- ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING``;
 - read back: the written rows whose text forms are not the staged values' (a trigger).
 
 The guard is the per-row form's, column by column: ``t.c::text IS NOT DISTINCT FROM s.g``."""
@@ -133,11 +133,13 @@ def update(spec: StageSpec, sig: int, set_columns: Sequence[str]) -> sql.Compose
 
 
 def insert(spec: StageSpec) -> sql.Composed:
-    """The lost rows not in production; ON CONFLICT covers a row inserted concurrently."""
+    """The lost rows not in production: ON CONFLICT skips a key production has (it probes
+    the key's index once per row; a NOT EXISTS anti-join before it made the INSERT 1.5x
+    slower in bench/reapply_bench.py for no other effect)."""
     return sql.SQL(
         "INSERT INTO {table} AS t ({cols}){overriding} SELECT {scols} FROM {stage} AS s"
-        " WHERE s.{sig} IS NULL AND NOT EXISTS (SELECT FROM {table} AS p WHERE {pkeys})"
-        " ORDER BY s.{n} ON CONFLICT ({key}) DO NOTHING RETURNING {returning}"
+        " WHERE s.{sig} IS NULL ORDER BY s.{n} ON CONFLICT ({key}) DO NOTHING"
+        " RETURNING {returning}"
     ).format(
         table=spec.table.identifier(),
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns),
@@ -145,7 +147,6 @@ def insert(spec: StageSpec) -> sql.Composed:
         scols=sql.SQL(", ").join(sql.SQL("s.{}").format(_v(spec, c)) for c in spec.columns),
         stage=STAGE,
         sig=_SIG,
-        pkeys=_keys(spec, "p"),
         n=_N,
         key=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key),
         returning=sql.SQL(", ").join(
@@ -188,18 +189,22 @@ def may_stage(conn: Connection) -> bool:
 class PostgresStager:
     """``engines.staging.Stager`` for PostgreSQL."""
 
-    def load(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> None:
-        conn.execute(create(spec))
-        with conn.cursor().copy(copy(spec)) as stream:
-            for row in rows:
-                stream.write_row(row)
-        conn.execute(ANALYZE)
-
-    def script_load(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> str:
-        """``load`` for psql: the COPY's data follows it inline, ended by ``\\.``."""
+    def encode(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> bytes:
+        """COPY text data of ``rows``, made by the formatter COPY itself uses."""
         formatter = TextFormatter(Transformer(conn))
         data = b"".join(bytes(formatter.write_row(row)) for row in rows)  # buffers: end()
-        data += bytes(formatter.end())
+        return data + bytes(formatter.end())
+
+    def load(self, conn: Connection, spec: StageSpec, data: bytes) -> None:
+        conn.execute(create(spec))
+        with conn.cursor().copy(copy(spec)) as stream:
+            view = memoryview(data)
+            for start in range(0, len(data), 1 << 20):  # an interrupt lands between chunks
+                stream.write(view[start : start + (1 << 20)])
+        conn.execute(ANALYZE)
+
+    def script_load(self, conn: Connection, spec: StageSpec, data: bytes) -> str:
+        """``load`` for psql: the COPY's data follows it inline, ended by ``\\.``."""
         return (
             f"{create(spec).as_string(conn)};\n{copy(spec).as_string(conn)};\n"
             f"{data.decode(conn.info.encoding)}\\.\n{ANALYZE.as_string(conn)};\n"

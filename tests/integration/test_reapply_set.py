@@ -155,21 +155,22 @@ def test_a_row_edited_since_is_a_conflict_and_left_alone(kinds: Pair, tmp_path: 
     assert now["4"]["vc"] == "mine" and now["3"]["t"] == "someone else"
 
 
-# A SIGINT delivered by the process to itself while the second batch's rows are being
-# streamed into COPY: the real signal handler of the CLI runs, mid-COPY.
-_CHILD = """
+# A SIGINT delivered by the process to itself in the middle of the second batch's COPY
+# stream (half its data sent): the CLI's real signal handler runs there. The second batch
+# (rows 6 and 1, batch size 2) is the one whose data holds the lost row 1 as position 1:
+# "1<TAB>\\N<TAB>1<TAB>" (position, no SET group, id).
+_CHILD = r"""
 import os, signal, sys
-import restoredrill.drill.reapply  # the script writer keeps the original stage_rows
-import restoredrill.drill.reapply_set as rs
+import psycopg
 from restoredrill.cli.app import main
-original = rs.stage_rows
-def stage_rows(work, batch, sigs):  # batch 2: the first with a lost row
-    lost = any(item.kind == "lost" for item in batch)
-    for n, row in enumerate(original(work, batch, sigs)):
-        if lost and n == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-        yield row
-rs.stage_rows = stage_rows
+original = psycopg.Copy.write
+def write(self, buffer):
+    data = bytes(buffer)
+    if b"1\t\\N\t1\t" in data:
+        original(self, data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGINT)
+    return original(self, data)
+psycopg.Copy.write = write
 main(sys.argv[1:])
 """
 _LINE = re.compile(
