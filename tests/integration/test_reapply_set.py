@@ -221,3 +221,22 @@ def test_sigint_mid_copy_rolls_the_batch_back_and_a_rerun_resumes(
     assert (resumed.inserted, resumed.updated, resumed.conflict_count) == (3, 3, 0)
     assert _rows(kinds.production) == _rows(kinds.restored)
     assert not checkpoint_path(out).exists()
+
+
+def test_a_statement_trigger_that_rewrites_the_rows_is_undone_before_commit(
+    kinds: Pair, tmp_path: Path
+) -> None:
+    """An AFTER INSERT ... FOR EACH STATEMENT trigger stamps the rows put back: the set-based
+    batch reads them back before COMMIT and sets them back as restored."""
+    out = _diff(kinds, tmp_path)
+    kinds.run(
+        kinds.production,
+        "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " UPDATE kinds SET vc = 'stamped' WHERE id IN (SELECT id FROM fresh); RETURN NULL;"
+        " END $$",
+        "CREATE TRIGGER stamp AFTER INSERT ON kinds REFERENCING NEW TABLE AS fresh"
+        " FOR EACH STATEMENT EXECUTE FUNCTION stamp()",
+    )
+    report = reapply(out, kinds.production, ReapplyOptions(execute=True))
+    assert (report.inserted, report.updated, report.conflict_count) == (3, 3, 0)
+    assert _rows(kinds.production) == _rows(kinds.restored)
