@@ -112,7 +112,9 @@ def _set_batch(
         stager, spec, work, batch, groups, sigs, archive=True
     )
     head = "".join(engine.render(conn, s) + ";\n" for s in batch_settings(engine, work, opts))
-    writes = [stager.lock(spec, True), *([archive] if archive is not None else []), *updates]
+    changed = any(s is not None for s in sigs)
+    writes = [*([stager.lock(spec, True)] if changed else []), *([archive] if archive else [])]
+    writes += updates
     writes += [insert] if insert is not None else []
     text = head + stager.script_load(conn, spec, data)
     return text + "".join(engine.render(conn, s) + ";\n" for s in writes), encoded

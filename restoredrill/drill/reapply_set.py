@@ -130,14 +130,14 @@ def write_set(
     ``payload``: the batch as ``encode`` made it for the script (encoded once)."""
     spec, groups, sigs, data = encode(stager, conn, work, batch) if payload is None else payload
     stager.load(conn, spec, data)
-    current = current_rows(engine, conn, work, stager.lock(spec, True))
+    changed = any(s is not None for s in sigs)
+    current = current_rows(engine, conn, work, stager.lock(spec, True)) if changed else {}
     key_at = values_of(work.key)
     keys = [key_at(i.values) for i in batch]
-    insert: tuple[RowOutcome, str] = ("insert", "")
-    expected = [
-        insert if i.kind == "lost" and k not in current else classify(work, i, current)
-        for i, k in zip(batch, keys, strict=True)
-    ]
+    inserting: tuple[RowOutcome, str] = ("insert", "")
+    # a lost row's outcome is known once the INSERT has run (inserted, or skipped: then it
+    # is read below); a changed row's from the locked read, as with the per-row statements
+    expected = [inserting if i.kind == "lost" else classify(work, i, current) for i in batch]
     updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
     if updates and work.archive is not None and not work.archive_exists:
         raise NeedArchive
@@ -145,6 +145,11 @@ def write_set(
         stager, spec, work, batch, groups, sigs, work.archive_exists, updates
     )
     updated, inserted = stager.apply(conn, archive, update_statements, insert)
+    skipped = [n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] not in inserted]
+    if skipped:  # already there, or a conflict: production's row tells which
+        present = current_rows(engine, conn, work, stager.lock(spec, False))
+        for n in skipped:
+            expected[n] = classify(work, batch[n], present)
     written = {
         n: item
         for n, item in enumerate(batch)

@@ -15,7 +15,7 @@ from restoredrill.errors import ConfigError, ReapplyRefused
 from restoredrill.models import ReapplyOnly, RowDiff, RowOutcome, RowValues
 
 DEFAULT_MAX_ROWS = 50_000
-DEFAULT_BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE = 10_000  # rows per transaction (bench/results/reapply.md)
 DEFAULT_LOCK_TIMEOUT = "5s"
 DEFAULT_STATEMENT_TIMEOUT = "5min"
 

@@ -3,7 +3,8 @@
 function, exactly as the literals of the per-row form did) into a temporary table created
 ``ON COMMIT DROP`` in the batch's transaction with the target's column types, then:
 
-- lock: the production rows with the staged keys, ``FOR UPDATE OF`` them, as text forms;
+- lock: the production rows with the keys of the staged changed rows, ``FOR UPDATE OF``
+  them, as text forms (the lost rows the INSERT skips are read after it);
 - archive: ``INSERT INTO archive SELECT t.* ... WHERE <guard>`` (what the UPDATEs overwrite);
 - one ``UPDATE ... FROM stage WHERE <key> AND <guard>`` per group of SET columns;
 - ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING``;
@@ -85,14 +86,22 @@ def _guard(spec: StageSpec) -> sql.Composable:
     )
 
 
-def lock(spec: StageSpec, for_update: bool) -> sql.Composed:
+def lock(spec: StageSpec, changed: bool) -> sql.Composed:
+    """Production's text forms of the staged changed rows, locked FOR UPDATE before they are
+    classified and written; or (``changed`` false) of the staged lost rows the INSERT
+    skipped, read after it to tell "already there" from a conflict (never written, so never
+    locked)."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
-    return sql.SQL("SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}{lock}").format(
+    return sql.SQL(
+        "SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys} WHERE s.{sig} IS {which}{lock}"
+    ).format(
         cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         table=spec.table.identifier(),
         stage=STAGE,
         keys=_keys(spec),
-        lock=sql.SQL(" FOR UPDATE OF t") if for_update else sql.SQL(""),
+        sig=_SIG,
+        which=sql.SQL("NOT NULL" if changed else "NULL"),
+        lock=sql.SQL(" FOR UPDATE OF t") if changed else sql.SQL(""),
     )
 
 
@@ -240,8 +249,8 @@ class PostgresStager:
             f"{data.decode(conn.info.encoding)}\\.\n{ANALYZE.as_string(conn)};\n"
         )
 
-    def lock(self, spec: StageSpec, for_update: bool) -> sql.Composed:
-        return lock(spec, for_update)
+    def lock(self, spec: StageSpec, changed: bool) -> sql.Composed:
+        return lock(spec, changed)
 
     def archive(self, spec: StageSpec, archive_table: TableName) -> sql.Composed:
         return archive(spec, archive_table)
