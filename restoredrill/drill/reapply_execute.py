@@ -6,6 +6,7 @@ rolls the batch in flight back and says how to resume."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,12 @@ from restoredrill.models import ReapplyConflict, RowOutcome, ServerIdentity
 from restoredrill.timing import ProgressListener
 
 CONFLICTS_LISTED = 50
+
+# An interrupt inside a batch's COPY or pipeline leaves the connection busy: psycopg's
+# ROLLBACK on the way out fails and it logs "error ignored in rollback" (to stderr, without a
+# handler). The connection is then cancelled and closed, so the server rolls the batch back;
+# the one line printed is reapply's own.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 AfterBatch = Callable[[int], None]
 
 
