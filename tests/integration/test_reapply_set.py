@@ -240,3 +240,30 @@ def test_a_statement_trigger_that_rewrites_the_rows_is_undone_before_commit(
     report = reapply(out, kinds.production, ReapplyOptions(execute=True))
     assert (report.inserted, report.updated, report.conflict_count) == (3, 3, 0)
     assert _rows(kinds.production) == _rows(kinds.restored)
+
+
+def test_a_role_without_temp_writes_row_by_row(kinds: Pair, tmp_path: Path) -> None:
+    """No TEMPORARY privilege on the database: no staging table, the per-row statements
+    (and the per-row script) instead — same rows back, same guarantees."""
+    out = _diff(kinds, tmp_path)
+    database = kinds.production_db
+    kinds.run(
+        kinds.production,
+        "CREATE ROLE writer LOGIN" if not _role_exists(kinds.production) else "SELECT 1",
+        sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)),
+        sql.SQL("GRANT CREATE ON DATABASE {} TO writer").format(sql.Identifier(database)),
+        "GRANT USAGE ON SCHEMA app TO writer",
+        "GRANT SELECT, INSERT, UPDATE ON kinds TO writer",
+    )
+    writer = kinds.cluster.dsn(database, user="writer")
+    report = reapply(out, writer, ReapplyOptions(execute=True))
+    assert (report.inserted, report.updated, report.conflict_count) == (3, 3, 0)
+    assert _rows(kinds.production) == _rows(kinds.restored)
+    script = Path(str(report.sql_file)).read_text()
+    assert "FROM STDIN" not in script and "IS NOT DISTINCT FROM '" in script
+
+
+def _role_exists(dsn: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'writer'").fetchone()
+    return found is not None
