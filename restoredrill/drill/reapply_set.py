@@ -131,7 +131,10 @@ def write_set(
     spec, groups, sigs, data = encode(stager, conn, work, batch) if payload is None else payload
     stager.load(conn, spec, data)
     changed = any(s is not None for s in sigs)
-    current = current_rows(engine, conn, work, stager.lock(spec, True)) if changed else {}
+    current: dict[tuple[str | None, ...], dict[str, str | None]] = {}
+    if changed:
+        stager.before_join(conn)
+        current = current_rows(engine, conn, work, stager.lock(spec, True))
     key_at = values_of(work.key)
     keys = [key_at(i.values) for i in batch]
     inserting: tuple[RowOutcome, str] = ("insert", "")
@@ -147,6 +150,7 @@ def write_set(
     updated, inserted = stager.apply(conn, archive, update_statements, insert)
     skipped = [n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] not in inserted]
     if skipped:  # already there, or a conflict: production's row tells which
+        stager.before_join(conn)
         present = current_rows(engine, conn, work, stager.lock(spec, False))
         for n in skipped:
             expected[n] = classify(work, batch[n], present)

@@ -66,7 +66,8 @@ def copy(spec: StageSpec) -> sql.Composed:
     )
 
 
-# The planner needs the staged row count to probe the target's key index, not scan it.
+# Before a join with the target, the planner needs the staged row count to probe the key's
+# index rather than scan the table (the INSERT of the lost rows joins nothing: no need).
 ANALYZE = sql.SQL("ANALYZE {}").format(STAGE)
 
 
@@ -228,6 +229,9 @@ def may_stage(conn: Connection) -> bool:
 class PostgresStager:
     """``engines.staging.Stager`` for PostgreSQL."""
 
+    def __init__(self) -> None:
+        self._analyzed = False
+
     def encode(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> bytes:
         """COPY text data of ``rows``, made by the formatter COPY itself uses."""
         formatter = TextFormatter(Transformer(conn))
@@ -240,7 +244,12 @@ class PostgresStager:
             view = memoryview(data)
             for start in range(0, len(data), 1 << 20):  # an interrupt lands between chunks
                 stream.write(view[start : start + (1 << 20)])
-        conn.execute(ANALYZE)
+        self._analyzed = False
+
+    def before_join(self, conn: Connection) -> None:
+        if not self._analyzed:
+            conn.execute(ANALYZE)
+            self._analyzed = True
 
     def script_load(self, conn: Connection, spec: StageSpec, data: bytes) -> str:
         """``load`` for psql: the COPY's data follows it inline, ended by ``\\.``."""
@@ -287,6 +296,7 @@ class PostgresStager:
     ) -> dict[int, list[str]]:
         if not positions or not may_rewrite(conn, spec.table):
             return {}
+        self.before_join(conn)
         wanted = set(positions)
         rows = conn.execute(readback(spec)).fetchall()
         bad: dict[int, list[str]] = {}
