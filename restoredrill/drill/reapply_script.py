@@ -1,5 +1,11 @@
-"""The reviewable SQL script of a reapply: exactly the statements execution runs, batch by
-batch, idempotent (psql can run it twice). Written 0600: it holds production rows."""
+"""The reviewable SQL script of a reapply: the statements execution runs, batch by batch,
+idempotent (psql can run it twice). Written 0600: it holds production rows.
+
+By set (reapply_set): each batch's rows are COPY data inline after ``COPY ... FROM STDIN;``
+(psql reads them from the script up to ``\\.``), then the guarded statements; by hand every
+group of SET columns gets its UPDATE (execution leaves out a group with no row to revert),
+and the lost rows the INSERT skips are not read. Execution encodes each batch once, here:
+the script's data is the data streamed to production."""
 
 from __future__ import annotations
 
