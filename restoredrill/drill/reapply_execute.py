@@ -140,11 +140,7 @@ def _apply(
             expected, updated, inserted, rewritten = _write_rows(engine, conn, work, batch, opts)
         for n, item in enumerate(batch):
             outcome, reason = expected[n]
-            if (
-                item.kind == "lost"
-                and outcome == "insert"
-                and tuple(item.values.get(k) for k in work.key) not in inserted
-            ):
+            if item.kind == "lost" and outcome == "insert" and n not in inserted:
                 outcome, reason = "conflict", "inserted concurrently in production"
             if item.kind == "changed" and outcome == "update" and n not in updated:
                 outcome, reason = "conflict", "the guard did not match when writing"
@@ -160,7 +156,7 @@ def _apply(
 
 def _write_rows(
     engine: Engine, conn: Any, work: TableWork, batch: list[Item], opts: ReapplyOptions
-) -> tuple[list[tuple[RowOutcome, str]], set[int], set[tuple[str | None, ...]], dict[int, str]]:
+) -> tuple[list[tuple[RowOutcome, str]], set[int], set[int], dict[int, str]]:
     """``write_set`` with one guarded statement per row (engines without staging)."""
     lock = build_batch(engine, work, batch, opts, for_update=True)
     current = current_rows(engine, conn, work, lock.lock)
@@ -172,13 +168,17 @@ def _write_rows(
         engine, work, batch, opts, True, archive_rows=work.archive_exists, updates=updates
     )
     updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
+    added = {
+        n
+        for n, item in enumerate(batch)
+        if item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted
+    }
     written = {
         n: item
         for n, item in enumerate(batch)
-        if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
-        or (item.kind == "changed" and n in updated)
+        if n in added or (item.kind == "changed" and n in updated)
     }
-    return expected, updated, inserted, check_written(engine, conn, work, written)
+    return expected, updated, added, check_written(engine, conn, work, written)
 
 
 def _create_archive(engine: Engine, conn: Any, work: TableWork) -> None:

@@ -124,9 +124,9 @@ def write_set(
     work: TableWork,
     batch: list[Item],
     payload: Encoded | None = None,
-) -> tuple[list[tuple[RowOutcome, str]], set[int], set[tuple[str | None, ...]], dict[int, str]]:
+) -> tuple[list[tuple[RowOutcome, str]], set[int], set[int], dict[int, str]]:
     """Stage, lock, classify and write one batch inside the caller's transaction: returns
-    (expected outcome per row, positions updated, keys inserted, rows rewritten: why).
+    (expected outcome per row, positions updated, positions inserted, rows rewritten: why).
     ``payload``: the batch as ``encode`` made it for the script (encoded once)."""
     spec, groups, sigs, data = encode(stager, conn, work, batch) if payload is None else payload
     stager.load(conn, spec, data)
@@ -162,7 +162,8 @@ def write_set(
     }
     bad = stager.readback(conn, spec, sorted(written))
     rewritten = check_written(engine, conn, work, written, bad)
-    return expected, updated, inserted, rewritten
+    added = {n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] in inserted}
+    return expected, updated, added, rewritten
 
 
 __all__ = [

@@ -286,9 +286,7 @@ class PostgresStager:
         updated = {int(row[0]) for cursor in cursors for row in cursor.fetchall()}
         inserted: set[tuple[str | None, ...]] = set()
         if inserting is not None:
-            inserted = {
-                tuple(None if v is None else str(v) for v in r) for r in inserting.fetchall()
-            }
+            inserted = set(inserting.fetchall())  # key::text: tuples of str already
         return updated, inserted
 
     def readback(
