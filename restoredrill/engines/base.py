@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from restoredrill.engines.names import TableName
+from restoredrill.engines.staging import Stager
 from restoredrill.engines.triggers import Trigger
 from restoredrill.errors import ConfigError
 from restoredrill.models import RowValues, ServerIdentity, TableFingerprint
@@ -138,6 +139,7 @@ class Engine(Protocol):
     def apply_batch(
         self, conn: Any, writes: Sequence[tuple[int, Any, Any]], insert: Any
     ) -> tuple[set[int], set[tuple[str | None, ...]]]: ...
+    def staging(self, conn: Any) -> Stager | None: ...  # set-based batches; None: per row
 
     # --- reapply: triggers and foreign keys (what fires on the rows written) ---
     def row_triggers(self, conn: Any, table: TableName) -> list[Trigger]: ...

@@ -4,8 +4,7 @@ Statements are complete SQL strings (``mysql_diff.RowInserts`` for a batch of gu
 single-row inserts). MySQL keeps a transaction going after a failed statement, so a
 per-table "savepoint" needs nothing; a REPEATABLE READ snapshot is ``START TRANSACTION WITH
 CONSISTENT SNAPSHOT, READ ONLY``; a running query is cancelled with KILL QUERY from a second
-connection.
-"""
+connection. Reapply writes row by row (no ``staging()``)."""
 
 from __future__ import annotations
 
@@ -355,8 +354,8 @@ class MySQLEngine:
     def apply_batch(
         self, conn: MyConn, writes: Sequence[tuple[int, Any, Any]], insert: Any
     ) -> tuple[set[int], set[tuple[str | None, ...]]]:
-        """Archive + guarded UPDATE per changed row, then one guarded INSERT per lost row;
-        returns the changed rows an UPDATE matched and the keys an INSERT really inserted."""
+        """Archive + guarded UPDATE per changed row, one guarded INSERT per lost row: the
+        changed rows an UPDATE matched, the keys an INSERT inserted (no staging(): per row)."""
         updated: set[int] = set()
         for n, archive, update in writes:
             if archive is not None:
@@ -369,6 +368,9 @@ class MySQLEngine:
                 if conn.run(statement) == 1:
                     inserted.add(key)
         return updated, inserted
+
+    def staging(self, conn: MyConn) -> None:
+        return None
 
     # --- reapply: triggers and foreign keys ---
 

@@ -18,6 +18,7 @@ from restoredrill.engines import pg_fingerprint as pgfp
 from restoredrill.engines import postgres as pg
 from restoredrill.engines import postgres_constraints as constraints
 from restoredrill.engines import postgres_diff as dialect
+from restoredrill.engines import postgres_stage as stage
 from restoredrill.engines import postgres_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
 from restoredrill.engines.names import TableName
@@ -320,6 +321,11 @@ class PostgresEngine:
             return updated, set()
         inserted = {tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()}
         return updated, inserted
+
+    def staging(self, conn: pg.Connection) -> stage.PostgresStager | None:
+        """Set-based batches need a temporary table: a role without TEMP on the database
+        writes row by row, as before."""
+        return stage.PostgresStager() if stage.may_stage(conn) else None
 
     # --- reapply: triggers and foreign keys ---
 
