@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from restoredrill import dsn as dsnlib
 from restoredrill.engines import postgres as pg
 from restoredrill.engines import postgres_constraints as constraints
+from restoredrill.engines import postgres_dense as dense
 from restoredrill.engines import postgres_diff as dialect
 from restoredrill.engines import postgres_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
@@ -205,6 +206,25 @@ class PostgresEngine:
         ranges: Sequence[Any],
     ) -> tuple[Any, list[Any]]:
         return dialect.fetch_query(table, key, columns, where, ranges)
+
+    def hash_list_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        compared: Sequence[Any],
+        where: Any,
+        ranges: Sequence[Any],
+    ) -> tuple[Any, list[Any]]:
+        return dense.hash_list_query(table, key, compared, where, ranges)
+
+    def rows_by_keys_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        columns: Sequence[Any],
+        keys: Sequence[tuple[str, ...]],
+    ) -> tuple[Any, list[Any]]:
+        return dense.rows_by_keys_query(table, key, columns, keys)
 
     # --- reapply ---
 
