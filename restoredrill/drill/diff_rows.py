@@ -20,13 +20,17 @@ whose key the restored database does not have.
 
 from __future__ import annotations
 
+import operator
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, TypeVar
 
 from restoredrill.drill.diff_sides import DiffOptions, Shape, Sides
 from restoredrill.engines.postgres_diff import KeyRange, KeyText
-from restoredrill.errors import ConfigError
+from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import ChangedRow, RowValues
 
 T = TypeVar("T")
@@ -106,7 +110,7 @@ class RowComparer:
     # -- shared --
 
     def _key(self, row: Row) -> KeyText:
-        return tuple(str(row[k]) for k in self.key_at)
+        return tuple(row[k] for k in self.key_at)  # type: ignore[misc]  # keys are NOT NULL
 
     def _duplicate(self, key: KeyText) -> ConfigError:
         return ConfigError(
@@ -114,13 +118,20 @@ class RowComparer:
             f"{self.shape.table.display} is not unique: {key!r} appears twice"
         )
 
-    def _index(self, rows: Iterable[Row]) -> dict[KeyText, Row]:
-        seen: dict[KeyText, Row] = {}
-        for row in rows:
-            key = self._key(row)
-            if key in seen:
-                raise self._duplicate(key)
-            seen[key] = row
+    def _index(self, rows: Sequence[Row]) -> dict[KeyText, Row]:
+        if len(self.key_at) == 1:
+            at = self.key_at[0]
+            keys: Iterable[KeyText] = [(row[at],) for row in rows]  # type: ignore[misc]
+        else:
+            keys = map(operator.itemgetter(*self.key_at), rows)
+        seen = dict(zip(keys, rows, strict=True))
+        if len(seen) != len(rows):
+            found: set[KeyText] = set()
+            for row in rows:
+                key = self._key(row)
+                if key in found:
+                    raise self._duplicate(key)
+                found.add(key)
         return seen
 
     def _values(self, row: Row) -> RowValues:
@@ -166,7 +177,7 @@ class RowComparer:
             done = self.sides.run(jobs)
             for side, rows in done.items():
                 self.stats.fetched += len(rows)
-                found = self._index(tuple(r) for r in rows)
+                found = self._index(rows)
                 for item in parts[side]:
                     setattr(item, side, found.get(item.key))
 
@@ -257,53 +268,64 @@ class RowComparer:
             [b.range for b in buckets],
         )
         rows = self.sides.run({"restored": query, "production": query})
-        width = len(self.shape.key)
-        # per side: (range index, key text..., hash) -> n; equal rows cancel in the set
-        # difference below, so Python only ever walks the differing ones
-        listed: dict[str, dict[tuple[Any, ...], int]] = {}
+        # one listing text per range and side: rows "hash<TAB>key..." in key order. Split and
+        # compared as sets (in C): rows equal on both sides cancel, and Python code only runs
+        # per differing row.
+        listings: dict[str, dict[int, list[str]]] = {}
         for side, side_rows in rows.items():
-            self.stats.listed += len(side_rows)
-            entries = {
-                (int(r[0]), *(str(v) for v in r[2 : 2 + width]), str(r[2 + width])): int(r[1])
-                for r in side_rows
-            }
-            if len(entries) != len(side_rows):
-                self._check_unique(side_rows, width)
-            listed[side] = entries
-        restored, production = listed["restored"], listed["production"]
-        differing = restored.keys() ^ production.keys()
+            listings[side] = {}
+            for index, count, text in side_rows:
+                if isinstance(text, bytes):
+                    text = text.decode("utf-8")
+                lines = text.split("\n") if text else []
+                if len(lines) != int(count):  # a truncated listing must never pass as equal
+                    raise DatabaseUnavailable(
+                        f"{self.shape.table.display}: the {side} side listed {len(lines)} of "
+                        f"{count} row(s) of a key range"
+                    )
+                listings[side][int(index)] = lines
+                self.stats.listed += len(lines)
         del rows
-        items: dict[tuple[int, KeyText], _Pending] = {}
-        on_side: dict[str, set[tuple[int, KeyText]]] = {"restored": set(), "production": set()}
-        for entry in differing:
-            at = (int(entry[0]), tuple(entry[1:-1]))
-            side = "restored" if entry in restored else "production"
-            on_side[side].add(at)
-            n = restored[entry] if side == "restored" else production[entry]
-            item = items.get(at)
-            if item is None:
-                items[at] = _Pending(buckets[at[0]].path, n, at[1])
-            elif side == "restored":
-                item.n = n  # sort by the restored side's position when both have the key
-        del listed, restored, production, differing
-        ordered = sorted(items.items(), key=lambda kv: (kv[0][0], kv[1].n))
+        items: list[_Pending] = []
+        listed: dict[str, list[_Pending]] = {"restored": [], "production": []}
+        for index, bucket in enumerate(buckets):
+            mine = listings["restored"].pop(index, [])
+            theirs = listings["production"].pop(index, [])
+            sets = (set(mine), set(theirs))
+            for lines, unique in ((mine, sets[0]), (theirs, sets[1])):
+                if len(unique) != len(lines):
+                    raise self._duplicate(self._listed_key(Counter(lines).most_common(1)[0][0]))
+            differing = sets[0] ^ sets[1]
+            if not differing:
+                continue
+            seen: dict[KeyText, _Pending] = {}
+            for side, lines in (("restored", mine), ("production", theirs)):
+                for n in compress(range(len(lines)), map(differing.__contains__, lines)):
+                    key = self._listed_key(lines[n])
+                    item = seen.get(key)
+                    if item is None:
+                        item = seen[key] = _Pending(bucket.path, n, key)
+                        items.append(item)
+                    listed[side].append(item)
         # without --where a key listed on one side only is absent from the other: no need to
         # look for it there; with --where it may be there, not matching
-        wanted = {
-            side: [item for at, item in ordered if self.where is not None or at in on_side[side]]
-            for side in ("restored", "production")
-        }
+        wanted = {side: items if self.where is not None else mine for side, mine in listed.items()}
         self._by_keys(wanted)
-        for _, item in ordered:
+        for item in items:
             self._settle(item)
 
-    def _check_unique(self, side_rows: list[Any], width: int) -> None:
-        seen: set[tuple[Any, ...]] = set()
-        for r in side_rows:
-            key = (int(r[0]), *(str(v) for v in r[2 : 2 + width]))
-            if key in seen:
-                raise self._duplicate(tuple(str(v) for v in key[1:]))
-            seen.add(key)
+    @staticmethod
+    def _listed_key(line: str) -> KeyText:
+        parts = line.split("\t")[1:]
+        return tuple(_unescape(p) if "\\" in p else p for p in parts)
+
+
+_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda m: _ESCAPES[m.group(1)], text)
 
 
 __all__ = ["Bucket", "DiffOptions", "Found", "Progress", "RowComparer", "sorted_items"]

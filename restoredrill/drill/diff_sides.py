@@ -45,6 +45,7 @@ def connect_side(engine: Engine, dsn: str) -> Any:
     conn = engine.connect(dsn, read_only=True)
     try:
         engine.pin_session(conn)
+        engine.diff_session(conn)
     except engine.errors as exc:
         engine.close(conn)
         raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {engine.one_line(exc)}") from exc

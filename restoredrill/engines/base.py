@@ -101,6 +101,7 @@ class Engine(Protocol):
         self, table: TableName, key: Sequence[Any], columns: Sequence[Any], where: Any,
         ranges: Sequence[Any],
     ) -> tuple[Any, list[Any]]: ...  # fmt: skip
+    def diff_session(self, conn: Any) -> None: ...  # session settings of a diff's sides
     def hash_list_query(
         self, table: TableName, key: Sequence[Any], compared: Sequence[Any], where: Any,
         ranges: Sequence[Any],

@@ -12,6 +12,11 @@ from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres_diff import KeyRange, KeyText
 
 
+def _escaped(text: str) -> str:
+    """Backslash, tab and newline escaped (the session keeps backslash escapes on)."""
+    return rf"REPLACE(REPLACE(REPLACE({text}, '\\', '\\\\'), '\t', '\\t'), '\n', '\\n')"
+
+
 def hash_list_query(
     table: TableName,
     key: Sequence[ColumnInfo],
@@ -19,16 +24,20 @@ def hash_list_query(
     where: str | None,
     ranges: Sequence[KeyRange],
 ) -> tuple[str, list[object]]:
-    """Rows (range index, n, key text..., row hash) of every row in the ranges that matches
-    ``where``, n numbering them in key order within their range."""
-    texts = ", ".join(f"{text_expr(c)} AS k{n}" for n, c in enumerate(key))
+    """Rows (range index, row count, listing) of the ranges' rows that match ``where``; the
+    listing is ``postgres_dense.hash_list_query``'s: rows in key order separated by newlines,
+    each ``hash<TAB>key text...`` (escaped). It is one GROUP_CONCAT per range: the diff's
+    sessions lift group_concat_max_len (``diff_session``) and the client checks the count."""
+    parts = [f"CAST({row_hash(compared)} AS CHAR)"]
+    parts += [_escaped(text_expr(c)) for c in key]
+    element = "CONCAT(" + r", '\t', ".join(parts) + ")"
     branches = [
-        f"SELECT {i} AS restoredrill_i, ROW_NUMBER() OVER (ORDER BY {_order(key)}) AS rn, {texts},"
-        f" {row_hash(compared)} AS h FROM {quote_table(table)} AS r"
-        f" WHERE {range_predicate(key, bounds)} AND {_where(where)}"
+        f"SELECT {i} AS restoredrill_i, COUNT(*) AS n,"
+        rf" GROUP_CONCAT({element} ORDER BY {_order(key)} SEPARATOR '\n') AS l"
+        f" FROM {quote_table(table)} AS r WHERE {range_predicate(key, bounds)} AND {_where(where)}"
         for i, bounds in enumerate(ranges)
     ]
-    return f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS u ORDER BY 1, 2", []
+    return " UNION ALL ".join(branches), []
 
 
 def rows_by_keys_query(

@@ -264,6 +264,10 @@ class MySQLEngine:
     ) -> tuple[Any, list[Any]]:
         return dialect.fetch_query(table, key, columns, where, ranges)
 
+    def diff_session(self, conn: MyConn) -> None:
+        # a dense range's listing is one GROUP_CONCAT per range (mysql_dense.py): never cut
+        conn.run("SET SESSION group_concat_max_len = 1073741824")
+
     def hash_list_query(
         self,
         table: TableName,

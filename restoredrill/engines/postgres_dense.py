@@ -20,6 +20,16 @@ from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres_diff import ColumnInfo, KeyRange, KeyText
 
 
+def _escaped(value: sql.Composable) -> sql.Composable:
+    """Backslash, tab and newline escaped (``\\``, ``\\t``, ``\\n``): the separators of a
+    listing stay unambiguous whatever a key's text holds."""
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n")):
+        value = sql.SQL("pg_catalog.replace({}, {}, {})").format(
+            value, sql.Literal(raw), sql.Literal(escaped)
+        )
+    return value
+
+
 def hash_list_query(
     table: TableName,
     key: Sequence[ColumnInfo],
@@ -27,37 +37,34 @@ def hash_list_query(
     where: sql.Composable | None,
     ranges: Sequence[KeyRange],
 ) -> tuple[sql.Composed, list[Any]]:
-    """Rows (range index, n, key text..., row hash) of every row in the ranges that matches
-    ``where``, n numbering them in key order within their range."""
+    """Rows (range index, row count, listing) of the ranges' rows that match ``where``: the
+    listing is one text per range, its rows in key order separated by newlines, each row
+    ``hash<TAB>key text<TAB>key text...`` (key texts escaped). One text per range, not one
+    row per row: the client splits it in C instead of building a tuple per row."""
     order = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c.name)) for c in key)
-    texts = sql.SQL(", ").join(
-        sql.SQL("r.{}::text AS {}").format(sql.Identifier(c.name), sql.Identifier(f"k{n}"))
-        for n, c in enumerate(key)
+    element = sql.SQL(" || E'\\t' || ").join(
+        [
+            sql.SQL("({})::text").format(dialect.row_hash(compared)),
+            *(_escaped(sql.SQL("r.{}::text").format(sql.Identifier(c.name))) for c in key),
+        ]
     )
-    row_hash = dialect.row_hash(compared)
 
     def inner(has_lo: bool, has_hi: bool) -> sql.Composable:
         return sql.SQL(
-            "SELECT {texts}, {row_hash} AS h, row_number() OVER (ORDER BY {order}) AS rn"
+            "SELECT count(*) AS n, pg_catalog.string_agg({element}, E'\\n' ORDER BY {order}) AS l"
             " FROM {table} AS r WHERE {range} AND {where}"
         ).format(
-            texts=texts,
-            row_hash=row_hash,
+            element=element,
             order=order,
             table=table.identifier(),
             range=dialect.range_predicate(key, has_lo, has_hi),
             where=sql.SQL("TRUE") if where is None else sql.SQL("({})").format(where),
         )
 
-    outer = sql.SQL("{}.{}, s.rn, {}, s.h").format(
-        sql.Identifier(dialect.RANGES_ALIAS),
-        sql.Identifier(dialect.RANGE_INDEX),
-        sql.SQL(", ").join(
-            sql.SQL("s.{}").format(sql.Identifier(f"k{n}")) for n in range(len(key))
-        ),
+    outer = sql.SQL("{}.{}, s.n, s.l").format(
+        sql.Identifier(dialect.RANGES_ALIAS), sql.Identifier(dialect.RANGE_INDEX)
     )
-    select, params = dialect.ranges_select(key, ranges, {}, inner, outer)
-    return sql.SQL("SELECT * FROM ({}) AS u ORDER BY 1, 2").format(select), params
+    return dialect.ranges_select(key, ranges, {}, inner, outer)
 
 
 def rows_by_keys_query(

@@ -207,6 +207,11 @@ class PostgresEngine:
     ) -> tuple[Any, list[Any]]:
         return dialect.fetch_query(table, key, columns, where, ranges)
 
+    def diff_session(self, conn: pg.Connection) -> None:
+        # a diff runs ~100 short statements whose row estimates look big: compiling each
+        # one (JIT) costs more than it saves
+        conn.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
+
     def hash_list_query(
         self,
         table: TableName,

@@ -26,7 +26,8 @@ DENSE = DiffOptions(
     fetch_chunk_rows=300,  # several by-key fetches
 )
 BISECT = DiffOptions(fetch_threshold=4, first_level_buckets=64, max_fanout=8, dense_fraction=2.0)
-REGIONS = ["a", "B", "é", "e", " z", "Z-1", "ä", "Ab", "ab", "ß", "aa"]
+# linguistic vs byte order, and the listing's separators and escape inside key texts
+REGIONS = ["a", "B", "é", "e", " z", "Z-1", "ä", "Ab", "ab", "ß", "aa", "x\\y", "t\tab", "n\nl"]
 
 
 @pytest.fixture(scope="module")
