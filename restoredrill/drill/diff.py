@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from restoredrill import dsn as dsnlib
 from restoredrill.drill import guards
 from restoredrill.drill.diff_bisect import Bisection
+from restoredrill.drill.diff_file import write_document
 from restoredrill.drill.diff_rows import Found, sorted_items
 from restoredrill.drill.diff_sides import (
     DiffOptions,
@@ -40,7 +41,7 @@ from restoredrill.drill.diff_sides import (
     snapshots,
     table_shape,
 )
-from restoredrill.drill.private_file import check_writable, write_private
+from restoredrill.drill.private_file import check_writable
 from restoredrill.engines.base import engine_for_dsns
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
@@ -383,10 +384,8 @@ def make_document(
 
 def write_diff(document: DiffDocument, path: Path, force: bool = False) -> None:
     """Write atomically and 0600 (it holds production rows); an existing file is kept
-    unless ``force``."""
-    write_private(
-        path, document.model_dump_json(indent=2) + "\n", force, "the diff file", make_dir=True
-    )
+    unless ``force``. Streamed: the JSON text is never held whole (drill/diff_file.py)."""
+    write_document(document, path, force, "the diff file")
 
 
 def load_diff(path: Path) -> DiffDocument:
