@@ -8,7 +8,10 @@ bisection over key ranges (DESIGN.md "Diff").
    ONE statement per side per level whatever the number of ranges.
 3. Ranges whose count or checksum differ are split again (boundaries from the side with
    more rows there); ranges small enough are fetched — their rows' text forms, computed in
-   the server — and compared in Python by exact string equality.
+   the server — and compared in Python by exact string equality. Where most sub-ranges of a
+   range differ (a DELETE of 40 % of a table), splitting further would fetch nearly every
+   row leaf by leaf: those ranges are listed as (row hash, key) and only the differing keys
+   fetched (drill/diff_rows.py; drill/diff_bisect.py decides).
 
 The first level hashes every row once on each side; after that the work is proportional to
 the number of differences times the leaf size, and the number of round trips grows with the

@@ -1,14 +1,20 @@
 """Row-level comparison of a diff (after bisection has narrowed the key ranges that differ).
 
-Two ways to look at a differing range, both exact (rows are finally compared by their text
-forms computed in the servers, never by hash):
+Two ways to look at a differing range:
 
-- a leaf (few rows): fetch every row of the range on both sides and compare;
+- a leaf (few rows): fetch every row of the range on both sides and compare their text forms;
 - a dense range (most of its neighbours differ too, so bisecting further would fetch nearly
-  every row leaf by leaf): list the range's rows as (key, row hash) on both sides, compare
-  these as sets (C-speed set operations: rows equal on both sides cancel out), and fetch whole
-  only the rows whose key differs. The listing goes ``dense_chunk_rows`` rows per statement
-  per side, so memory holds one chunk, never the table.
+  every row leaf by leaf): list the range's rows as (row hash, key) on both sides — one text
+  per range, split in C — compare these as sets (rows equal on both sides cancel out), and
+  fetch whole only the rows whose (hash, key) differs; those are then compared by their text
+  forms like a leaf's. A row with the same key and the same 64-bit hash on both sides is taken
+  as equal, the trust the range checksums already put in the same hash. The listing goes
+  ``dense_chunk_rows`` rows per statement per side, so it holds one chunk, never the table
+  (the rows found different are kept: they are the diff).
+
+No ordering is shared between the servers or with Python: a range holds the same keys on both
+sides by construction (the bisection's boundaries), and inside a range rows are matched by
+key text, so a linguistic collation on a text key cannot make the two sides disagree.
 
 ``--where`` (the diff's ``where``) selects the keys to look at: a key is compared when its
 row matches ``where`` on either side, and then compared whole with its other side's row

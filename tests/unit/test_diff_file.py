@@ -37,7 +37,9 @@ def _server(port: int) -> ServerIdentity:
 
 def _table(name: str, rows: int) -> RowDiff:
     lost = [{"id": str(i), "note": TRICKY if i % 3 == 0 else None} for i in range(rows)]
-    new = [{"id": str(-i), "note": '"new": []'} for i in range(rows // 2)]
+    new: list[dict[str, str | None]] = [
+        {"id": str(-i), "note": '"new": []'} for i in range(rows // 2)
+    ]
     changed = [
         ChangedRow(
             restored={"id": str(i), "note": "a"},
