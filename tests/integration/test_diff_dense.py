@@ -13,6 +13,7 @@ import pytest
 from psycopg import sql
 
 from restoredrill.drill.diff import DiffOptions, diff
+from restoredrill.drill.recover import incident_diff, production_identity
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.models import RowDiff
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
@@ -145,3 +146,25 @@ def test_where_matches_on_either_side(pair: Pair, options: DiffOptions) -> None:
     }
     assert all(cols == ["last_login"] for cols in changed.values())
     assert result.where == where and table.where == where
+
+
+def test_recover_pushes_reapply_where_into_the_incident_diff(pair: Pair) -> None:
+    """recover's incident diff takes reapply's --where: only the rows reapply can put back
+    are compared and fetched, and the diff file says which --where made it."""
+    pair.both(
+        "CREATE TABLE users (id int PRIMARY KEY, last_login timestamptz)",
+        "INSERT INTO users SELECT g, CASE WHEN g % 2 = 0 THEN NULL ELSE now() END"
+        " FROM generate_series(1, 3000) g",
+    )
+    pair.run(pair.production, "DELETE FROM users WHERE id % 5 IN (1, 2)")  # the incident
+    where = "last_login IS NULL"
+    document = incident_diff(
+        pair.restored, pair.production, production_identity(pair.production), ["users"],
+        where=where,
+    )  # fmt: skip
+    table = document.tables[0]
+    assert document.mode == "incident" and document.where == where
+    assert diff_keys(table.lost, ["id"]) == {
+        (str(i),) for i in range(1, 3001) if i % 5 in (1, 2) and i % 2 == 0
+    }
+    assert table.counts.new == 0 and table.counts.changed == 0
