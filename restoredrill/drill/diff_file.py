@@ -8,6 +8,7 @@ so the split is unambiguous."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,9 +19,13 @@ from restoredrill.drill.private_file import check_writable, private_writer
 from restoredrill.models import ChangedRow, DiffDocument, RowValues
 
 CHUNK_ROWS = 10_000
-_VALUES: TypeAdapter[list[RowValues]] = TypeAdapter(list[RowValues])
-_CHANGED: TypeAdapter[list[ChangedRow]] = TypeAdapter(list[ChangedRow])
 _LISTS = ("lost", "new", "changed")
+
+
+@functools.cache
+def _adapter(name: str) -> TypeAdapter[Any]:
+    """Built on first use: building a serializer costs memory every CLI run would pay."""
+    return TypeAdapter(list[ChangedRow] if name == "changed" else list[RowValues])
 
 
 def _write_rows(handle: TextIO, adapter: TypeAdapter[Any], rows: Sequence[Any]) -> None:
@@ -47,8 +52,7 @@ def write_document(document: DiffDocument, path: Path, force: bool, what: str) -
                 marker = f'"{name}": []'
                 found = skeleton.index(marker, at)
                 handle.write(skeleton[at : found + len(marker) - 2])
-                adapter = _CHANGED if name == "changed" else _VALUES
-                _write_rows(handle, adapter, getattr(table, name))
+                _write_rows(handle, _adapter(name), getattr(table, name))
                 at = found + len(marker)
         handle.write(skeleton[at:] + "\n")
 
