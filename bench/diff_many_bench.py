@@ -4,12 +4,13 @@ Two PostgreSQL instances: one loaded with a ``users`` table (2,000,000 rows), th
 pg_basebackup copy of it (same system identifier, like a restore) in which the incident
 ``DELETE`` removes 40 % of the users (every id with id % 5 in (1, 2)); 400,000 of those had a
 NULL ``last_login`` (id % 5 = 1). Each run is a child process; we record wall time and that
-child's peak RSS (os.wait4, its own children included):
+child's peak RSS (RUSAGE_CHILDREN of a small wrapper, its own children included):
 
 - restoredrill diff of the whole table (800,000 lost rows);
 - restoredrill diff --where 'last_login IS NULL' (the reapply predicate: 400,000 lost);
 - the by-hand anchor: ``COPY (SELECT id, md5(u::text) …) TO STDOUT`` on both sides at
   once, then ``sort | comm -3`` (it only finds the differing keys, it fetches no values);
+- optionally the diff of another install (``--before-python``, e.g. the code before);
 - reladiff (if installed: ``.venv/bin/pip install reladiff psycopg2-binary``, bench only),
   with a time limit.
 
@@ -153,10 +154,15 @@ def build(tools: PgTools, a: LocalPostgres, b: LocalPostgres, rows: int) -> dict
 
 
 def ours(
-    a: LocalPostgres, b: LocalPostgres, work: Path, name: str, where: str | None
+    a: LocalPostgres,
+    b: LocalPostgres,
+    work: Path,
+    name: str,
+    where: str | None,
+    python: str = sys.executable,
 ) -> dict[str, Any]:
     out = work / f"{name}.json"
-    argv = [sys.executable, "-m", "restoredrill", "diff", a.dsn(), b.dsn(), "--table", "users"]
+    argv = [python, "-m", "restoredrill", "diff", a.dsn(), b.dsn(), "--table", "users"]
     argv += ["--out", str(out)]
     if where:
         argv += ["--where", where]
@@ -167,8 +173,8 @@ def ours(
         counts=table["counts"],
         levels=stats["levels"],
         round_trips=stats["round_trips"],
-        dense_ranges=stats["dense_ranges"],
-        rows_listed=stats["rows_listed"],
+        dense_ranges=stats.get("dense_ranges", 0),
+        rows_listed=stats.get("rows_listed", 0),
         rows_fetched=stats["rows_fetched"],
         diff_seconds_inside=round(stats["seconds"], 2),
         diff_file_mib=round(out.stat().st_size / 2**20, 1),
@@ -216,6 +222,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--reladiff-threads", type=int, nargs="*", default=[2])
     parser.add_argument("--reladiff-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--before-python",
+        help="Also run the diff with this interpreter (another install, e.g. the code before).",
+    )
     args = parser.parse_args()
     tools = find_pg_tools()
     report: dict[str, Any] = {"rows": args.rows}
@@ -235,6 +245,10 @@ def main() -> None:
         where = ours(a, b, work, "ours-where", "last_login IS NULL")
         report["restoredrill_where"] = {k: v for k, v in where.items() if k != "lost_ids"}
         report["restoredrill_where"]["lost_exact"] = where["lost_ids"] == expected_null
+        if args.before_python:
+            before = ours(a, b, work, "before", None, args.before_python)
+            report["before"] = {k: v for k, v in before.items() if k != "lost_ids"}
+            report["before"]["lost_exact"] = before["lost_ids"] == expected
         report["by_hand_again"] = by_hand(tools, a, b, work)
         report["reladiff"] = {}
         for threads in args.reladiff_threads:
