@@ -67,8 +67,16 @@ def run_child(
     """Run argv (killed with its process group after ``timeout``); wall seconds, exit code."""
     with open(stdout_path, "w") as out:
         started = time.monotonic()
+        # cwd: the work directory, so `python -m restoredrill` imports the interpreter's own
+        # install, never a checkout that happens to be the current directory
         proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+            argv,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+            cwd=stdout_path.parent,
         )
         try:
             proc.wait(timeout=timeout)
