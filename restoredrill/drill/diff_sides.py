@@ -34,7 +34,7 @@ class DiffOptions:
     fetch_chunk_rows: int = 20_000  # rows per fetch statement per side (bounds memory)
     check_chunk_ranges: int = 20_000  # ranges per checksum statement
     dense_fraction: float = 0.5
-    dense_max_rows: int = 50_000
+    dense_max_rows: int = 10_000  # one range listing stays well under max_allowed_packet
     dense_chunk_rows: int = 50_000
 
 
