@@ -341,6 +341,8 @@ class DiffStats(Frozen):
     rows_fetched: int
     scan_seconds: float  # first level: every row hashed once on each side
     scan_rows_per_second: float | None
+    rows_listed: int = 0  # dense ranges: rows listed as (key, row hash), both sides
+    dense_ranges: int = 0
 
 
 class RowDiff(Frozen):

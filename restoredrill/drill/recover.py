@@ -166,9 +166,17 @@ def incident_diff(
     production: ServerIdentity,
     tables: Sequence[str],
     progress: ProgressListener | None = None,
+    where: str | None = None,
 ) -> DiffDocument:
-    """The incident's exact effect: restore-before vs restore-after, for ``production``."""
-    before_id, after_id, diffs = diff_tables(before_dsn, after_dsn, tables, progress=progress)
+    """The incident's exact effect: restore-before vs restore-after, for ``production``.
+
+    ``where`` is reapply's --where, pushed into the diff so that only the rows it can put
+    back are compared and fetched: a key is in the diff when its row matches on either
+    side (drill/diff_rows.py), a superset of what reapply keeps (rows whose restored values
+    match), and reapply filters again, so the rows written are the same as without it."""
+    before_id, after_id, diffs = diff_tables(
+        before_dsn, after_dsn, tables, where=where, progress=progress
+    )
     if (
         before_id.system_identifier is not None
         and production.system_identifier is not None
@@ -178,7 +186,7 @@ def incident_diff(
             f"the backups are not of {production.label}: the restores have system identifier "
             f"{before_id.system_identifier}, the target {production.system_identifier}"
         )
-    return make_document("incident", before_id, production, diffs, None, incident=after_id)
+    return make_document("incident", before_id, production, diffs, where, incident=after_id)
 
 
 def incident_targets(
@@ -289,7 +297,12 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         listener.phase_finished(timing)
         with clock.phase("diff"):
             document = incident_diff(
-                before.dsn(dbname), after.dsn(dbname), production, request.tables, listener
+                before.dsn(dbname),
+                after.dsn(dbname),
+                production,
+                request.tables,
+                listener,
+                where=request.reapply.where,
             )
         before_result, after_result = before.result, after.result
     write_diff(document, out, request.reapply.force)

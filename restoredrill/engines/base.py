@@ -106,6 +106,15 @@ class Engine(Protocol):
         self, table: TableName, key: Sequence[Any], columns: Sequence[Any], where: Any,
         ranges: Sequence[Any],
     ) -> tuple[Any, list[Any]]: ...  # fmt: skip
+    def diff_session(self, conn: Any) -> None: ...  # session settings of a diff's sides
+    def hash_list_query(
+        self, table: TableName, key: Sequence[Any], compared: Sequence[Any], where: Any,
+        ranges: Sequence[Any],
+    ) -> tuple[Any, list[Any]]: ...  # fmt: skip
+    def rows_by_keys_query(
+        self, table: TableName, key: Sequence[Any], columns: Sequence[Any],
+        keys: Sequence[tuple[str, ...]],
+    ) -> tuple[Any, list[Any]]: ...  # fmt: skip
 
     # --- reapply ---
     def is_unique_key(self, conn: Any, table: TableName, key: Sequence[str]) -> bool: ...

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pymysql
 
 from restoredrill.engines import mysql as my
+from restoredrill.engines import mysql_dense as dense
 from restoredrill.engines import mysql_diff as dialect
 from restoredrill.engines import mysql_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
@@ -271,6 +272,29 @@ class MySQLEngine:
         ranges: Sequence[Any],
     ) -> tuple[Any, list[Any]]:
         return dialect.fetch_query(table, key, columns, where, ranges)
+
+    def diff_session(self, conn: MyConn) -> None:
+        # a dense range's listing is one GROUP_CONCAT per range (mysql_dense.py): never cut
+        conn.run("SET SESSION group_concat_max_len = 1073741824")
+
+    def hash_list_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        compared: Sequence[Any],
+        where: Any,
+        ranges: Sequence[Any],
+    ) -> tuple[Any, list[Any]]:
+        return dense.hash_list_query(table, key, compared, where, ranges)
+
+    def rows_by_keys_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        columns: Sequence[Any],
+        keys: Sequence[tuple[str, ...]],
+    ) -> tuple[Any, list[Any]]:
+        return dense.rows_by_keys_query(table, key, columns, keys)
 
     # --- reapply ---
 

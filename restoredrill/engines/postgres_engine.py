@@ -17,6 +17,7 @@ from restoredrill import dsn as dsnlib
 from restoredrill.engines import pg_fingerprint as pgfp
 from restoredrill.engines import postgres as pg
 from restoredrill.engines import postgres_constraints as constraints
+from restoredrill.engines import postgres_dense as dense
 from restoredrill.engines import postgres_diff as dialect
 from restoredrill.engines import postgres_stage as stage
 from restoredrill.engines import postgres_triggers as triggers
@@ -226,6 +227,30 @@ class PostgresEngine:
         ranges: Sequence[Any],
     ) -> tuple[Any, list[Any]]:
         return dialect.fetch_query(table, key, columns, where, ranges)
+
+    def diff_session(self, conn: pg.Connection) -> None:
+        # a diff runs ~100 short statements whose row estimates look big: compiling each
+        # one (JIT) costs more than it saves
+        conn.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
+
+    def hash_list_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        compared: Sequence[Any],
+        where: Any,
+        ranges: Sequence[Any],
+    ) -> tuple[Any, list[Any]]:
+        return dense.hash_list_query(table, key, compared, where, ranges)
+
+    def rows_by_keys_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        columns: Sequence[Any],
+        keys: Sequence[tuple[str, ...]],
+    ) -> tuple[Any, list[Any]]:
+        return dense.rows_by_keys_query(table, key, columns, keys)
 
     # --- reapply ---
 
