@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 LedgerOpt = Annotated[
@@ -28,9 +28,30 @@ OsUserOpt = Annotated[
     typer.Option("--os-user", help="OS user the servers run as when restoredrill runs as root."),
 ]
 
+PIPED_WIDTH = 1000
+
+
+class StdoutConsole(Console):
+    """Rich console for results: the terminal's width on a terminal; when stdout is piped or
+    redirected, wide enough that no value is cut or folded (rich would otherwise take the
+    width of whichever of stdin/stderr is a terminal, or 80). COLUMNS still wins."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = Console.size.fget(self)  # type: ignore[attr-defined]
+        assert isinstance(measured, ConsoleDimensions)
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPED_WIDTH, measured.height)
+        return measured
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
 # Logs and progress go to stderr; stdout carries only results (and --json documents).
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+out = StdoutConsole(highlight=False, soft_wrap=True)
 
 
 def interactive(json_output: bool) -> bool:
