@@ -181,7 +181,8 @@ def render_summary(console: Console, summary: RowDiffSummary, columns: Sequence[
                 f"{s.buckets_checked:,} ranges checked, rows hashed {s.rows_hashed_restored:,} "
                 f"+ {s.rows_hashed_production:,}, fetched {s.rows_fetched:,}{rate}",
                 style="dim",
-            )
+            ),
+            soft_wrap=False,
         )
 
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from restoredrill.durations import format_duration
 from restoredrill.lsn import format_lsn
 from restoredrill.models import Manifest, PhaseTiming, TableCheck, VerifyReport, VerifyStatus
-from restoredrill.report.terminal_layout import fits
+from restoredrill.report.terminal_layout import fits, natural_width
 
 STATUS_STYLES: dict[VerifyStatus, str] = {
     VerifyStatus.PASS: "bold green",
@@ -43,6 +43,9 @@ def _note(check: TableCheck) -> str:
     return "; ".join(parts)
 
 
+DETAIL_MIN = 40
+
+
 def _verify_table(report: VerifyReport, details: bool) -> Table:
     table = Table(title=f"verify against {report.reference}", title_justify="left")
     table.add_column("table", no_wrap=True, min_width=12)
@@ -69,8 +72,12 @@ def render_verify_report(report: VerifyReport, console: Console) -> None:
     table fits the console, else stacked under it (one paragraph per table, wrapped between
     words), so table names and figures are never folded at 80 columns."""
     table = _verify_table(report, details=True)
-    stacked = not fits(console, table)
-    console.print(_verify_table(report, details=False) if stacked else table)
+    compact = _verify_table(report, details=False)
+    # the detail column is free text: worth a column when it gets DETAIL_MIN columns or more
+    stacked = not fits(console, table) and (
+        natural_width(console, compact) + DETAIL_MIN > console.width
+    )
+    console.print(compact if stacked else table)
     if stacked:
         for check in report.tables:
             note = _note(check)
