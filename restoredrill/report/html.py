@@ -19,7 +19,7 @@ text-align:left;font-size:.92em}th{background:#f3f3f3}.PASS{color:#080}.FAIL{col
 .ERROR{color:#a0a}.breached{color:#b00;font-weight:bold}section.evidence{border-top:1px solid #ddd}
 code{background:#f6f6f6;padding:0 .2em}.headline{font-size:1.3em;font-weight:bold}
 .headline.bad{color:#b00}.headline.good{color:#080}td{white-space:nowrap}
-td:last-child{white-space:normal}img{max-width:100%}
+td:last-child{white-space:normal;min-width:8em}img{max-width:100%}
 """
 
 
@@ -65,7 +65,11 @@ def report_html(report: SlaReport, plot_png: bytes | None = None) -> str:
     parts.append("<h2>Restore time per kind of drill</h2>")
     parts.append(_plain(*kind_rows(report)))
     if report.demo:
-        parts.append(f"<h2>Demo runs</h2><p>{_e(DEMO_NOTE)}</p>")
+        note = "".join(
+            f"<code>{part}</code>" if n % 2 else part
+            for n, part in enumerate(_e(DEMO_NOTE).split("`"))
+        )
+        parts.append(f"<h2>Demo runs</h2><p>{note}</p>")
         parts.append(_plain(*demo_rows(report)))
     if plot_png is not None:
         data = base64.b64encode(plot_png).decode()
@@ -138,8 +142,8 @@ def evidence_html(item: Evidence) -> str:
     ]
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     out = [
-        f'<section class="evidence"><h3>{_e(item.database)} — {_e(item.kind or "drill")} '
-        f"{_e(ident)} ({_e(when(item.when))}): {_verdict(item.verdict)}</h3>"
+        f'<section class="evidence"><h3>{_e(item.database)} — {_e(item.kind or "")} drill '
+        f"{_e(ident)} ({_e(when(item.when))}): {_verdict(item.verdict)}{_over(item)}</h3>"
         f"<table>{rows}</table>"
     ]
     if item.objectives:
@@ -207,6 +211,13 @@ def evidence_html(item: Evidence) -> str:
         out.append(f"<ul>{items}</ul>")
     out.append("</section>")
     return "".join(out)
+
+
+def _over(item: Evidence) -> str:
+    breached = [
+        str(o.get("name")).upper() for o in item.objectives if o.get("status") == "breached"
+    ]
+    return f' <span class="breached">{_e(", ".join(breached))} breached</span>' if breached else ""
 
 
 def drill_html(result: DrillResult) -> str:

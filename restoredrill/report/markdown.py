@@ -87,7 +87,12 @@ def evidence_markdown(item: Evidence) -> list[str]:
     ident = f"#{item.ledger_id}" if item.ledger_id is not None else (item.run_id or "")[:8]
     backup = item.backup or {}
     out = [
-        f"### {item.database} — {item.kind or 'drill'} {ident} ({when(item.when)}): {item.verdict}",
+        f"### {item.database} — {item.kind or ''} drill {ident} ({when(item.when)}): {item.verdict}"
+        + "".join(
+            f", {str(o.get('name')).upper()} breached"
+            for o in item.objectives
+            if o.get("status") == "breached"
+        ),
         "",
         f"- playbook: {item.playbook or '-'}; run id {item.run_id or '-'}; from {item.origin}",
         f"- source: {item.source}",
