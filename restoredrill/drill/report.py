@@ -128,7 +128,7 @@ def build_report(request: ReportRequest) -> SlaReport:
         since=request.since,
         databases_filter=list(request.databases) if request.databases else None,
         sources=sources,
-        headline=headline(databases),
+        headline=headline(databases, demo_runs=len(demo)),
         include_demo=request.include_demo,
         databases=databases,
         demo=_summaries(demo, now),

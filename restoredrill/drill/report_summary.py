@@ -123,9 +123,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def headline(databases: Sequence[DatabaseSummary]) -> str:
+def headline(databases: Sequence[DatabaseSummary], demo_runs: int = 0) -> str:
     """``4 of 6 databases within their RTO; 2 breached`` — over the report's window: a
     database breached when any of its drills in the window took longer than its RTO."""
+    if not databases and demo_runs:
+        return (
+            f"No drills in this window besides {_count(demo_runs, 'demo run')} "
+            "(--include-demo counts them)."
+        )
     if not databases:
         return "No drills recorded in this window."
     total = len(databases)

@@ -161,3 +161,15 @@ def test_durations_in_one_style() -> None:
     assert format_duration(47 * 3600) == "47h 00m"
     assert format_duration(2 * 86400 + 5 * 3600) == "2d 05h"
     assert format_age(None) == "never" and format_age(90) == "1m 30s ago"
+
+
+def test_demo_only_headline(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with Ledger(path) as ledger:
+        record(ledger, "demo (postgres)", "d1", 1.0, 900, demo=True)
+        record(ledger, "demo (postgres)", "d2", 1.0, 900, demo=True)
+    report = build_report(ReportRequest(ledger_path=path, now=NOW))
+    assert report.databases == [] and report.breaches == [] and report.evidence == []
+    assert report.headline == (
+        "No drills in this window besides 2 demo runs (--include-demo counts them)."
+    )
