@@ -133,13 +133,18 @@ def headline(databases: Sequence[DatabaseSummary], demo_runs: int = 0) -> str:
         )
     if not databases:
         return "No drills recorded in this window."
-    total = len(databases)
     within = sum(1 for s in databases if s.rto_status == "met")
     breached = sum(1 for s in databases if s.rto_status == "breached")
-    unset = total - within - breached
-    parts = [f"{within} of {_count(total, 'database')} within their RTO", f"{breached} breached"]
-    if unset:
-        parts.append(f"{unset} without an RTO objective")
+    unset = len(databases) - within - breached
+    if within + breached:
+        parts = [
+            f"{within} of {_count(within + breached, 'database')} within their RTO",
+            f"{breached} breached",
+        ]
+        if unset:
+            parts.append(f"{unset} more without an RTO objective")
+    else:
+        parts = [f"{_count(unset, 'database')} drilled, none with an RTO objective"]
     failing = sum(1 for s in databases if s.failed or s.errors)
     if failing:
         parts.append(f"{failing} with failed drills")

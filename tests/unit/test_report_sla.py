@@ -173,3 +173,16 @@ def test_demo_only_headline(tmp_path: Path) -> None:
     assert report.headline == (
         "No drills in this window besides 2 demo runs (--include-demo counts them)."
     )
+
+
+def test_headline_without_objectives(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with Ledger(path) as ledger:
+        ledger.record("drill", "shop", "file:/b", "latest", "PASS", rto_seconds=3.0)
+        record(ledger, "billing", "b1", 1300, 900)
+    report = build_report(ReportRequest(ledger_path=path, now=NOW))
+    assert report.headline == (
+        "0 of 1 database within their RTO; 1 breached; 1 more without an RTO objective"
+    )
+    only = build_report(ReportRequest(ledger_path=path, now=NOW, databases=["shop"]))
+    assert only.headline == "1 database drilled, none with an RTO objective"
