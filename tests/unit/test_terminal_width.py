@@ -219,3 +219,13 @@ def test_piped_report_and_history_print_whole_values(tmp_path: Path) -> None:
     # history piped is one table row per entry: date, database and target on one line
     rows = [line for line in done.stdout.splitlines() if NAMES[0] in line]
     assert len(rows) == 2 and all("name 'q4'" in r or "latest" in r for r in rows)
+
+
+def test_piped_rules_are_not_piped_width() -> None:
+    """Section rules on a piped stdout span their title (80 at least), not PIPED_WIDTH."""
+    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    stream = io.StringIO()
+    console = StdoutConsole(file=stream, _environ=environ)
+    console.rule("Restore to just before the incident")
+    (line,) = stream.getvalue().splitlines()
+    assert len(line) == 80 and "Restore to just before the incident" in line
