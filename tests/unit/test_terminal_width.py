@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from restoredrill.cli.common import PIPED_WIDTH, StdoutConsole
+from restoredrill.drill.incident_models import Incident, IncidentReport, TableChanges
 from restoredrill.drill.report import ReportRequest, build_report
 from restoredrill.ledger import Ledger
 from restoredrill.models import (
@@ -28,6 +29,7 @@ from restoredrill.models import (
 )
 from restoredrill.report.terminal import render_history
 from restoredrill.report.terminal_diff import render_summary
+from restoredrill.report.terminal_incident import print_incidents
 from restoredrill.report.terminal_report import render_report
 from restoredrill.report.terminal_verify import render_verify_report
 
@@ -229,3 +231,51 @@ def test_piped_rules_are_not_piped_width() -> None:
     console.rule("Restore to just before the incident")
     (line,) = stream.getvalue().splitlines()
     assert len(line) == 80 and "Restore to just before the incident" in line
+
+
+def test_incident_find_at_80_columns_keeps_commit_times_whole() -> None:
+    committed = datetime(2026, 12, 1, 0, 35, 5, 290402, tzinfo=UTC)
+    report = IncidentReport(
+        wal_archive="/backups/wal",
+        since=None,
+        until=None,
+        tables=[],
+        names_resolved=True,
+        segments_scanned=3,
+        first_segment="000000010000000000000001",
+        last_segment="000000010000000000000003",
+        missing_segments=[],
+        transactions=1,
+        aborted=0,
+        unfinished=0,
+        recover_command=None,
+        notes=[],
+        incidents=[
+            Incident(
+                xid=745,
+                commit_time=committed,
+                commit_lsn="0/3258C48",
+                rows=8640,
+                tables=[
+                    TableChanges(
+                        table=f"public.{name}",
+                        database_oid=5,
+                        relfilenode=16384 + n,
+                        named=True,
+                        inserted=0,
+                        updated=0,
+                        deleted=deleted,
+                    )
+                    for n, (name, deleted) in enumerate(
+                        [("orders_archive_2025_q4", 6880), ("users", 1760)]
+                    )
+                ],
+            )
+        ],
+    )
+    console = _console()
+    print_incidents(console, report)
+    _assert_reads(
+        console,
+        [committed.isoformat(), "public.orders_archive_2025_q4: 6,880 deleted"],
+    )
