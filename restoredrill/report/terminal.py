@@ -192,19 +192,37 @@ _VERDICT_STYLE = {"PASS": "green", "RESTORED": "green", "FAIL": "red", "UNVERIFI
 
 
 def render_sandboxes(console: Console, states: list[SandboxState], title: str) -> None:
+    """A table when it fits; otherwise two lines per sandbox (what it is, then its path)."""
+    if not states:
+        console.print(f"{title}: none")
+        return
     table = Table(title=title, title_justify="left", show_edge=False)
     for column in ("id", "engine", "purpose", "port", "created", "owner", "server", "path"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
+    rows = []
     for s in states:
         owner = "running" if s.owner_alive else ("kept" if s.label.keep else "gone")
-        table.add_row(
-            s.label.id,
-            s.label.engine,
-            s.label.purpose,
-            str(s.label.port or "-"),
-            s.label.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            owner,
-            f"pid {s.server_pid}" if s.server_pid else "stopped",
-            s.path,
+        rows.append(
+            (
+                s.label.id,
+                s.label.engine,
+                s.label.purpose,
+                str(s.label.port or "-"),
+                s.label.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                owner,
+                f"pid {s.server_pid}" if s.server_pid else "stopped",
+                s.path,
+            )
         )
-    console.print(table if states else f"{title}: none")
+        table.add_row(*rows[-1])
+    if fits(console, table):
+        console.print(table)
+        return
+    console.print(Text(title, style="italic"), soft_wrap=False)
+    for ident, engine, purpose, port, created, owner, server, path in rows:
+        head = Text(ident, style="bold")
+        head.append(f"  created {created}")
+        console.print(head, soft_wrap=False)
+        what = f"    {engine} {purpose}, port {port}, owner {owner}, {server}"
+        console.print(Text(what), soft_wrap=False)
+        console.print(Text(f"    {path}"), soft_wrap=False)
