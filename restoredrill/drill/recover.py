@@ -28,6 +28,7 @@ from restoredrill.drill.diff import diff_tables, make_document, write_diff
 from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
+from restoredrill.durations import format_duration
 from restoredrill.engines.base import engine_for_dsn, is_mysql_dsn
 from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget, ReapplyRefused
 from restoredrill.models import (
@@ -89,7 +90,9 @@ class _Labelled:
 
     def phase_finished(self, timing: PhaseTiming) -> None:
         with self.lock:
-            self.inner.note(f"{self.label}: {timing.name} done in {timing.seconds:.2f}s")
+            self.inner.note(
+                f"{self.label}: {timing.name} done in {format_duration(timing.seconds)}"
+            )
 
     def note(self, message: str) -> None:
         with self.lock:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field
 
 from restoredrill.checks.registry import CheckReport
+from restoredrill.drill.drill_kind import kind_of
 from restoredrill.drill.recover import RecoverResult
 from restoredrill.lsn import format_lsn
 from restoredrill.models import Frozen, PhaseTiming, RestoreResult, VerifyReport
@@ -163,6 +164,12 @@ def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, 
         "objectives": [o.model_dump(mode="json") for o in result.objectives],
         "seconds": result.seconds,
         "target": result.target,
+        "kind": kind_of(
+            result.target,
+            gameday=result.gameday is not None,
+            recover=result.recover is not None,
+            playbook=result.playbook,
+        ),
         "backup": None,
         "wal": None,
         "recovered_to": None,

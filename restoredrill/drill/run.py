@@ -483,7 +483,7 @@ class _Prefixed:
 
     def phase_finished(self, timing: PhaseTiming) -> None:
         with self.lock:
-            self.inner.note(f"{self.label}: {timing.name} done in {timing.seconds:.2f}s")
+            self.inner.note(f"{self.label}: {timing.name} done in {_fmt(timing.seconds)}")
 
     def note(self, message: str) -> None:
         with self.lock:

@@ -41,7 +41,11 @@ def registry_for(report: SlaReport) -> CollectorRegistry:
         "restoredrill_report_databases", "Databases with drills in the report", registry=registry
     ).set(len(report.databases))
     drills = gauge("restoredrill_drills", "Drills in the report window", windowed)
-    passed = gauge("restoredrill_drills_passed", "Drills that passed in the window", windowed)
+    passed = gauge(
+        "restoredrill_drills_passed",
+        "Drills that passed (verified, every objective met) in the window",
+        windowed,
+    )
     rate = gauge("restoredrill_drill_pass_ratio", "Passed drills / drills in the window", windowed)
     stats = {
         "p50": gauge("restoredrill_restore_p50_seconds", "Median restore time (RTO)", windowed),
@@ -60,7 +64,7 @@ def registry_for(report: SlaReport) -> CollectorRegistry:
     )
     last_success = gauge(
         "restoredrill_last_success_timestamp_seconds",
-        "Unix time of the last drill that passed (alert when it grows old: dead man's switch)",
+        "Unix time of the last drill that passed within its objectives (dead man's switch)",
     )
     last_drill = gauge("restoredrill_last_drill_timestamp_seconds", "Unix time of the last drill")
     window = _window(report)

@@ -9,7 +9,7 @@ from rich.text import Text
 from restoredrill.drill.demo import DemoResult, RepairCheck
 from restoredrill.report.terminal import duration, render_restore
 from restoredrill.report.terminal_diff import render_reapply, render_summary
-from restoredrill.report.terminal_incident import incidents_table
+from restoredrill.report.terminal_incident import print_incidents
 from restoredrill.report.terminal_verify import render_verify_report
 
 
@@ -27,7 +27,7 @@ def render_demo(console: Console, result: DemoResult) -> None:
     console.rule(f"Verify against the manifest taken at restore point {result.restore_point!r}")
     render_verify_report(result.verify, console)
     console.print()
-    console.rule("What the incident cost (restored vs production now, rows created before it)")
+    console.rule("What the incident cost (restored vs production, rows created before it)")
     table = Table(show_edge=False)
     for column in ("table", "rows before", "rows now", "rows lost"):
         table.add_column(column, justify="left" if column == "table" else "right")
@@ -66,8 +66,8 @@ def _render_found(console: Console, result: DemoResult) -> None:
     if result.found is None or not result.found.incidents:
         return
     archive = "WAL" if result.found.engine == "postgres" else "binlog"
-    console.rule(f"Found in the {archive} archive: the transactions that changed the most rows")
-    console.print(incidents_table(result.found, title=""))
+    console.rule(f"Found in the {archive} archive: the transactions changing most rows")
+    print_incidents(console, result.found, title="")
     biggest = result.found.incidents[0]
     name, option = _which(result)
     console.print(
@@ -87,7 +87,7 @@ def _render_incident(console: Console, result: DemoResult) -> None:
     after = result.incident_after_time.isoformat() if result.incident_after_time else "?"
     if result.found is not None and result.found.incidents:
         after = f"{_which(result)[0]}, inclusive"
-    console.rule(f"Exactly what the incident did (restore before vs restore at {after})")
+    console.rule(f"Exactly what the incident did: restore before vs at {after}")
     for summary in result.incident_diff:
         columns = [*summary.key]
         if summary.lost_sample:

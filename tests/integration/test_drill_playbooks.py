@@ -254,7 +254,15 @@ def test_report_every_format(drilled: Drilled, capsys: pytest.CaptureFixture[str
     report = json.loads(out)
     (summary,) = report["databases"]
     assert summary["database"] == "demo-shop" and summary["drills"] == drills
-    assert summary["passed"] == 4 and summary["failed"] == 1
+    # breach-drill verified but took longer than its RTO: verified, not a pass
+    assert summary["verified"] == 4 and summary["passed"] == 3 and summary["failed"] == 1
+    assert summary["rto_status"] == "breached"
+    assert (
+        report["headline"] == "0 of 1 database within their RTO; 1 breached; 1 with failed drills"
+    )
+    kinds = {k["kind"]: k["drills"] for k in summary["kinds"]}
+    assert kinds["latest"] == 1 and kinds["incident recovery"] == 1  # the CI check, recover
+    assert sum(kinds.values()) == drills
     assert summary["restore_p50_seconds"] <= summary["restore_p95_seconds"]
     assert summary["restore_p95_seconds"] <= summary["restore_max_seconds"]
     assert [b["objective"] for b in report["breaches"]] == ["rto"]

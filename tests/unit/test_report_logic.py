@@ -84,14 +84,15 @@ def ledger_path(tmp_path: Path) -> Path:
 def test_summary_per_database(ledger_path: Path) -> None:
     report = build_report(ReportRequest(ledger_path=ledger_path))
     shop = next(s for s in report.databases if s.database == "shop <prod>")
-    assert shop.drills == 5 and shop.passed == 4 and shop.failed == 1
-    assert shop.pass_rate == pytest.approx(0.8)
+    # the 900 s drill verified but breached its RTO: not a pass for the rate
+    assert shop.drills == 5 and shop.verified == 4 and shop.passed == 3 and shop.failed == 1
+    assert shop.pass_rate == pytest.approx(0.6)
     assert shop.restore_p50_seconds == 300.0
     assert shop.restore_p95_seconds == pytest.approx(800.0)
     assert shop.restore_max_seconds == 900.0
     assert shop.rto_objective_seconds == 600
     assert shop.rto_breaches == 1 and shop.rpo_last_seconds == 9.0
-    assert shop.last_success_at == START + timedelta(days=4)
+    assert shop.last_success_at == START + timedelta(days=3)
     # breaches (SLA) and failures (correctness) are listed apart
     assert [(b.database, b.objective, b.measured_seconds) for b in report.breaches] == [
         ("shop <prod>", "rto", 900.0)
@@ -172,12 +173,12 @@ def test_prometheus_textfile(ledger_path: Path, tmp_path: Path) -> None:
     db = ("database", "shop <prod>")
     assert (
         samples[("restoredrill_last_success_timestamp_seconds", (db,))]
-        == (START + timedelta(days=4)).timestamp()
+        == (START + timedelta(days=3)).timestamp()  # day 4 verified but breached its RTO
     )
     window = ("window", "all")
     assert samples[("restoredrill_restore_max_seconds", (db, window))] == 900.0
     assert samples[("restoredrill_sla_breaches", (db, ("objective", "rto"), window))] == 1.0
-    assert samples[("restoredrill_drill_pass_ratio", (db, window))] == pytest.approx(0.8)
+    assert samples[("restoredrill_drill_pass_ratio", (db, window))] == pytest.approx(0.6)
     assert samples[("restoredrill_report_databases", ())] >= 1
     # gauges only: "quantile" is reserved for summaries
     assert not any(dict(labels).get("quantile") for _, labels in samples)
