@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
+    model_validator,
 )
 
 from restoredrill.lsn import Lsn
@@ -20,6 +21,16 @@ from restoredrill.lsn import Lsn
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: object) -> object:
+        """Computed fields are written out (readers of the JSON want them) and recomputed on
+        reading: accept them back so every document restoredrill writes, it can read."""
+        computed = cls.model_computed_fields
+        if computed and isinstance(data, dict) and any(k in data for k in computed):
+            return {k: v for k, v in data.items() if k not in computed}
+        return data
 
 
 TargetKind = Literal["time", "lsn", "xid", "name", "latest", "immediate", "position", "gtid"]
