@@ -31,6 +31,7 @@ from restoredrill.drill.result import (
     SlaStatus,
     Verdict,
     evidence,
+    verdict_reasons,
 )
 from restoredrill.drill.verify import overall_status, verify
 from restoredrill.errors import (
@@ -380,6 +381,7 @@ def run_playbook(
         for c in checks
         if c.status == "breached"
     ]
+    error = str(run.error) if run.error is not None and verdict == "ERROR" else None
     result = DrillResult(
         run_id=run.run_id,
         playbook=playbook.name,
@@ -401,9 +403,9 @@ def run_playbook(
         measured_rpo_seconds=_measured_rpo(run)[0],
         verdict=verdict,
         sla=sla,
-        failures=[*run.failures, *run.unverified],
+        failures=verdict_reasons(verdict, [*run.failures, *run.unverified], run.databases, error),
         breaches=breaches,
-        error=str(run.error) if run.error is not None and verdict == "ERROR" else None,
+        error=error,
         exit_code=exit_code,
     )
     result = _record(result, playbook, opts.ledger_path)

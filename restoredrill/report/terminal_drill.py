@@ -74,7 +74,7 @@ def render_drill(console: Console, result: DrillResult) -> None:
         )
     for failure in result.failures:
         console.print(f"  [red]failure[/red]: {failure}", markup=True, highlight=False)
-    if result.error:
+    if result.error and result.error not in result.failures:
         console.print(f"  [magenta]error[/magenta]: {result.error}")
     for path in result.outputs:
         console.print(f"  wrote {path}")

@@ -134,7 +134,7 @@ def test_engine_and_source_mismatch_exits_2(
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_SOURCE)
     code, out, err = cli(["drill", str(bad), "--json"], capsys)
-    assert code == 2 and out == "", err
+    assert code == 2 and json.loads(out)["format"] == "restoredrill-error/1", err
     assert f"{bad}:3: source: kind file is not a source for engine mariadb" in err
     assert "kind: mysql (snapshot, binlog_archive)" in err
     other = tmp_path / "other.yaml"

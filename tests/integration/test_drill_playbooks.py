@@ -344,5 +344,8 @@ def test_invalid_playbook_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     good = PLAYBOOKS / "quarterly-drill.yaml"
     code, out, err = cli(["drill", str(good), str(bad), "--json"], capsys)
-    assert code == 2 and out == ""
+    assert code == 2 and err.count("\n") == 1
     assert f"{bad}:" in err and "unknown key 'mtbf'" in err
+    document = json.loads(out)  # --json: the error as a document on stdout too
+    assert document["format"] == "restoredrill-error/1" and document["exit_code"] == 2
+    assert document["kind"] == "ConfigError" and "unknown key 'mtbf'" in document["error"]

@@ -80,3 +80,14 @@ def test_drill_result_every_optional_part_present() -> None:
         assert data[part] is not None, part
     assert data["checks"]["status"]  # the computed field is written...
     assert DrillResult.model_validate(data) == result  # ...and accepted back
+
+
+@pytest.mark.parametrize("model", [RestoreResult, VerifyReport, CheckReport])
+def test_cli_documents_read_back(model: type[BaseModel]) -> None:
+    """What `--json` prints (the format name first) validates as its model again."""
+    from restoredrill.cli.common import document_format
+
+    document = filled(model)
+    printed = {"format": document_format(document), **document.model_dump(mode="json")}
+    assert printed["format"].startswith("restoredrill-") and printed["format"].endswith("/1")
+    assert model.model_validate(printed) == document
