@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
 from restoredrill.drill.demo_env import DemoEnvironment
-from restoredrill.drill.fleet import FleetJobRequest, render_yaml
+from restoredrill.drill.fleet import SCRATCH, FleetJobRequest, render_yaml
 from restoredrill.drill.result import DrillResult
 from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.ledger import Ledger
@@ -298,11 +298,15 @@ def test_kubernetes_indexed_job_emulated(
     for key, body in config_map["data"].items():
         (mount / key).write_text(body)
     container = job["spec"]["template"]["spec"]["containers"][0]
+    scratch = tmp_path / "scratch"  # the pod's emptyDir
+    scratch.mkdir()
+    assert container["command"] == ["restoredrill"]
     for index in range(job["spec"]["completions"]):
         env = {"RESTOREDRILL_INDEX": str(index)}
         for item in container["env"]:
             if "value" in item:
-                env[item["name"]] = _kubelet_expand(item["value"], env)
+                value = _kubelet_expand(item["value"], env).replace(SCRATCH, str(scratch))
+                env[item["name"]] = value
         args = [
             _kubelet_expand(a, env).replace("/playbooks", str(mount)) for a in container["args"]
         ]
