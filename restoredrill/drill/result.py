@@ -30,6 +30,16 @@ class ObjectiveCheck(Frozen):
     measured: str  # what was measured, e.g. "provision → ready" or "incident → verified rows"
 
 
+class AssertionCheck(Frozen):
+    """One playbook assertion run on the restored copy."""
+
+    name: str
+    sql: str
+    status: Literal["PASS", "FAIL", "ERROR"]  # FAIL: false; ERROR: did not run or no boolean
+    detail: str
+    seconds: float
+
+
 class DatabaseOutcome(Frozen):
     database: str  # inside the restored cluster
     label: str  # how the ledger and reports name it
@@ -37,6 +47,7 @@ class DatabaseOutcome(Frozen):
     verify: VerifyReport | None = None
     tolerated: list[str] = Field(default_factory=list)  # row counts within tolerance
     failures: list[str] = Field(default_factory=list)
+    assertions: list[AssertionCheck] = Field(default_factory=list)
     ledger_id: int | None = None
 
 
@@ -154,6 +165,16 @@ def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, 
                         "tolerated": table.table in outcome.tolerated,
                     }
                 )
+    if outcome is not None:
+        for assertion in outcome.assertions:
+            checks.append(
+                {
+                    "check": f"assert {assertion.name}",
+                    "status": assertion.status,
+                    "detail": assertion.detail,
+                    "sql": assertion.sql,
+                }
+            )
     if result.checks is not None:
         for check in result.checks.checks:
             checks.append(
