@@ -72,11 +72,11 @@ def drill_suite(result: DrillResult) -> TestSuite:
                 _fail(case, f"{table.status}: {table.detail or ''}", "verification")
             suite.add_testcase(case)
     for outcome in result.databases:  # application checks of the playbook, one case each
-        for check in outcome.assertions:
-            case = _case(f"assert {outcome.label} {check.name}", cls)
-            case.system_out = f"{check.sql} → {check.detail}"
-            if check.status != "PASS":
-                _fail(case, f"{check.status}: {check.detail}", "assertion")
+        for held in outcome.assertions:
+            case = _case(f"assert {outcome.label} {held.name}", cls)
+            case.system_out = f"{held.sql} → {held.detail}"
+            if held.status != "PASS":
+                _fail(case, f"{held.status}: {held.detail}", "assertion")
             suite.add_testcase(case)
     if result.gameday is not None:
         game = result.gameday
