@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from restoredrill.checks.registry import CheckReport
 from restoredrill.drill.result import DrillResult, FleetResult
-from restoredrill.models import DiffDocument, Manifest, RestoreResult, VerifyReport
+from restoredrill.models import DiffDocument, Manifest, RestorePlan, RestoreResult, VerifyReport
 
 M = TypeVar("M", bound=BaseModel)
 WHEN = datetime(2026, 11, 21, 3, 14, tzinfo=UTC)
@@ -82,7 +82,7 @@ def test_drill_result_every_optional_part_present() -> None:
     assert DrillResult.model_validate(data) == result  # ...and accepted back
 
 
-@pytest.mark.parametrize("model", [RestoreResult, VerifyReport, CheckReport])
+@pytest.mark.parametrize("model", [RestoreResult, RestorePlan, VerifyReport, CheckReport])
 def test_cli_documents_read_back(model: type[BaseModel]) -> None:
     """What `--json` prints (the format name first) validates as its model again."""
     from restoredrill.cli.common import document_format
