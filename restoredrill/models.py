@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
+    model_validator,
 )
 
 from restoredrill.lsn import Lsn
@@ -20,6 +21,23 @@ from restoredrill.lsn import Lsn
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: object) -> object:
+        """Computed fields are written out (readers of the JSON want them) and recomputed on
+        reading: accept them back, so every document restoredrill writes, it can read."""
+        if not isinstance(data, dict):
+            return data
+        drop = set(cls.model_computed_fields)
+        # The CLI names every document it prints ({"format": "restoredrill-plan/1", ...}),
+        # also those whose model has no format field of its own.
+        name = data.get("format")
+        if "format" not in cls.model_fields and str(name).startswith("restoredrill-"):
+            drop.add("format")
+        if drop & data.keys():
+            return {k: v for k, v in data.items() if k not in drop}
+        return data
 
 
 TargetKind = Literal["time", "lsn", "xid", "name", "latest", "immediate", "position", "gtid"]

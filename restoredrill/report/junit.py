@@ -71,6 +71,13 @@ def drill_suite(result: DrillResult) -> TestSuite:
             elif table.status != VerifyStatus.PASS:
                 _fail(case, f"{table.status}: {table.detail or ''}", "verification")
             suite.add_testcase(case)
+    for outcome in result.databases:  # application checks of the playbook, one case each
+        for held in outcome.assertions:
+            case = _case(f"assert {outcome.label} {held.name}", cls)
+            case.system_out = f"{held.sql} → {held.detail}"
+            if held.status != "PASS":
+                _fail(case, f"{held.status}: {held.detail}", "assertion")
+            suite.add_testcase(case)
     if result.gameday is not None:
         game = result.gameday
         case = _case(f"game day {game.incident} {game.table}", cls, game.verified_seconds)

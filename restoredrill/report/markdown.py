@@ -174,6 +174,6 @@ def drill_markdown(result: DrillResult) -> str:
         out.append(f"- game day `{g.sql}`: verified after {fd(g.verified_seconds)} ({g.verdict})")
     out += [f"- SLA breach: {b}" for b in result.breaches]
     out += [f"- failure: {f}" for f in result.failures]
-    if result.error:
+    if result.error and result.error not in result.failures:
         out.append(f"- error: {result.error}")
     return "\n".join(out) + "\n"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
 from restoredrill.drill.demo_env import DemoEnvironment
-from restoredrill.drill.fleet import FleetJobRequest, render_yaml
+from restoredrill.drill.fleet import SCRATCH, FleetJobRequest, render_yaml
 from restoredrill.drill.result import DrillResult
 from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.ledger import Ledger
@@ -226,6 +228,8 @@ def test_ledger_holds_the_evidence(drilled: Drilled) -> None:
     assert {c["check"] for c in details["checks"]} == {
         "verify public.users",
         "verify public.orders",
+        "assert no orphaned orders",  # the playbook's application checks
+        "assert users who never logged in are there (restored before the cleanup)",
     }
     assert details["objectives"][0]["name"] == "rto"
     failing = next(r for r in records if r.details["playbook"] == "failing-drill")
@@ -291,7 +295,10 @@ def test_report_every_format(drilled: Drilled, capsys: pytest.CaptureFixture[str
 
 
 def test_kubernetes_indexed_job_emulated(
-    drilled: Drilled, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    drilled: Drilled,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Render the Job, then do what Kubernetes would: mount the ConfigMap, set the index,
     expand $(VAR) in args, run each pod's command; then aggregate the shared results."""
@@ -306,16 +313,22 @@ def test_kubernetes_indexed_job_emulated(
     for key, body in config_map["data"].items():
         (mount / key).write_text(body)
     container = job["spec"]["template"]["spec"]["containers"][0]
+    # the pod's emptyDir; under /tmp so the server's OS user can traverse to its sandboxes
+    scratch = Path(tempfile.mkdtemp(prefix="restoredrill-test-scratch-", dir="/tmp"))
+    scratch.chmod(0o711)
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    assert container["command"] == ["restoredrill"]
     for index in range(job["spec"]["completions"]):
         env = {"RESTOREDRILL_INDEX": str(index)}
         for item in container["env"]:
             if "value" in item:
-                env[item["name"]] = _kubelet_expand(item["value"], env)
+                value = _kubelet_expand(item["value"], env).replace(SCRATCH, str(scratch))
+                env[item["name"]] = value
         args = [
             _kubelet_expand(a, env).replace("/playbooks", str(mount)) for a in container["args"]
         ]
         done = run_cli(args, env=env)
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, done.stderr + done.stdout[-2000:]
         assert json.loads(done.stdout)["verdict"] == "PASS"
     assert len(list(shared.glob("*.json"))) == 2
     assert len(list(shared.glob("ledger-*.db"))) == 2
@@ -352,5 +365,8 @@ def test_invalid_playbook_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     good = PLAYBOOKS / "quarterly-drill.yaml"
     code, out, err = cli(["drill", str(good), str(bad), "--json"], capsys)
-    assert code == 2 and out == ""
+    assert code == 2 and err.count("\n") == 1
     assert f"{bad}:" in err and "unknown key 'mtbf'" in err
+    document = json.loads(out)  # --json: the error as a document on stdout too
+    assert document["format"] == "restoredrill-error/1" and document["exit_code"] == 2
+    assert document["kind"] == "ConfigError" and "unknown key 'mtbf'" in document["error"]
