@@ -4,6 +4,7 @@ is refused with exit 2 and one line, never compared as if it were."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -45,4 +46,5 @@ def test_duplicate_key_in_a_dense_range_is_refused(
     assert code == 2, stderr
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     assert lines[-1].endswith("the key (k) of public.d is not unique: ('5',) appears twice")
-    assert stdout == ""
+    error = json.loads(stdout)  # --json: the error as a document too
+    assert error["format"] == "restoredrill-error/1" and error["exit_code"] == 2

@@ -313,8 +313,9 @@ def test_kubernetes_indexed_job_emulated(
     for key, body in config_map["data"].items():
         (mount / key).write_text(body)
     container = job["spec"]["template"]["spec"]["containers"][0]
-    # the pod's emptyDir; under /tmp so the server's OS user can traverse to its sandboxes
-    scratch = Path(tempfile.mkdtemp(prefix="restoredrill-test-scratch-", dir="/tmp"))
+    # the pod's emptyDir; under /tmp so the server's OS user can traverse to its sandboxes,
+    # and short: a sandbox's socket path must stay under the 107-byte Unix socket limit
+    scratch = Path(tempfile.mkdtemp(prefix="rd-k8s-", dir="/tmp"))
     scratch.chmod(0o711)
     request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     assert container["command"] == ["restoredrill"]
