@@ -28,7 +28,7 @@ from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
 from restoredrill.models import BaseBackup, RecoveryTarget, RestorePlan, RestoreResult, WalSegment
 from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
-from restoredrill.sandboxes.local_mysql import LocalMySQL
+from restoredrill.sandboxes.replay_tuning import replay_tuning
 from restoredrill.sources import wal_fetch
 from restoredrill.sources.base import (
     CustomFetch,
@@ -43,6 +43,7 @@ from restoredrill.timing import PhaseClock, PhaseRecord, ProgressListener, Silen
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
+    from restoredrill.sandboxes.local_mysql import LocalMySQL
     from restoredrill.sandboxes.rds import RdsOptions
 
 
@@ -143,6 +144,7 @@ def restored(
             note = {"manifest": "checked against backup_manifest", "none": warning}
             notes = [note.get(base_check), retry_note(source)]
             record.detail = "; ".join(n for n in notes if n) or None
+            data_bytes = record.bytes or plan.base_backup.size_bytes
         staging = sandbox.work / "wal"
         staging.mkdir()
         sandbox.run_as.own(staging)
@@ -158,7 +160,8 @@ def restored(
             return naming_the_damage(plan, sandbox.log_text, DEFAULT_SEGMENT_SIZE)
 
         with disk("replay WAL"), damage(), clock.phase("replay WAL") as record:
-            sandbox.launch(replay_settings(tools, sandbox.datadir), recovery=True)
+            settings = replay_settings(tools, sandbox.datadir)
+            sandbox.launch({**settings, **replay_tuning(data_bytes)}, True)
             sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout)
             record.bytes = plan.wal_range.bytes if plan.wal_range else None
             record.detail = wal_fetch.summarize(sandbox.root)

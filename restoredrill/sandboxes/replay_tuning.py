@@ -1,0 +1,56 @@
+"""Server settings for a restore sandbox, tuned for replaying WAL as fast as the machine
+allows. The copy is throwaway: nothing in it must survive a crash of this machine, so it
+need not be durable (fsync, full-page writes), and it may use a fair share of memory.
+
+Each lever can be turned off for a benchmark (bench/restore_speed_bench.py) with
+RESTOREDRILL_BENCH_OFF=<lever>[,<lever>...]; that switch is for measuring, not for users."""
+
+from __future__ import annotations
+
+import os
+
+MIB = 1 << 20
+# shared_buffers: enough to hold the restored data (replay then never evicts a dirty page
+# to make room), but at most a quarter of the machine's memory (PostgreSQL's own advice)
+# and 8 GB; at least the stock 128 MB.
+MIN_BUFFERS = 128 * MIB
+MAX_BUFFERS = 8 << 30
+
+
+def lever_off(name: str) -> bool:
+    """Is lever ``name`` switched off for a benchmark run?"""
+    return name in os.environ.get("RESTOREDRILL_BENCH_OFF", "").split(",")
+
+
+def machine_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def shared_buffers(data_bytes: int, memory: int | None = None) -> str:
+    quarter = (machine_memory() if memory is None else memory) // 4
+    wanted = min(data_bytes, quarter, MAX_BUFFERS)
+    return f"{max(MIN_BUFFERS, wanted) // MIB}MB"
+
+
+def replay_tuning(data_bytes: int) -> dict[str, str]:
+    """Settings that make replay and the end-of-recovery checkpoint cheap; ``data_bytes``:
+    the size of the restored data directory."""
+    if lever_off("tuning"):
+        return {}
+    return {
+        # No flush to disk: the end-of-recovery checkpoint and restartpoints only write.
+        "fsync": "off",
+        "full_page_writes": "off",
+        "synchronous_commit": "off",
+        # No restartpoint forced by WAL volume or time while replay runs.
+        "max_wal_size": "64GB",
+        "checkpoint_timeout": "1d",
+        "shared_buffers": shared_buffers(data_bytes),
+        # Read ahead the blocks that WAL records reference (PostgreSQL 15+).
+        "recovery_prefetch": "try",
+        "maintenance_io_concurrency": "64",
+        "wal_decode_buffer_size": "4MB",
+    }
