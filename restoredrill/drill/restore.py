@@ -244,7 +244,9 @@ def _deliver_wal(
         return wal_fetch.command(path, sandbox.run_as)
     record.bytes = source.stage_segments(segments, staging, sandbox.run_as)
     source.stage_histories(staging, sandbox.run_as)
-    notes = [f"{len(segments)} segment(s)", retry_note(source)]
+    linked = sum(1 for path in staging.iterdir() if path.is_symlink())
+    count = f"{len(segments)} segment(s)" + (f", {linked} read in place" if linked else "")
+    notes = [count, retry_note(source)]
     record.detail = ", ".join(n for n in notes if n)
     return None
 

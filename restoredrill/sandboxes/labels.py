@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 from pydantic import AwareDatetime
 
+from restoredrill.levers import lever_off
 from restoredrill.models import Frozen
 from restoredrill.sandboxes.identity import START_TOLERANCE, ServerIdentity, mismatch
 
@@ -224,7 +225,7 @@ def remove_sandbox_dir(path: Path, detach: bool = False) -> None:
     free, `sandbox list` no longer shows it) and deleted by a detached ``rm``, so a restore
     does not wait for a data directory's worth of unlinks before it exits (a second or two
     per GB); `sandbox gc` finishes what an interrupted ``rm`` left."""
-    if not detach:
+    if not detach or lever_off("detach"):
         shutil.rmtree(path, ignore_errors=True)
         return
     trash = path.with_name(REMOVING + path.name)

@@ -1,13 +1,12 @@
 """Server settings for a restore sandbox, tuned for replaying WAL as fast as the machine
 allows. The copy is throwaway: nothing in it must survive a crash of this machine, so it
-need not be durable (fsync, full-page writes), and it may use a fair share of memory.
-
-Each lever can be turned off for a benchmark (bench/restore_speed_bench.py) with
-RESTOREDRILL_BENCH_OFF=<lever>[,<lever>...]; that switch is for measuring, not for users."""
+need not be durable (fsync, full-page writes), and it may use a fair share of memory."""
 
 from __future__ import annotations
 
 import os
+
+from restoredrill.levers import lever_off
 
 MIB = 1 << 20
 # shared_buffers: enough to hold the restored data (replay then never evicts a dirty page
@@ -15,11 +14,6 @@ MIB = 1 << 20
 # and 8 GB; at least the stock 128 MB.
 MIN_BUFFERS = 128 * MIB
 MAX_BUFFERS = 8 << 30
-
-
-def lever_off(name: str) -> bool:
-    """Is lever ``name`` switched off for a benchmark run?"""
-    return name in os.environ.get("RESTOREDRILL_BENCH_OFF", "").split(",")
 
 
 def machine_memory() -> int:

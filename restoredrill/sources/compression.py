@@ -1,5 +1,7 @@
-"""Reading gzip, lz4 and zstd files: gzip in-process, lz4/zstd through their CLI tools
-(used only when those tools exist on the machine)."""
+"""Reading gzip, lz4 and zstd files: gzip in-process (with python-isal, the `fast` extra,
+when installed: about 3 times zlib's speed, decompressing in a thread of its own while we
+write), lz4/zstd through their CLI tools (used only when those tools exist on the
+machine)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import IO, Literal, cast
 
 from restoredrill.errors import BackupCorrupt, SandboxDiskFull, ToolMissing
+from restoredrill.levers import lever_off
 
 Compression = Literal["none", "gzip", "lz4", "zstd"]
 SUFFIXES: dict[str, Compression] = {".gz": "gzip", ".lz4": "lz4", ".zst": "zstd"}
@@ -39,8 +42,8 @@ def open_decompressed(path: Path) -> Iterator[IO[bytes]]:
             yield handle
         return
     if kind == "gzip":
-        with gzip.open(path, "rb") as handle:
-            yield cast(IO[bytes], handle)
+        with _open_gzip(path) as handle:
+            yield handle
         return
     argv = _TOOLS[kind]
     if shutil.which(argv[0]) is None:
@@ -75,3 +78,31 @@ def decompress_to(path: Path, dest: Path) -> int:
     except (EOFError, gzip.BadGzipFile) as exc:
         raise BackupCorrupt(f"{path.name}: cannot decompress: {exc}") from exc
     return written
+
+
+@contextlib.contextmanager
+def _open_gzip(path: Path) -> Iterator[IO[bytes]]:
+    try:
+        if lever_off("isal"):
+            raise ImportError("switched off for a benchmark")
+        from isal import igzip_threaded, isal_zlib
+    except ImportError:
+        with gzip.open(path, "rb") as handle:
+            yield cast(IO[bytes], handle)
+        return
+    with igzip_threaded.open(path, "rb", threads=1) as threaded:
+        yield _IsalReader(cast(IO[bytes], threaded), isal_zlib.error)
+
+
+class _IsalReader:
+    """isal's stream, its own error for damaged data raised as the OSError gzip's is."""
+
+    def __init__(self, stream: IO[bytes], error: type[Exception]) -> None:
+        self._stream = stream
+        self._error = error
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except self._error as exc:
+            raise OSError(f"invalid compressed data: {exc}") from exc

@@ -13,9 +13,10 @@ from restoredrill.errors import BackupCorrupt, ConfigError, SandboxDiskFull
 from restoredrill.models import BaseBackup, WalSegment
 from restoredrill.osuser import RunAs
 from restoredrill.sandboxes.diskspace import NO_SPACE
-from restoredrill.sources.compression import decompress_to, open_decompressed
+from restoredrill.sources.compression import open_decompressed
 from restoredrill.sources.pg_basebackups import BASE_TAR_NAMES, list_base_backups
 from restoredrill.sources.wal_archive import WalArchive, scan_archive
+from restoredrill.sources.wal_staging import stage_wal
 
 CHUNK = 1 << 20
 
@@ -132,14 +133,11 @@ class FileSource:
         return total
 
     def stage_segments(self, segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
-        """Copy (decompressing) the segments replay needs next to the sandbox, so the
-        restore_command never reads from — let alone writes to — the production archive."""
-        total = 0
-        for segment in segments:
-            target = dest / segment.name
-            total += decompress_to(Path(segment.path), target)
-            run_as.own(target)
-        return total
+        """Put the segments replay needs (those the plan read, no others) in the staging
+        directory the sandbox's restore_command copies from: links to the archive's own
+        files, read in place, when they are uncompressed and readable by the server user;
+        decompressed copies otherwise."""
+        return stage_wal(segments, dest, run_as)
 
     def stage_histories(self, dest: Path, run_as: RunAs) -> None:
         for history in self.wal_archive.glob("*.history"):
