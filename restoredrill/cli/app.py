@@ -20,6 +20,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    # A group even when only the invoked command is registered (Typer would otherwise
+    # run a lone command as the program itself and refuse its name as an extra argument).
+    pass
+
+
 _signals: list[str] = []  # the signals received, for the one line printed at exit
 
 

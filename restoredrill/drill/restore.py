@@ -5,7 +5,7 @@ plan → provision → restore base (+ manifest check) → fetch WAL → replay 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from restoredrill.drill.recording import recorded_restore
 from restoredrill.engines.pg_tools import PgTools, find_pg_tools
 from restoredrill.engines.postgres_recovery import (
     REPLAY_DONE_MARKERS,
+    RESTORED_SEGMENT,
     recovery_settings,
     replay_settings,
     verify_base,
@@ -39,7 +40,13 @@ from restoredrill.sources.base import (
     open_source,
     retry_note,
 )
-from restoredrill.timing import PhaseClock, PhaseRecord, ProgressListener, SilentProgress
+from restoredrill.timing import (
+    PhaseClock,
+    PhaseRecord,
+    ProgressListener,
+    SilentProgress,
+    report_progress,
+)
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
@@ -162,7 +169,8 @@ def restored(
         with disk("replay WAL"), damage(), clock.phase("replay WAL") as record:
             settings = replay_settings(tools, sandbox.datadir)
             sandbox.launch({**settings, **replay_tuning(data_bytes)}, True)
-            sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout)
+            wal_bytes = plan.wal_range.bytes if plan.wal_range else None
+            sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout, replay_progress(wal_bytes))
             record.bytes = plan.wal_range.bytes if plan.wal_range else None
             record.detail = wal_fetch.summarize(sandbox.root)
         with disk("replay WAL"), damage(), clock.phase("promote/ready"):
@@ -249,6 +257,17 @@ def _deliver_wal(
     notes = [count, retry_note(source)]
     record.detail = ", ".join(n for n in notes if n)
     return None
+
+
+def replay_progress(total: int | None) -> Callable[[str], None]:
+    """Replay's progress from the server log: one line per segment restored from the
+    archive (the server takes no queries while it replays)."""
+
+    def seen(log: str) -> None:
+        restored = log.count(RESTORED_SEGMENT) * DEFAULT_SEGMENT_SIZE
+        report_progress(min(restored, total) if total else restored, total)
+
+    return seen
 
 
 def _recovery_facts(sandbox: LocalPostgres) -> tuple[datetime | None, int | None]:

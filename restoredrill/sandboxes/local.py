@@ -7,7 +7,7 @@ import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO
 
 import psycopg
@@ -189,14 +189,22 @@ class LocalPostgres:
         self.label = self.label.model_copy(update={"server": identify(pid, self.datadir)})
         labels.write_label(self.root, self.label)
 
-    def wait_for_log(self, markers: tuple[str, ...], timeout: float) -> str | None:
+    def wait_for_log(
+        self,
+        markers: tuple[str, ...],
+        timeout: float,
+        on_log: Callable[[str], None] | None = None,
+    ) -> str | None:
         """Wait until the server log shows one of ``markers``; returns the one seen, or None
-        when the server became ready without printing any."""
+        when the server became ready without printing any. ``on_log`` sees the log text
+        on every look (for progress)."""
         deadline = time.monotonic() + timeout
         watch = LogWatch(self.logfile)
         for _ in backoff(deadline):
             self._check_alive()
             log = watch.read()
+            if on_log is not None:
+                on_log(log)
             for marker in markers:
                 if marker in log:
                     return marker

@@ -331,13 +331,12 @@ def test_sandbox_disk_filling_while_staging_wal_is_an_infrastructure_error(
 def test_sandbox_disk_filling_during_replay_is_an_infrastructure_error(
     prod: Production, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Room for the base and the staged WAL, not for the segment the server's
-    restore_command copies into pg_wal: PostgreSQL takes the failed copy for the end of the
-    archive; the server log says why, and that is what we report."""
+    """Room for the base (the WAL is read in place: staging takes no room), not for the
+    segment the server's restore_command copies into pg_wal: PostgreSQL takes the failed
+    copy for the end of the archive; the server log says why, and that is what we report."""
     backup = prod.backups / "tar"
     unpacked = sum(p.stat().st_size for p in backup.iterdir() if p.name.endswith(".tar"))
-    staged = sum(p.stat().st_size for p in prod.archive.iterdir() if len(p.name) == 24)
-    with tmpfs_sandbox_root(monkeypatch, unpacked + staged + (4 << 20)) as root:
+    with tmpfs_sandbox_root(monkeypatch, unpacked + (4 << 20)) as root:
         args = ["--base-backups", str(prod.backups), "--wal-archive", str(prod.archive)]
         code, out, err = cli(["restore", *args, "--target", "latest"], capsys)
         message = err.strip().splitlines()[-1] if err.strip() else out
