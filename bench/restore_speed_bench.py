@@ -11,8 +11,8 @@ Cases: "small" (pgbench scale 1: a ~9 MB tar.gz base + 3 WAL segments) and, with
 
     .venv/bin/python bench/restore_speed_bench.py --reps 5 [--large] [--levers]
 
---levers also times restoredrill with each speed lever turned off in turn (environment
-switches read by the restore code), to show what each one is worth.
+--levers also times restoredrill with each speed lever turned off in turn
+(RESTOREDRILL_BENCH_OFF, restoredrill/levers.py), to show what each one is worth.
 Not a test: the table it prints goes to bench/results/restore_speed.md with the command.
 """
 
@@ -37,12 +37,12 @@ from restoredrill.osuser import server_user
 from restoredrill.sandboxes.local import free_port, local_postgres
 
 CLI = str(Path(sys.executable).with_name("restoredrill"))
-# Each lever, and the environment switch that turns it off (see restoredrill/drill/speed.py).
+# Each lever, and the switch that turns it off (restoredrill/levers.py).
 LEVERS = {
-    "WAL read in place (no staging copy)": {"RESTOREDRILL_STAGE_WAL": "1"},
-    "replay-tuned sandbox settings": {"RESTOREDRILL_PLAIN_SANDBOX": "1"},
-    "parallel decompression (pigz/zstd -T0)": {"RESTOREDRILL_SERIAL_DECOMPRESS": "1"},
-    "tear-down after the report": {"RESTOREDRILL_TEARDOWN_INLINE": "1"},
+    "WAL read in place (no staging copy)": "in-place",
+    "replay-tuned sandbox settings": "tuning",
+    "python-isal gzip": "isal",
+    "detached removal of the sandbox directory": "detach",
 }
 
 
@@ -152,7 +152,7 @@ def measure(case: Case, tools: PgTools, work: Path, reps: int, levers: bool) -> 
     }
     if levers:
         for lever, switch in LEVERS.items():
-            variants[f"without {lever}"] = (False, switch)
+            variants[f"without {lever}"] = (False, {"RESTOREDRILL_BENCH_OFF": switch})
     for _ in range(reps):  # interleaved, so drift on a shared machine hits every variant
         for label, (keep, env) in variants.items():
             wall, rto = with_restoredrill(case, keep, env)
