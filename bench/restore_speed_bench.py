@@ -86,6 +86,7 @@ def build_case(
 def by_hand(case: Case, tools: PgTools, work: Path) -> float:
     """Seconds from nothing to a promoted server accepting connections (tear-down excluded)."""
     run_as = server_user()
+    user = run_as.name or os.environ.get("USER", "postgres")
     target = work / f"hand-{time.monotonic_ns()}"
     target.mkdir()
     run_as.own(target)
@@ -110,10 +111,10 @@ until [ "$({bindir}/psql -h {target} -p {port} -U postgres -Atc \
 'select pg_is_in_recovery()' postgres 2>/dev/null)" = f ]; do sleep 0.05; done
 """
     start = time.monotonic()
-    subprocess.run(["runuser", "-u", run_as.name, "--", "bash", "-c", script], check=True)
+    subprocess.run(["runuser", "-u", user, "--", "bash", "-c", script], check=True)
     seconds = time.monotonic() - start
     subprocess.run(
-        ["runuser", "-u", run_as.name, "--", f"{bindir}/pg_ctl", "-D", str(target / "data"),
+        ["runuser", "-u", user, "--", f"{bindir}/pg_ctl", "-D", str(target / "data"),
          "-m", "immediate", "stop"], capture_output=True, check=False,
     )  # fmt: skip
     shutil.rmtree(target)
@@ -144,7 +145,7 @@ def median(values: list[float]) -> str:
 
 def measure(case: Case, tools: PgTools, work: Path, reps: int, levers: bool) -> list[str]:
     rows: list[str] = []
-    hand = [by_hand(case, tools, work) for _ in range(reps)]
+    hand: list[float] = []
     runs: dict[str, tuple[list[float], list[float]]] = {}
     variants: dict[str, tuple[bool, dict[str, str]]] = {
         "restoredrill": (False, {}),
@@ -154,6 +155,7 @@ def measure(case: Case, tools: PgTools, work: Path, reps: int, levers: bool) -> 
         for lever, switch in LEVERS.items():
             variants[f"without {lever}"] = (False, {"RESTOREDRILL_BENCH_OFF": switch})
     for _ in range(reps):  # interleaved, so drift on a shared machine hits every variant
+        hand.append(by_hand(case, tools, work))
         for label, (keep, env) in variants.items():
             wall, rto = with_restoredrill(case, keep, env)
             walls, rtos = runs.setdefault(label, ([], []))
