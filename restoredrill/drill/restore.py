@@ -29,7 +29,7 @@ from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
 from restoredrill.models import BaseBackup, RecoveryTarget, RestorePlan, RestoreResult, WalSegment
 from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
-from restoredrill.sandboxes.replay_tuning import replay_tuning
+from restoredrill.sandboxes.replay_tuning import data_version, replay_tuning
 from restoredrill.sources import wal_fetch
 from restoredrill.sources.base import (
     CustomFetch,
@@ -168,7 +168,9 @@ def restored(
 
         with disk("replay WAL"), damage(), clock.phase("replay WAL") as record:
             settings = replay_settings(tools, sandbox.datadir)
-            sandbox.launch({**settings, **replay_tuning(data_bytes)}, True)
+            sandbox.launch(
+                {**settings, **replay_tuning(data_bytes, data_version(sandbox.datadir))}, True
+            )
             wal_bytes = plan.wal_range.bytes if plan.wal_range else None
             sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout, replay_progress(wal_bytes))
             record.bytes = plan.wal_range.bytes if plan.wal_range else None

@@ -5,6 +5,7 @@ need not be durable (fsync, full-page writes), and it may use a fair share of me
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from restoredrill.levers import lever_off
 
@@ -29,12 +30,13 @@ def shared_buffers(data_bytes: int, memory: int | None = None) -> str:
     return f"{max(MIN_BUFFERS, wanted) // MIB}MB"
 
 
-def replay_tuning(data_bytes: int) -> dict[str, str]:
+def replay_tuning(data_bytes: int, server_major: int | None) -> dict[str, str]:
     """Settings that make replay and the end-of-recovery checkpoint cheap; ``data_bytes``:
-    the size of the restored data directory."""
+    the size of the restored data directory; ``server_major``: its PostgreSQL version (a
+    docker sandbox may run an older one; None: unknown)."""
     if lever_off("tuning"):
         return {}
-    return {
+    settings = {
         # No flush to disk: the end-of-recovery checkpoint and restartpoints only write.
         "fsync": "off",
         "full_page_writes": "off",
@@ -43,8 +45,18 @@ def replay_tuning(data_bytes: int) -> dict[str, str]:
         "max_wal_size": "64GB",
         "checkpoint_timeout": "1d",
         "shared_buffers": shared_buffers(data_bytes),
-        # Read ahead the blocks that WAL records reference (PostgreSQL 15+).
-        "recovery_prefetch": "try",
         "maintenance_io_concurrency": "64",
-        "wal_decode_buffer_size": "4MB",
     }
+    if server_major is not None and server_major >= 15:
+        # Read ahead the blocks that WAL records reference (new in PostgreSQL 15).
+        settings["recovery_prefetch"] = "try"
+        settings["wal_decode_buffer_size"] = "4MB"
+    return settings
+
+
+def data_version(datadir: Path) -> int | None:
+    """The major version in a data directory's PG_VERSION file."""
+    try:
+        return int((datadir / "PG_VERSION").read_text().strip().split(".")[0])
+    except (OSError, ValueError):
+        return None
