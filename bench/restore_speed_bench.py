@@ -22,6 +22,7 @@ import argparse
 import compileall
 import json
 import os
+import random
 import shlex
 import shutil
 import statistics
@@ -148,6 +149,16 @@ def with_restoredrill(case: Case, keep: bool, env: dict[str, str]) -> tuple[floa
     return wall, float(result["rto_seconds"])
 
 
+def settle() -> None:
+    """Start each run on a quiet disk: wait for the previous run's detached removal, then
+    flush what earlier runs left dirty (each run pays for its own writes only)."""
+    sandboxes = Path(os.environ["RESTOREDRILL_SANDBOX_DIR"])
+    deadline = time.monotonic() + 120
+    while any(sandboxes.glob(".removing-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    subprocess.run(["sync"], check=False)
+
+
 def median(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s"
 
@@ -163,9 +174,16 @@ def measure(case: Case, tools: PgTools, work: Path, reps: int, levers: bool) -> 
     if levers:
         for lever, switch in LEVERS.items():
             variants[f"without {lever}"] = (False, {"RESTOREDRILL_BENCH_OFF": switch})
+    order: list[str | None] = [None, *variants]  # None: by hand
+    shuffler = random.Random(13)
     for _ in range(reps):  # interleaved, so drift on a shared machine hits every variant
-        hand.append(by_hand(case, tools, work))
-        for label, (keep, env) in variants.items():
+        shuffler.shuffle(order)  # and no variant always runs in the wake of the same one
+        for label in order:
+            settle()
+            if label is None:
+                hand.append(by_hand(case, tools, work))
+                continue
+            keep, env = variants[label]
             wall, rto = with_restoredrill(case, keep, env)
             walls, rtos = runs.setdefault(label, ([], []))
             walls.append(wall)
