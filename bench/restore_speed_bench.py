@@ -191,7 +191,8 @@ def measure(case: Case, tools: PgTools, work: Path, reps: int, levers: bool) -> 
     anchor = statistics.median(hand)
     rows.append(f"| {case.name} | by hand (tar -xzf + cp restore_command + pg_ctl -w start) | "
                 f"{median(hand)} | - | 1.00 |")  # fmt: skip
-    for label, (walls, rtos) in runs.items():
+    for label in variants:  # in the order declared, whatever order they ran in
+        walls, rtos = runs[label]
         ratio = statistics.median(walls) / anchor
         rows.append(f"| {case.name} | {label} | {median(walls)} | {median(rtos)} | {ratio:.2f} |")
     return rows
