@@ -80,7 +80,7 @@ def resolve_relative(text: str, now: datetime) -> datetime:
 
 
 def format_duration(seconds: float | None) -> str:
-    """Short, exact-enough form for reports: 850 ms, 42.3 s, 12m 05s, 3h 04m."""
+    """Short, exact-enough form for reports: 850 ms, 42.3 s, 12m 05s, 3h 04m, 2d 05h."""
     if seconds is None:
         return "-"
     if seconds < 1:
@@ -91,4 +91,12 @@ def format_duration(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def format_age(seconds: float | None) -> str:
+    """How long ago, in format_duration's style: ``2d 05h ago``; ``never`` for None."""
+    return "never" if seconds is None else f"{format_duration(max(seconds, 0.0))} ago"

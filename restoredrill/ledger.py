@@ -36,6 +36,27 @@ CREATE TABLE IF NOT EXISTS drills (
 """
 
 
+# The ledger's schema version lives in SQLite's user_version. Each step takes the file from
+# the version before it to its own; a file from before versioning (0) already has the table,
+# which step 1 creates only if missing. Add a step (never edit one) to change the schema.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: (SCHEMA,)}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"the ledger {path} has schema version {version}, newer than this restoredrill "
+            f"knows ({SCHEMA_VERSION}): upgrade restoredrill, or give another --ledger"
+        )
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        with conn:  # one transaction per step: a failed step leaves the previous version
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {step:d}")
+
+
 def default_ledger_path() -> Path:
     configured = os.environ.get("RESTOREDRILL_LEDGER")
     if configured:
@@ -49,8 +70,7 @@ class Ledger:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path)
-            self._conn.execute(SCHEMA)
-            self._conn.commit()
+            _migrate(self._conn, self.path)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the ledger {self.path}: {exc}") from exc
 

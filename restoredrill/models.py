@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
+    model_validator,
 )
 
 from restoredrill.lsn import Lsn
@@ -20,6 +21,23 @@ from restoredrill.lsn import Lsn
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: object) -> object:
+        """Computed fields are written out (readers of the JSON want them) and recomputed on
+        reading: accept them back, so every document restoredrill writes, it can read."""
+        if not isinstance(data, dict):
+            return data
+        drop = set(cls.model_computed_fields)
+        # The CLI names every document it prints ({"format": "restoredrill-plan/1", ...}),
+        # also those whose model has no format field of its own.
+        name = data.get("format")
+        if "format" not in cls.model_fields and str(name).startswith("restoredrill-"):
+            drop.add("format")
+        if drop & data.keys():
+            return {k: v for k, v in data.items() if k not in drop}
+        return data
 
 
 TargetKind = Literal["time", "lsn", "xid", "name", "latest", "immediate", "position", "gtid"]
@@ -236,6 +254,9 @@ class VerifyReport(Frozen):
     seconds: float
 
 
+LEGACY_CHECKSUM_ALGORITHM = "md5-halves-sum/1"
+
+
 class Manifest(Frozen):
     """Counts and checksums of every table in one snapshot (``restoredrill manifest``)."""
 
@@ -247,6 +268,8 @@ class Manifest(Frozen):
     snapshot_position: str | None = None  # MariaDB/MySQL: binlog FILE:POS (GTID) of the snapshot
     restore_point: str | None
     restore_point_lsn: Lsn | None
+    # How the checksums were computed; files from before this field used md5 of the row text.
+    checksum_algorithm: str = LEGACY_CHECKSUM_ALGORITHM
     tables: dict[str, TableFingerprint]
 
 
@@ -336,6 +359,8 @@ class DiffStats(Frozen):
     rows_fetched: int
     scan_seconds: float  # first level: every row hashed once on each side
     scan_rows_per_second: float | None
+    rows_listed: int = 0  # dense ranges: rows listed as (key, row hash), both sides
+    dense_ranges: int = 0
 
 
 class RowDiff(Frozen):

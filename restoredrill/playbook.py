@@ -237,10 +237,28 @@ class VerifySpec(Strict):
         return self.manifest if self.manifest is not None else str(self.production)
 
 
+class AssertionSpec(Strict):
+    """An application check run read-only on the restored copy: SQL returning one row with
+    one boolean column, true when the data holds (e.g. no orphaned rows)."""
+
+    name: str = Field(min_length=1)
+    sql: str = Field(min_length=1)
+    timeout: Duration = 300.0  # statement timeout
+
+
 class DatabaseSpec(Strict):
     name: str = "postgres"  # the database inside the restored cluster
     label: str | None = None  # how reports and the ledger name it (default: playbook:name)
     verify: VerifySpec | None = None
+    assertions: list[AssertionSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_assertions(self) -> DatabaseSpec:
+        names = [a.name for a in self.assertions]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"assertion names must be unique: {', '.join(twice)} repeated")
+        return self
 
 
 class Objectives(Strict):

@@ -32,6 +32,17 @@ _MYSQL_GTID = re.compile(
 _POSITION = re.compile(r"(?P<file>[^:/\s]+\.\d{6,}):(?P<pos>\d+)")
 
 
+def parse_gtid(text: str, option: str = "--target-gtid") -> str:
+    """A MariaDB (domain-server-seq) or MySQL (uuid:N) GTID, stripped."""
+    value = text.strip()
+    if not (_MARIA_GTID.fullmatch(value) or _MYSQL_GTID.fullmatch(value)):
+        raise InvalidTarget(
+            f"{option} {text!r} is not a GTID (MariaDB domain-server-seq such as "
+            "0-1-42, or MySQL uuid:N)"
+        )
+    return value
+
+
 def _position_target(text: str, exclusive: bool) -> RecoveryTarget:
     if exclusive:
         raise InvalidTarget(
@@ -100,13 +111,7 @@ def parse_target(
     if position is not None:
         return _position_target(position, exclusive)
     if gtid is not None:
-        text = gtid.strip()
-        if not (_MARIA_GTID.fullmatch(text) or _MYSQL_GTID.fullmatch(text)):
-            raise InvalidTarget(
-                f"--target-gtid {gtid!r} is not a GTID (MariaDB domain-server-seq such as "
-                "0-1-42, or MySQL uuid:N)"
-            )
-        return RecoveryTarget(kind="gtid", gtid=text, inclusive=inclusive)
+        return RecoveryTarget(kind="gtid", gtid=parse_gtid(gtid), inclusive=inclusive)
     if time is not None:
         return RecoveryTarget(kind="time", time=parse_time(time), inclusive=inclusive)
     if lsn is not None:

@@ -6,7 +6,9 @@ the GTID and the binlog position right after it, as the server reports them."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ import pytest
 from restoredrill.engines import mysql as my
 from restoredrill.engines import mysql_archiving as archiving
 from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
+from tests.pgsetup import private_sandbox_root
 
 DB = "drill"
 
@@ -109,3 +112,40 @@ def counter_rows(dsn: str) -> list[int]:
 def copy_dir(source: Path, dest: Path) -> Path:
     shutil.copytree(source, dest)
     return dest
+
+
+def mariadbd_pids_under(root: Path) -> list[int]:
+    """PIDs of live mariadbd / mysqld processes whose arguments name a path under ``root``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().split(") ", 1)[-1]
+        except OSError:
+            continue
+        if state.startswith("Z") or not argv or not argv[0].endswith((b"mariadbd", b"mysqld")):
+            continue
+        if any(str(root).encode() in a for a in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+@contextlib.contextmanager
+def mysql_sandbox_root() -> Iterator[Path]:
+    """A private sandbox directory (for RESTOREDRILL_SANDBOX_DIR); a server a failing test
+    leaves there is killed."""
+    with private_sandbox_root() as root:
+        try:
+            yield root
+        finally:
+            for pid in mariadbd_pids_under(root):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def assert_no_mysql_left(root: Path) -> None:
+    """No sandbox directory and no mariadbd under ``root``."""
+    assert [p for p in root.iterdir() if not p.name.startswith(".")] == []
+    assert mariadbd_pids_under(root) == []

@@ -10,6 +10,7 @@ target at any commit and know exactly which rows the restore must contain.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from psycopg import sql
@@ -336,3 +338,10 @@ def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def sandboxes_of(stdout: str) -> list[dict[str, Any]]:
+    """The sandboxes of a `sandbox list/gc/rm --json` document."""
+    document = json.loads(stdout)
+    assert document["format"] == "restoredrill-sandboxes/1", document
+    return list(document["sandboxes"])

@@ -9,7 +9,7 @@ from types import FrameType
 
 import typer
 
-from restoredrill.cli.common import err
+from restoredrill.cli.common import err, invocation, write_document
 from restoredrill.errors import Interrupted, InterruptSignal, RestoreDrillError, interrupt_name
 
 app = typer.Typer(
@@ -45,7 +45,23 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise InterruptSignal(name)
 
 
+def _fail(error: str, exit_code: int, kind: str, what: str = "error") -> None:
+    """The one-line message on stderr; with --json also an error document on stdout (so a
+    consumer parsing stdout reads what went wrong, not an empty stream)."""
+    err.print(f"restoredrill: {what}: {error}", markup=False, soft_wrap=True)
+    if invocation.json:
+        write_document(
+            {
+                "format": "restoredrill-error/1",
+                "error": error,
+                "exit_code": exit_code,
+                "kind": kind,
+            }
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
+    invocation.json = False
     _register(sys.argv[1:] if argv is None else argv)
     # The driver logs "error ignored in rollback" when a cancelled statement's rollback meets
     # a closing connection; the one error line below already says what happened.
@@ -60,16 +76,13 @@ def main(argv: list[str] | None = None) -> None:
         # into a silent exit 130; the line saying so is printed below.
         app(args=argv)
     except RestoreDrillError as exc:
-        err.print(f"restoredrill: error: {exc}", markup=False, soft_wrap=True)
+        _fail(str(exc), exc.exit_code, type(exc).__name__)
         sys.exit(exc.exit_code)
     except SystemExit as exc:
         if exc.code == Interrupted.exit_code:
-            err.print(f"restoredrill: error: {interrupt_name(_signals[0] if _signals else None)}")
+            name = interrupt_name(_signals[0] if _signals else None)
+            _fail(name, Interrupted.exit_code, "Interrupted")
         raise
     except Exception as exc:  # the one place an unexpected error becomes exit 4
-        err.print(
-            f"restoredrill: internal error: {type(exc).__name__}: {exc}",
-            markup=False,
-            soft_wrap=True,
-        )
+        _fail(f"{type(exc).__name__}: {exc}", 4, "InternalError", "internal error")
         sys.exit(4)

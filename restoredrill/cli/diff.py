@@ -29,7 +29,8 @@ WhereOpt = Annotated[
     typer.Option(
         "--where",
         metavar="SQL",
-        help="Only rows matching this SQL condition, on both sides. Trusted input: it is "
+        help="Only rows matching this SQL condition on either side (such a row is compared "
+        "with the other side's row of the same key, matching or not). Trusted input: it is "
         "run as SQL, as written.",
     ),
 ]

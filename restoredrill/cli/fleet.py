@@ -1,4 +1,5 @@
-"""`restoredrill fleet render`: a Kubernetes Indexed Job running one playbook per index."""
+"""`restoredrill fleet render`: a Kubernetes Indexed Job running one playbook per index (a
+CronJob with --schedule)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.drill.fleet import FleetJobRequest, render_yaml
+from restoredrill.drill.fleet import FleetJobRequest, Resources, render_yaml
 
 app = typer.Typer(help="Run drills beyond one machine.", no_args_is_help=True)
 
@@ -32,8 +33,28 @@ def render_command(
         str | None,
         typer.Option("--secret", help="Secret whose keys become environment variables."),
     ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option("--schedule", metavar="CRON", help="Render a CronJob, e.g. '0 3 * * 1'."),
+    ] = None,
+    retries_per_index: Annotated[
+        int, typer.Option("--retries-per-index", min=0, help="Retries of infrastructure errors.")
+    ] = 1,
+    cpu_request: Annotated[str, typer.Option("--cpu-request")] = Resources.cpu_request,
+    memory_request: Annotated[str, typer.Option("--memory-request")] = Resources.memory_request,
+    cpu_limit: Annotated[str, typer.Option("--cpu-limit")] = Resources.cpu_limit,
+    memory_limit: Annotated[str, typer.Option("--memory-limit")] = Resources.memory_limit,
+    ttl: Annotated[
+        int,
+        typer.Option(
+            "--ttl", min=0, help="Seconds a finished Job is kept (ttlSecondsAfterFinished)."
+        ),
+    ] = 7 * 24 * 3600,
+    run_as_user: Annotated[
+        int, typer.Option("--run-as-user", min=1, help="Non-root uid the pods run as.")
+    ] = 10001,
 ) -> None:
-    """Print the ConfigMap + Indexed Job YAML (kubectl apply -f -)."""
+    """Print the ConfigMap + Indexed Job (or CronJob) YAML (kubectl apply -f -)."""
     text = render_yaml(
         FleetJobRequest(
             playbooks=playbooks,
@@ -44,6 +65,11 @@ def render_command(
             parallelism=parallelism,
             results_claim=results_claim,
             secret=secret,
+            schedule=schedule,
+            retries_per_index=retries_per_index,
+            ttl_seconds_after_finished=ttl,
+            resources=Resources(cpu_request, memory_request, cpu_limit, memory_limit),
+            run_as_user=run_as_user,
         )
     )
     sys.stdout.write(text)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, LedgerOpt, out
+from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_list, out
 from restoredrill.ledger import Ledger
 from restoredrill.report.terminal import render_history
 
@@ -23,6 +21,6 @@ def history_command(
     with Ledger(ledger) as history:
         entries = history.entries(limit=limit, database=database)
     if json_output:
-        sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
+        emit_list("restoredrill-history/1", "entries", entries)
     else:
         render_history(out, entries)

@@ -30,7 +30,9 @@ def find_command(
     base_backups: Annotated[
         Path | None,
         typer.Option(
-            "--base-backups", help="Base backups: read WAL from the oldest one's start on."
+            "--base-backups",
+            help="PostgreSQL base backups: read WAL from the oldest one's start on. "
+            "MariaDB: the snapshot, named in the recover command.",
         ),
     ] = None,
     since: Annotated[
@@ -50,7 +52,10 @@ def find_command(
     ),
     dsn: Annotated[
         str | None,
-        typer.Option("--dsn", help="Production (opened read-only) to name the tables."),
+        typer.Option(
+            "--dsn",
+            help="Production (opened read-only) to name the tables; the recover command's --to.",
+        ),
     ] = None,
     pg_bin: PgBinOpt = None,
     json_output: JsonOpt = False,

@@ -57,8 +57,17 @@ def recover_command(
         typer.Option(
             "--incident-xid",
             metavar="XID",
-            help="The incident's transaction (from `incident find`): restore to just before "
-            "and just after it. Instead of --before/--after.",
+            help="PostgreSQL: the incident's transaction (from `incident find`): restore to "
+            "just before and just after it. Instead of --before/--after.",
+        ),
+    ] = None,
+    incident_gtid: Annotated[
+        str | None,
+        typer.Option(
+            "--incident-gtid",
+            metavar="GTID",
+            help="MariaDB/MySQL: the incident's GTID (from `incident find --binlog-archive`): "
+            "restore to just before and just after it. Instead of --before/--after.",
         ),
     ] = None,
     out_file: Annotated[
@@ -84,8 +93,10 @@ def recover_command(
     """Recover what an incident destroyed: restore before and after it, diff, reapply.
 
     The diff of the two restores is the incident's exact effect; it goes to reapply as a
-    dry run unless --execute. Give the incident as --incident-xid N (see `incident find`)
-    or as --before T1 --after T2. Exit 0 done, 1 conflicts, 2 refused."""
+    dry run unless --execute. Give the incident as --incident-xid N (PostgreSQL) or
+    --incident-gtid G (MariaDB/MySQL; see `incident find`), or as --before T1 --after T2.
+    MariaDB/MySQL: --base-backups is the snapshot, --wal-archive the binlog archive.
+    Exit 0 done, 1 conflicts, 2 refused."""
     request = RecoverRequest(
         base_backups=base_backups,
         wal_archive=wal_archive,
@@ -109,6 +120,7 @@ def recover_command(
         pg_bin=pg_bin,
         os_user=os_user,
         incident_xid=incident_xid,
+        incident_gtid=incident_gtid,
     )
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     result = recover(request, progress)

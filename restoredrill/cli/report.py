@@ -39,12 +39,21 @@ def report_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when the window has failures or breaches.")
     ] = False,
+    include_demo: Annotated[
+        bool,
+        typer.Option(
+            "--include-demo",
+            help="Count runs recorded by `restoredrill demo` (listed apart by default).",
+        ),
+    ] = False,
     ledger: LedgerOpt = None,
 ) -> None:
     """SLA report from the drill ledger (md, html, json, junit, prometheus, PNG plot).
 
-    Per database: drills, pass rate, restore p50/p95/max vs RTO, RPO vs objective, SLA
-    breaches apart from correctness failures, and the evidence pack."""
+    A headline, then per database and kind of drill: drills, pass rate (a drill over its
+    RTO is not a pass), restore p50/p95/max vs that kind's RTO, RPO vs objective, days since
+    the last success, SLA breaches apart from correctness failures, and the evidence pack.
+    Demo runs are listed apart unless --include-demo."""
     if fmt is not None and fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     report = build_report(
@@ -53,6 +62,7 @@ def report_command(
             since=parse_since(since) if since else None,
             databases=database or None,
             from_dir=from_dir,
+            include_demo=include_demo,
         )
     )
     plot_png: bytes | None = None
@@ -96,9 +106,9 @@ def _emit(fmt: str, report: object, output: Path | None, plot_png: bytes | None)
     elif fmt == "json":
         data = report.model_dump_json(indent=2) + "\n"
     elif fmt == "junit":
-        from restoredrill.report.junit import report_junit
+        from restoredrill.report.junit import report_junit, to_bytes
 
-        data = report_junit(report).tostring()  # type: ignore[no-untyped-call]
+        data = to_bytes(report_junit(report))
     else:
         from restoredrill.report.prometheus import render
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, out
+from restoredrill.cli.common import JsonOpt, emit_list, out
 from restoredrill.errors import ConfigError
 from restoredrill.report.terminal import render_sandboxes
 from restoredrill.sandboxes import gc
@@ -119,4 +117,4 @@ def _notes(states: list[SandboxState], dry_run: bool, leaving: bool) -> None:
 
 
 def _dump(states: list[SandboxState]) -> None:
-    sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in states], indent=2) + "\n")
+    emit_list("restoredrill-sandboxes/1", "sandboxes", states)

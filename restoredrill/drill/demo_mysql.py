@@ -4,10 +4,11 @@ A small "production" with binary logging and a users/orders schema takes traffic
 snapshot (mariadb-dump --single-transaction --master-data=2, gzipped); a manifest is taken;
 then the cleanup job's DELETE also wipes every user whose last_login is NULL (and, by the
 foreign key's cascade, their orders). The closed binlogs are copied to an archive, as a
-backup job would. The drill plans, restores to just before the incident (snapshot + binlog
-replay), verifies against the manifest, shows what the incident cost, diffs a restore from
-just before against one from just after it, and prepares the reapply (dry run; with
---repair carried through and verified)."""
+backup job would. The drill finds the incident in the binlog archive (`incident find`: the
+transaction that changed the most rows, by GTID), restores to just before the incident
+(snapshot + binlog replay), verifies against the manifest, shows what the incident cost,
+diffs that restore against one to just after the found GTID, and prepares the reapply (dry
+run; with --repair carried through and verified)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from restoredrill.drill.demo import INCIDENT_INTENT, DemoResult
 from restoredrill.drill.demo_story import incident_losses, incident_step, record_demo
+from restoredrill.drill.incident import FindRequest, find_incidents
 from restoredrill.drill.manifest import create_manifest, write_manifest
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
@@ -201,6 +203,10 @@ def run_mysql_demo(
             manifest, target_dsn = staged.fingerprint, staged.dsn
             incident_at, after_incident = staged.incident_at, staged.after_incident
 
+            listener.note("find: the transactions that changed the most rows, in the binlogs")
+            found = find_incidents(
+                FindRequest(None, snapshots, top=3, dsn=target_dsn, binlog_archive=archive)
+            )
             target = RecoveryTarget(kind="time", time=incident_at)
             request = RestoreRequest(
                 snapshots, archive, target, os_user=os_user, dbname=DATABASE, engine="mariadb"
@@ -215,10 +221,18 @@ def run_mysql_demo(
                     as_of_columns={t: "created_at" for t in DEMO_TABLES},
                     as_of=incident_at,
                 )
+                # Just after the transaction the binlogs showed as the biggest: the diff is
+                # then that transaction's effect, whatever ran around it.
+                biggest = found.incidents[0].gtid if found.incidents else None
+                after_target = (
+                    RecoveryTarget(kind="gtid", gtid=biggest, inclusive=True)
+                    if biggest is not None
+                    else RecoveryTarget(kind="time", time=after_incident)
+                )
                 after_request = RestoreRequest(
                     snapshots,
                     archive,
-                    RecoveryTarget(kind="time", time=after_incident),
+                    after_target,
                     os_user=os_user,
                     dbname=DATABASE,
                     engine="mariadb",
@@ -270,6 +284,7 @@ def run_mysql_demo(
         repair_again=incident.repair_again,
         repair_check=incident.repair_check,
         engine="mariadb",
+        found=found,
     )
 
 
@@ -285,6 +300,10 @@ def _next_steps(status: VerifyStatus) -> list[str]:
         "restoredrill diff RESTORED_DSN mysql://USER@HOST/DB --table T --out diff.json"
         "   # then: restoredrill reapply diff.json --to mysql://USER@HOST/DB",
         "restoredrill history   # every drill is recorded",
+        "restoredrill incident find --binlog-archive DIR --since T1 --until T2"
+        "   # the transactions that changed the most rows, from the binlogs alone",
+        "restoredrill recover --base-backups DUMP_OR_DIR --wal-archive DIR --incident-gtid G"
+        " --table T --to mysql://USER@HOST/DB   # what it destroyed, put back (dry run)",
     ]
     if status != VerifyStatus.PASS:
         steps.insert(0, "the demo's own verification did not pass: please report it")

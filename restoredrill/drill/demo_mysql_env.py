@@ -3,7 +3,7 @@ left running, with its snapshot (a gzipped mariadb-dump with its binlog coordina
 binlog archive and a manifest in DIR, so ``playbooks/mariadb-binlog-drill.yaml`` can run
 against it.
 
-DIR gets ``demo.env`` (``export DEMO_DIR=... DEMO_DSN=mysql://... DEMO_SNAPSHOT=...``: source
+DIR gets ``demo.env`` (``export DEMO_MARIADB_DIR=... DEMO_MARIADB_DSN=mysql://...``: source
 it, then ``restoredrill drill playbooks/mariadb-binlog-drill.yaml``) and ``demo.json`` (the
 same facts); ``restoredrill demo --teardown DIR`` stops the production and removes it."""
 
@@ -28,6 +28,7 @@ from restoredrill.sandboxes.local_mysql import local_mysql
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
 PLAYBOOK = "playbooks/mariadb-binlog-drill.yaml"
+PREFIX = "DEMO_MARIADB_"
 
 
 class MysqlDemoEnvironment(Frozen):
@@ -45,15 +46,16 @@ class MysqlDemoEnvironment(Frozen):
     env_file: str
 
     def variables(self) -> dict[str, str]:
+        """Named apart from the PostgreSQL demo's (DEMO_...): both env files can be sourced
+        in one shell and every example playbook run at once."""
         return {
-            "DEMO_ENGINE": self.engine,
-            "DEMO_DIR": self.directory,
-            "DEMO_DSN": self.dsn,
-            "DEMO_SNAPSHOT": self.snapshot,
-            "DEMO_BINLOG_ARCHIVE": self.binlog_archive,
-            "DEMO_MANIFEST": self.manifest,
-            "DEMO_INCIDENT_BEFORE": self.incident_before.isoformat(),
-            "DEMO_INCIDENT_AFTER": self.incident_after.isoformat(),
+            f"{PREFIX}DIR": self.directory,
+            f"{PREFIX}DSN": self.dsn,
+            f"{PREFIX}SNAPSHOT": self.snapshot,
+            f"{PREFIX}BINLOG_ARCHIVE": self.binlog_archive,
+            f"{PREFIX}MANIFEST": self.manifest,
+            f"{PREFIX}INCIDENT_BEFORE": self.incident_before.isoformat(),
+            f"{PREFIX}INCIDENT_AFTER": self.incident_after.isoformat(),
         }
 
 

@@ -1,13 +1,14 @@
 """`incident find` over archived MariaDB/MySQL binlogs: row events per GTID.
 
-The binlog names tables itself, so no DSN is needed. `recover` by GTID is not there yet:
-the report says how to restore to just before the transaction instead."""
+The binlog names tables itself, so no DSN is needed. The report names the
+`recover --incident-gtid` command that restores to just before and just after the biggest."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
 
+from restoredrill import dsn as dsnlib
 from restoredrill.drill.incident_models import (
     FindRequest,
     Incident,
@@ -54,6 +55,19 @@ def _incident(tx: BinlogTx, tables: Sequence[str]) -> Incident | None:
     )
 
 
+def recover_command(request: FindRequest, incident: Incident) -> str:
+    """The `restoredrill recover` command that puts back exactly what ``incident`` did
+    (recover spells MariaDB's snapshot --base-backups and its binlog archive --wal-archive)."""
+    assert incident.gtid is not None
+    argv = ["restoredrill", "recover"]
+    argv += ["--base-backups", str(request.base_backups or "SNAPSHOT")]
+    argv += ["--wal-archive", str(request.binlog_archive), "--incident-gtid", incident.gtid]
+    for table in incident.tables:
+        argv += ["--table", table.table]
+    argv += ["--to", dsnlib.redact(request.dsn) if request.dsn else "PRODUCTION_DSN"]
+    return shlex.join(argv)
+
+
 def find_binlog_incidents(request: FindRequest) -> IncidentReport:
     assert request.binlog_archive is not None
     archive = scan_binlog_archive(request.binlog_archive)
@@ -79,13 +93,7 @@ def find_binlog_incidents(request: FindRequest) -> IncidentReport:
             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             + ": transactions written there are not counted"
         )
-    command = None
-    if ranked and ranked[0].gtid is not None:
-        argv = ["restoredrill", "restore", "--engine", "mariadb", "--snapshot", "SNAPSHOT"]
-        argv += ["--binlog-archive", str(request.binlog_archive)]
-        argv += ["--target-gtid", ranked[0].gtid, "--exclusive", "--keep"]
-        command = shlex.join(argv)
-        notes.append("recover --incident-gtid is not available yet: restore to just before it")
+    command = recover_command(request, ranked[0]) if ranked and ranked[0].gtid else None
     return IncidentReport(
         engine="mariadb",
         wal_archive=None,

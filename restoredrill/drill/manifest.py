@@ -4,6 +4,7 @@ tied to a named restore point, saved to a file that ``verify`` can compare a res
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +13,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from restoredrill import dsn as dsnlib
+from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.private_file import check_writable, write_private
 from restoredrill.engines.base import Engine, engine_for_dsn
+from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import Manifest, TableFingerprint
 
@@ -46,12 +49,20 @@ def create_manifest(
             selected = list(known.values())
         else:
             selected = [known[engine.resolve_table(spec, set(known))] for spec in tables]
-        fingerprints: dict[str, TableFingerprint] = {}
+        found: dict[str, TableFingerprint] = {}
+        lock = threading.Lock()
+
+        def one(connection: Any, table: TableName) -> None:
+            fingerprint = engine.fingerprint(connection, table)
+            with lock:
+                found[table.display] = fingerprint
+
         with engine.snapshot(conn):
             # The first statement takes the snapshot; its position is read in the same one.
             snapshot_lsn, snapshot_position = engine.snapshot_position(conn)
-            for table in selected:
-                fingerprints[table.display] = engine.fingerprint(conn, table)
+            # More connections import this very snapshot: several tables at once.
+            FanOut[TableName](engine, lambda: _open(engine, dsn)).run(conn, selected, one)
+        fingerprints = {table.display: found[table.display] for table in selected}
         point_lsn = None
         if restore_point is not None:
             point_lsn = _create_restore_point(engine, conn, restore_point)
@@ -69,8 +80,19 @@ def create_manifest(
         snapshot_position=snapshot_position,
         restore_point=restore_point,
         restore_point_lsn=point_lsn,
+        checksum_algorithm=engine.checksum_algorithm,
         tables=fingerprints,
     )
+
+
+def _open(engine: Engine, dsn: str) -> Any:
+    conn = engine.connect(dsn, read_only=True)
+    try:
+        engine.pin_session(conn)
+    except BaseException:
+        engine.close(conn)
+        raise
+    return conn
 
 
 def _create_restore_point(engine: Engine, conn: Any, name: str) -> int:

@@ -27,7 +27,7 @@ def message(result: DrillResult) -> dict[str, str]:
     ]
     lines += [f"• SLA breach: {b}" for b in result.breaches[:5]]
     lines += [f"• failure: {f}" for f in result.failures[:5]]
-    if result.error:
+    if result.error and result.error not in result.failures:
         lines.append(f"• error: {result.error}")
     return {"text": "\n".join(lines)}
 

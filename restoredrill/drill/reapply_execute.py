@@ -6,6 +6,7 @@ rolls the batch in flight back and says how to resume."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,21 +14,30 @@ from typing import Any
 
 from restoredrill.drill.reapply_checkpoint import Checkpoint, write_checkpoint
 from restoredrill.drill.reapply_readback import check_written
+from restoredrill.drill.reapply_set import NeedArchive, write_set
 from restoredrill.drill.reapply_work import (
     Item,
     ReapplyOptions,
     TableWork,
+    batch_settings,
     build_batch,
     classify,
     current_rows,
     key_of,
 )
 from restoredrill.engines.base import Engine
+from restoredrill.engines.staging import Stager
 from restoredrill.errors import Interrupted, InterruptSignal, interrupt_name
-from restoredrill.models import ReapplyConflict, ServerIdentity
+from restoredrill.models import ReapplyConflict, RowOutcome, ServerIdentity
 from restoredrill.timing import ProgressListener
 
 CONFLICTS_LISTED = 50
+
+# An interrupt inside a batch's COPY or pipeline leaves the connection busy: psycopg's
+# ROLLBACK on the way out fails and it logs "error ignored in rollback" (to stderr, without a
+# handler). The connection is then cancelled and closed, so the server rolls the batch back;
+# the one line printed is reapply's own.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 AfterBatch = Callable[[int], None]
 
 
@@ -87,10 +97,6 @@ def predict(
                         conflicts.append(_conflict(work, item, reason))
 
 
-class _NeedArchive(Exception):
-    """A batch is about to archive its first row: roll back, create the archive, redo it."""
-
-
 @dataclass
 class Run:
     """What ``execute`` needs besides the work; ``state`` says where an interrupt landed."""
@@ -106,6 +112,7 @@ class Run:
     after_batch: AfterBatch | None = None
     state: str = "idle"  # idle | open | commit | committed
     committed: int = 0  # batches committed by this run
+    stager: Stager | None = None  # set-based batches (engine.staging), else row by row
 
 
 def _apply(
@@ -115,35 +122,25 @@ def _apply(
     batch: list[Item],
     run: Run,
     conflicts: list[ReapplyConflict],
+    begin: int,
 ) -> None:
     """One batch in one transaction: lock and classify, then write only the changed rows
     that still hold their guard (archived first), and the lost rows."""
     opts = run.opts
+    stager = run.stager
     with engine.transaction(conn):
         run.state = "open"
-        lock = build_batch(engine, work, batch, opts, for_update=True)
-        for statement in lock.settings:
+        for statement in batch_settings(engine, work, opts):
             engine.execute(conn, statement)
-        current = current_rows(engine, conn, work, lock.lock)
-        expected = [classify(work, i, current) for i in batch]
-        updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
-        if updates and work.archive is not None and not work.archive_exists:
-            raise _NeedArchive
-        statements = build_batch(
-            engine, work, batch, opts, True, archive_rows=work.archive_exists, updates=updates
-        )
-        updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
-        written = {
-            n: item
-            for n, item in enumerate(batch)
-            if (item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted)
-            or (item.kind == "changed" and n in updated)
-        }
-        rewritten = check_written(engine, conn, work, written)
+        if stager is not None:
+            payload = work.payloads.get(begin)
+            found = write_set(engine, stager, conn, work, batch, payload)
+            expected, updated, inserted, rewritten = found
+        else:
+            expected, updated, inserted, rewritten = _write_rows(engine, conn, work, batch, opts)
         for n, item in enumerate(batch):
             outcome, reason = expected[n]
-            key = tuple(item.values.get(k) for k in work.key)
-            if item.kind == "lost" and outcome == "insert" and key not in inserted:
+            if item.kind == "lost" and outcome == "insert" and n not in inserted:
                 outcome, reason = "conflict", "inserted concurrently in production"
             if item.kind == "changed" and outcome == "update" and n not in updated:
                 outcome, reason = "conflict", "the guard did not match when writing"
@@ -155,6 +152,33 @@ def _apply(
         run.state = "commit"  # leaving the block sends COMMIT
     run.state = "committed"
     run.committed += 1
+
+
+def _write_rows(
+    engine: Engine, conn: Any, work: TableWork, batch: list[Item], opts: ReapplyOptions
+) -> tuple[list[tuple[RowOutcome, str]], set[int], set[int], dict[int, str]]:
+    """``write_set`` with one guarded statement per row (engines without staging)."""
+    lock = build_batch(engine, work, batch, opts, for_update=True)
+    current = current_rows(engine, conn, work, lock.lock)
+    expected = [classify(work, i, current) for i in batch]
+    updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
+    if updates and work.archive is not None and not work.archive_exists:
+        raise NeedArchive
+    statements = build_batch(
+        engine, work, batch, opts, True, archive_rows=work.archive_exists, updates=updates
+    )
+    updated, inserted = engine.apply_batch(conn, statements.writes, statements.insert)
+    added = {
+        n
+        for n, item in enumerate(batch)
+        if item.kind == "lost" and tuple(item.values.get(k) for k in work.key) in inserted
+    }
+    written = {
+        n: item
+        for n, item in enumerate(batch)
+        if n in added or (item.kind == "changed" and n in updated)
+    }
+    return expected, updated, added, check_written(engine, conn, work, written)
 
 
 def _create_archive(engine: Engine, conn: Any, work: TableWork) -> None:
@@ -216,6 +240,7 @@ def _execute(
     conflicts: list[ReapplyConflict],
 ) -> int:
     checkpoint = run.checkpoint
+    run.stager = engine.staging(conn)
     positions = dict(checkpoint.positions) if checkpoint else {}
     last_keys = dict(checkpoint.last_keys) if checkpoint else {}
     if checkpoint is not None:
@@ -230,11 +255,12 @@ def _execute(
             run.listener.note(f"{work.diff.table}: resuming after {start} row(s) (checkpoint)")
         for begin, batch in batches(work.items, run.opts.batch_size, start):
             try:
-                _apply(engine, conn, work, batch, run, conflicts)
-            except _NeedArchive:
+                _apply(engine, conn, work, batch, run, conflicts, begin)
+            except NeedArchive:
                 run.state = "idle"  # rolled back: nothing of this batch was written
                 _create_archive(engine, conn, work)
-                _apply(engine, conn, work, batch, run, conflicts)
+                _apply(engine, conn, work, batch, run, conflicts, begin)
+            work.payloads.pop(begin, None)
             total += 1
             positions[work.diff.table] = begin + len(batch)
             last_keys[work.diff.table] = key_of(work, batch[-1].values)

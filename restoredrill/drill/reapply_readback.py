@@ -34,9 +34,15 @@ def _read(engine: Engine, conn: Any, work: TableWork, items: list[Item]) -> Any:
 
 
 def check_written(
-    engine: Engine, conn: Any, work: TableWork, written: dict[int, Item]
+    engine: Engine,
+    conn: Any,
+    work: TableWork,
+    written: dict[int, Item],
+    differing: dict[int, list[str]] | None = None,
 ) -> dict[int, str]:
-    """{position in the batch: why the row is not as restored} for the rows ``written``."""
+    """{position in the batch: why the row is not as restored} for the rows ``written``.
+    ``differing``: the rows not read back as written, already found by the server (a
+    set-based batch); None reads every written row back here."""
     if not written:
         return {}
     if work.triggers.skip:
@@ -48,8 +54,11 @@ def check_written(
                 f"reapply stopped: {problems[0]}; the batch was rolled back (restore the parent "
                 "rows first, or leave this row out with --where)"
             )
-    current = _read(engine, conn, work, list(written.values()))
-    bad = {n: cols for n, item in written.items() if (cols := _differing(work, item, current))}
+    if differing is None:
+        current = _read(engine, conn, work, list(written.values()))
+        bad = {n: c for n, item in written.items() if (c := _differing(work, item, current))}
+    else:
+        bad = {n: cols for n, cols in differing.items() if n in written and cols}
     if not bad:
         return {}
     for n, cols in bad.items():

@@ -1,5 +1,11 @@
-"""The reviewable SQL script of a reapply: exactly the statements execution runs, batch by
-batch, idempotent (psql can run it twice). Written 0600: it holds production rows."""
+"""The reviewable SQL script of a reapply: the statements execution runs, batch by batch,
+idempotent (psql can run it twice). Written 0600: it holds production rows.
+
+By set (reapply_set): each batch's rows are COPY data inline after ``COPY ... FROM STDIN;``
+(psql reads them from the script up to ``\\.``), then the guarded statements; by hand every
+group of SET columns gets its UPDATE (execution leaves out a group with no row to revert),
+and the lost rows the INSERT skips are not read. Execution encodes each batch once, here:
+the script's data is the data streamed to production."""
 
 from __future__ import annotations
 
@@ -9,8 +15,16 @@ from typing import Any
 
 from restoredrill.drill.private_file import check_writable, private_writer
 from restoredrill.drill.reapply_execute import batches
-from restoredrill.drill.reapply_work import ReapplyOptions, TableWork, build_batch
+from restoredrill.drill.reapply_set import Encoded, batch_statements, encode
+from restoredrill.drill.reapply_work import (
+    Item,
+    ReapplyOptions,
+    TableWork,
+    batch_settings,
+    build_batch,
+)
 from restoredrill.engines.base import Engine
+from restoredrill.engines.staging import Stager
 from restoredrill.models import DiffDocument, ServerIdentity
 
 
@@ -29,12 +43,22 @@ def write_script(
         return engine.render(conn, statement)
 
     guard_of = "post-incident" if document.mode == "incident" else "production"
+    stager = engine.staging(conn)
+    how = (
+        [
+            "-- Each batch: its rows are loaded (COPY, data inline) into a temporary table dropped",
+            "-- at COMMIT, production's rows with those keys are locked, then written by set:",
+        ]
+        if stager is not None
+        else []
+    )
     lines = [
         f"-- restoredrill reapply of {diff_file}",
         f"-- made {datetime.now(UTC).isoformat()} for {target.label} (database {target.database})",
         f"-- diff mode: {document.mode}; rows selected: {selected} (--only {opts.only}"
         + (f", --where {opts.where}" if opts.where else "")
         + ")",
+        *how,
         "-- Lost rows: INSERT ... ON CONFLICT (key) DO NOTHING.",
         f"-- Changed rows: UPDATE only while every compared column still holds its {guard_of}",
         "-- value (text form under the settings below); the current version is archived first.",
@@ -62,13 +86,44 @@ def write_script(
                     f"-- {work.diff.table}: batch {n} (rows {begin + 1}-{begin + len(batch)} "
                     f"of {count})\nBEGIN;\n"
                 )
-                for statement in build_batch(engine, work, batch, opts, for_update=True).all():
-                    out.write(text(statement) + ";\n")
+                if stager is not None:
+                    written, encoded = _set_batch(engine, stager, conn, work, batch, opts)
+                    out.write(written)
+                    if opts.execute:
+                        work.payloads[begin] = encoded
+                else:
+                    for statement in build_batch(engine, work, batch, opts, True).all():
+                        out.write(text(statement) + ";\n")
                 if work.triggers.skip:  # the foreign-key triggers are off too: check by hand
                     keys = [i.values for i in batch]
                     for check in engine.parent_checks(conn, work.table, work.key, keys):
                         out.write(text(check) + ";\n")
                 out.write("COMMIT;\n\n")
+
+
+def _set_batch(
+    engine: Engine,
+    stager: Stager,
+    conn: Any,
+    work: TableWork,
+    batch: list[Item],
+    opts: ReapplyOptions,
+) -> tuple[str, Encoded]:
+    """A set-based batch as execution runs it (every group of SET columns is written: by
+    hand there is no classification first; the guard decides, as it does in execution),
+    and the batch's encoded data for execution."""
+    encoded = encode(stager, conn, work, batch)
+    spec, groups, sigs, data = encoded
+    archive, updates, insert = batch_statements(
+        stager, spec, work, batch, groups, sigs, archive=True
+    )
+    head = "".join(engine.render(conn, s) + ";\n" for s in batch_settings(engine, work, opts))
+    changed = any(s is not None for s in sigs)
+    writes = [*([stager.lock(spec, True)] if changed else []), *([archive] if archive else [])]
+    writes += updates
+    writes += [insert] if insert is not None else []
+    text = head + stager.script_load(conn, spec, data)
+    return text + "".join(engine.render(conn, s) + ";\n" for s in writes), encoded
 
 
 __all__ = ["write_script"]

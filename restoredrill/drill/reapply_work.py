@@ -15,7 +15,7 @@ from restoredrill.errors import ConfigError, ReapplyRefused
 from restoredrill.models import ReapplyOnly, RowDiff, RowOutcome, RowValues
 
 DEFAULT_MAX_ROWS = 50_000
-DEFAULT_BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE = 10_000  # rows per transaction (bench/results/reapply.md)
 DEFAULT_LOCK_TIMEOUT = "5s"
 DEFAULT_STATEMENT_TIMEOUT = "5min"
 
@@ -56,6 +56,9 @@ class TableWork:
     archive_exists: bool = False  # created (or found) by this run: created only when needed
     totals: dict[str, int] = field(default_factory=dict)
     triggers: TriggerPlan = field(default_factory=TriggerPlan)
+    # set-based batches encoded by the script writer, by first row: execution streams them
+    # as they are (encoded once), and drops each once committed
+    payloads: dict[int, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> list[str]:
@@ -156,6 +159,14 @@ class Batch:
         return [*statements, *([self.insert] if self.insert is not None else [])]
 
 
+def batch_settings(engine: Engine, work: TableWork, opts: ReapplyOptions) -> list[Any]:
+    """SET LOCAL timeouts (and the trigger switch) at the top of every batch."""
+    return [
+        *engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
+        *(engine.skip_triggers() if work.triggers.skip else []),
+    ]
+
+
 def build_batch(
     engine: Engine,
     work: TableWork,
@@ -209,10 +220,7 @@ def build_batch(
         else None
     )
     return Batch(
-        settings=[
-            *engine.batch_settings(opts.lock_timeout, opts.statement_timeout),
-            *(engine.skip_triggers() if work.triggers.skip else []),
-        ],
+        settings=batch_settings(engine, work, opts),
         lock=engine.lock_and_read(
             work.table,
             work.key,

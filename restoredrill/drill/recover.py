@@ -28,6 +28,7 @@ from restoredrill.drill.diff import diff_tables, make_document, write_diff
 from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
+from restoredrill.durations import format_duration
 from restoredrill.engines.base import engine_for_dsn, is_mysql_dsn
 from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget, ReapplyRefused
 from restoredrill.models import (
@@ -40,13 +41,14 @@ from restoredrill.models import (
     RowDiffSummary,
     ServerIdentity,
 )
+from restoredrill.targets import parse_gtid
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
 
 class RecoverResult(Frozen):
     before: RestoreResult
     after: RestoreResult
-    before_time: AwareDatetime | None  # None when the incident was given by its xid
+    before_time: AwareDatetime | None  # None when the incident was given by its xid/GTID
     after_time: AwareDatetime | None
     diff_file: str
     tables: list[RowDiffSummary]
@@ -54,13 +56,14 @@ class RecoverResult(Frozen):
     phases: list[PhaseTiming]
     seconds: float
     incident_xid: int | None = None
+    incident_gtid: str | None = None
 
 
 @dataclass(frozen=True)
 class RecoverRequest:
     base_backups: Path
     wal_archive: Path
-    before: datetime | None  # the incident by time (both), or by ``incident_xid``
+    before: datetime | None  # the incident by time (both), or by ``incident_xid``/``_gtid``
     after: datetime | None
     tables: Sequence[str]
     to_dsn: str
@@ -70,6 +73,7 @@ class RecoverRequest:
     pg_bin: str | None = None
     os_user: str = "postgres"
     incident_xid: int | None = None  # PostgreSQL: restore to just before/after this xid
+    incident_gtid: str | None = None  # MariaDB/MySQL: the same, by GTID
 
 
 class _Labelled:
@@ -86,7 +90,9 @@ class _Labelled:
 
     def phase_finished(self, timing: PhaseTiming) -> None:
         with self.lock:
-            self.inner.note(f"{self.label}: {timing.name} done in {timing.seconds:.2f}s")
+            self.inner.note(
+                f"{self.label}: {timing.name} done in {format_duration(timing.seconds)}"
+            )
 
     def note(self, message: str) -> None:
         with self.lock:
@@ -163,9 +169,17 @@ def incident_diff(
     production: ServerIdentity,
     tables: Sequence[str],
     progress: ProgressListener | None = None,
+    where: str | None = None,
 ) -> DiffDocument:
-    """The incident's exact effect: restore-before vs restore-after, for ``production``."""
-    before_id, after_id, diffs = diff_tables(before_dsn, after_dsn, tables, progress=progress)
+    """The incident's exact effect: restore-before vs restore-after, for ``production``.
+
+    ``where`` is reapply's --where, pushed into the diff so that only the rows it can put
+    back are compared and fetched: a key is in the diff when its row matches on either
+    side (drill/diff_rows.py), a superset of what reapply keeps (rows whose restored values
+    match), and reapply filters again, so the rows written are the same as without it."""
+    before_id, after_id, diffs = diff_tables(
+        before_dsn, after_dsn, tables, where=where, progress=progress
+    )
     if (
         before_id.system_identifier is not None
         and production.system_identifier is not None
@@ -175,25 +189,55 @@ def incident_diff(
             f"the backups are not of {production.label}: the restores have system identifier "
             f"{before_id.system_identifier}, the target {production.system_identifier}"
         )
-    return make_document("incident", before_id, production, diffs, None, incident=after_id)
+    return make_document("incident", before_id, production, diffs, where, incident=after_id)
 
 
-def incident_targets(request: RecoverRequest) -> tuple[RecoveryTarget, RecoveryTarget]:
+def incident_targets(
+    request: RecoverRequest, mysql: bool = False
+) -> tuple[RecoveryTarget, RecoveryTarget]:
     """Where the two restores stop: just before and just after the incident, given either
-    as one transaction (its xid: exactly its effect, nothing of the traffic around it) or
-    as two times."""
-    xid, before, after = request.incident_xid, request.before, request.after
+    as one transaction (PostgreSQL xid, MariaDB/MySQL GTID: exactly its effect, nothing of
+    the traffic around it) or as two times. Exactly one way, the one for the engine."""
+    xid, gtid = request.incident_xid, request.incident_gtid
+    before, after = request.before, request.after
+    given = [
+        name
+        for name, value in (
+            ("--incident-xid", xid),
+            ("--incident-gtid", gtid),
+            ("--before/--after", before or after),
+        )
+        if value is not None
+    ]
+    own = "--incident-gtid G" if mysql else "--incident-xid N"
+    if len(given) > 1:
+        both = "not both" if len(given) == 2 else "only one"
+        raise InvalidTarget(f"give either {' or '.join(given)}, {both}")
     if xid is not None:
-        if before is not None or after is not None:
-            raise InvalidTarget("give either --incident-xid or --before/--after, not both")
+        if mysql:
+            raise InvalidTarget(
+                "--incident-xid is a PostgreSQL transaction id; for MariaDB/MySQL give "
+                "--incident-gtid G (see `incident find --binlog-archive`)"
+            )
         if not 3 <= xid < 1 << 32:
             raise InvalidTarget(f"--incident-xid {xid} is not a transaction id (a number >= 3)")
         return (
             RecoveryTarget(kind="xid", xid=xid, inclusive=False),
             RecoveryTarget(kind="xid", xid=xid, inclusive=True),
         )
+    if gtid is not None:
+        if not mysql:
+            raise InvalidTarget(
+                "--incident-gtid is a MariaDB/MySQL GTID; for PostgreSQL give --incident-xid N "
+                "(see `incident find --wal-archive`)"
+            )
+        text = parse_gtid(gtid, "--incident-gtid")
+        return (
+            RecoveryTarget(kind="gtid", gtid=text, inclusive=False),
+            RecoveryTarget(kind="gtid", gtid=text, inclusive=True),
+        )
     if before is None or after is None:
-        raise InvalidTarget("give the incident: --incident-xid N, or both --before and --after")
+        raise InvalidTarget(f"give the incident: {own}, or both --before and --after")
     for name, value in (("--before", before), ("--after", after)):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidTarget(f"{name} has no time zone")
@@ -210,7 +254,8 @@ def default_out(now: datetime | None = None) -> Path:
 def recover(request: RecoverRequest, progress: ProgressListener | None = None) -> RecoverResult:
     listener = progress or SilentProgress()
     started = time.monotonic()
-    before_target, after_target = incident_targets(request)
+    mysql = is_mysql_dsn(request.to_dsn)
+    before_target, after_target = incident_targets(request, mysql)
     if not request.tables:
         raise ConfigError("choose the tables to recover (--table)")
     out = request.out or default_out()
@@ -220,13 +265,9 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         check_writable(request.reapply.sql_out, request.reapply.force, "the SQL script", True)
     production = production_identity(request.to_dsn)
     engine = engine_for_dsn(request.to_dsn)
-    mysql = is_mysql_dsn(request.to_dsn)
     default_db = "" if mysql else "postgres"
     dbname = request.dbname or engine.database_of(request.to_dsn) or default_db
     clock = PhaseClock(listener)
-
-    if mysql and request.incident_xid is not None:
-        raise ConfigError("--incident-xid is a PostgreSQL transaction id; use --before/--after")
 
     def restore_request(target: RecoveryTarget) -> RestoreRequest:
         return RestoreRequest(
@@ -259,7 +300,12 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         listener.phase_finished(timing)
         with clock.phase("diff"):
             document = incident_diff(
-                before.dsn(dbname), after.dsn(dbname), production, request.tables, listener
+                before.dsn(dbname),
+                after.dsn(dbname),
+                production,
+                request.tables,
+                listener,
+                where=request.reapply.where,
             )
         before_result, after_result = before.result, after.result
     write_diff(document, out, request.reapply.force)
@@ -276,6 +322,7 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         phases=list(clock.phases),
         seconds=time.monotonic() - started,
         incident_xid=request.incident_xid,
+        incident_gtid=request.incident_gtid,
     )
 
 

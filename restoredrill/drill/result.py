@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field
 
 from restoredrill.checks.registry import CheckReport
+from restoredrill.drill.drill_kind import kind_of
 from restoredrill.drill.recover import RecoverResult
 from restoredrill.lsn import format_lsn
 from restoredrill.models import Frozen, PhaseTiming, RestoreResult, VerifyReport
@@ -30,6 +31,16 @@ class ObjectiveCheck(Frozen):
     measured: str  # what was measured, e.g. "provision → ready" or "incident → verified rows"
 
 
+class AssertionCheck(Frozen):
+    """One playbook assertion run on the restored copy."""
+
+    name: str
+    sql: str
+    status: Literal["PASS", "FAIL", "ERROR"]  # FAIL: false; ERROR: did not run or no boolean
+    detail: str
+    seconds: float
+
+
 class DatabaseOutcome(Frozen):
     database: str  # inside the restored cluster
     label: str  # how the ledger and reports name it
@@ -37,6 +48,7 @@ class DatabaseOutcome(Frozen):
     verify: VerifyReport | None = None
     tolerated: list[str] = Field(default_factory=list)  # row counts within tolerance
     failures: list[str] = Field(default_factory=list)
+    assertions: list[AssertionCheck] = Field(default_factory=list)
     ledger_id: int | None = None
 
 
@@ -103,6 +115,27 @@ class FleetResult(Frozen):
     exit_code: int
 
 
+def verdict_reasons(
+    verdict: Verdict,
+    failures: list[str],
+    databases: list[DatabaseOutcome],
+    error: str | None,
+) -> list[str]:
+    """The run's failures with each database's own and the error: a verdict other than PASS
+    always carries at least one reason (the webhook and the summary print these)."""
+    reasons = [*failures]
+    for outcome in databases:
+        reasons += outcome.failures
+        if outcome.verdict != "PASS" and not outcome.failures:
+            reasons.append(f"{outcome.label}: {outcome.verdict} without a recorded cause")
+    if error is not None:
+        reasons.append(error)
+    reasons = list(dict.fromkeys(reasons))
+    if verdict != "PASS" and not reasons:
+        reasons.append(f"drill {verdict}: no step recorded why (report this as a bug)")
+    return reasons
+
+
 def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, Any]:
     """The ledger ``details`` of one drill entry: everything an auditor asks — which backup,
     which target, how long, which checks, what differed, against which objectives."""
@@ -133,6 +166,16 @@ def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, 
                         "tolerated": table.table in outcome.tolerated,
                     }
                 )
+    if outcome is not None:
+        for assertion in outcome.assertions:
+            checks.append(
+                {
+                    "check": f"assert {assertion.name}",
+                    "status": assertion.status,
+                    "detail": assertion.detail,
+                    "sql": assertion.sql,
+                }
+            )
     if result.checks is not None:
         for check in result.checks.checks:
             checks.append(
@@ -157,12 +200,18 @@ def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, 
         "database_name": outcome.database if outcome is not None else None,
         "verdict": outcome.verdict if outcome is not None else result.verdict,
         "sla": result.sla,
-        "failures": [*result.failures, *(outcome.failures if outcome else [])],
+        "failures": _own_failures(result, outcome),
         "breaches": result.breaches,
         "error": result.error,
         "objectives": [o.model_dump(mode="json") for o in result.objectives],
         "seconds": result.seconds,
         "target": result.target,
+        "kind": kind_of(
+            result.target,
+            gameday=result.gameday is not None,
+            recover=result.recover is not None,
+            playbook=result.playbook,
+        ),
         "backup": None,
         "wal": None,
         "recovered_to": None,
@@ -208,3 +257,10 @@ def evidence(result: DrillResult, outcome: DatabaseOutcome | None) -> dict[str, 
             "verdict": game.verdict,
         }
     return details
+
+
+def _own_failures(result: DrillResult, outcome: DatabaseOutcome | None) -> list[str]:
+    """The run's failures less those of the playbook's other databases, then this one's."""
+    others = {f for d in result.databases if d is not outcome for f in d.failures}
+    own = outcome.failures if outcome is not None else []
+    return list(dict.fromkeys([*(f for f in result.failures if f not in others), *own]))

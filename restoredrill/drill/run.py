@@ -16,6 +16,7 @@ from pathlib import Path
 
 from restoredrill.checks.registry import CheckReport
 from restoredrill.checks.run import CheckRequest, run_checks
+from restoredrill.drill.assertions import run_assertions, with_assertions
 from restoredrill.drill.gameday import run_gameday
 from restoredrill.drill.reapply import ReapplyOptions
 from restoredrill.drill.recording import unverified_base
@@ -31,6 +32,7 @@ from restoredrill.drill.result import (
     SlaStatus,
     Verdict,
     evidence,
+    verdict_reasons,
 )
 from restoredrill.drill.verify import overall_status, verify
 from restoredrill.errors import (
@@ -51,6 +53,9 @@ from restoredrill.playbook import (
     resolve_time,
 )
 from restoredrill.timing import ProgressListener, SilentProgress
+
+# What the user can do about an UNVERIFIED drill, said beside its reason.
+ACCEPT_HINT = "accept it with --allow-unverified-base or allow_unverified_base: true"
 
 
 @dataclass(frozen=True)
@@ -311,11 +316,14 @@ def _steps(run: _Run, progress: ProgressListener) -> None:
             run.restore = done
             unchecked = unverified_base(done.result)
             if unchecked and not run.allow_unverified:
-                run.unverified.append(unchecked)
+                run.unverified.append(f"{unchecked} ({ACCEPT_HINT})")
             for database in playbook.databases:
-                run.databases.append(
-                    _verify_database(playbook, database, done, run.started_at, progress)
-                )
+                outcome = _verify_database(playbook, database, done, run.started_at, progress)
+                if database.assertions:
+                    progress.note(f"assertions on {outcome.label}")
+                    checks = run_assertions(done.dsn(database.name), database.assertions)
+                    outcome = with_assertions(outcome, checks)
+                run.databases.append(outcome)
             if playbook.gameday is not None:
                 dbname = playbook.gameday.database or first
                 run.gameday = run_gameday(playbook.gameday, done, request, dbname, progress)
@@ -377,6 +385,7 @@ def run_playbook(
         for c in checks
         if c.status == "breached"
     ]
+    error = str(run.error) if run.error is not None and verdict == "ERROR" else None
     result = DrillResult(
         run_id=run.run_id,
         playbook=playbook.name,
@@ -398,9 +407,9 @@ def run_playbook(
         measured_rpo_seconds=_measured_rpo(run)[0],
         verdict=verdict,
         sla=sla,
-        failures=[*run.failures, *run.unverified],
+        failures=verdict_reasons(verdict, [*run.failures, *run.unverified], run.databases, error),
         breaches=breaches,
-        error=str(run.error) if run.error is not None and verdict == "ERROR" else None,
+        error=error,
         exit_code=exit_code,
     )
     result = _record(result, playbook, opts.ledger_path)
@@ -480,7 +489,7 @@ class _Prefixed:
 
     def phase_finished(self, timing: PhaseTiming) -> None:
         with self.lock:
-            self.inner.note(f"{self.label}: {timing.name} done in {timing.seconds:.2f}s")
+            self.inner.note(f"{self.label}: {timing.name} done in {_fmt(timing.seconds)}")
 
     def note(self, message: str) -> None:
         with self.lock:

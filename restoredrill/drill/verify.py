@@ -1,14 +1,14 @@
 """Verify a restored database against production (read-only) or a manifest.
 
 Per table: row count and an order-independent checksum, computed inside each server (never
-by pulling rows), both sides in parallel, one connection per side. Statuses: PASS, FAIL
-(data differs), ERROR (infrastructure or configuration, on one table), INCONCLUSIVE (live
-production moved on past the restored point and no stable predicate was given).
+by pulling rows), both sides in parallel, each side in one snapshot that up to four
+connections share (PostgreSQL; MariaDB/MySQL use one). Statuses: PASS, FAIL (data differs),
+ERROR (infrastructure or configuration, on one table), INCONCLUSIVE (live production moved
+on past the restored point and no stable predicate was given).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill import guards
+from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.guards import TimeoutKind
 from restoredrill.drill.manifest import load_manifest
 from restoredrill.engines.base import Engine, engine_family, engine_for_dsn, engine_for_dsns
@@ -208,29 +209,36 @@ def _fingerprint_side(
     label: str,
     progress: ProgressListener,
     read_position: bool,
+    fan: FanOut[tuple[str, TableName, Any]],
     on_timeout: Callable[[TimeoutKind, str | None], Exception] | None = None,
-    stop: threading.Event | None = None,
 ) -> _Side:
-    """Fingerprint ``items`` in one REPEATABLE READ, READ ONLY snapshot; errors stay per table
-    (each table runs in its own savepoint), except a session limit of production
-    (``on_timeout``), which ends the whole verify."""
+    """Fingerprint ``items`` in one REPEATABLE READ, READ ONLY snapshot, several tables at
+    once on connections sharing it (``fan``); errors stay per table (each table runs in its
+    own savepoint), except a session limit of production (``on_timeout``), which ends the
+    whole verify."""
     side = _Side()
+    lock = threading.Lock()
+
+    def one(connection: Any, item: tuple[str, TableName, Any]) -> None:
+        table, name, where = item
+        result: SideResult
+        try:
+            with engine.savepoint(connection):
+                result = engine.fingerprint(connection, name, where)
+        except engine.errors as exc:
+            kind = engine.timeout_kind(exc)
+            if kind is not None and on_timeout is not None:
+                raise on_timeout(kind, table) from exc
+            if engine.broken(connection):
+                raise
+            result = _one_line(exc)
+        with lock:
+            side.results[table] = result
+        progress.note(f"{label}: {table} done")
+
     try:
         with engine.snapshot(conn):
-            for table, name, where in items:
-                if stop is not None and stop.is_set():  # the other side failed: end now
-                    break
-                try:
-                    with engine.savepoint(conn):
-                        side.results[table] = engine.fingerprint(conn, name, where)
-                except engine.errors as exc:
-                    kind = engine.timeout_kind(exc)
-                    if kind is not None and on_timeout is not None:
-                        raise on_timeout(kind, table) from exc
-                    if engine.broken(conn):
-                        raise
-                    side.results[table] = _one_line(exc)
-                progress.note(f"{label}: {table} done")
+            fan.run(conn, items, one)
         if read_position:
             # Read after fingerprinting: if production is still at or before the restored
             # point now, it was during the snapshot too.
@@ -242,10 +250,12 @@ def _fingerprint_side(
     return side
 
 
-def _connect(engine: Engine, dsn: str) -> Any:
+def _connect(engine: Engine, dsn: str, restored: bool = False) -> Any:
     conn = engine.connect(dsn, read_only=True)
     try:
         engine.pin_session(conn)
+        if restored:  # a throwaway copy: use its cores even if production's config did not
+            engine.allow_parallel(conn)
     except engine.errors as exc:
         engine.close(conn)
         raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {_one_line(exc)}") from exc
@@ -324,17 +334,37 @@ def verify(
                 f"the manifest is of a {manifest.engine} database, the restored one is "
                 f"{engine.name}: their checksums cannot be compared"
             )
+        if manifest.checksum_algorithm != engine.checksum_algorithm:
+            raise ConfigError(
+                f"manifest {reference} was made with checksum algorithm "
+                f"{manifest.checksum_algorithm!r}, this restoredrill computes "
+                f"{engine.checksum_algorithm!r}: their checksums cannot be compared "
+                "(make a new manifest of production with this version)"
+            )
     else:
         reference_label = dsnlib.redact(str(reference))
         engine = engine_for_dsns(restored_dsn, str(reference))
 
     listener.phase_started("verify")
-    restored = _connect(engine, restored_dsn)
+    restored = _connect(engine, restored_dsn, restored=True)
     reference_conn: Any = None
     where = f"production ({dsnlib.describe(str(reference))})"
 
     def on_timeout(kind: TimeoutKind, table: str | None) -> Exception:
         return guards.timeout_error(kind, table, limits, where)
+
+    def open_restored() -> Any:
+        return _connect(engine, restored_dsn, restored=True)
+
+    def open_reference() -> Any:
+        """Another production connection, as read-only and as limited as the first."""
+        conn = _connect(engine, str(reference))
+        try:
+            engine.limit_session(conn, limits.lock_timeout, limits.statement_timeout)
+        except BaseException:
+            engine.close(conn)
+            raise
+        return conn
 
     try:
         if manifest is None:
@@ -357,6 +387,7 @@ def verify(
             listener,
             started,
             on_timeout,
+            (open_restored, open_reference),
         )
     except engine.errors as exc:
         kind = engine.timeout_kind(exc)
@@ -389,6 +420,7 @@ def _verify(
     listener: ProgressListener,
     started: float,
     on_timeout: Callable[[TimeoutKind, str | None], Exception],
+    open_helpers: tuple[Callable[[], Any], Callable[[], Any]],
 ) -> VerifyReport:
     restored_tables = {t.display: t for t in engine.list_tables(restored)}
     reference_tables: dict[str, TableName] = {}
@@ -426,6 +458,9 @@ def _verify(
     listener.note(f"fingerprinting {len(jobs)} tables")
 
     stop = threading.Event()
+    # More connections per side, sharing that side's snapshot: several tables at once.
+    restored_fan: FanOut[tuple[str, TableName, Any]] = FanOut(engine, open_helpers[0], stop=stop)
+    reference_fan: FanOut[tuple[str, TableName, Any]] = FanOut(engine, open_helpers[1], stop=stop)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
         restored_future = pool.submit(
             _fingerprint_side,
@@ -435,8 +470,7 @@ def _verify(
             "restored",
             listener,
             False,
-            None,
-            stop,
+            restored_fan,
         )
         reference_future = None
         if reference is not None:
@@ -448,8 +482,8 @@ def _verify(
                 "reference",
                 listener,
                 True,
+                reference_fan,
                 on_timeout,
-                stop,
             )
         try:
             # The first failure (a production timeout) ends both sides at once.
@@ -460,11 +494,8 @@ def _verify(
             restored_side = restored_future.result()
             reference_side = reference_future.result() if reference_future is not None else None
         except BaseException:  # Ctrl-C: stop the running queries so the threads end now
-            stop.set()
-            for conn in (restored, reference):
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        engine.cancel(conn)
+            restored_fan.cancel()
+            reference_fan.cancel()
             raise
 
     moved_on = None

@@ -6,10 +6,13 @@ first) and backtick-quoted by ``quote_ident``; values are SQL literals built by 
 ``value_sql`` under a pinned ``sql_mode`` (backslash escapes on), so statements are complete
 strings and PyMySQL never formats them.
 
-A fingerprint is ``COUNT(*)`` plus the exact (DECIMAL) sums of the two 64-bit halves of an MD5
-of each row's canonical text: per column ``N`` for NULL, else ``<bytes>:<text>`` (a length
-prefix, so '' and NULL and any separator inside values stay apart) or, for long and binary
-types, the MD5 of the value's bytes. The text of a value is exact: HEX for binary strings,
+A fingerprint is ``COUNT(*)`` plus the exact (DECIMAL) sums of two 32-bit CRCs of each row's
+canonical text, of the text and of its characters reversed (the second is no function of the
+first, so together they are a 64-bit check; CRC32 runs ~5x faster than MD5 and its hex-to-
+number conversions). The row's text: per column ``N`` for NULL, else numbers and temporal
+values as they are (they hold no ',' nor 'N'), strings as ``<chars>:<text>`` (a length
+prefix, so '' and NULL and any separator inside values stay apart), long and binary values
+as the MD5 of their bytes. The text of a value is exact: HEX for binary strings,
 BLOBs and geometry; the double nearest a FLOAT (its own text drops digits); DECIMAL keeps its
 scale; datetime/timestamp with their fractional digits, timestamps under time_zone +00:00.
 """
@@ -307,14 +310,34 @@ def text_expr(column: ColumnInfo, alias: str | None = "r") -> str:
     return f"CAST({ref} AS CHAR)"
 
 
+# Text forms that hold no ',' and never read 'N' (digits, signs, '.', 'e', date and time
+# punctuation): they need no length prefix to keep the row's pieces apart.
+_PLAIN_TYPES = INT_TYPES | {
+    *("decimal", "numeric", "float", "double", "real"),
+    *("date", "datetime", "timestamp", "time", "year", "bit"),
+}
+_STRING_TYPES = {"char", "varchar", "enum", "set"}
+_IMPLICIT_TYPES = _PLAIN_TYPES - {"float", "double", "real", "bit"}
+
+
 def _hash_piece(column: ColumnInfo, alias: str | None = "r") -> str:
     ref = _ref(column, alias)
     kind = column.data_type.lower()
     long_varchar = kind in ("varchar", "varbinary") and _length(column) > 255
+    if kind in ("binary", "varbinary") and not long_varchar:
+        return f"IFNULL(HEX({ref}), 'N')"  # hex digits only: no prefix needed
     if kind in LONG_TYPES or long_varchar:
         source = ref if kind in BINARY_TYPES or kind == "varbinary" else text_expr(column, alias)
         return f"IF({ref} IS NULL, 'N', IFNULL(MD5({source}), 'E'))"
+    if kind in _IMPLICIT_TYPES:
+        # converted to text as CAST(... AS CHAR) would, without the cast's cost
+        return f"IFNULL({ref}, 'N')"
     text = text_expr(column, alias)
+    if kind in _PLAIN_TYPES:
+        return f"IFNULL({text}, 'N')"
+    if kind in _STRING_TYPES:
+        # the value's character count is its text's (conversion to utf8mb4 keeps characters)
+        return f"IF({ref} IS NULL, 'N', CONCAT(CHAR_LENGTH({ref}), ':', {text}))"
     return f"IF({ref} IS NULL, 'N', CONCAT(LENGTH({text}), ':', {text}))"
 
 
@@ -466,17 +489,21 @@ def resolve_table(spec: str, known: set[str]) -> str:
 
 # --- fingerprints ------------------------------------------------------------------------------
 
+CHECKSUM_ALGORITHM = "my-crc32-reverse-sum/1"  # recorded in manifests
+
 
 def _where(where: str | None) -> str:
     return "TRUE" if where is None else f"({where})"
 
 
 def fingerprint_query(table: TableName, columns: list[ColumnInfo], where: str | None) -> str:
-    half = "CAST(CONV(SUBSTRING(s.h, {}, 16), 16, 10) AS UNSIGNED)"
+    # The row text is built twice (the server shares no subexpressions; a derived table
+    # would be materialised): still far cheaper than MD5 and its hex-to-number conversions.
+    text = row_text(columns)
     return (
-        f"SELECT COUNT(*), COALESCE(SUM({half.format(1)}), 0), COALESCE(SUM({half.format(17)}), 0)"
-        f" FROM (SELECT MD5({row_text(columns)}) AS h FROM {quote_table(table)} AS r"
-        f" WHERE {_where(where)}) AS s"
+        f"SELECT COUNT(*), COALESCE(SUM(CRC32({text})), 0),"
+        f" COALESCE(SUM(CRC32(REVERSE({text}))), 0)"
+        f" FROM {quote_table(table)} AS r WHERE {_where(where)}"
     )
 
 

@@ -4,8 +4,7 @@ Statements are complete SQL strings (``mysql_diff.RowInserts`` for a batch of gu
 single-row inserts). MySQL keeps a transaction going after a failed statement, so a
 per-table "savepoint" needs nothing; a REPEATABLE READ snapshot is ``START TRANSACTION WITH
 CONSISTENT SNAPSHOT, READ ONLY``; a running query is cancelled with KILL QUERY from a second
-connection.
-"""
+connection. Reapply writes row by row (no ``staging()``)."""
 
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from typing import Any, Literal
 import pymysql
 
 from restoredrill.engines import mysql as my
+from restoredrill.engines import mysql_dense as dense
 from restoredrill.engines import mysql_diff as dialect
 from restoredrill.engines import mysql_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
@@ -31,6 +31,7 @@ class MySQLEngine:
     errors: tuple[type[Exception], ...] = (pymysql.err.MySQLError,)
     archive_schema = my.ARCHIVE_SCHEMA
     max_ranges_per_statement = dialect.MAX_RANGES_PER_STATEMENT
+    checksum_algorithm = my.CHECKSUM_ALGORITHM
 
     def __init__(self, name: str = "mysql") -> None:
         self.name = name
@@ -48,6 +49,9 @@ class MySQLEngine:
 
     def pin_session(self, conn: MyConn) -> None:
         my.pin_session(conn)
+
+    def allow_parallel(self, conn: MyConn) -> None:
+        pass  # no parallel query
 
     def limit_session(self, conn: MyConn, lock_seconds: float, statement_seconds: float) -> None:
         my.limit_session(conn, lock_seconds, statement_seconds)
@@ -84,6 +88,12 @@ class MySQLEngine:
 
     def savepoint(self, conn: MyConn) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    def export_snapshot(self, conn: MyConn) -> str | None:
+        return None  # no way to share a consistent snapshot between connections
+
+    def join_snapshot(self, conn: MyConn, token: str) -> None:
+        raise NotImplementedError("MariaDB/MySQL cannot import a snapshot")
 
     @contextlib.contextmanager
     def transaction(self, conn: MyConn) -> Iterator[None]:
@@ -263,6 +273,29 @@ class MySQLEngine:
     ) -> tuple[Any, list[Any]]:
         return dialect.fetch_query(table, key, columns, where, ranges)
 
+    def diff_session(self, conn: MyConn) -> None:
+        # a dense range's listing is one GROUP_CONCAT per range (mysql_dense.py): never cut
+        conn.run("SET SESSION group_concat_max_len = 1073741824")
+
+    def hash_list_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        compared: Sequence[Any],
+        where: Any,
+        ranges: Sequence[Any],
+    ) -> tuple[Any, list[Any]]:
+        return dense.hash_list_query(table, key, compared, where, ranges)
+
+    def rows_by_keys_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        columns: Sequence[Any],
+        keys: Sequence[tuple[str, ...]],
+    ) -> tuple[Any, list[Any]]:
+        return dense.rows_by_keys_query(table, key, columns, keys)
+
     # --- reapply ---
 
     def is_unique_key(self, conn: MyConn, table: TableName, key: Sequence[str]) -> bool:
@@ -345,8 +378,8 @@ class MySQLEngine:
     def apply_batch(
         self, conn: MyConn, writes: Sequence[tuple[int, Any, Any]], insert: Any
     ) -> tuple[set[int], set[tuple[str | None, ...]]]:
-        """Archive + guarded UPDATE per changed row, then one guarded INSERT per lost row;
-        returns the changed rows an UPDATE matched and the keys an INSERT really inserted."""
+        """Archive + guarded UPDATE per changed row, one guarded INSERT per lost row: the
+        changed rows an UPDATE matched, the keys an INSERT inserted (no staging(): per row)."""
         updated: set[int] = set()
         for n, archive, update in writes:
             if archive is not None:
@@ -359,6 +392,9 @@ class MySQLEngine:
                 if conn.run(statement) == 1:
                     inserted.add(key)
         return updated, inserted
+
+    def staging(self, conn: MyConn) -> None:
+        return None
 
     # --- reapply: triggers and foreign keys ---
 

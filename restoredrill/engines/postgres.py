@@ -1,24 +1,22 @@
 """PostgreSQL dialect: identifier quoting (only via psycopg.sql), user tables, key
 introspection, and the SQL that fingerprints a table inside the server.
 
-A fingerprint is ``count(*)`` plus an order-independent checksum: every row's canonical text
-(``record_out`` of ``ROW(r.*)``, which tells NULL from '') is hashed with md5 in the server, the
-digest is split into two signed 64-bit halves and each half is summed as ``numeric`` (exact,
-no overflow, duplicate rows counted). Text output depends on a few session settings, so
-``pin_session`` fixes them on every connection that fingerprints.
+A fingerprint is ``count(*)`` plus an order-independent checksum of the rows (see
+``pg_fingerprint.py``). Text output depends on a few session settings, so ``pin_session``
+fixes them on every connection that fingerprints.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 import psycopg
 import psycopg.errors
 from psycopg import sql
 
+from restoredrill.engines import pg_fingerprint as pgfp
 from restoredrill.engines.names import TableName as TableName
 from restoredrill.errors import ConfigError
 from restoredrill.lsn import parse_lsn
@@ -41,8 +39,6 @@ SESSION_SETTINGS: dict[str, str] = {
     # regclass/regtype values print schema-qualified the same way on both sides
     "search_path": "pg_catalog, pg_temp",
 }
-
-_MASK64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -226,29 +222,15 @@ def as_of_predicate(column: str, as_of: datetime) -> sql.Composed:
     return sql.SQL("{} <= {}").format(sql.Identifier(column), sql.Literal(as_of))
 
 
-def fingerprint_query(table: TableName, where: sql.Composable | None = None) -> sql.Composed:
-    where_sql: sql.Composable = sql.SQL("") if where is None else sql.SQL(" WHERE ") + where
-    return sql.SQL(
-        "SELECT count(*),"
-        " coalesce(sum(('x' || substr(s.h, 1, 16))::bit(64)::bigint::numeric), 0),"
-        " coalesce(sum(('x' || substr(s.h, 17, 16))::bit(64)::bigint::numeric), 0)"
-        " FROM (SELECT md5(ROW(r.*)::text) AS h FROM {table} AS r{where}) AS s"
-    ).format(table=table.identifier(), where=where_sql)
-
-
-def format_checksum(high: int | Decimal, low: int | Decimal) -> str:
-    """The two exact sums, each folded to 64 bits, as 32 hex digits."""
-    return f"{int(high) & _MASK64:016x}{int(low) & _MASK64:016x}"
-
-
 def fingerprint(
     conn: Connection, table: TableName, where: sql.Composable | None = None
 ) -> TableFingerprint:
-    """Count and checksum of ``table`` (rows matching ``where``), computed in the server.
-    The session must be pinned (``pin_session``)."""
-    row = conn.execute(fingerprint_query(table, where)).fetchone()
+    """Count and checksum of ``table`` (rows matching ``where``), computed in the server
+    (``pg_fingerprint.py``). The session must be pinned (``pin_session``)."""
+    cols = pgfp.columns(conn, table)
+    row = conn.execute(pgfp.fingerprint_query(table, cols, where)).fetchone()
     assert row is not None
-    return TableFingerprint(rows=int(row[0]), checksum=format_checksum(row[1], row[2]))
+    return TableFingerprint(rows=int(row[0]), checksum=pgfp.format_checksum(row[1]))
 
 
 # --- server position -------------------------------------------------------------------------

@@ -224,6 +224,7 @@ class KeyRange:
 
 _B = "restoredrill_b"  # alias of the ranges list (unlikely to clash with a user's --where)
 _I = "restoredrill_i"
+RANGES_ALIAS, RANGE_INDEX = _B, _I  # for postgres_dense.py
 
 
 def _lo(k: int) -> str:
@@ -314,6 +315,9 @@ def _ranges_select(
                 )
             )
     return sql.SQL(" UNION ALL ").join(branches), params
+
+
+ranges_select = _ranges_select  # for postgres_dense.py
 
 
 def _b(name: str) -> sql.Composable:

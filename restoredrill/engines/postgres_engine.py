@@ -14,9 +14,12 @@ from psycopg import IsolationLevel, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from restoredrill import dsn as dsnlib
+from restoredrill.engines import pg_fingerprint as pgfp
 from restoredrill.engines import postgres as pg
 from restoredrill.engines import postgres_constraints as constraints
+from restoredrill.engines import postgres_dense as dense
 from restoredrill.engines import postgres_diff as dialect
+from restoredrill.engines import postgres_stage as stage
 from restoredrill.engines import postgres_triggers as triggers
 from restoredrill.engines.base import ReplayEnd
 from restoredrill.engines.names import TableName
@@ -30,6 +33,7 @@ class PostgresEngine:
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
     archive_schema = dialect.ARCHIVE_SCHEMA
     max_ranges_per_statement = 1 << 30  # unnest() takes any number of ranges
+    checksum_algorithm = pgfp.ALGORITHM
 
     # --- connections and transactions ---
 
@@ -41,6 +45,15 @@ class PostgresEngine:
 
     def pin_session(self, conn: pg.Connection) -> None:
         pg.pin_session(conn)
+
+    def allow_parallel(self, conn: pg.Connection) -> None:
+        """At least two parallel workers per scan in this session (a restored copy keeps
+        production's postgresql.conf, which may have turned parallel query off)."""
+        conn.execute(
+            "SELECT pg_catalog.set_config('max_parallel_workers_per_gather',"
+            " GREATEST(pg_catalog.current_setting('max_parallel_workers_per_gather')::int,"
+            " 2)::text, false)"
+        )
 
     def limit_session(
         self, conn: pg.Connection, lock_seconds: float, statement_seconds: float
@@ -62,6 +75,15 @@ class PostgresEngine:
 
     def savepoint(self, conn: pg.Connection) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()
+
+    def export_snapshot(self, conn: pg.Connection) -> str | None:
+        """Inside ``snapshot``: a token other connections' ``join_snapshot`` can import."""
+        row = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+        return None if row is None else str(row[0])
+
+    def join_snapshot(self, conn: pg.Connection, token: str) -> None:
+        """First statement inside ``snapshot``: see exactly the exporting transaction's data."""
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(token)))
 
     def transaction(self, conn: pg.Connection) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()
@@ -206,6 +228,30 @@ class PostgresEngine:
     ) -> tuple[Any, list[Any]]:
         return dialect.fetch_query(table, key, columns, where, ranges)
 
+    def diff_session(self, conn: pg.Connection) -> None:
+        # a diff runs ~100 short statements whose row estimates look big: compiling each
+        # one (JIT) costs more than it saves
+        conn.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
+
+    def hash_list_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        compared: Sequence[Any],
+        where: Any,
+        ranges: Sequence[Any],
+    ) -> tuple[Any, list[Any]]:
+        return dense.hash_list_query(table, key, compared, where, ranges)
+
+    def rows_by_keys_query(
+        self,
+        table: TableName,
+        key: Sequence[Any],
+        columns: Sequence[Any],
+        keys: Sequence[tuple[str, ...]],
+    ) -> tuple[Any, list[Any]]:
+        return dense.rows_by_keys_query(table, key, columns, keys)
+
     # --- reapply ---
 
     def is_unique_key(self, conn: pg.Connection, table: TableName, key: Sequence[str]) -> bool:
@@ -300,6 +346,11 @@ class PostgresEngine:
             return updated, set()
         inserted = {tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()}
         return updated, inserted
+
+    def staging(self, conn: pg.Connection) -> stage.PostgresStager | None:
+        """Set-based batches need a temporary table: a role without TEMP on the database
+        writes row by row, as before."""
+        return stage.PostgresStager() if stage.may_stage(conn) else None
 
     # --- reapply: triggers and foreign keys ---
 

@@ -10,13 +10,16 @@ from typing import Any
 from restoredrill.drill.report import Evidence, SlaReport
 from restoredrill.drill.result import DrillResult
 from restoredrill.durations import format_duration as fd
+from restoredrill.report.report_rows import DEMO_NOTE, database_rows, demo_rows, kind_rows, when
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.3em .6em;
 text-align:left;font-size:.92em}th{background:#f3f3f3}.PASS{color:#080}.FAIL{color:#b00}
 .ERROR{color:#a0a}.breached{color:#b00;font-weight:bold}section.evidence{border-top:1px solid #ddd}
-code{background:#f6f6f6;padding:0 .2em}
+code{background:#f6f6f6;padding:0 .2em}.headline{font-size:1.3em;font-weight:bold}
+.headline.bad{color:#b00}.headline.good{color:#080}td{white-space:nowrap}
+td:last-child{white-space:normal;min-width:8em}img{max-width:100%}
 """
 
 
@@ -41,45 +44,33 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def _plain(header: list[str], rows: list[list[str]]) -> str:
+    return _table(header, [[_e(c) for c in row] for row in rows])
+
+
 def report_html(report: SlaReport, plot_png: bytes | None = None) -> str:
-    parts = [f"<h1>Restore drill report</h1><p>Generated {_e(report.generated_at.isoformat())}"]
+    headline_class = "bad" if report.breaches or report.failures else "good"
+    parts = [
+        f'<h1>Restore drill report</h1><p class="headline {headline_class}">'
+        f"{_e(report.headline)}</p><p>Generated {_e(when(report.generated_at))}"
+    ]
     if report.since:
-        parts.append(f", drills since {_e(report.since.isoformat())}")
-    parts.append(f". Sources: {_e(', '.join(report.sources))}.</p>")
-    parts.append("<h2>Per database</h2>")
+        parts.append(f", drills since {_e(when(report.since))}")
     parts.append(
-        _table(
-            [
-                "database",
-                "drills",
-                "pass rate",
-                "restore p50",
-                "restore p95",
-                "restore max",
-                "RTO objective",
-                "RPO last / max",
-                "RPO objective",
-                "SLA breaches",
-                "last success",
-            ],
-            [
-                [
-                    _e(s.database),
-                    _e(s.drills),
-                    _e("-" if s.pass_rate is None else f"{s.pass_rate * 100:.0f}%"),
-                    _e(fd(s.restore_p50_seconds)),
-                    _e(fd(s.restore_p95_seconds)),
-                    _e(fd(s.restore_max_seconds)),
-                    _e(fd(s.rto_objective_seconds)),
-                    _e(f"{fd(s.rpo_last_seconds)} / {fd(s.rpo_max_seconds)}"),
-                    _e(fd(s.rpo_objective_seconds)),
-                    _e(s.rto_breaches + s.rpo_breaches),
-                    _e(s.last_success_at.isoformat() if s.last_success_at else "never"),
-                ]
-                for s in report.databases
-            ],
-        )
+        f". Sources: {_e(', '.join(report.sources))}. A drill passes when it verified and "
+        "met every objective.</p>"
     )
+    parts.append("<h2>Per database</h2>")
+    parts.append(_plain(*database_rows(report)))
+    parts.append("<h2>Restore time per kind of drill</h2>")
+    parts.append(_plain(*kind_rows(report)))
+    if report.demo:
+        note = "".join(
+            f"<code>{part}</code>" if n % 2 else part
+            for n, part in enumerate(_e(DEMO_NOTE).split("`"))
+        )
+        parts.append(f"<h2>Demo runs</h2><p>{note}</p>")
+        parts.append(_plain(*demo_rows(report)))
     if plot_png is not None:
         data = base64.b64encode(plot_png).decode()
         parts.append(
@@ -89,11 +80,12 @@ def report_html(report: SlaReport, plot_png: bytes | None = None) -> str:
     parts.append("<h2>SLA breaches</h2>")
     parts.append(
         _table(
-            ["when", "database", "playbook", "objective", "measured", "objective value"],
+            ["when", "database", "kind", "playbook", "objective", "measured", "objective value"],
             [
                 [
-                    _e(b.when.isoformat()),
+                    _e(when(b.when)),
                     _e(b.database),
+                    _e(b.kind),
                     _e(b.playbook),
                     f'<span class="breached">{_e(b.objective.upper())}</span>',
                     _e(fd(b.measured_seconds)),
@@ -108,11 +100,12 @@ def report_html(report: SlaReport, plot_png: bytes | None = None) -> str:
     parts.append("<h2>Correctness failures</h2>")
     parts.append(
         _table(
-            ["when", "database", "playbook", "verdict", "reasons"],
+            ["when", "database", "kind", "playbook", "verdict", "reasons"],
             [
                 [
-                    _e(f.when.isoformat()),
+                    _e(when(f.when)),
                     _e(f.database),
+                    _e(f.kind),
                     _e(f.playbook),
                     _verdict(f.verdict),
                     _e("; ".join(f.reasons)),
@@ -149,8 +142,9 @@ def evidence_html(item: Evidence) -> str:
     ]
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     out = [
-        f'<section class="evidence"><h3>{_e(item.database)} — drill {_e(ident)} '
-        f"({_e(item.when.isoformat())}): {_verdict(item.verdict)}</h3><table>{rows}</table>"
+        f'<section class="evidence"><h3>{_e(item.database)} — {_e(item.kind or "")} drill '
+        f"{_e(ident)} ({_e(when(item.when))}): {_verdict(item.verdict)}{_over(item)}</h3>"
+        f"<table>{rows}</table>"
     ]
     if item.objectives:
         out.append(
@@ -217,6 +211,13 @@ def evidence_html(item: Evidence) -> str:
         out.append(f"<ul>{items}</ul>")
     out.append("</section>")
     return "".join(out)
+
+
+def _over(item: Evidence) -> str:
+    breached = [
+        str(o.get("name")).upper() for o in item.objectives if o.get("status") == "breached"
+    ]
+    return f' <span class="breached">{_e(", ".join(breached))} breached</span>' if breached else ""
 
 
 def drill_html(result: DrillResult) -> str:

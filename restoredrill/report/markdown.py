@@ -7,6 +7,7 @@ from typing import Any
 from restoredrill.drill.report import Evidence, SlaReport
 from restoredrill.drill.result import DrillResult
 from restoredrill.durations import format_duration as fd
+from restoredrill.report.report_rows import DEMO_NOTE, database_rows, demo_rows, kind_rows, when
 
 
 def _cell(value: object) -> str:
@@ -19,60 +20,35 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
 def report_markdown(report: SlaReport) -> str:
     out = [
         "# Restore drill report",
         "",
-        f"Generated {report.generated_at:%Y-%m-%d %H:%M:%S %Z}"
+        f"**{report.headline}**",
+        "",
+        f"Generated {report.generated_at:%Y-%m-%d %H:%M %Z}"
         + (f", drills since {report.since:%Y-%m-%d %H:%M %Z}" if report.since else "")
-        + f". Sources: {', '.join(report.sources)}.",
+        + f". Sources: {', '.join(report.sources)}. A drill passes when it verified and met "
+        "every objective.",
         "",
         "## Per database",
         "",
     ]
-    out += _table(
-        [
-            "database",
-            "drills",
-            "pass rate",
-            "restore p50",
-            "restore p95",
-            "restore max",
-            "RTO objective",
-            "RPO (last / max)",
-            "RPO objective",
-            "SLA breaches",
-            "last success",
-        ],
-        [
-            [
-                s.database,
-                s.drills,
-                _pct(s.pass_rate),
-                fd(s.restore_p50_seconds),
-                fd(s.restore_p95_seconds),
-                fd(s.restore_max_seconds),
-                fd(s.rto_objective_seconds),
-                f"{fd(s.rpo_last_seconds)} / {fd(s.rpo_max_seconds)}",
-                fd(s.rpo_objective_seconds),
-                s.rto_breaches + s.rpo_breaches,
-                f"{s.last_success_at:%Y-%m-%d %H:%M}" if s.last_success_at else "never",
-            ]
-            for s in report.databases
-        ],
-    )
+    out += _table(*database_rows(report))
+    out += ["", "## Restore time per kind of drill", ""]
+    out += _table(*kind_rows(report))
+    if report.demo:
+        out += ["", "## Demo runs", "", DEMO_NOTE, ""]
+        out += _table(*demo_rows(report))
     out += ["", "## SLA breaches", ""]
     if report.breaches:
         out += _table(
-            ["when", "database", "playbook", "objective", "measured", "objective value"],
+            ["when", "database", "kind", "playbook", "objective", "measured", "objective value"],
             [
                 [
-                    f"{b.when:%Y-%m-%d %H:%M}",
+                    when(b.when),
                     b.database,
+                    b.kind,
                     b.playbook,
                     b.objective.upper(),
                     fd(b.measured_seconds),
@@ -86,11 +62,12 @@ def report_markdown(report: SlaReport) -> str:
     out += ["", "## Correctness failures", ""]
     if report.failures:
         out += _table(
-            ["when", "database", "playbook", "verdict", "reasons"],
+            ["when", "database", "kind", "playbook", "verdict", "reasons"],
             [
                 [
-                    f"{f.when:%Y-%m-%d %H:%M}",
+                    when(f.when),
                     f.database,
+                    f.kind,
                     f.playbook,
                     f.verdict,
                     "; ".join(f.reasons),
@@ -110,7 +87,12 @@ def evidence_markdown(item: Evidence) -> list[str]:
     ident = f"#{item.ledger_id}" if item.ledger_id is not None else (item.run_id or "")[:8]
     backup = item.backup or {}
     out = [
-        f"### {item.database} — drill {ident} ({item.when:%Y-%m-%d %H:%M:%S %Z}): {item.verdict}",
+        f"### {item.database} — {item.kind or ''} drill {ident} ({when(item.when)}): {item.verdict}"
+        + "".join(
+            f", {str(o.get('name')).upper()} breached"
+            for o in item.objectives
+            if o.get("status") == "breached"
+        ),
         "",
         f"- playbook: {item.playbook or '-'}; run id {item.run_id or '-'}; from {item.origin}",
         f"- source: {item.source}",
@@ -192,6 +174,6 @@ def drill_markdown(result: DrillResult) -> str:
         out.append(f"- game day `{g.sql}`: verified after {fd(g.verified_seconds)} ({g.verdict})")
     out += [f"- SLA breach: {b}" for b in result.breaches]
     out += [f"- failure: {f}" for f in result.failures]
-    if result.error:
+    if result.error and result.error not in result.failures:
         out.append(f"- error: {result.error}")
     return "\n".join(out) + "\n"

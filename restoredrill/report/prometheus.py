@@ -1,6 +1,12 @@
 """Prometheus textfile (node_exporter's textfile collector): per database the restore time
-quantiles, objectives, pass rate, breaches and — for dead-man alerts — the time of the last
-successful drill. Written atomically (prometheus-client writes a temporary file and renames)."""
+over the report window, objectives, pass rate, breaches, the last drill's own figures and —
+for dead-man alerts — the time of the last successful drill. Written atomically
+(prometheus-client writes a temporary file and renames).
+
+Conventions: no ``quantile`` label (Prometheus reserves it for summaries), so restore time is
+one gauge per statistic; every count that depends on the report window carries that window
+as a ``window`` label ("all" without --since); and the report always writes its own
+timestamp and database count, so a report over zero drills is still a scrape with series."""
 
 from __future__ import annotations
 
@@ -8,57 +14,90 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
 
-from restoredrill.drill.report import SlaReport
+from restoredrill.drill.report import Evidence, SlaReport
 from restoredrill.errors import ConfigError
+
+
+def _window(report: SlaReport) -> str:
+    return f"since {report.since.isoformat()}" if report.since is not None else "all"
+
+
+def _last(report: SlaReport, database: str) -> Evidence | None:
+    drills = [e for e in report.evidence if e.database == database]
+    return max(drills, key=lambda e: e.when) if drills else None
 
 
 def registry_for(report: SlaReport) -> CollectorRegistry:
     registry = CollectorRegistry()
-    labels = ["database"]
 
-    def gauge(name: str, text: str, extra: tuple[str, ...] = ()) -> Gauge:
-        return Gauge(name, text, [*labels, *extra], registry=registry)
+    def gauge(name: str, text: str, labels: tuple[str, ...] = ("database",)) -> Gauge:
+        return Gauge(name, text, list(labels), registry=registry)
 
-    drills = gauge("restoredrill_drills", "Drills in the report window")
-    passed = gauge("restoredrill_drills_passed", "Drills that passed in the report window")
-    rate = gauge("restoredrill_drill_pass_ratio", "Passed drills / drills in the window")
-    restore = gauge(
-        "restoredrill_restore_seconds", "Restore time (RTO measure) over the window", ("quantile",)
+    windowed = ("database", "window")
+    Gauge(
+        "restoredrill_report_timestamp_seconds", "Unix time this report was made", registry=registry
+    ).set(report.generated_at.timestamp())
+    Gauge(
+        "restoredrill_report_databases", "Databases with drills in the report", registry=registry
+    ).set(len(report.databases))
+    drills = gauge("restoredrill_drills", "Drills in the report window", windowed)
+    passed = gauge(
+        "restoredrill_drills_passed",
+        "Drills that passed (verified, every objective met) in the window",
+        windowed,
+    )
+    rate = gauge("restoredrill_drill_pass_ratio", "Passed drills / drills in the window", windowed)
+    stats = {
+        "p50": gauge("restoredrill_restore_p50_seconds", "Median restore time (RTO)", windowed),
+        "p95": gauge("restoredrill_restore_p95_seconds", "95th pct. restore time (RTO)", windowed),
+        "max": gauge("restoredrill_restore_max_seconds", "Longest restore time (RTO)", windowed),
+    }
+    breaches = gauge(
+        "restoredrill_sla_breaches", "SLA breaches in the window", (*windowed, "objective")
     )
     rto = gauge("restoredrill_rto_objective_seconds", "RTO objective")
     rpo = gauge("restoredrill_rpo_objective_seconds", "RPO objective")
     rpo_last = gauge("restoredrill_rpo_seconds", "Data-loss window measured by the last drill")
-    breaches = gauge("restoredrill_sla_breaches", "SLA breaches in the window", ("objective",))
+    last_rto = gauge("restoredrill_last_drill_rto_seconds", "Restore time of the last drill")
+    last_passed = gauge(
+        "restoredrill_last_drill_passed", "1 when the last drill passed, else 0 (FAIL, ERROR…)"
+    )
     last_success = gauge(
         "restoredrill_last_success_timestamp_seconds",
-        "Unix time of the last drill that passed (alert when it grows old: dead man's switch)",
+        "Unix time of the last drill that passed within its objectives (dead man's switch)",
     )
     last_drill = gauge("restoredrill_last_drill_timestamp_seconds", "Unix time of the last drill")
+    window = _window(report)
     for s in report.databases:
         db = s.database
-        drills.labels(db).set(s.drills)
-        passed.labels(db).set(s.passed)
+        drills.labels(db, window).set(s.drills)
+        passed.labels(db, window).set(s.passed)
         if s.pass_rate is not None:
-            rate.labels(db).set(s.pass_rate)
-        for quantile, value in (
-            ("0.5", s.restore_p50_seconds),
-            ("0.95", s.restore_p95_seconds),
-            ("1", s.restore_max_seconds),
+            rate.labels(db, window).set(s.pass_rate)
+        for stat, value in (
+            ("p50", s.restore_p50_seconds),
+            ("p95", s.restore_p95_seconds),
+            ("max", s.restore_max_seconds),
         ):
             if value is not None:
-                restore.labels(db, quantile).set(value)
+                stats[stat].labels(db, window).set(value)
         if s.rto_objective_seconds is not None:
             rto.labels(db).set(s.rto_objective_seconds)
         if s.rpo_objective_seconds is not None:
             rpo.labels(db).set(s.rpo_objective_seconds)
         if s.rpo_last_seconds is not None:
             rpo_last.labels(db).set(s.rpo_last_seconds)
-        breaches.labels(db, "rto").set(s.rto_breaches)
-        breaches.labels(db, "rpo").set(s.rpo_breaches)
+        breaches.labels(db, window, "rto").set(s.rto_breaches)
+        breaches.labels(db, window, "rpo").set(s.rpo_breaches)
         # 0 when no drill ever passed: an alert on "time() - x > 90d" fires at once.
         last_success.labels(db).set(s.last_success_at.timestamp() if s.last_success_at else 0)
         if s.last_drill_at is not None:
             last_drill.labels(db).set(s.last_drill_at.timestamp())
+        newest = _last(report, db)
+        if newest is not None:
+            last_passed.labels(db).set(1 if newest.verdict == "PASS" else 0)
+            if newest.rto_seconds is not None:
+                last_rto.labels(db).set(newest.rto_seconds)
     return registry
 
 

@@ -3,8 +3,6 @@ progress listener the CLI hands to library calls."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import humanize
 from rich.console import Console
 from rich.progress import (
@@ -18,7 +16,9 @@ from rich.progress import (
 )
 from rich.status import Status
 from rich.table import Table
+from rich.text import Text
 
+from restoredrill.durations import format_duration
 from restoredrill.lsn import format_lsn
 from restoredrill.models import (
     CheckStatus,
@@ -27,6 +27,7 @@ from restoredrill.models import (
     RestorePlan,
     RestoreResult,
 )
+from restoredrill.report.terminal_layout import fits
 from restoredrill.sandboxes.labels import SandboxState
 
 BASE_CHECKS = {
@@ -40,11 +41,8 @@ _CHECK_STYLE = {CheckStatus.OK: "green", CheckStatus.WARNING: "yellow", CheckSta
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    return humanize.precisedelta(timedelta(seconds=seconds), minimum_unit="seconds", format="%0.1f")
+    """Every duration the terminal shows, in the one style of durations.format_duration."""
+    return format_duration(seconds)
 
 
 def size(num_bytes: int | None) -> str:
@@ -193,9 +191,14 @@ def render_restore(console: Console, result: RestoreResult) -> None:
 
 
 def render_history(console: Console, entries: list[LedgerEntry]) -> None:
+    """A table when it fits the console; otherwise two lines per entry (what and when, then
+    database → target), so dates and names are never cut at 80 columns."""
+    if not entries:
+        console.print("No drills recorded yet.")
+        return
     table = Table(show_edge=False)
     for column in ("id", "when", "kind", "database", "target", "verdict", "RTO", "RPO"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for e in entries:
         table.add_row(
             str(e.id),
@@ -207,23 +210,53 @@ def render_history(console: Console, entries: list[LedgerEntry]) -> None:
             duration(e.rto_seconds),
             duration(e.rpo_seconds),
         )
-    console.print(table if entries else "No drills recorded yet.")
+    if fits(console, table):
+        console.print(table)
+        return
+    for e in entries:
+        head = Text(f"#{e.id} ", style="bold")
+        head.append(f"{e.started_at:%Y-%m-%d %H:%M:%S} {e.kind} ")
+        head.append(e.verdict, style=_VERDICT_STYLE.get(e.verdict, "magenta"))
+        head.append(f"  RTO {duration(e.rto_seconds)} · RPO {duration(e.rpo_seconds)}")
+        console.print(head, soft_wrap=False)
+        console.print(Text(f"    {e.database} → {e.target}"), soft_wrap=False)
+
+
+_VERDICT_STYLE = {"PASS": "green", "RESTORED": "green", "FAIL": "red", "UNVERIFIED": "yellow"}
 
 
 def render_sandboxes(console: Console, states: list[SandboxState], title: str) -> None:
+    """A table when it fits; otherwise two lines per sandbox (what it is, then its path)."""
+    if not states:
+        console.print(f"{title}: none")
+        return
     table = Table(title=title, title_justify="left", show_edge=False)
     for column in ("id", "engine", "purpose", "port", "created", "owner", "server", "path"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
+    rows = []
     for s in states:
         owner = "running" if s.owner_alive else ("kept" if s.label.keep else "gone")
-        table.add_row(
-            s.label.id,
-            s.label.engine,
-            s.label.purpose,
-            str(s.label.port or "-"),
-            s.label.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            owner,
-            f"pid {s.server_pid}" if s.server_pid else "stopped",
-            s.path,
+        rows.append(
+            (
+                s.label.id,
+                s.label.engine,
+                s.label.purpose,
+                str(s.label.port or "-"),
+                s.label.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                owner,
+                f"pid {s.server_pid}" if s.server_pid else "stopped",
+                s.path,
+            )
         )
-    console.print(table if states else f"{title}: none")
+        table.add_row(*rows[-1])
+    if fits(console, table):
+        console.print(table)
+        return
+    console.print(Text(title, style="italic"), soft_wrap=False)
+    for ident, engine, purpose, port, created, owner, server, path in rows:
+        head = Text(ident, style="bold")
+        head.append(f"  created {created}")
+        console.print(head, soft_wrap=False)
+        what = f"    {engine} {purpose}, port {port}, owner {owner}, {server}"
+        console.print(Text(what), soft_wrap=False)
+        console.print(Text(f"    {path}"), soft_wrap=False)

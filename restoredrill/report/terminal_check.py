@@ -18,8 +18,8 @@ def render_checks(console: Console, report: CheckReport) -> None:
     shared = len(subjects) == 1
     title = "Backup configuration" + (f" of {next(iter(subjects))}" if shared else "")
     table = Table(title=title, title_justify="left", show_edge=False)
-    table.add_column("rule")
-    table.add_column("status")
+    table.add_column("rule", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     if not shared:
         table.add_column("subject", overflow="fold")
     table.add_column("detail", overflow="fold")

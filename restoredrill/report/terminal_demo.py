@@ -9,7 +9,7 @@ from rich.text import Text
 from restoredrill.drill.demo import DemoResult, RepairCheck
 from restoredrill.report.terminal import duration, render_restore
 from restoredrill.report.terminal_diff import render_reapply, render_summary
-from restoredrill.report.terminal_incident import incidents_table
+from restoredrill.report.terminal_incident import print_incidents
 from restoredrill.report.terminal_verify import render_verify_report
 
 
@@ -27,7 +27,7 @@ def render_demo(console: Console, result: DemoResult) -> None:
     console.rule(f"Verify against the manifest taken at restore point {result.restore_point!r}")
     render_verify_report(result.verify, console)
     console.print()
-    console.rule("What the incident cost (restored vs production now, rows created before it)")
+    console.rule("What the incident cost (restored vs production, rows created before it)")
     table = Table(show_edge=False)
     for column in ("table", "rows before", "rows now", "rows lost"):
         table.add_column(column, justify="left" if column == "table" else "right")
@@ -52,18 +52,29 @@ def render_demo(console: Console, result: DemoResult) -> None:
         console.print(f"  {step}")
 
 
+def _which(result: DemoResult) -> tuple[str, str]:
+    """How the biggest found transaction is named, and the recover option that takes it."""
+    assert result.found is not None and result.found.incidents
+    biggest = result.found.incidents[0]
+    if biggest.xid is not None:
+        return f"xid {biggest.xid}", f"--incident-xid {biggest.xid}"
+    return f"GTID {biggest.gtid}", f"--incident-gtid {biggest.gtid}"
+
+
 def _render_found(console: Console, result: DemoResult) -> None:
     """The incident as `incident find` sees it in the archive, no restore needed."""
     if result.found is None or not result.found.incidents:
         return
-    console.rule("Found in the WAL archive: the transactions that changed the most rows")
-    console.print(incidents_table(result.found, title=""))
+    archive = "WAL" if result.found.engine == "postgres" else "binlog"
+    console.rule(f"Found in the {archive} archive: the transactions changing most rows")
+    print_incidents(console, result.found, title="")
     biggest = result.found.incidents[0]
+    name, option = _which(result)
     console.print(
         Text(
-            f"The biggest, xid {biggest.xid} ({biggest.rows:,} rows, committed "
+            f"The biggest, {name} ({biggest.rows:,} rows, committed "
             f"{biggest.commit_time.isoformat()}), is the incident: `restoredrill incident "
-            f"find` finds it, `recover --incident-xid {biggest.xid}` puts back what it did."
+            f"find` finds it, `recover {option}` puts back what it did."
         )
     )
     console.print()
@@ -75,8 +86,8 @@ def _render_incident(console: Console, result: DemoResult) -> None:
         return
     after = result.incident_after_time.isoformat() if result.incident_after_time else "?"
     if result.found is not None and result.found.incidents:
-        after = f"xid {result.found.incidents[0].xid}, inclusive"
-    console.rule(f"Exactly what the incident did (restore before vs restore at {after})")
+        after = f"{_which(result)[0]}, inclusive"
+    console.rule(f"Exactly what the incident did: restore before vs at {after}")
     for summary in result.incident_diff:
         columns = [*summary.key]
         if summary.lost_sample:

@@ -21,50 +21,117 @@ from restoredrill.models import (
     RowValues,
 )
 from restoredrill.report.terminal import duration
+from restoredrill.report.terminal_layout import fits
 
 SAMPLE = 10
 _WIDTH = 40
 
 
-def _cell(value: str | None) -> Text:
+def _cell(value: str | None, limit: int | None = _WIDTH) -> Text:
     if value is None:
         return Text("NULL", style="dim italic")
-    shown = value if len(value) <= _WIDTH else value[: _WIDTH - 1] + "…"
+    shown = value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
     return Text(shown)
 
 
-def _rows_table(title: str, columns: Sequence[str], rows: Sequence[RowValues], total: int) -> Table:
-    more = f" (first {len(rows)} of {total:,})" if total > len(rows) else ""
-    table = Table(title=f"{title}{more}", title_justify="left", show_edge=False)
+def _limit(console: Console) -> int | None:
+    """Long values are shortened on a terminal only: piped output carries them whole."""
+    return _WIDTH if console.is_terminal else None
+
+
+def _more(rows: Sequence[object], total: int) -> str:
+    return f" (first {len(rows)} of {total:,})" if total > len(rows) else ""
+
+
+def _rows_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[RowValues],
+    total: int,
+    limit: int | None = _WIDTH,
+) -> Table:
+    table = Table(title=f"{title}{_more(rows, total)}", title_justify="left", show_edge=False)
     for column in columns:
-        table.add_column(Text(column), overflow="fold")
+        table.add_column(Text(column), no_wrap=True)
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(_cell(row.get(c), limit) for c in columns))
     return table
+
+
+def _rows_list(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[RowValues],
+    total: int,
+    limit: int | None = _WIDTH,
+) -> list[Text]:
+    """The narrow form of _rows_table: one row after the other, one ``column: value`` line
+    each, so a value is never wrapped in the middle (of a timestamp, say)."""
+    lines = [Text(f"{title}{_more(rows, total)}", style="italic")]
+    for row in rows:
+        for n, column in enumerate(columns):
+            line = Text("  - " if n == 0 else "    ")
+            line.append(f"{column}: ", style="bold")
+            line.append_text(_cell(row.get(column), limit))
+            lines.append(line)
+    return lines
 
 
 def _changed_table(
-    columns: Sequence[str], key: Sequence[str], rows: Sequence[ChangedRow], total: int
+    columns: Sequence[str],
+    key: Sequence[str],
+    rows: Sequence[ChangedRow],
+    total: int,
+    limit: int | None = _WIDTH,
 ) -> Table:
-    more = f" (first {len(rows)} of {total:,})" if total > len(rows) else ""
     table = Table(
-        title=f"changed: restored → production{more}", title_justify="left", show_edge=False
+        title=f"changed: restored → production{_more(rows, total)}",
+        title_justify="left",
+        show_edge=False,
     )
     for column in key:
-        table.add_column(Text(column), overflow="fold")
-    table.add_column("column")
-    table.add_column("restored", overflow="fold")
-    table.add_column("production", overflow="fold")
+        table.add_column(Text(column), no_wrap=True)
+    table.add_column("column", no_wrap=True)
+    table.add_column("restored", no_wrap=True)
+    table.add_column("production", no_wrap=True)
     for row in rows:
         for n, column in enumerate(row.columns):
-            keys = [_cell(row.restored.get(k)) if n == 0 else Text("") for k in key]
+            keys = [_cell(row.restored.get(k), limit) if n == 0 else Text("") for k in key]
             table.add_row(
                 *keys,
                 Text(column),
-                _cell(row.restored.get(column)),
-                _cell(row.production.get(column)),
+                _cell(row.restored.get(column), limit),
+                _cell(row.production.get(column), limit),
             )
     return table
+
+
+def _changed_list(
+    key: Sequence[str], rows: Sequence[ChangedRow], total: int, limit: int | None = _WIDTH
+) -> list[Text]:
+    lines = [Text(f"changed: restored → production{_more(rows, total)}", style="italic")]
+    for row in rows:
+        ident = Text("  - ")
+        for n, k in enumerate(key):
+            ident.append(("" if n == 0 else ", ") + f"{k}: ", style="bold")
+            ident.append_text(_cell(row.restored.get(k), limit))
+        lines.append(ident)
+        for column in row.columns:
+            lines.append(Text(f"    {column}", style="bold"))
+            restored = Text("      restored:   ")
+            restored.append_text(_cell(row.restored.get(column), limit))
+            production = Text("      production: ")
+            production.append_text(_cell(row.production.get(column), limit))
+            lines += [restored, production]
+    return lines
+
+
+def _print_either(console: Console, table: Table, lines: list[Text]) -> None:
+    if fits(console, table):
+        console.print(table)
+    else:
+        for line in lines:
+            console.print(line, soft_wrap=False)
 
 
 def render_summary(console: Console, summary: RowDiffSummary, columns: Sequence[str]) -> None:
@@ -85,14 +152,24 @@ def render_summary(console: Console, summary: RowDiffSummary, columns: Sequence[
     )
     console.print(table)
     shown = list(columns) or list(summary.key)
-    if summary.lost_sample:
-        console.print(
-            _rows_table("lost: only in the restore", shown, summary.lost_sample, counts.lost)
-        )
-    if summary.new_sample:
-        console.print(_rows_table("new: only in production", shown, summary.new_sample, counts.new))
+    limit = _limit(console)
+    for title, sample, total in (
+        ("lost: only in the restore", summary.lost_sample, counts.lost),
+        ("new: only in production", summary.new_sample, counts.new),
+    ):
+        if sample:
+            _print_either(
+                console,
+                _rows_table(title, shown, sample, total, limit),
+                _rows_list(title, shown, sample, total, limit),
+            )
     if summary.changed_sample:
-        console.print(_changed_table(shown, summary.key, summary.changed_sample, counts.changed))
+        changed, total = summary.changed_sample, counts.changed
+        _print_either(
+            console,
+            _changed_table(shown, summary.key, changed, total, limit),
+            _changed_list(summary.key, changed, total, limit),
+        )
     if summary.stats is not None:
         s = summary.stats
         rate = (
@@ -104,7 +181,8 @@ def render_summary(console: Console, summary: RowDiffSummary, columns: Sequence[
                 f"{s.buckets_checked:,} ranges checked, rows hashed {s.rows_hashed_restored:,} "
                 f"+ {s.rows_hashed_production:,}, fetched {s.rows_fetched:,}{rate}",
                 style="dim",
-            )
+            ),
+            soft_wrap=False,
         )
 
 
@@ -224,6 +302,8 @@ def render_recover(console: Console, result: RecoverResult) -> None:
     console.rule("[bold]recover[/bold]")
     if result.incident_xid is not None:
         before, after = f"xid {result.incident_xid}", f"xid {result.incident_xid}"
+    elif result.incident_gtid is not None:
+        before = after = f"GTID {result.incident_gtid}"
     else:
         before = result.before_time.isoformat() if result.before_time else "?"
         after = result.after_time.isoformat() if result.after_time else "?"

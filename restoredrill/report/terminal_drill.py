@@ -51,6 +51,10 @@ def render_drill(console: Console, result: DrillResult) -> None:
         )
     if result.databases:
         console.print(table)
+    for outcome in result.databases:
+        held = sum(1 for a in outcome.assertions if a.status == "PASS")
+        if outcome.assertions:
+            console.print(f"  assertions on {outcome.label}: {held}/{len(outcome.assertions)} held")
     if result.gameday is not None:
         g = result.gameday
         console.print(
@@ -74,7 +78,7 @@ def render_drill(console: Console, result: DrillResult) -> None:
         )
     for failure in result.failures:
         console.print(f"  [red]failure[/red]: {failure}", markup=True, highlight=False)
-    if result.error:
+    if result.error and result.error not in result.failures:
         console.print(f"  [magenta]error[/magenta]: {result.error}")
     for path in result.outputs:
         console.print(f"  wrote {path}")

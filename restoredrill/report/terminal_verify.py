@@ -8,8 +8,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from restoredrill.durations import format_duration
 from restoredrill.lsn import format_lsn
 from restoredrill.models import Manifest, PhaseTiming, TableCheck, VerifyReport, VerifyStatus
+from restoredrill.report.terminal_layout import fits, natural_width
 
 STATUS_STYLES: dict[VerifyStatus, str] = {
     VerifyStatus.PASS: "bold green",
@@ -41,33 +43,57 @@ def _note(check: TableCheck) -> str:
     return "; ".join(parts)
 
 
-def render_verify_report(report: VerifyReport, console: Console) -> None:
+DETAIL_MIN = 40
+
+
+def _verify_table(report: VerifyReport, details: bool) -> Table:
     table = Table(title=f"verify against {report.reference}", title_justify="left")
-    table.add_column("table", overflow="fold")
-    table.add_column("status")
-    table.add_column("rows restored", justify="right")
-    table.add_column("rows reference", justify="right")
-    table.add_column("checksum")
-    table.add_column("predicate / detail", overflow="fold")
+    table.add_column("table", no_wrap=True, min_width=12)
+    table.add_column("status", no_wrap=True)
+    table.add_column("restored", justify="right", no_wrap=True)
+    table.add_column("reference", justify="right", no_wrap=True)
+    table.add_column("checksum", no_wrap=True)
+    if details:
+        table.add_column("predicate / detail", overflow="fold")
     for check in report.tables:
-        table.add_row(
+        row = [
             Text(check.table),
             status_text(check.status),
-            _rows(check, "restored"),
-            _rows(check, "reference"),
+            Text(_rows(check, "restored")),
+            Text(_rows(check, "reference")),
             _checksum(check),
-            Text(_note(check)),
-        )
-    console.print(table)
+        ]
+        table.add_row(*row, *([Text(_note(check))] if details else []))
+    return table
+
+
+def render_verify_report(report: VerifyReport, console: Console) -> None:
+    """Row counts per table; the predicates and details in their own column when the whole
+    table fits the console, else stacked under it (one paragraph per table, wrapped between
+    words), so table names and figures are never folded at 80 columns."""
+    table = _verify_table(report, details=True)
+    compact = _verify_table(report, details=False)
+    # the detail column is free text: worth a column when it gets DETAIL_MIN columns or more
+    stacked = not fits(console, table) and (
+        natural_width(console, compact) + DETAIL_MIN > console.width
+    )
+    console.print(compact if stacked else table)
+    if stacked:
+        for check in report.tables:
+            note = _note(check)
+            if note:
+                line = Text(f"{check.table}: ", style="bold")
+                line.append(note)
+                console.print(line, soft_wrap=False)
     summary = Text("verdict: ")
     summary.append_text(status_text(report.status))
     counts = {s: sum(1 for c in report.tables if c.status == s) for s in VerifyStatus}
     detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    summary.append(f"  ({detail}; {report.seconds:.2f}s")
+    summary.append(f"  ({detail}; {format_duration(report.seconds)}")
     if report.as_of is not None:
         summary.append(f"; as of {report.as_of.isoformat()}")
     summary.append(")")
-    console.print(summary)
+    console.print(summary, soft_wrap=False)
 
 
 def render_manifest(manifest: Manifest, path: Path | None, console: Console) -> None:
@@ -75,9 +101,9 @@ def render_manifest(manifest: Manifest, path: Path | None, console: Console) -> 
         title=f"manifest of {manifest.database}" + (f" → {path}" if path else ""),
         title_justify="left",
     )
-    table.add_column("table", overflow="fold")
-    table.add_column("rows", justify="right")
-    table.add_column("checksum")
+    table.add_column("table", no_wrap=True, min_width=12)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("checksum", overflow="fold")
     for name, fingerprint in manifest.tables.items():
         table.add_row(Text(name), f"{fingerprint.rows:,}", fingerprint.checksum)
     console.print(table)
@@ -101,7 +127,8 @@ class ConsoleProgress:
 
     def phase_finished(self, timing: PhaseTiming) -> None:
         detail = f" ({timing.detail})" if timing.detail else ""
-        self.console.print(Text(f"{timing.name} done in {timing.seconds:.2f}s{detail}", "dim"))
+        done = f"{timing.name} done in {format_duration(timing.seconds)}{detail}"
+        self.console.print(Text(done, "dim"))
 
     def note(self, message: str) -> None:
         self.console.print(Text(f"  {message}", style="dim"))

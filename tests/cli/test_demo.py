@@ -58,7 +58,9 @@ def test_demo_runs_end_to_end(tmp_path: Path, sandbox_dir: Path) -> None:
         env=env,
         timeout=60,
     )
-    entries = json.loads(history.stdout)
+    document = json.loads(history.stdout)
+    assert document["format"] == "restoredrill-history/1"
+    entries = document["entries"]
     assert entries[0]["kind"] == "drill" and entries[0]["verdict"] == "PASS"
 
 

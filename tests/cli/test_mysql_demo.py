@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from rich.console import Console
 
+from restoredrill.drill.demo import DemoResult
+from restoredrill.report.terminal_demo import render_demo
 from restoredrill.sandboxes.labels import sandbox_root
 from tests.pgsetup import cli
 
 pytestmark = pytest.mark.slow
+
+
+def _rendered(result: dict[str, object]) -> str:
+    console = Console(record=True, width=200, force_terminal=False)
+    render_demo(console, DemoResult.model_validate(result))
+    return console.export_text()
 
 
 def test_demo_mariadb_repair(capsys: pytest.CaptureFixture[str]) -> None:
@@ -22,6 +31,15 @@ def test_demo_mariadb_repair(capsys: pytest.CaptureFixture[str]) -> None:
     assert lost["users"] > 0 and lost["orders"] > 0
     diffs = {t["table"]: t["counts"]["lost"] for t in result["incident_diff"]}
     assert diffs == lost
+    # found in the binlog archive, not told: the biggest transaction is the DELETE, by GTID
+    biggest = result["found"]["incidents"][0]
+    assert result["found"]["engine"] == "mariadb" and biggest["gtid"] and biggest["xid"] is None
+    assert [(t["table"], t["deleted"]) for t in biggest["tables"]] == [
+        ("shop.users", lost["users"])
+    ]
+    shown = _rendered(result)
+    assert "Found in the binlog archive" in shown and f"--incident-gtid {biggest['gtid']}" in shown
+    assert f"GTID {biggest['gtid']}, inclusive" in shown
     assert result["reapply"]["executed"] is False
     assert all(c["status"] == "PASS" for c in result["repair_check"])
     assert result["repair_again"]["tables"][0]["inserted"] == 0

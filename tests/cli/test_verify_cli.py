@@ -155,7 +155,9 @@ def test_unreachable_database_exits_3_with_one_line(
     ledger = tmp_path / "ledger.db"
     code, out, err = run(capsys, "verify", nowhere, db.dsn(), "--json", "--ledger", str(ledger))
     assert code == 3
-    assert out == ""
+    document = json.loads(out)  # --json: the error is a document on stdout too
+    assert document["format"] == "restoredrill-error/1" and document["exit_code"] == 3
+    assert document["kind"] == "DatabaseUnavailable" and "s3cret" not in out
     assert err.count("\n") == 1 and "cannot connect" in err
     assert "Traceback" not in err and "s3cret" not in err
     (entry,) = Ledger(ledger).entries()

@@ -14,6 +14,7 @@ from restoredrill.engines.pg_archiving import base_backup
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.conftest import ArchivingCluster
+from tests.junitschema import assert_junit4
 from tests.pgsetup import archived_segments, cli, switch_wal, wait_for
 
 pytestmark = pytest.mark.slow
@@ -38,8 +39,11 @@ def test_live_archiving_cluster(
     assert found["postgres.archive_timeout"] == "failed"  # 0: nothing bounds the wait
     assert found["postgres.archiver_age"] == "failed"  # nothing archived yet
     assert code == 1
+    assert_junit4(junit)
     xml = JUnitXml.fromfile(str(junit))
     assert xml.failures == 2 and xml.tests == len(found)
+    # test identity is stable across runs: the DSN (socket path, port) is not in the name
+    assert {case.name for suite in xml for case in suite} == set(found)
 
     switch_wal(archiving_cluster.cluster)
     with archiving_cluster.cluster.connect() as conn:

@@ -59,10 +59,12 @@ def maria_demo() -> Iterator[MariaDemo]:
 
 def test_setup_only_writes_the_playbook_variables(maria_demo: MariaDemo) -> None:
     env = maria_demo.env
-    assert env["DEMO_ENGINE"] == "mariadb" and env["DEMO_DSN"].startswith("mysql://")
-    for name in ("DEMO_SNAPSHOT", "DEMO_BINLOG_ARCHIVE", "DEMO_MANIFEST"):
+    # apart from the PostgreSQL demo's DEMO_*: both can be sourced in one shell
+    assert all(name.startswith("DEMO_MARIADB_") for name in env), env
+    assert env["DEMO_MARIADB_DSN"].startswith("mysql://")
+    for name in ("DEMO_MARIADB_SNAPSHOT", "DEMO_MARIADB_BINLOG_ARCHIVE", "DEMO_MARIADB_MANIFEST"):
         assert Path(env[name]).exists(), name
-    assert list(Path(env["DEMO_SNAPSHOT"]).glob("*.sql.gz"))
+    assert list(Path(env["DEMO_MARIADB_SNAPSHOT"]).glob("*.sql.gz"))
 
 
 def test_example_playbook_runs_green(maria_demo: MariaDemo, tmp_path: Path) -> None:
@@ -72,14 +74,14 @@ def test_example_playbook_runs_green(maria_demo: MariaDemo, tmp_path: Path) -> N
     drill = json.loads(done.stdout)  # one playbook: its DrillResult
     assert drill["verdict"] == "PASS" and drill["sla"] == "MET", drill
     assert drill["engine"] == "mariadb"
-    assert drill["source"] == f"file:{maria_demo.env['DEMO_SNAPSHOT']}"
+    assert drill["source"] == f"file:{maria_demo.env['DEMO_MARIADB_SNAPSHOT']}"
     (database,) = drill["databases"]
     assert database["verdict"] == "PASS" and database["label"] == "demo-shop-mariadb"
     assert {t["table"] for t in database["verify"]["tables"]} == {"users", "orders"}
     restore = drill["restore"]
     assert restore["plan"]["binlog_range"]["transactions"] > 0
     assert restore["rpo_seconds"] is not None and restore["rpo_seconds"] < 300
-    reports = Path(maria_demo.env["DEMO_DIR"]) / "reports"
+    reports = Path(maria_demo.env["DEMO_MARIADB_DIR"]) / "reports"
     assert (reports / "mariadb-binlog-drill.junit.xml").is_file()
     assert "PASS" in (reports / "mariadb-binlog-drill.md").read_text()
 
@@ -87,13 +89,13 @@ def test_example_playbook_runs_green(maria_demo: MariaDemo, tmp_path: Path) -> N
 def test_playbook_from_s3(maria_demo: MariaDemo, aws_env: str, tmp_path: Path) -> None:
     """The same playbook with s3:// URLs: the demo's dump and binlogs uploaded to moto."""
     bucket = new_bucket(aws_env)
-    upload_tree(aws_env, Path(maria_demo.env["DEMO_SNAPSHOT"]), bucket, "dumps")
-    upload_tree(aws_env, Path(maria_demo.env["DEMO_BINLOG_ARCHIVE"]), bucket, "binlogs")
+    upload_tree(aws_env, Path(maria_demo.env["DEMO_MARIADB_SNAPSHOT"]), bucket, "dumps")
+    upload_tree(aws_env, Path(maria_demo.env["DEMO_MARIADB_BINLOG_ARCHIVE"]), bucket, "binlogs")
     env = {
         **maria_demo.env,
-        "DEMO_SNAPSHOT": f"s3://{bucket}/dumps",
-        "DEMO_BINLOG_ARCHIVE": f"s3://{bucket}/binlogs",
-        "DEMO_DIR": str(tmp_path),
+        "DEMO_MARIADB_SNAPSHOT": f"s3://{bucket}/dumps",
+        "DEMO_MARIADB_BINLOG_ARCHIVE": f"s3://{bucket}/binlogs",
+        "DEMO_MARIADB_DIR": str(tmp_path),
     }
     options = DrillOptions(ledger_path=tmp_path / "ledger.db", env=env)
     (drill,) = run_drills([PLAYBOOK], options).drills
@@ -134,7 +136,7 @@ def test_engine_and_source_mismatch_exits_2(
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_SOURCE)
     code, out, err = cli(["drill", str(bad), "--json"], capsys)
-    assert code == 2 and out == "", err
+    assert code == 2 and json.loads(out)["format"] == "restoredrill-error/1", err
     assert f"{bad}:3: source: kind file is not a source for engine mariadb" in err
     assert "kind: mysql (snapshot, binlog_archive)" in err
     other = tmp_path / "other.yaml"

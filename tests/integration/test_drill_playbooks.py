@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
 from restoredrill.drill.demo_env import DemoEnvironment
-from restoredrill.drill.fleet import FleetJobRequest, render_yaml
+from restoredrill.drill.fleet import SCRATCH, FleetJobRequest, render_yaml
 from restoredrill.drill.result import DrillResult
 from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.ledger import Ledger
 from tests.demohelp import PLAYBOOKS, Webhook, demo_environment, webhook
+from tests.junitschema import assert_junit4
 from tests.pgsetup import cli, run_cli
 
 pytestmark = pytest.mark.slow
@@ -153,6 +156,7 @@ def test_example_playbooks_pass_side_by_side(drilled: Drilled) -> None:
 
 
 def test_fleet_junit_and_results_dir(drilled: Drilled) -> None:
+    assert_junit4(drilled.junit)
     xml = JUnitXml.fromfile(str(drilled.junit))
     suites = {suite.name: suite for suite in xml}
     assert set(suites) == {"drill quarterly-drill", "drill ci-backup-check"}
@@ -160,6 +164,10 @@ def test_fleet_junit_and_results_dir(drilled: Drilled) -> None:
     names = [case.name for case in suites["drill ci-backup-check"]]
     assert "check postgres.archive_timeout" in names
     assert "verify demo-shop public.orders" in names and "objective RPO" in names
+    # the RTO is the restore case's time only: an objective case adds none to the suite
+    assert all(
+        case.time == 0 for case in suites["drill quarterly-drill"] if "objective" in case.name
+    )
     files = sorted(drilled.results.glob("*.json"))
     assert len(files) == 2
     assert {json.loads(f.read_text())["playbook"] for f in files} == {
@@ -220,6 +228,8 @@ def test_ledger_holds_the_evidence(drilled: Drilled) -> None:
     assert {c["check"] for c in details["checks"]} == {
         "verify public.users",
         "verify public.orders",
+        "assert no orphaned orders",  # the playbook's application checks
+        "assert users who never logged in are there (restored before the cleanup)",
     }
     assert details["objectives"][0]["name"] == "rto"
     failing = next(r for r in records if r.details["playbook"] == "failing-drill")
@@ -248,7 +258,15 @@ def test_report_every_format(drilled: Drilled, capsys: pytest.CaptureFixture[str
     report = json.loads(out)
     (summary,) = report["databases"]
     assert summary["database"] == "demo-shop" and summary["drills"] == drills
-    assert summary["passed"] == 4 and summary["failed"] == 1
+    # breach-drill verified but took longer than its RTO: verified, not a pass
+    assert summary["verified"] == 4 and summary["passed"] == 3 and summary["failed"] == 1
+    assert summary["rto_status"] == "breached"
+    assert (
+        report["headline"] == "0 of 1 database within their RTO; 1 breached; 1 with failed drills"
+    )
+    kinds = {k["kind"]: k["drills"] for k in summary["kinds"]}
+    assert kinds["latest"] == 1 and kinds["incident recovery"] == 1  # the CI check, recover
+    assert sum(kinds.values()) == drills
     assert summary["restore_p50_seconds"] <= summary["restore_p95_seconds"]
     assert summary["restore_p95_seconds"] <= summary["restore_max_seconds"]
     assert [b["objective"] for b in report["breaches"]] == ["rto"]
@@ -277,7 +295,10 @@ def test_report_every_format(drilled: Drilled, capsys: pytest.CaptureFixture[str
 
 
 def test_kubernetes_indexed_job_emulated(
-    drilled: Drilled, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    drilled: Drilled,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Render the Job, then do what Kubernetes would: mount the ConfigMap, set the index,
     expand $(VAR) in args, run each pod's command; then aggregate the shared results."""
@@ -292,16 +313,22 @@ def test_kubernetes_indexed_job_emulated(
     for key, body in config_map["data"].items():
         (mount / key).write_text(body)
     container = job["spec"]["template"]["spec"]["containers"][0]
+    # the pod's emptyDir; under /tmp so the server's OS user can traverse to its sandboxes
+    scratch = Path(tempfile.mkdtemp(prefix="restoredrill-test-scratch-", dir="/tmp"))
+    scratch.chmod(0o711)
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    assert container["command"] == ["restoredrill"]
     for index in range(job["spec"]["completions"]):
         env = {"RESTOREDRILL_INDEX": str(index)}
         for item in container["env"]:
             if "value" in item:
-                env[item["name"]] = _kubelet_expand(item["value"], env)
+                value = _kubelet_expand(item["value"], env).replace(SCRATCH, str(scratch))
+                env[item["name"]] = value
         args = [
             _kubelet_expand(a, env).replace("/playbooks", str(mount)) for a in container["args"]
         ]
         done = run_cli(args, env=env)
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, done.stderr + done.stdout[-2000:]
         assert json.loads(done.stdout)["verdict"] == "PASS"
     assert len(list(shared.glob("*.json"))) == 2
     assert len(list(shared.glob("ledger-*.db"))) == 2
@@ -338,5 +365,8 @@ def test_invalid_playbook_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     good = PLAYBOOKS / "quarterly-drill.yaml"
     code, out, err = cli(["drill", str(good), str(bad), "--json"], capsys)
-    assert code == 2 and out == ""
+    assert code == 2 and err.count("\n") == 1
     assert f"{bad}:" in err and "unknown key 'mtbf'" in err
+    document = json.loads(out)  # --json: the error as a document on stdout too
+    assert document["format"] == "restoredrill-error/1" and document["exit_code"] == 2
+    assert document["kind"] == "ConfigError" and "unknown key 'mtbf'" in document["error"]

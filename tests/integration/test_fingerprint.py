@@ -80,6 +80,36 @@ PAIRS = [
     ("text", "(U&'\\00E9')", "(U&'e\\0301')", False),  # NFC vs NFD: different bytes
     ("text", "('ümlaut ✓ 日本 🐘')", "('ümlaut ✓ 日本 🐘')", True),
     ("text", "('a,b')", "('a\",b')", False),
+    # types hashed natively (without their text form): still exact
+    ("int4", "(NULL)", "(0)", False),
+    ("int8", "(9223372036854775807)", "(-9223372036854775808)", False),
+    ("int2", "(7)", "(7)", True),
+    ("uuid", "('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')", "(NULL)", False),
+    ("timestamp", "('2024-01-01 12:00:00.000001')", "('2024-01-01 12:00:00')", False),
+    ("timestamp", "('infinity')", "('-infinity')", False),
+    ("timestamptz", "('infinity')", "('-infinity')", False),
+    ("timestamptz", "('infinity')", "(NULL)", False),
+    ("timestamptz", "('2024-10-27 01:30:00+01')", "('2024-10-27 01:30:00+02')", False),
+    ("bool", "(true)", "(false)", False),
+    ("bool", "(false)", "(NULL)", False),
+    ("bool", "(true)", "('yes')", True),
+    ("numeric", "('NaN')", "(NULL)", False),
+    ("numeric", "('Infinity')", "('Infinity')", True),
+    ("numeric", "(0.00)", "(0)", False),
+    ("numeric", "(-0.0)", "(0.0)", True),  # numeric has no negative zero
+    ("numeric", "(12345678901234567890.123)", "(12345678901234567890.124)", False),
+    ("numeric(10,2)", "(1.1)", "(1.10)", True),  # the column's scale: the same text
+    ("float8", "(NULL)", "('0')", False),
+    ("float8", "('NaN')", "(NULL)", False),
+    ("float8", "(4.9e-324)", "(0)", False),  # the smallest subnormal
+    ("float4", "('-0')", "('0')", False),
+    ("float4", "(1.5)", "(1.5)", True),
+    ("varchar(5)", "('')", "(NULL)", False),
+    ("varchar(5)", "('a ')", "('a')", False),
+    ("char(3)", "('a')", "('a  ')", True),  # the same value: char(n) pads
+    ("char(3)", "('a')", "('b')", False),
+    ("char(3)", "('')", "(NULL)", False),
+    ("bpchar", "('a')", "('a ')", False),  # unbounded: trailing blanks are kept and shown
 ]
 
 
@@ -102,6 +132,33 @@ def test_row_boundaries_are_part_of_the_hash(conn: psycopg.Connection[tuple[obje
     two = _table_with(conn, "text, w text", "('a', 'b,')")
     three = _table_with(conn, "text, w text", "('a', ',b')")
     assert len({_fp(conn, one), _fp(conn, two), _fp(conn, three)}) == 3
+
+
+def test_native_columns_keep_their_place_and_length(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """Swapped values between columns, or a char(n) of another length, change the checksum;
+    so does moving a value between a natively hashed column and a text-hashed one."""
+    straight = _table_with(conn, "int, w int", "(1, 2)")
+    swapped = _table_with(conn, "int, w int", "(2, 1)")
+    assert _fp(conn, straight) != _fp(conn, swapped)
+    short = _table_with(conn, "char(3)", "('a')")
+    longer = _table_with(conn, "char(5)", "('a')")
+    assert _fp(conn, short) != _fp(conn, longer)
+    mixed = _table_with(conn, "int, w numeric, x text", "(1, 2, 'z'), (3, NULL, NULL)")
+    moved = _table_with(conn, "int, w numeric, x text", "(1, NULL, 'z'), (3, 2, NULL)")
+    assert _fp(conn, mixed) != _fp(conn, moved)
+    again = _table_with(conn, "int, w numeric, x text", "(3, NULL, NULL), (1, 2, 'z')")
+    assert _fp(conn, mixed) == _fp(conn, again)
+
+
+def test_no_columns(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    name = f"nocols{next(_counter)}"
+    conn.execute(f"CREATE TABLE public.{name} ()")
+    conn.execute(f"INSERT INTO public.{name} DEFAULT VALUES")
+    conn.execute(f"INSERT INTO public.{name} DEFAULT VALUES")
+    assert _fp(conn, name).rows == 2
+    assert _fp(conn, name).checksum != "0" * 16
 
 
 def test_order_independent_and_duplicates_counted(
@@ -127,7 +184,7 @@ def test_order_independent_and_duplicates_counted(
 def test_empty_table(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     name = f"empty{next(_counter)}"
     conn.execute(f"CREATE TABLE public.{name} (id int)")
-    assert _fp(conn, name) == TableFingerprint(rows=0, checksum="0" * 32)
+    assert _fp(conn, name) == TableFingerprint(rows=0, checksum="0" * 16)
 
 
 def test_fingerprint_with_predicate(conn: psycopg.Connection[tuple[object, ...]]) -> None:

@@ -101,6 +101,20 @@ TRICKY = {
     "double_bits": ("DOUBLE", "0.1e0 + 0.2e0", "0.3e0"),
     "bit_value": ("BIT(5)", "b'101'", "b'110'"),
     "time_negative": ("TIME(3)", "'-01:00:00.5'", "'01:00:00.5'"),
+    # pieces written without a length prefix must still stay apart from NULL and each other
+    "int_null": ("INT", "0", "NULL"),
+    "decimal_null": ("DECIMAL(5,1)", "0.0", "NULL"),
+    "date_null": ("DATE", "'2026-01-01'", "NULL"),
+    "year_value": ("YEAR", "2024", "2025"),
+    "binary_empty": ("VARBINARY(4)", "X''", "NULL"),
+    "binary_n": ("BINARY(1)", "X'4E'", "NULL"),  # the byte 'N', shown as hex
+    "varchar_n": ("VARCHAR(3)", "'N'", "NULL"),
+    "varchar_comma": ("VARCHAR(5)", "'a,b'", "'a,,b'"),
+    "char_trailing": ("CHAR(3)", "'a'", "'a b'"),
+    "enum_value": ("ENUM('x','y,z')", "'x'", "'y,z'"),
+    "set_value": ("SET('a','b')", "'a,b'", "'a'"),
+    "latin1_text": ("VARCHAR(5) CHARACTER SET latin1", "'é'", "'e'"),
+    "bigint_unsigned": ("BIGINT UNSIGNED", "18446744073709551615", "18446744073709551614"),
 }
 
 
@@ -113,16 +127,27 @@ def test_verify_is_exact_for_tricky_values(pair: Pair) -> None:
     pair.both(
         "CREATE TABLE swap (id INT PRIMARY KEY, a VARCHAR(5), b VARCHAR(5))",
         "INSERT INTO swap VALUES (1, 'x', 'y'), (2, 'y', 'x')",
+        "CREATE TABLE bounds (id INT PRIMARY KEY, a VARCHAR(5), b VARCHAR(5))",
+        "INSERT INTO bounds VALUES (1, 'a,b', ''), (2, NULL, 'N')",
+        "CREATE TABLE numbers (id INT PRIMARY KEY, a INT, b INT)",
+        "INSERT INTO numbers VALUES (1, 12, 3), (2, 5, NULL)",
     )
     assert verify(pair.restored, pair.production).status == VerifyStatus.PASS
     manifest = create_manifest(pair.production)
-    assert manifest.engine == "mysql" and len(manifest.tables) == len(TRICKY) + 1
+    assert manifest.engine == "mysql" and len(manifest.tables) == len(TRICKY) + 3
+    assert manifest.checksum_algorithm == "my-crc32-reverse-sum/1"
     for name, (_kind, _value, other) in TRICKY.items():
         pair.run(pair.production, f"UPDATE {name} SET v = {other} WHERE id = 1")
-    pair.run(pair.production, "UPDATE swap SET a = b, b = a")
+    pair.run(
+        pair.production,
+        "UPDATE swap SET a = b, b = a",
+        "UPDATE bounds SET a = 'a', b = 'b,' WHERE id = 1",  # the same text joined by ','
+        "UPDATE bounds SET a = 'N', b = NULL WHERE id = 2",
+        "UPDATE numbers SET a = 1, b = 23 WHERE id = 1",  # '12,3' vs '1,23'
+    )
     report = verify(pair.restored, pair.production)
     statuses = {c.table: c for c in report.tables}
-    for name in [*TRICKY, "swap"]:
+    for name in [*TRICKY, "swap", "bounds", "numbers"]:
         check = statuses[name]
         assert check.status in (VerifyStatus.FAIL, VerifyStatus.INCONCLUSIVE), name
         assert check.restored is not None and check.reference is not None

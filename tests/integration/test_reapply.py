@@ -85,7 +85,9 @@ def test_dry_run_writes_nothing_and_its_script_runs_in_psql(
     assert script == tmp_path / "acct.reapply.sql"
     text = script.read_text()
     assert 'ON CONFLICT ("id") DO NOTHING' in text
-    assert "\"balance\"::text IS NOT DISTINCT FROM '109.00'" in text
+    # set form: the rows inline as COPY data, the guard against their staged text forms
+    assert 't."balance"::text IS NOT DISTINCT FROM s."g' in text
+    assert "\t109.00\t" in text and "\n\\.\n" in text
     assert "SET LOCAL lock_timeout" in text and "FOR UPDATE" in text
     # the reviewable script is the real thing: psql runs it, twice, with the same result
     psql = [pg_tools.path("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pair.production]

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 import pytest
 
 from restoredrill.drill import restore as restore_module
-from restoredrill.drill.run import DrillOptions, run_drills
+from restoredrill.drill.run import ACCEPT_HINT, DrillOptions, run_drills
 from restoredrill.engines.pg_tools import PgTools
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, format_lsn, segment_name, segment_of
@@ -222,7 +222,7 @@ def test_drill_over_base_without_manifest_is_unverified(
     assert failure is not None and failure.get("type") == "unverified"
     assert failure.get("message") == line
     assert result["verdict"] == "UNVERIFIED"
-    assert result["failures"] == [line]
+    assert result["failures"] == [f"{line} ({ACCEPT_HINT})"]
     assert result["restore"]["warnings"] == [line]
     with Ledger(ledger) as history:
         assert [e.verdict for e in history.entries()] == ["UNVERIFIED"]

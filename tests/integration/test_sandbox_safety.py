@@ -4,7 +4,6 @@ their root; --dry-run changes nothing. Sandbox servers never see the caller's se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from restoredrill.sandboxes import labels
 from restoredrill.sandboxes.identity import ServerIdentity
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
-from tests.pgsetup import private_sandbox_root, run_cli
+from tests.pgsetup import private_sandbox_root, run_cli, sandboxes_of
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +113,7 @@ def test_gc_never_signals_a_decoy_behind_a_stale_pid(
     gc = run_cli(["sandbox", "gc", "--root", str(root), "--json"])
 
     assert gc.returncode == 0, gc.stderr
-    removed = json.loads(gc.stdout)
+    removed = sandboxes_of(gc.stdout)
     assert [(s["label"]["id"], s["server_pid"]) for s in removed] == [(sandbox.id, None)]
     note = f"sandbox {sandbox.id}: pid {real.pid} "
     lines = [ln for ln in gc.stderr.splitlines() if ln.startswith(note)]
@@ -156,7 +155,7 @@ def test_dry_run_changes_nothing_then_rm_removes_exactly_one(
         dry = run_cli(["sandbox", "gc", "--root", str(root), "--dry-run", "--json"])
 
         assert dry.returncode == 0, dry.stderr
-        listed = {s["label"]["id"]: s["server_pid"] for s in json.loads(dry.stdout)}
+        listed = {s["label"]["id"]: s["server_pid"] for s in sandboxes_of(dry.stdout)}
         assert listed == {sandbox.id: own.pid, other.id: _identity(other).pid}
         assert f"would stop server pid {own.pid} of sandbox {sandbox.id}" in dry.stderr
         assert {p: (p / labels.LABEL_FILE).read_text() for p in before} == before
@@ -165,7 +164,7 @@ def test_dry_run_changes_nothing_then_rm_removes_exactly_one(
         rm = run_cli(["sandbox", "rm", sandbox.id, "--root", str(root), "--json"])
 
         assert rm.returncode == 0, rm.stderr
-        assert [s["label"]["id"] for s in json.loads(rm.stdout)] == [sandbox.id]
+        assert [s["label"]["id"] for s in sandboxes_of(rm.stdout)] == [sandbox.id]
         assert f"stopped server pid {own.pid} of sandbox {sandbox.id}" in rm.stderr
         assert not sandbox.root.exists() and not _running(own.pid)
         assert other.root.is_dir() and _accepts(other)
@@ -200,7 +199,7 @@ def test_gc_does_not_follow_a_symlink_out_of_its_root(
     for args in (["--dry-run", "--json"], ["--all", "--json"]):
         gc = run_cli(["sandbox", "gc", "--root", str(root), *args])
         assert gc.returncode == 0, gc.stderr
-        assert json.loads(gc.stdout) == []
+        assert sandboxes_of(gc.stdout) == []
     assert decoy.root.is_dir() and _accepts(decoy)
 
 
@@ -250,7 +249,7 @@ def test_mariadb_gc_spares_a_decoy_and_its_server_has_no_secrets(
             gc = run_cli(["sandbox", "gc", "--root", str(root), "--json"])
 
             assert gc.returncode == 0, gc.stderr
-            assert [s["label"]["id"] for s in json.loads(gc.stdout)] == [leftover.id]
+            assert [s["label"]["id"] for s in sandboxes_of(gc.stdout)] == [leftover.id]
             assert f"sandbox {leftover.id}: pid {real.pid} is a different process" in gc.stderr
             assert not leftover.root.exists() and _running(own.pid)
             conn = my.connect(decoy.dsn())
@@ -275,5 +274,5 @@ def test_a_reused_owner_pid_does_not_keep_a_leftover_alive(roots: tuple[Path, Pa
     gc = run_cli(["sandbox", "gc", "--root", str(root), "--json"])
 
     assert gc.returncode == 0, gc.stderr
-    assert [s["label"]["id"] for s in json.loads(gc.stdout)] == [label.id]
+    assert [s["label"]["id"] for s in sandboxes_of(gc.stdout)] == [label.id]
     assert not (root / label.id).exists()

@@ -28,6 +28,7 @@ from tests.pgsetup import (
     production,
     run_cli,
     sandbox_dirs,
+    sandboxes_of,
     wait_for,
 )
 
@@ -125,17 +126,17 @@ def test_keep_leaves_it_running_until_gc_all(prod: Production, sandboxes: Path) 
     assert kept.name == result["sandbox_id"]
     assert len(postgres_pids_under(sandboxes)) == 1
 
-    listed = json.loads(run_cli(["sandbox", "list", "--json"]).stdout)
+    listed = sandboxes_of(run_cli(["sandbox", "list", "--json"]).stdout)
     assert [(s["label"]["id"], s["label"]["keep"], s["owner_alive"]) for s in listed] == [
         (kept.name, True, False)
     ]
     plain_gc = run_cli(["sandbox", "gc", "--json"])
-    assert plain_gc.returncode == 0 and json.loads(plain_gc.stdout) == []
+    assert plain_gc.returncode == 0 and sandboxes_of(plain_gc.stdout) == []
     assert kept.is_dir()
 
     gc_all = run_cli(["sandbox", "gc", "--all", "--json"])
     assert gc_all.returncode == 0, gc_all.stderr
-    assert [s["label"]["id"] for s in json.loads(gc_all.stdout)] == [kept.name]
+    assert [s["label"]["id"] for s in sandboxes_of(gc_all.stdout)] == [kept.name]
     assert_nothing_left(sandboxes)
 
 
@@ -169,7 +170,7 @@ def test_gc_removes_a_killed_runs_leftover_but_not_a_live_sandbox(
 
         gc = run_cli(["sandbox", "gc", "--json"])
         assert gc.returncode == 0, gc.stderr
-        assert [s["label"]["id"] for s in json.loads(gc.stdout)] == [leftover.name]
+        assert [s["label"]["id"] for s in sandboxes_of(gc.stdout)] == [leftover.name]
         assert not leftover.exists()
         assert postgres_pids_under(leftover) == []
         # the live sandbox (its owner, this test, still runs) is untouched

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
 import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -300,6 +303,34 @@ def test_against_a_manifest(twins: tuple[Db, Db], tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="cannot be used with a manifest"):
         verify(restored.dsn(), path, as_of_columns={"events": "at"})
+
+
+def test_manifest_of_an_older_checksum_algorithm_is_refused(
+    twins: tuple[Db, Db], tmp_path: Path
+) -> None:
+    """A manifest written by the md5 fingerprint (before ``checksum_algorithm`` existed) is
+    an error naming both algorithms, through the CLI: never a false FAIL or PASS."""
+    restored, reference = twins
+    path = tmp_path / "old.json"
+    write_manifest(create_manifest(reference.dsn()), path)
+    document = json.loads(path.read_text())
+    assert document["checksum_algorithm"] == "pg-rowhash64-sum/1"
+    del document["checksum_algorithm"]  # what a manifest of the previous version holds
+    for fingerprint in document["tables"].values():
+        fingerprint["checksum"] = "0123456789abcdef" * 2  # md5 era: 32 hex digits
+    path.write_text(json.dumps(document))
+    done = subprocess.run(
+        [sys.executable, "-m", "restoredrill", "verify", restored.dsn(), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        f"manifest {path} was made with checksum algorithm 'md5-halves-sum/1', this "
+        "restoredrill computes 'pg-rowhash64-sum/1': their checksums cannot be compared"
+    ) in " ".join(done.stderr.split())
+    assert "PASS" not in done.stdout and "FAIL" not in done.stdout
 
 
 # --- a real restore: same system identifier, WAL positions, replay timestamps ----------------

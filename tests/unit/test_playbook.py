@@ -21,8 +21,11 @@ DEMO_ENV = {
     "DEMO_MANIFEST": "/tmp/demo/manifest.json",
     "DEMO_INCIDENT_BEFORE": "2026-11-21T03:14:00+00:00",
     "DEMO_INCIDENT_AFTER": "2026-11-21T03:14:05+00:00",
-    "DEMO_SNAPSHOT": "/tmp/demo/snapshots",
-    "DEMO_BINLOG_ARCHIVE": "/tmp/demo/binlog-archive",
+    "DEMO_MARIADB_DIR": "/tmp/maria",
+    "DEMO_MARIADB_SNAPSHOT": "/tmp/maria/snapshots",
+    "DEMO_MARIADB_BINLOG_ARCHIVE": "/tmp/maria/binlog-archive",
+    "DEMO_MARIADB_MANIFEST": "/tmp/maria/manifest.json",
+    "DEMO_MARIADB_INCIDENT_BEFORE": "2026-11-21T03:14:00+00:00",
 }
 GOOD = """\
 version: 1

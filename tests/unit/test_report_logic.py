@@ -17,10 +17,11 @@ from restoredrill.drill.report import ReportRequest, build_report, parse_since, 
 from restoredrill.ledger import Ledger
 from restoredrill.models import PhaseTiming
 from restoredrill.report.html import report_html
-from restoredrill.report.junit import report_junit
+from restoredrill.report.junit import report_junit, to_bytes
 from restoredrill.report.markdown import report_markdown
 from restoredrill.report.plot import POINTS_KEY, png_bytes, trend_figure
 from restoredrill.report.prometheus import write_textfile
+from tests.junitschema import assert_junit4
 
 START = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
 
@@ -83,14 +84,15 @@ def ledger_path(tmp_path: Path) -> Path:
 def test_summary_per_database(ledger_path: Path) -> None:
     report = build_report(ReportRequest(ledger_path=ledger_path))
     shop = next(s for s in report.databases if s.database == "shop <prod>")
-    assert shop.drills == 5 and shop.passed == 4 and shop.failed == 1
-    assert shop.pass_rate == pytest.approx(0.8)
+    # the 900 s drill verified but breached its RTO: not a pass for the rate
+    assert shop.drills == 5 and shop.verified == 4 and shop.passed == 3 and shop.failed == 1
+    assert shop.pass_rate == pytest.approx(0.6)
     assert shop.restore_p50_seconds == 300.0
     assert shop.restore_p95_seconds == pytest.approx(800.0)
     assert shop.restore_max_seconds == 900.0
     assert shop.rto_objective_seconds == 600
     assert shop.rto_breaches == 1 and shop.rpo_last_seconds == 9.0
-    assert shop.last_success_at == START + timedelta(days=4)
+    assert shop.last_success_at == START + timedelta(days=3)
     # breaches (SLA) and failures (correctness) are listed apart
     assert [(b.database, b.objective, b.measured_seconds) for b in report.breaches] == [
         ("shop <prod>", "rto", 900.0)
@@ -119,7 +121,9 @@ def test_percentile() -> None:
 def test_plot_has_one_point_per_drill(ledger_path: Path) -> None:
     report = build_report(ReportRequest(ledger_path=ledger_path))
     figure = trend_figure(report)
-    lines = [line for line in figure.axes[0].get_lines() if line.get_marker() == "o"]
+    # one panel per database, each on its own scale
+    assert len(figure.axes) == 2
+    lines = [ln for axes in figure.axes for ln in axes.get_lines() if ln.get_marker() == "o"]
     assert sorted(len(line.get_ydata()) for line in lines) == [1, 5]  # type: ignore[arg-type]
     shop = next(line for line in lines if line.get_label() == "shop <prod>")
     assert list(shop.get_ydata()) == [100.0, 200.0, 300.0, 400.0, 900.0]  # type: ignore[arg-type]
@@ -149,7 +153,8 @@ def test_markdown_lists_breaches_and_failures_apart(ledger_path: Path) -> None:
 
 def test_junit(ledger_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "report.xml"
-    path.write_bytes(report_junit(build_report(ReportRequest(ledger_path=ledger_path))).tostring())
+    path.write_bytes(to_bytes(report_junit(build_report(ReportRequest(ledger_path=ledger_path)))))
+    assert_junit4(path)
     xml = JUnitXml.fromfile(str(path))
     assert xml.tests == 12 and xml.failures == 2  # one verification failure, one breach
     types = [r.type for suite in xml for case in suite for r in case.result]
@@ -168,11 +173,29 @@ def test_prometheus_textfile(ledger_path: Path, tmp_path: Path) -> None:
     db = ("database", "shop <prod>")
     assert (
         samples[("restoredrill_last_success_timestamp_seconds", (db,))]
-        == (START + timedelta(days=4)).timestamp()
+        == (START + timedelta(days=3)).timestamp()  # day 4 verified but breached its RTO
     )
-    assert samples[("restoredrill_restore_seconds", (db, ("quantile", "1")))] == 900.0
-    assert samples[("restoredrill_sla_breaches", (db, ("objective", "rto")))] == 1.0
-    assert samples[("restoredrill_drill_pass_ratio", (db,))] == pytest.approx(0.8)
+    window = ("window", "all")
+    assert samples[("restoredrill_restore_max_seconds", (db, window))] == 900.0
+    assert samples[("restoredrill_sla_breaches", (db, ("objective", "rto"), window))] == 1.0
+    assert samples[("restoredrill_drill_pass_ratio", (db, window))] == pytest.approx(0.6)
+    assert samples[("restoredrill_report_databases", ())] >= 1
+    # gauges only: "quantile" is reserved for summaries
+    assert not any(dict(labels).get("quantile") for _, labels in samples)
+    assert ("restoredrill_last_drill_passed", (db,)) in samples
+
+
+def test_prometheus_textfile_with_no_drills(tmp_path: Path) -> None:
+    """An empty ledger still gives a scrape with series (report time, zero databases)."""
+    path = tmp_path / "restoredrill.prom"
+    write_textfile(build_report(ReportRequest(ledger_path=tmp_path / "empty.db")), path)
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(path.read_text())
+        for s in family.samples
+    }
+    assert samples["restoredrill_report_databases"] == 0
+    assert samples["restoredrill_report_timestamp_seconds"] > 1.7e9
 
 
 def test_unverified_drill_is_neither_a_pass_nor_an_error(tmp_path: Path) -> None:

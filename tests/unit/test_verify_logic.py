@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from restoredrill.drill.verify import (
     production_moved_on,
     split_tables,
 )
-from restoredrill.engines.postgres import format_checksum
+from restoredrill.engines.mysql_engine import MySQLEngine
+from restoredrill.engines.pg_fingerprint import format_checksum
+from restoredrill.engines.postgres_engine import PostgresEngine
 from restoredrill.errors import ConfigError, InvalidTarget
 from restoredrill.models import Manifest, TableCheck, TableFingerprint, VerifyStatus
 
@@ -130,10 +133,11 @@ def test_parse_as_of_columns_and_tables() -> None:
 
 
 def test_checksum_format() -> None:
-    assert format_checksum(0, 0) == "0" * 32
-    assert format_checksum(-1, 1) == "f" * 16 + "0" * 15 + "1"
-    # sums beyond 64 bits fold; the result stays 32 hex digits
-    assert len(format_checksum(2**70 + 5, -(2**80))) == 32
+    assert format_checksum(0) == "0" * 16
+    assert format_checksum(-1) == "f" * 16
+    # sums beyond 64 bits fold (the server sums exactly); the result stays 16 hex digits
+    assert format_checksum(2**70 + 5) == "0" * 15 + "5"
+    assert format_checksum(-(2**80) + 1) == "0" * 15 + "1"
 
 
 def _manifest() -> Manifest:
@@ -161,3 +165,18 @@ def test_manifest_file_round_trip_and_overwrite(tmp_path: Path) -> None:
     write_manifest(manifest.model_copy(update={"restore_point": "other"}), path, force=True)
     assert load_manifest(path).restore_point == "other"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def test_manifest_records_its_checksum_algorithm(tmp_path: Path) -> None:
+    """Files written before the field existed read as the md5 algorithm, which neither engine
+    computes any more: verify refuses them instead of comparing unlike checksums."""
+    path = tmp_path / "old.json"
+    document = json.loads(_manifest().model_dump_json())
+    del document["checksum_algorithm"]
+    path.write_text(json.dumps(document))
+    assert load_manifest(path).checksum_algorithm == "md5-halves-sum/1"
+    assert PostgresEngine.checksum_algorithm == "pg-rowhash64-sum/1"
+    assert MySQLEngine.checksum_algorithm == "my-crc32-reverse-sum/1"
+    new = _manifest().model_copy(update={"checksum_algorithm": "pg-rowhash64-sum/1"})
+    write_manifest(new, tmp_path / "new.json")
+    assert load_manifest(tmp_path / "new.json").checksum_algorithm == "pg-rowhash64-sum/1"

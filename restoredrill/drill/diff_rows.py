@@ -1,0 +1,337 @@
+"""Row-level comparison of a diff (after bisection has narrowed the key ranges that differ).
+
+Two ways to look at a differing range:
+
+- a leaf (few rows): fetch every row of the range on both sides and compare their text forms;
+- a dense range (most of its neighbours differ too, so bisecting further would fetch nearly
+  every row leaf by leaf): list the range's rows as (row hash, key) on both sides — one text
+  per range, split in C — compare these as sets (rows equal on both sides cancel out), and
+  fetch whole only the rows whose (hash, key) differs; those are then compared by their text
+  forms like a leaf's. A row with the same key and the same 64-bit hash on both sides is taken
+  as equal, the trust the range checksums already put in the same hash. The listing goes
+  ``dense_chunk_rows`` rows per statement per side, so it holds one chunk, never the table
+  (the rows found different are kept: they are the diff).
+
+No ordering is shared between the servers or with Python: a range holds the same keys on both
+sides by construction (the bisection's boundaries), and inside a range rows are matched by
+key text, so a linguistic collation on a text key cannot make the two sides disagree.
+
+``--where`` (the diff's ``where``) selects the keys to look at: a key is compared when its
+row matches ``where`` on either side, and then compared whole with its other side's row
+fetched by key *without* ``where``. So a row that matches on the restored side only is
+"changed" when production still has it (with other values) and "lost" only when production
+has no row with that key at all; likewise "new" is a row that matches in production and
+whose key the restored database does not have.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import Any, TypeVar
+
+from restoredrill.drill.diff_sides import DiffOptions, Shape, Sides
+from restoredrill.engines.postgres_diff import KeyRange, KeyText
+from restoredrill.errors import ConfigError, DatabaseUnavailable
+from restoredrill.models import ChangedRow, RowValues
+
+T = TypeVar("T")
+Row = tuple[str | None, ...]
+Path = tuple[int, ...]
+
+
+@dataclass
+class Bucket:
+    range: KeyRange
+    path: Path
+    restored: int = 0
+    production: int = 0
+
+    @property
+    def size(self) -> int:
+        return max(self.restored, self.production)
+
+
+@dataclass
+class Found:
+    lost: list[tuple[Path, int, RowValues]] = field(default_factory=list)
+    new: list[tuple[Path, int, RowValues]] = field(default_factory=list)
+    changed: list[tuple[Path, int, ChangedRow]] = field(default_factory=list)
+
+
+@dataclass
+class Progress:
+    levels: int = 0
+    buckets_checked: int = 0
+    hashed_restored: int = 0
+    hashed_production: int = 0
+    fetched: int = 0
+    listed: int = 0  # rows listed as (key, hash) in dense ranges, both sides
+    dense_ranges: int = 0
+    rows_restored: int = 0
+    rows_production: int = 0
+    scan_seconds: float = 0.0
+
+
+@dataclass
+class _Pending:
+    """A key seen on one side (or with another hash): where it sorts, and the rows known."""
+
+    path: Path
+    n: int
+    key: KeyText
+    restored: Row | None = None
+    production: Row | None = None
+
+
+def sorted_items(items: list[tuple[Path, int, T]]) -> list[T]:
+    items.sort(key=lambda t: (t[0], t[1]))
+    return [item for _, _, item in items]
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), max(1, size)):
+        yield items[start : start + size]
+
+
+class RowComparer:
+    def __init__(
+        self, sides: Sides, shape: Shape, where: Any, options: DiffOptions, stats: Progress
+    ) -> None:
+        self.sides = sides
+        self.engine = sides.engine
+        self.shape = shape
+        self.where = where
+        self.options = options
+        self.stats = stats
+        self.found = Found()
+        self.names = [c.name for c in shape.columns]
+        self.key_at = [self.names.index(c.name) for c in shape.key]
+        self.compared_at = [self.names.index(c.name) for c in shape.compared]
+
+    # -- shared --
+
+    def _key(self, row: Row) -> KeyText:
+        return tuple(row[k] for k in self.key_at)  # type: ignore[misc]  # keys are NOT NULL
+
+    def _duplicate(self, key: KeyText) -> ConfigError:
+        return ConfigError(
+            f"the key ({', '.join(c.name for c in self.shape.key)}) of "
+            f"{self.shape.table.display} is not unique: {key!r} appears twice"
+        )
+
+    def _index(self, rows: Sequence[Row]) -> dict[KeyText, Row]:
+        if len(self.key_at) == 1:
+            at = self.key_at[0]
+            keys: Iterable[KeyText] = [(row[at],) for row in rows]  # type: ignore[misc]
+        else:
+            keys = map(operator.itemgetter(*self.key_at), rows)
+        seen = dict(zip(keys, rows, strict=True))
+        if len(seen) != len(rows):
+            found: set[KeyText] = set()
+            for row in rows:
+                key = self._key(row)
+                if key in found:
+                    raise self._duplicate(key)
+                found.add(key)
+        return seen
+
+    def _values(self, row: Row) -> RowValues:
+        return dict(zip(self.names, row, strict=True))
+
+    def _settle(self, item: _Pending) -> None:
+        """Classify one key from its two rows (None: that side has no row with the key)."""
+        r, p = item.restored, item.production
+        if r is None and p is None:
+            return
+        if p is None:
+            assert r is not None
+            self.found.lost.append((item.path, item.n, self._values(r)))
+        elif r is None:
+            self.found.new.append((item.path, item.n, self._values(p)))
+        else:
+            differ = [self.names[c] for c in self.compared_at if r[c] != p[c]]
+            if differ:
+                changed = ChangedRow(
+                    restored=self._values(r), production=self._values(p), columns=differ
+                )
+                self.found.changed.append((item.path, item.n, changed))
+
+    def _by_keys(self, wanted: dict[str, list[_Pending]]) -> None:
+        """Fetch, per side, the rows of the given keys (without --where) into the items."""
+        step = max(1, self.options.fetch_chunk_rows)
+        longest = max((len(items) for items in wanted.values()), default=0)
+        for start in range(0, longest, step):
+            jobs: dict[str, tuple[Any, list[Any]]] = {}
+            parts: dict[str, list[_Pending]] = {}
+            for side, items in wanted.items():
+                part = items[start : start + step]
+                if part:
+                    parts[side] = part
+                    jobs[side] = self.engine.rows_by_keys_query(
+                        self.shape.table,
+                        self.shape.key,
+                        self.shape.columns,
+                        [item.key for item in part],
+                    )
+            if not jobs:
+                continue
+            done = self.sides.run(jobs)
+            for side, rows in done.items():
+                self.stats.fetched += len(rows)
+                found = self._index(rows)
+                for item in parts[side]:
+                    setattr(item, side, found.get(item.key))
+
+    # -- leaves: every row fetched --
+
+    def fetch_leaves(self, leaves: list[Bucket]) -> None:
+        chunk: list[Bucket] = []
+        rows_in_chunk = 0
+        for leaf in leaves:
+            chunk.append(leaf)
+            rows_in_chunk += leaf.size
+            if (
+                rows_in_chunk >= self.options.fetch_chunk_rows
+                or len(chunk) >= self.engine.max_ranges_per_statement
+            ):
+                self._fetch_chunk(chunk)
+                chunk, rows_in_chunk = [], 0
+        if chunk:
+            self._fetch_chunk(chunk)
+
+    def _fetch_chunk(self, leaves: list[Bucket]) -> None:
+        query = self.engine.fetch_query(
+            self.shape.table,
+            self.shape.key,
+            self.shape.columns,
+            self.where,
+            [leaf.range for leaf in leaves],
+        )
+        rows = self.sides.run({"restored": query, "production": query})
+        grouped: dict[str, dict[int, list[Row]]] = {}
+        for side, side_rows in rows.items():
+            grouped[side] = {}
+            for row in side_rows:
+                grouped[side].setdefault(int(row[0]), []).append(tuple(row[2:]))
+            self.stats.fetched += len(side_rows)
+        # keys seen on one side only: with --where, the other side may still have the row
+        # (not matching --where there); it is fetched by key before deciding
+        wanted: dict[str, list[_Pending]] = {"restored": [], "production": []}
+        settled: list[_Pending] = []
+        for i, leaf in enumerate(leaves):
+            restored = grouped["restored"].get(i, [])
+            production = grouped["production"].get(i, [])
+            by_key = self._index(production)
+            mine = self._index(restored)
+            for n, row in enumerate(restored):
+                key = self._key(row)
+                item = _Pending(leaf.path, n, key, row, by_key.get(key))
+                if item.production is None and self.where is not None:
+                    wanted["production"].append(item)
+                settled.append(item)
+            for m, row in enumerate(production):
+                key = self._key(row)
+                if key in mine:
+                    continue
+                item = _Pending(leaf.path, m, key, None, row)
+                if self.where is not None:
+                    wanted["restored"].append(item)
+                settled.append(item)
+        if wanted["restored"] or wanted["production"]:
+            self._by_keys(wanted)
+        for item in settled:
+            self._settle(item)
+
+    # -- dense ranges: (key, hash) listed, differing keys fetched --
+
+    def list_dense(self, buckets: list[Bucket]) -> None:
+        chunk: list[Bucket] = []
+        rows_in_chunk = 0
+        for bucket in buckets:
+            chunk.append(bucket)
+            rows_in_chunk += bucket.size
+            if (
+                rows_in_chunk >= self.options.dense_chunk_rows
+                or len(chunk) >= self.engine.max_ranges_per_statement
+            ):
+                self._list_chunk(chunk)
+                chunk, rows_in_chunk = [], 0
+        if chunk:
+            self._list_chunk(chunk)
+
+    def _list_chunk(self, buckets: list[Bucket]) -> None:
+        self.stats.dense_ranges += len(buckets)
+        query = self.engine.hash_list_query(
+            self.shape.table,
+            self.shape.key,
+            self.shape.compared,
+            self.where,
+            [b.range for b in buckets],
+        )
+        rows = self.sides.run({"restored": query, "production": query})
+        # one listing text per range and side: rows "hash<TAB>key..." in key order. Split and
+        # compared as sets (in C): rows equal on both sides cancel, and Python code only runs
+        # per differing row.
+        listings: dict[str, dict[int, list[str]]] = {}
+        for side, side_rows in rows.items():
+            listings[side] = {}
+            for index, count, text in side_rows:
+                if isinstance(text, bytes):
+                    text = text.decode("utf-8")
+                lines = text.split("\n") if text else []
+                if len(lines) != int(count):  # a truncated listing must never pass as equal
+                    raise DatabaseUnavailable(
+                        f"{self.shape.table.display}: the {side} side listed {len(lines)} of "
+                        f"{count} row(s) of a key range"
+                    )
+                listings[side][int(index)] = lines
+                self.stats.listed += len(lines)
+        del rows
+        items: list[_Pending] = []
+        listed: dict[str, list[_Pending]] = {"restored": [], "production": []}
+        for index, bucket in enumerate(buckets):
+            mine = listings["restored"].pop(index, [])
+            theirs = listings["production"].pop(index, [])
+            sets = (set(mine), set(theirs))
+            for lines, unique in ((mine, sets[0]), (theirs, sets[1])):
+                if len(unique) != len(lines):
+                    raise self._duplicate(self._listed_key(Counter(lines).most_common(1)[0][0]))
+            differing = sets[0] ^ sets[1]
+            if not differing:
+                continue
+            seen: dict[KeyText, _Pending] = {}
+            for side, lines in (("restored", mine), ("production", theirs)):
+                for n in compress(range(len(lines)), map(differing.__contains__, lines)):
+                    key = self._listed_key(lines[n])
+                    item = seen.get(key)
+                    if item is None:
+                        item = seen[key] = _Pending(bucket.path, n, key)
+                        items.append(item)
+                    listed[side].append(item)
+        # without --where a key listed on one side only is absent from the other: no need to
+        # look for it there; with --where it may be there, not matching
+        wanted = {side: items if self.where is not None else mine for side, mine in listed.items()}
+        self._by_keys(wanted)
+        for item in items:
+            self._settle(item)
+
+    @staticmethod
+    def _listed_key(line: str) -> KeyText:
+        parts = line.split("\t")[1:]
+        return tuple(_unescape(p) if "\\" in p else p for p in parts)
+
+
+_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda m: _ESCAPES[m.group(1)], text)
+
+
+__all__ = ["Bucket", "DiffOptions", "Found", "Progress", "RowComparer", "sorted_items"]

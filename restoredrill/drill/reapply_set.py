@@ -1,0 +1,179 @@
+"""One reapply batch by set (engines whose ``staging(conn)`` is not None): the batch's rows are
+streamed into a session-local staging table, production's rows with those keys are locked
+and read, every row is classified as before (reapply_work.classify), then a few guarded
+statements write the batch: the archive of what the UPDATEs overwrite, one UPDATE per group
+of SET columns, one INSERT of the lost rows. The guard is repeated in every write, so a row
+edited since the read is skipped, as with the per-row statements; the written rows are read
+back (a trigger may have rewritten them) before the caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any
+
+from restoredrill.drill.reapply_readback import check_written
+from restoredrill.drill.reapply_work import Item, TableWork, classify, current_rows
+from restoredrill.engines.base import Engine
+from restoredrill.engines.staging import Stager, StageRow, StageSpec
+from restoredrill.models import RowOutcome, RowValues
+
+
+class NeedArchive(Exception):
+    """A batch is about to archive its first row: roll back, create the archive, redo it."""
+
+
+def stage_spec(work: TableWork) -> StageSpec:
+    return StageSpec(
+        table=work.table,
+        key=tuple(work.key),
+        columns=tuple(work.insert_columns),
+        compared=tuple(work.compared),
+        guarded=tuple(work.guarded),
+        all_columns=tuple(work.target_columns),
+        overriding=work.overriding,
+        infos=tuple(work.columns),
+    )
+
+
+def set_groups(
+    work: TableWork, batch: Sequence[Item]
+) -> tuple[list[tuple[str, ...]], list[int | None]]:
+    """The distinct SET column lists of the batch's changed rows (columns the server would
+    stamp are assigned too, so they keep their restored values), and each row's group."""
+    groups: dict[tuple[str, ...], int] = {}
+    sigs: list[int | None] = []
+    for item in batch:
+        if item.kind != "changed":
+            sigs.append(None)
+            continue
+        stamps = [
+            c
+            for c in work.triggers.stamp_columns
+            if c in work.insert_columns and c not in item.set_columns
+        ]
+        sigs.append(groups.setdefault((*item.set_columns, *stamps), len(groups)))
+    return list(groups), sigs
+
+
+def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None, ...]]:
+    """A row's values of ``columns`` as a tuple (itemgetter: this runs once per row)."""
+    if not columns:
+        return lambda values: ()
+    get = itemgetter(*columns)
+    one = len(columns) == 1
+
+    def of(values: RowValues) -> tuple[str | None, ...]:
+        try:
+            found = get(values)
+        except KeyError:  # a value the diff left out is NULL, as the per-row form reads it
+            return tuple(values.get(c) for c in columns)
+        return (found,) if one else found
+
+    return of
+
+
+def stage_rows(
+    work: TableWork, batch: Sequence[Item], sigs: Sequence[int | None]
+) -> Iterator[StageRow]:
+    values_at, guard_at = values_of(work.insert_columns), values_of(work.guarded)
+    no_guard = (None,) * len(work.guarded)
+    for n, item in enumerate(batch):
+        guard = no_guard if item.guard is None else guard_at(item.guard)
+        yield (n, sigs[n], *values_at(item.values), *guard)
+
+
+def encode(
+    stager: Stager, conn: Any, work: TableWork, batch: Sequence[Item]
+) -> tuple[StageSpec, list[tuple[str, ...]], list[int | None], bytes]:
+    """(spec, groups of SET columns, each row's group, the COPY data of the batch)."""
+    spec = stage_spec(work)
+    groups, sigs = set_groups(work, batch)
+    return spec, groups, sigs, stager.encode(conn, spec, stage_rows(work, batch, sigs))
+
+
+def batch_statements(
+    stager: Stager,
+    spec: StageSpec,
+    work: TableWork,
+    batch: Sequence[Item],
+    groups: Sequence[tuple[str, ...]],
+    sigs: Sequence[int | None],
+    archive: bool,
+    updates: set[int] | None = None,
+) -> tuple[Any, list[Any], Any]:
+    """(archive or None, UPDATEs, INSERT or None); ``updates``: the positions expected to be
+    reverted (default: every changed row) — groups without one are left out."""
+    wanted = {n for n, s in enumerate(sigs) if s is not None} if updates is None else updates
+    used = sorted({s for n in wanted if (s := sigs[n]) is not None})
+    archive_statement = (
+        stager.archive(spec, work.archive) if archive and used and work.archive else None
+    )
+    update_statements = [stager.update(spec, g, groups[g]) for g in used]
+    lost = any(i.kind == "lost" for i in batch)
+    return archive_statement, update_statements, stager.insert(spec) if lost else None
+
+
+Encoded = tuple[StageSpec, list[tuple[str, ...]], list[int | None], bytes]
+
+
+def write_set(
+    engine: Engine,
+    stager: Stager,
+    conn: Any,
+    work: TableWork,
+    batch: list[Item],
+    payload: Encoded | None = None,
+) -> tuple[list[tuple[RowOutcome, str]], set[int], set[int], dict[int, str]]:
+    """Stage, lock, classify and write one batch inside the caller's transaction: returns
+    (expected outcome per row, positions updated, positions inserted, rows rewritten: why).
+    ``payload``: the batch as ``encode`` made it for the script (encoded once)."""
+    spec, groups, sigs, data = encode(stager, conn, work, batch) if payload is None else payload
+    stager.load(conn, spec, data)
+    changed = any(s is not None for s in sigs)
+    current: dict[tuple[str | None, ...], dict[str, str | None]] = {}
+    if changed:
+        stager.before_join(conn)
+        current = current_rows(engine, conn, work, stager.lock(spec, True))
+    key_at = values_of(work.key)
+    keys = [key_at(i.values) for i in batch]
+    inserting: tuple[RowOutcome, str] = ("insert", "")
+    # a lost row's outcome is known once the INSERT has run (inserted, or skipped: then it
+    # is read below); a changed row's from the locked read, as with the per-row statements
+    expected = [inserting if i.kind == "lost" else classify(work, i, current) for i in batch]
+    updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
+    if updates and work.archive is not None and not work.archive_exists:
+        raise NeedArchive
+    archive, update_statements, insert = batch_statements(
+        stager, spec, work, batch, groups, sigs, work.archive_exists, updates
+    )
+    updated, inserted = stager.apply(conn, archive, update_statements, insert)
+    skipped = [n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] not in inserted]
+    if skipped:  # already there, or a conflict: production's row tells which
+        stager.before_join(conn)
+        present = current_rows(engine, conn, work, stager.lock(spec, False))
+        for n in skipped:
+            expected[n] = classify(work, batch[n], present)
+    written = {
+        n: item
+        for n, item in enumerate(batch)
+        if (item.kind == "lost" and keys[n] in inserted)
+        or (item.kind == "changed" and n in updated)
+    }
+    bad = stager.readback(conn, spec, sorted(written))
+    rewritten = check_written(engine, conn, work, written, bad)
+    added = {n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] in inserted}
+    return expected, updated, added, rewritten
+
+
+__all__ = [
+    "Encoded",
+    "NeedArchive",
+    "batch_statements",
+    "encode",
+    "set_groups",
+    "stage_rows",
+    "stage_spec",
+    "values_of",
+    "write_set",
+]

@@ -1,0 +1,54 @@
+"""Set-based reapply (an engine's optional ``staging()``): a batch's rows go into a
+session-local staging table in one stream, then a few guarded statements move them into the
+target — instead of one statement per row.
+
+The staging table has generated column names (never a user column's): ``restoredrill_n`` (the
+row's position in the batch), ``restoredrill_sig`` (changed rows: which group of SET columns;
+NULL for a lost row), ``v0..`` the restored values of ``StageSpec.columns`` typed as the target's
+columns, ``g0..`` the guard's text forms of ``StageSpec.guarded`` (changed rows only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from restoredrill.engines.names import TableName
+
+StageRow = Sequence[int | str | None]  # n, sig, *values, *guards
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    table: TableName
+    key: tuple[str, ...]
+    columns: tuple[str, ...]  # the diff's columns: staged and written (key included)
+    compared: tuple[str, ...]  # read back after writing
+    guarded: tuple[str, ...]  # compared columns outside the key: the guard
+    all_columns: tuple[str, ...]  # every column of the target (the archive copies them)
+    overriding: bool  # GENERATED ALWAYS identity among the columns
+    infos: tuple[Any, ...]  # the engine's ColumnInfo of ``columns``
+
+
+class Stager(Protocol):
+    """Statements of one set-based batch. ``encode`` makes the batch's data (once: for the
+    script and for execution); ``load`` runs in the batch's transaction; the statements
+    built here run there too, in order: lock, archive, updates, insert, read back."""
+
+    def encode(self, conn: Any, spec: StageSpec, rows: Iterable[StageRow]) -> bytes: ...
+    def load(self, conn: Any, spec: StageSpec, data: bytes) -> None: ...
+    def before_join(self, conn: Any) -> None: ...  # before a query joins stage and target
+    def script_load(self, conn: Any, spec: StageSpec, data: bytes) -> str: ...
+    def lock(self, spec: StageSpec, changed: bool) -> Any: ...
+    def archive(self, spec: StageSpec, archive: TableName) -> Any: ...
+    def update(self, spec: StageSpec, sig: int, set_columns: Sequence[str]) -> Any: ...
+    def insert(self, spec: StageSpec) -> Any: ...
+    def apply(
+        self, conn: Any, archive: Any, updates: Sequence[Any], insert: Any
+    ) -> tuple[set[int], set[tuple[str | None, ...]]]: ...
+    def readback(
+        self, conn: Any, spec: StageSpec, positions: Sequence[int]
+    ) -> dict[int, list[str]]: ...
+
+
+__all__ = ["StageRow", "StageSpec", "Stager"]
