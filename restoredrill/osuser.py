@@ -47,6 +47,25 @@ class RunAs:
                     f"it can traverse, e.g. under /tmp"
                 )
 
+    def can_read(self, path: Path) -> bool:
+        """Can the server user read the file ``path`` (every directory above it
+        traversable)? Judged by mode bits, its supplementary groups not counted: when in
+        doubt, no."""
+        if self.uid is None or self.gid is None:
+            return os.access(path, os.R_OK)
+        try:
+            checks = [(path, 0o4), *((parent, 0o1) for parent in path.parents)]
+            return all(self._allows(where.stat(), bit) for where, bit in checks)
+        except OSError:
+            return False
+
+    def _allows(self, info: os.stat_result, bit: int) -> bool:
+        if info.st_uid == self.uid:
+            return bool(info.st_mode & (bit << 6))
+        if info.st_gid == self.gid:
+            return bool(info.st_mode & (bit << 3))
+        return bool(info.st_mode & bit)
+
     def own(self, path: Path, recursive: bool = False) -> None:
         """Give ``path`` (and, if asked, everything below it) to the server user."""
         if self.uid is None or self.gid is None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,6 +20,26 @@ class ProgressListener(Protocol):
     def phase_finished(self, timing: PhaseTiming) -> None: ...
 
     def note(self, message: str) -> None: ...
+
+
+class ByteProgress(Protocol):
+    """Optional: a listener that also shows progress inside a phase."""
+
+    def phase_progress(self, name: str, done: int, total: int | None) -> None: ...
+
+
+# Where code deep inside a phase (a source unpacking a tar) reports how far it got,
+# without every source's signature carrying a callback: set by PhaseClock.phase.
+_REPORT: contextvars.ContextVar[Callable[[int, int | None], None] | None] = contextvars.ContextVar(
+    "restoredrill_progress", default=None
+)
+
+
+def report_progress(done: int, total: int | None) -> None:
+    """Bytes (or any unit) done of ``total`` in the running phase, for whoever watches."""
+    report = _REPORT.get()
+    if report is not None:
+        report(done, total)
 
 
 class SilentProgress:
@@ -50,9 +71,14 @@ class PhaseClock:
         record = PhaseRecord()
         self.progress.phase_started(name)
         start = time.monotonic()
+        shows = getattr(self.progress, "phase_progress", None)
+        token = _REPORT.set(
+            (lambda done, total: shows(name, done, total)) if callable(shows) else None
+        )
         try:
             yield record
         finally:
+            _REPORT.reset(token)
             timing = PhaseTiming(
                 name=name,
                 seconds=time.monotonic() - start,

@@ -275,7 +275,11 @@ def archived_segments(archive: Path) -> list[Path]:
 
 
 def sandbox_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir()) if root.is_dir() else []
+    """What is in ``root``, but for directories a detached ``rm`` is still deleting (a
+    torn-down sandbox, renamed away at once: see labels.remove_sandbox_dir)."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".removing-"))
 
 
 def postgres_pids_under(root: Path) -> list[int]:

@@ -20,14 +20,23 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    # A group even when only the invoked command is registered (Typer would otherwise
+    # run a lone command as the program itself and refuse its name as an extra argument).
+    pass
+
+
 _signals: list[str] = []  # the signals received, for the one line printed at exit
 
 
-def _register() -> None:
-    # Imported here so each command module stays independent and `--help` stays fast.
+def _register(argv: list[str] | None = None) -> None:
+    """Register the command ``argv`` names (every command when it names none, or when
+    ``argv`` is None). Imported here so each command module stays independent."""
     from restoredrill.cli import commands
 
-    commands.register(app)
+    commands.register(app, argv)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -53,7 +62,7 @@ def _fail(error: str, exit_code: int, kind: str, what: str = "error") -> None:
 
 def main(argv: list[str] | None = None) -> None:
     invocation.json = False
-    _register()
+    _register(sys.argv[1:] if argv is None else argv)
     # The driver logs "error ignored in rollback" when a cancelled statement's rollback meets
     # a closing connection; the one error line below already says what happened.
     logging.getLogger("psycopg").addHandler(logging.NullHandler())

@@ -10,16 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from restoredrill.cli.common import emit_json, err, interactive, out
-from restoredrill.drill.restore import RestoreRequest, restore
-from restoredrill.engines.base import engine_family
 from restoredrill.errors import ConfigError
-from restoredrill.ledger import Ledger
-from restoredrill.models import RecoveryTarget
-from restoredrill.report.terminal import RichProgress, render_plan, render_restore
-from restoredrill.timing import ProgressListener
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
+    from restoredrill.models import RecoveryTarget
+    from restoredrill.timing import ProgressListener
 
 
 def aws_config(region: str | None, endpoint_url: str | None) -> AwsConfig:
@@ -66,6 +62,8 @@ def wants_mysql(
     gtid: str | None,
 ) -> bool:
     """Whether the command goes the MariaDB/MySQL way (or must refuse a mix)."""
+    from restoredrill.engines.base import engine_family  # psycopg: not for --help
+
     engine_family(engine)  # an unknown --engine is a usage error
     return engine != "postgres" or any(v is not None for v in (snapshot, binlog_archive))
 
@@ -102,6 +100,7 @@ def plan(
     aws: AwsConfig | None = None,
 ) -> None:
     from restoredrill.engines.mysql_plan import plan_mysql
+    from restoredrill.report.terminal import render_plan
     from restoredrill.sources.mysql_source import open_mysql_source
 
     source = open_mysql_source(snapshot, binlog_archive, aws)
@@ -129,6 +128,10 @@ def run_restore(
     json_output: bool,
     aws: AwsConfig | None = None,
 ) -> None:
+    from restoredrill.drill.restore import RestoreRequest, restore
+    from restoredrill.ledger import Ledger
+    from restoredrill.report.terminal import RichProgress, render_restore
+
     request = RestoreRequest(
         base_backups=snapshot,
         wal_archive=binlog_archive,

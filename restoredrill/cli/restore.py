@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -38,14 +38,14 @@ from restoredrill.cli.sources import (
     close,
     wal_delivery,
 )
-from restoredrill.drill.plan import plan_restore
-from restoredrill.drill.restore import RestoreRequest, restore
-from restoredrill.engines.pg_tools import find_pg_tools
 from restoredrill.errors import ConfigError
-from restoredrill.ledger import Ledger
-from restoredrill.report.terminal import RichProgress, render_plan, render_restore
 from restoredrill.targets import parse_target
-from restoredrill.timing import ProgressListener
+
+if TYPE_CHECKING:
+    from restoredrill.timing import ProgressListener
+
+# The restore machinery (psycopg, the planner, rich's renderers) is imported by the commands
+# themselves, not here: `restoredrill restore --help` and usage errors stay quick.
 
 BaseBackupsOpt = Annotated[
     Path,
@@ -133,6 +133,10 @@ def plan_command(
         aws = my_cli.aws_config(aws_region, aws_endpoint_url)
         my_cli.plan(*found, recovery_target, json_output, aws)
         return
+    from restoredrill.drill.plan import plan_restore
+    from restoredrill.engines.pg_tools import find_pg_tools
+    from restoredrill.report.terminal import render_plan
+
     recovery_target = recovery_target.model_copy(update={"timeline": timeline})
     options = SourceOptions(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
@@ -219,6 +223,10 @@ def restore_command(
             my_cli.aws_config(aws_region, aws_endpoint_url),
         )  # fmt: skip
         return
+    from restoredrill.drill.restore import RestoreRequest, restore
+    from restoredrill.ledger import Ledger
+    from restoredrill.report.terminal import RichProgress, render_restore
+
     recovery_target = recovery_target.model_copy(update={"timeline": timeline})
     options = SourceOptions(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
@@ -270,6 +278,9 @@ def _restore_logical(
         )
     if any(targets):
         raise ConfigError("--logical-dump restores to dump time only: no --target-* options")
+    from restoredrill.ledger import Ledger
+    from restoredrill.report.terminal import RichProgress, render_restore
+
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:
         if engine == "mariadb":

@@ -5,7 +5,7 @@ plan → provision → restore base (+ manifest check) → fetch WAL → replay 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from restoredrill.drill.recording import recorded_restore
 from restoredrill.engines.pg_tools import PgTools, find_pg_tools
 from restoredrill.engines.postgres_recovery import (
     REPLAY_DONE_MARKERS,
+    RESTORED_SEGMENT,
     recovery_settings,
     replay_settings,
     verify_base,
@@ -28,7 +29,7 @@ from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
 from restoredrill.models import BaseBackup, RecoveryTarget, RestorePlan, RestoreResult, WalSegment
 from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
 from restoredrill.sandboxes.local import LocalPostgres, local_postgres
-from restoredrill.sandboxes.local_mysql import LocalMySQL
+from restoredrill.sandboxes.replay_tuning import data_version, replay_tuning
 from restoredrill.sources import wal_fetch
 from restoredrill.sources.base import (
     CustomFetch,
@@ -39,10 +40,17 @@ from restoredrill.sources.base import (
     open_source,
     retry_note,
 )
-from restoredrill.timing import PhaseClock, PhaseRecord, ProgressListener, SilentProgress
+from restoredrill.timing import (
+    PhaseClock,
+    PhaseRecord,
+    ProgressListener,
+    SilentProgress,
+    report_progress,
+)
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
+    from restoredrill.sandboxes.local_mysql import LocalMySQL
     from restoredrill.sandboxes.rds import RdsOptions
 
 
@@ -143,6 +151,7 @@ def restored(
             note = {"manifest": "checked against backup_manifest", "none": warning}
             notes = [note.get(base_check), retry_note(source)]
             record.detail = "; ".join(n for n in notes if n) or None
+            data_bytes = record.bytes or plan.base_backup.size_bytes
         staging = sandbox.work / "wal"
         staging.mkdir()
         sandbox.run_as.own(staging)
@@ -158,8 +167,12 @@ def restored(
             return naming_the_damage(plan, sandbox.log_text, DEFAULT_SEGMENT_SIZE)
 
         with disk("replay WAL"), damage(), clock.phase("replay WAL") as record:
-            sandbox.launch(replay_settings(tools, sandbox.datadir), recovery=True)
-            sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout)
+            settings = replay_settings(tools, sandbox.datadir)
+            sandbox.launch(
+                {**settings, **replay_tuning(data_bytes, data_version(sandbox.datadir))}, True
+            )
+            wal_bytes = plan.wal_range.bytes if plan.wal_range else None
+            sandbox.wait_for_log(REPLAY_DONE_MARKERS, request.timeout, replay_progress(wal_bytes))
             record.bytes = plan.wal_range.bytes if plan.wal_range else None
             record.detail = wal_fetch.summarize(sandbox.root)
         with disk("replay WAL"), damage(), clock.phase("promote/ready"):
@@ -241,9 +254,22 @@ def _deliver_wal(
         return wal_fetch.command(path, sandbox.run_as)
     record.bytes = source.stage_segments(segments, staging, sandbox.run_as)
     source.stage_histories(staging, sandbox.run_as)
-    notes = [f"{len(segments)} segment(s)", retry_note(source)]
+    linked = sum(1 for path in staging.iterdir() if path.is_symlink())
+    count = f"{len(segments)} segment(s)" + (f", {linked} read in place" if linked else "")
+    notes = [count, retry_note(source)]
     record.detail = ", ".join(n for n in notes if n)
     return None
+
+
+def replay_progress(total: int | None) -> Callable[[str], None]:
+    """Replay's progress from the server log: one line per segment restored from the
+    archive (the server takes no queries while it replays)."""
+
+    def seen(log: str) -> None:
+        restored = log.count(RESTORED_SEGMENT) * DEFAULT_SEGMENT_SIZE
+        report_progress(min(restored, total) if total else restored, total)
+
+    return seen
 
 
 def _recovery_facts(sandbox: LocalPostgres) -> tuple[datetime | None, int | None]:

@@ -16,6 +16,8 @@ from restoredrill.osuser import RunAs
 
 # Log lines that mark the end of WAL replay (PostgreSQL 12+).
 REPLAY_DONE_MARKERS = ("redo done at", "recovery stopping", "redo is not required")
+# The line the server logs for each WAL file its restore_command delivered.
+RESTORED_SEGMENT = 'restored log file "'
 _STOPPED = re.compile(r"recovery stopping (?:before|after) (.*)")
 _MAX_PREPARED = re.compile(r"^max_prepared_xacts setting:\s+(\d+)\s*$", re.MULTILINE)
 # Replaying PREPARE TRANSACTION needs free prepared-transaction slots. Production's own value

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 import humanize
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.status import Status
 from rich.table import Table
 from rich.text import Text
@@ -52,16 +61,37 @@ def phase_line(timing: PhaseTiming) -> str:
 
 
 class RichProgress:
-    """Shows the running phase as a spinner and prints each finished phase (on stderr)."""
+    """Shows the running phase as a spinner, or as a bar with bytes done / total and the
+    time left once the phase reports progress; prints each finished phase (on stderr)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self._status: Status | None = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def phase_started(self, name: str) -> None:
         self._stop()
         self._status = self.console.status(f"{name} …")
         self._status.start()
+
+    def phase_progress(self, name: str, done: int, total: int | None) -> None:
+        if self._bar is None:
+            self._stop()
+            self._bar = Progress(
+                TextColumn("  {task.description}"),
+                BarColumn(),
+                DownloadColumn(binary_units=True),
+                TransferSpeedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._bar.add_task(name, total=total)
+            self._bar.start()
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, total=total)
 
     def phase_finished(self, timing: PhaseTiming) -> None:
         self._stop()
@@ -74,6 +104,10 @@ class RichProgress:
         if self._status is not None:
             self._status.stop()
             self._status = None
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+            self._task = None
 
 
 def render_plan(console: Console, plan: RestorePlan) -> None:

@@ -44,6 +44,8 @@ def collect_garbage(
     """Stop and delete sandboxes whose owner is gone; return them (with ``dry_run``, only
     say which, and which server pids would be stopped, changing nothing)."""
     found = leftovers(include_kept, root)
+    if not dry_run:
+        labels.remove_abandoned(root or labels.sandbox_root())
     return found if dry_run else [remove(state) for state in found]
 
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 import psutil
 from pydantic import AwareDatetime
 
+from restoredrill.levers import lever_off
 from restoredrill.models import Frozen
 from restoredrill.sandboxes.identity import START_TOLERANCE, ServerIdentity, mismatch
 
@@ -215,5 +217,35 @@ def stop_server(pid: int, sig: int = signal.SIGQUIT, timeout: float = 30.0) -> N
         return
 
 
-def remove_sandbox_dir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+REMOVING = ".removing-"
+
+
+def remove_sandbox_dir(path: Path, detach: bool = False) -> None:
+    """Delete a sandbox directory. With ``detach`` it is renamed away at once (its name is
+    free, `sandbox list` no longer shows it) and deleted by a detached ``rm``, so a restore
+    does not wait for a data directory's worth of unlinks before it exits (a second or two
+    per GB); `sandbox gc` finishes what an interrupted ``rm`` left."""
+    if not detach or lever_off("detach"):
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    trash = path.with_name(REMOVING + path.name)
+    try:
+        path.rename(trash)
+        (trash / LABEL_FILE).unlink(missing_ok=True)
+        subprocess.Popen(
+            ["rm", "-rf", "--one-file-system", "--", str(trash)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outlives us, and a Ctrl-C meant for us is not its
+        )
+    except OSError:
+        shutil.rmtree(trash if trash.exists() else path, ignore_errors=True)
+
+
+def remove_abandoned(root: Path) -> list[Path]:
+    """Directories a detached removal left behind in ``root`` (its ``rm`` was killed)."""
+    found = [p for p in root.glob(REMOVING + "*") if p.is_dir() and not p.is_symlink()]
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found

@@ -7,7 +7,7 @@ import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO
 
 import psycopg
@@ -18,6 +18,7 @@ from restoredrill.osuser import RunAs, server_user
 from restoredrill.sandboxes import labels
 from restoredrill.sandboxes.identity import identify
 from restoredrill.sandboxes.lifecycle import throwaway
+from restoredrill.sandboxes.readiness import READY, LogWatch, backoff
 from restoredrill.sandboxes.server_env import server_environment
 
 # Sandbox-only settings, passed on the command line so nothing in a restored data
@@ -188,19 +189,27 @@ class LocalPostgres:
         self.label = self.label.model_copy(update={"server": identify(pid, self.datadir)})
         labels.write_label(self.root, self.label)
 
-    def wait_for_log(self, markers: tuple[str, ...], timeout: float) -> str | None:
+    def wait_for_log(
+        self,
+        markers: tuple[str, ...],
+        timeout: float,
+        on_log: Callable[[str], None] | None = None,
+    ) -> str | None:
         """Wait until the server log shows one of ``markers``; returns the one seen, or None
-        when the server became ready without printing any."""
+        when the server became ready without printing any. ``on_log`` sees the log text
+        on every look (for progress)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        watch = LogWatch(self.logfile)
+        for _ in backoff(deadline):
             self._check_alive()
-            log = self.log_text()
+            log = watch.read()
+            if on_log is not None:
+                on_log(log)
             for marker in markers:
                 if marker in log:
                     return marker
-            if "database system is ready to accept connections" in log:
+            if READY in log:
                 return None
-            time.sleep(0.05)
         raise SandboxError(f"no progress from the server within {timeout:.0f}s")
 
     def _check_alive(self) -> None:
@@ -218,10 +227,19 @@ class LocalPostgres:
         )
 
     def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until the server accepts connections: the log line that says so is watched
+        with a tight backoff (a few ms), then one connection confirms it."""
         deadline = time.monotonic() + timeout
         last_error = ""
-        while time.monotonic() < deadline:
+        watch = LogWatch(self.logfile)
+        tries = 0
+        for _ in backoff(deadline):
             self._check_alive()
+            tries += 1
+            # A connection attempt is dearer than reading the log: try one when the log
+            # says ready, and now and then anyway (a server whose log we cannot read).
+            if READY not in watch.read() and tries % 20:
+                continue
             try:
                 with psycopg.connect(self.dsn(), connect_timeout=2) as conn:
                     conn.execute("SELECT 1")
@@ -229,7 +247,6 @@ class LocalPostgres:
             except psycopg.OperationalError as exc:
                 lines = str(exc).strip().splitlines()
                 last_error = lines[-1] if lines else ""
-                time.sleep(0.05)
         raise SandboxError(
             f"postgres did not accept connections within {timeout:.0f}s ({last_error}); "
             f"log: {_last_fatal(self.log_tail())}"
@@ -254,7 +271,7 @@ class LocalPostgres:
         if pid is not None:
             labels.stop_server(pid)
         if self._created:  # never someone else's directory (mkdir failed: not ours)
-            labels.remove_sandbox_dir(self.root)
+            labels.remove_sandbox_dir(self.root, detach=True)
 
     def keep(self) -> None:
         """Leave the instance running after we exit; `sandbox gc --all` removes it later."""

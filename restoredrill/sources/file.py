@@ -13,9 +13,11 @@ from restoredrill.errors import BackupCorrupt, ConfigError, SandboxDiskFull
 from restoredrill.models import BaseBackup, WalSegment
 from restoredrill.osuser import RunAs
 from restoredrill.sandboxes.diskspace import NO_SPACE
-from restoredrill.sources.compression import decompress_to, open_decompressed
+from restoredrill.sources.compression import opened
 from restoredrill.sources.pg_basebackups import BASE_TAR_NAMES, list_base_backups
 from restoredrill.sources.wal_archive import WalArchive, scan_archive
+from restoredrill.sources.wal_staging import stage_wal
+from restoredrill.timing import report_progress
 
 CHUNK = 1 << 20
 
@@ -61,16 +63,25 @@ class FileSource:
                 f"{source}: tablespace archives ({', '.join(extra)}) are not supported"
             )
         base_tar = next(source / n for n in BASE_TAR_NAMES if (source / n).is_file())
-        total = self._untar_file(base_tar, datadir, run_as)
         wal_names = (f"pg_wal{name[len('base') :]}" for name in BASE_TAR_NAMES)
         wal_tar = next((source / n for n in wal_names if (source / n).is_file()), None)
+        # progress in bytes of the backup's files read (compressed, as they are stored)
+        size = base_tar.stat().st_size + (wal_tar.stat().st_size if wal_tar else 0)
+        total = self._untar_file(base_tar, datadir, run_as, 0, size)
         if wal_tar is not None:
-            total += self._untar_file(wal_tar, datadir / "pg_wal", run_as)
+            offset = base_tar.stat().st_size
+            total += self._untar_file(wal_tar, datadir / "pg_wal", run_as, offset, size)
         return total
 
-    def _untar_file(self, path: Path, dest: Path, run_as: RunAs) -> int:
-        with open_decompressed(path) as stream:
-            return self._untar_stream(_chunks(stream), dest, run_as, label=path.name)
+    def _untar_file(self, path: Path, dest: Path, run_as: RunAs, before: int, size: int) -> int:
+        with opened(path) as (stream, position):
+
+            def chunks() -> Iterator[bytes]:
+                for chunk in _chunks(stream):
+                    report_progress(before + position(), size)
+                    yield chunk
+
+            return self._untar_stream(chunks(), dest, run_as, label=path.name)
 
     @staticmethod
     def _tar_of_directory(source: Path) -> Iterator[bytes]:
@@ -132,14 +143,11 @@ class FileSource:
         return total
 
     def stage_segments(self, segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
-        """Copy (decompressing) the segments replay needs next to the sandbox, so the
-        restore_command never reads from — let alone writes to — the production archive."""
-        total = 0
-        for segment in segments:
-            target = dest / segment.name
-            total += decompress_to(Path(segment.path), target)
-            run_as.own(target)
-        return total
+        """Put the segments replay needs (those the plan read, no others) in the staging
+        directory the sandbox's restore_command copies from: links to the archive's own
+        files, read in place, when they are uncompressed and readable by the server user;
+        decompressed copies otherwise."""
+        return stage_wal(segments, dest, run_as)
 
     def stage_histories(self, dest: Path, run_as: RunAs) -> None:
         for history in self.wal_archive.glob("*.history"):

@@ -92,6 +92,10 @@ def _materialize(segments: Sequence[WalSegment], directory: Path) -> None:
             decompress_to(Path(segment.path), dest)
 
 
+def _in_place(run: Sequence[WalSegment]) -> bool:
+    return all(s.compression == "none" and os.path.isfile(s.path) for s in run)
+
+
 def _timeline_runs(segments: Sequence[WalSegment]) -> list[list[WalSegment]]:
     runs: list[list[WalSegment]] = []
     for segment in segments:
@@ -117,8 +121,12 @@ def scan(
     with tempfile.TemporaryDirectory(prefix="restoredrill-waldump-") as tmp:
         workdir = Path(tmp)
         for run in _timeline_runs(segments):
-            for start in range(0, len(run), WINDOW):
-                window = run[start : start + WINDOW + 1]
+            # Windows bound the decompressed (or fetched) copies kept at once; each overlaps
+            # the next by a segment, read twice. Plain local segments are only linked: one
+            # window, one pg_waldump, each segment read once.
+            size = len(run) if _in_place(run) else WINDOW
+            for start in range(0, len(run), size):
+                window = run[start : start + size + 1]
                 _materialize(window, workdir)
                 argv = [tools.path("pg_waldump"), "-p", str(workdir)]
                 if not all_records:

@@ -6,6 +6,7 @@ error (exit 3), not a corrupt backup."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, format_lsn, segment_name, segment_of
 from tests.pgsetup import (
     Production,
+    archived_segments,
     assert_nothing_left,
     cli,
     copy_source,
@@ -301,13 +303,22 @@ def test_full_sandbox_disk_is_an_infrastructure_error(
 
 
 def test_sandbox_disk_filling_while_staging_wal_is_an_infrastructure_error(
-    prod: Production, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    prod: Production,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Room for the unpacked base, not for the WAL copies next to it."""
+    """Room for the unpacked base, not for the WAL copies next to it. The segments are
+    gzip-compressed: plain ones are read in place (linked), which takes no room."""
     backup = prod.backups / "tar"
     unpacked = sum(p.stat().st_size for p in backup.iterdir() if p.name.endswith(".tar"))
+    backups, archive = copy_source(prod, tmp_path, ["tar"])
+    for segment in archived_segments(archive):
+        packed = segment.with_name(segment.name + ".gz")
+        packed.write_bytes(gzip.compress(segment.read_bytes(), compresslevel=1))
+        segment.unlink()
     with tmpfs_sandbox_root(monkeypatch, unpacked + (10 << 20)) as root:
-        args = ["--base-backups", str(prod.backups), "--wal-archive", str(prod.archive)]
+        args = ["--base-backups", str(backups), "--wal-archive", str(archive)]
         code, out, err = cli(["restore", *args, "--target", "latest"], capsys)
         assert code == 3, out + err
         message = err.strip().splitlines()[-1]
@@ -320,13 +331,12 @@ def test_sandbox_disk_filling_while_staging_wal_is_an_infrastructure_error(
 def test_sandbox_disk_filling_during_replay_is_an_infrastructure_error(
     prod: Production, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Room for the base and the staged WAL, not for the segment the server's
-    restore_command copies into pg_wal: PostgreSQL takes the failed copy for the end of the
-    archive; the server log says why, and that is what we report."""
+    """Room for the base (the WAL is read in place: staging takes no room), not for the
+    segment the server's restore_command copies into pg_wal: PostgreSQL takes the failed
+    copy for the end of the archive; the server log says why, and that is what we report."""
     backup = prod.backups / "tar"
     unpacked = sum(p.stat().st_size for p in backup.iterdir() if p.name.endswith(".tar"))
-    staged = sum(p.stat().st_size for p in prod.archive.iterdir() if len(p.name) == 24)
-    with tmpfs_sandbox_root(monkeypatch, unpacked + staged + (4 << 20)) as root:
+    with tmpfs_sandbox_root(monkeypatch, unpacked + (4 << 20)) as root:
         args = ["--base-backups", str(prod.backups), "--wal-archive", str(prod.archive)]
         code, out, err = cli(["restore", *args, "--target", "latest"], capsys)
         message = err.strip().splitlines()[-1] if err.strip() else out
