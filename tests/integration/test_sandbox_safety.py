@@ -250,7 +250,11 @@ def test_mariadb_gc_spares_a_decoy_and_its_server_has_no_secrets(
 
             assert gc.returncode == 0, gc.stderr
             assert [s["label"]["id"] for s in sandboxes_of(gc.stdout)] == [leftover.id]
-            assert f"sandbox {leftover.id}: pid {real.pid} is a different process" in gc.stderr
+            # two servers started within the clock's resolution share a start time: the data
+            # directory then tells them apart; either way the decoy is left alone
+            said = gc.stderr
+            assert f"sandbox {leftover.id}: pid {real.pid} is " in said
+            assert "is a different process" in said or "is not running on" in said
             assert not leftover.root.exists() and _running(own.pid)
             conn = my.connect(decoy.dsn())
             try:
