@@ -21,8 +21,20 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"restoredrill {version('restoredrill')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_version, help="Print the version and exit."
+    ),
+) -> None:
     # A group even when only the invoked command is registered (Typer would otherwise
     # run a lone command as the program itself and refuse its name as an extra argument).
     pass

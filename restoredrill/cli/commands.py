@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("check", "check_command", "command"),
     "report": ("report", "report_command", "command"),
     "fleet": ("fleet", "app", "app"),
+    "doctor": ("doctor", "doctor_command", "command"),
 }
 
 

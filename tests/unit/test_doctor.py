@@ -24,3 +24,21 @@ def test_doctor_names_a_ledger_it_cannot_open(tmp_path: Path) -> None:
     ledger = next(f for f in report.findings if f.subject == "ledger")
     assert ledger.status == "problem" and "cannot open the ledger" in ledger.detail
     assert not report.ok
+
+
+def test_doctor_and_version_through_the_cli(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    exe = [sys.executable, "-m", "restoredrill"]
+    done = subprocess.run([*exe, "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("restoredrill ")
+    ledger = str(tmp_path / "l.db")
+    done = subprocess.run(
+        [*exe, "doctor", "--ledger", ledger, "--json"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["format"] == "restoredrill-doctor/1"
+    assert any(f["subject"] == "ledger" for f in document["findings"])
