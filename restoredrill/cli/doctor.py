@@ -6,9 +6,11 @@ from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_json, out
 
 
 def doctor_command(ledger: LedgerOpt = None, json_output: JsonOpt = False) -> None:
-    """Check this machine: server binaries and versions, pg_waldump and pg_verifybackup,
-    MariaDB tools, pgBackRest, lz4 and zstd, OS users, Docker, the sandbox directory and its
-    free space, the ledger. Exit 3 when something every PostgreSQL drill needs is missing."""
+    """Check what this machine has for drills, one line per finding.
+
+    Server binaries and versions, pg_waldump and pg_verifybackup, MariaDB tools, pgBackRest,
+    lz4 and zstd, OS users, Docker, the sandbox directory and its free space, the ledger.
+    Exit 3 when something every PostgreSQL drill needs is missing."""
     from restoredrill.doctor import diagnose
     from restoredrill.errors import ToolMissing
 
