@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
+import io
 import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Literal, cast
+from typing import IO, Any, Literal, cast
 
 from restoredrill.errors import BackupCorrupt, SandboxDiskFull, ToolMissing
 from restoredrill.levers import lever_off
@@ -113,18 +114,29 @@ def _open_gzip(raw: IO[bytes]) -> Iterator[IO[bytes]]:
         return
     open_threaded = cast(Callable[..., IO[bytes]], igzip_threaded.open)  # untyped
     with open_threaded(raw, "rb", threads=1) as threaded:
-        yield cast(IO[bytes], _IsalReader(threaded, cast(type[Exception], isal_zlib.error)))
+        raw_reader = _IsalReader(threaded, cast(type[Exception], isal_zlib.error))
+        yield cast(IO[bytes], io.BufferedReader(raw_reader, buffer_size=1 << 20))
 
 
-class _IsalReader:
-    """isal's stream, its own error for damaged data raised as the OSError gzip's is."""
+class _IsalReader(io.RawIOBase):
+    """isal's stream as a raw stream (so a BufferedReader gives it readline, iteration and
+    peek like gzip's); damaged or truncated data raised as gzip.BadGzipFile, like gzip's."""
 
     def __init__(self, stream: IO[bytes], error: type[Exception]) -> None:
+        super().__init__()
         self._stream = stream
         self._error = error
 
-    def read(self, size: int = -1) -> bytes:
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
         try:
-            return self._stream.read(size)
-        except self._error as exc:
-            raise OSError(f"invalid compressed data: {exc}") from exc
+            data = self._stream.read(len(buffer))
+        except (self._error, EOFError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # the file itself could not be read: not the data's fault
+            # damaged or cut data reads as gzip's own error, whichever reader found it
+            raise gzip.BadGzipFile(str(exc)) from exc
+        buffer[: len(data)] = data
+        return len(data)

@@ -5,6 +5,7 @@ xtrabackup_binlog_info). ``--snapshot`` names one of them or a directory holding
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import zlib
@@ -48,7 +49,12 @@ def read_dump(path: Path) -> MysqlSnapshot:
                 if not line:
                     break
                 head.append(line.decode("utf-8", errors="replace"))
-    except (OSError, EOFError, zlib.error) as exc:
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        # a read-ahead decompressor (isal) may meet the damage while the header is read
+        raise BackupCorrupt(
+            f"snapshot {path}: the {compression_of(path)} stream is truncated or damaged ({exc})"
+        ) from exc
+    except OSError as exc:
         raise BackupCorrupt(f"snapshot {path}: unreadable ({exc})") from exc
     text = "".join(head)
     if head and not (text.lstrip().startswith(("--", "/*"))):
