@@ -18,6 +18,9 @@ class RunAs:
     name: str | None
     uid: int | None
     gid: int | None
+    # False for a server in a container: it sees only the bind-mounted sandbox directory, so
+    # a link to a host file (WAL read in place) would dangle there.
+    sees_host: bool = True
 
     @property
     def switches(self) -> bool:

@@ -203,7 +203,7 @@ class DockerPostgres(LocalPostgres):
         self._probe_user: tuple[int, int] | None = None
         if image is not None:
             ensure_image(self.api, image)
-        run_as = self._run_as() if image is not None else RunAs(None, None, None)
+        run_as = self._run_as() if image is not None else RunAs(None, None, None, sees_host=False)
         super().__init__(tools, run_as, purpose, superuser)
         self.port = 0  # known once the container has published it
 
@@ -212,9 +212,9 @@ class DockerPostgres(LocalPostgres):
         themselves (the files are already theirs)."""
         assert self.image is not None
         if os.geteuid() != 0:
-            return RunAs(None, None, None)
+            return RunAs(None, None, None, sees_host=False)
         uid, gid = image_user(self.api, self.image, "postgres")
-        return RunAs("postgres", uid, gid)
+        return RunAs("postgres", uid, gid, sees_host=False)
 
     def use_image(self, image: str) -> None:
         """Pick the image once the data directory tells the version (files re-owned)."""
@@ -376,6 +376,9 @@ class DockerPostgres(LocalPostgres):
                 ) from exc
             raise
 
+    def log_watch(self) -> _ContainerLog:
+        return _ContainerLog(self)  # the server logs to the container's output, not a file
+
     def log_text(self) -> str:
         if self.container is None:
             return ""
@@ -493,3 +496,13 @@ def collect_containers(
             continue
         removed.append(entry)
     return removed
+
+
+class _ContainerLog:
+    """The container's output read as LogWatch reads a log file (whole text each time)."""
+
+    def __init__(self, sandbox: DockerPostgres) -> None:
+        self._sandbox = sandbox
+
+    def read(self) -> str:
+        return self._sandbox.log_text()

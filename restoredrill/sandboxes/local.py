@@ -18,7 +18,7 @@ from restoredrill.osuser import RunAs, server_user
 from restoredrill.sandboxes import labels
 from restoredrill.sandboxes.identity import identify
 from restoredrill.sandboxes.lifecycle import throwaway
-from restoredrill.sandboxes.readiness import READY, LogWatch, backoff
+from restoredrill.sandboxes.readiness import READY, LogReader, LogWatch, backoff
 from restoredrill.sandboxes.server_env import server_environment
 
 # Sandbox-only settings, passed on the command line so nothing in a restored data
@@ -189,6 +189,10 @@ class LocalPostgres:
         self.label = self.label.model_copy(update={"server": identify(pid, self.datadir)})
         labels.write_label(self.root, self.label)
 
+    def log_watch(self) -> LogReader:
+        """How the server's log is read while waiting on it (a container overrides this)."""
+        return LogWatch(self.logfile)
+
     def wait_for_log(
         self,
         markers: tuple[str, ...],
@@ -199,7 +203,7 @@ class LocalPostgres:
         when the server became ready without printing any. ``on_log`` sees the log text
         on every look (for progress)."""
         deadline = time.monotonic() + timeout
-        watch = LogWatch(self.logfile)
+        watch = self.log_watch()
         for _ in backoff(deadline):
             self._check_alive()
             log = watch.read()
@@ -231,7 +235,7 @@ class LocalPostgres:
         with a tight backoff (a few ms), then one connection confirms it."""
         deadline = time.monotonic() + timeout
         last_error = ""
-        watch = LogWatch(self.logfile)
+        watch = self.log_watch()
         tries = 0
         for _ in backoff(deadline):
             self._check_alive()

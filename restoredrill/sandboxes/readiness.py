@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 READY = "database system is ready to accept connections"
 FIRST_PAUSE = 0.001
@@ -22,6 +23,12 @@ def backoff(deadline: float) -> Iterator[int]:
         attempt += 1
         time.sleep(pause)
         pause = min(LONGEST_PAUSE, pause * 1.5)
+
+
+class LogReader(Protocol):
+    """Something that gives the server log's text so far."""
+
+    def read(self) -> str: ...
 
 
 class LogWatch:

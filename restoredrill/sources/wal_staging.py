@@ -35,6 +35,6 @@ def stage_wal(segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
 
 
 def _in_place(segment: WalSegment, source: Path, run_as: RunAs) -> bool:
-    if segment.compression != "none" or lever_off("in-place"):
+    if segment.compression != "none" or lever_off("in-place") or not run_as.sees_host:
         return False
     return source.is_file() and run_as.can_read(source)
