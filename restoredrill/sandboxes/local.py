@@ -4,16 +4,18 @@ this machine, in its own labelled directory, on a free port, with a private sock
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import IO
 
 import psycopg
 
 from restoredrill.engines.pg_tools import PgTools, find_pg_tools
-from restoredrill.errors import RecoveryIncomplete, SandboxError
+from restoredrill.errors import ConfigError, RecoveryIncomplete, SandboxError
 from restoredrill.osuser import RunAs, server_user
 from restoredrill.sandboxes import labels
 from restoredrill.sandboxes.identity import identify
@@ -85,6 +87,7 @@ class LocalPostgres:
         self.root = labels.sandbox_root() / self.label.id
         self.datadir = self.root / "data"
         self.sockdir = self.root / "socket"
+        _check_socket_path(self.sockdir / f".s.PGSQL.{self.port}")
         self.logfile = self.root / "server.log"
         self.work = self.root / "work"
         self._process: subprocess.Popen[bytes] | None = None
@@ -349,3 +352,20 @@ def local_postgres(
         LocalPostgres(tools or find_pg_tools(pg_bin), server_user(os_user), purpose), keep
     ) as sandbox:
         yield sandbox
+
+
+# sockaddr_un's sun_path: 108 bytes on Linux, one of them the terminating NUL
+MAX_SOCKET_PATH = 107
+
+
+def _check_socket_path(path: Path) -> None:
+    """Refuse up front (nothing created yet) a sandbox root so deep that the server's socket
+    path would not fit: the server itself only says "could not create any Unix-domain
+    sockets" and exits."""
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH:
+        raise ConfigError(
+            f"sandbox directory {labels.sandbox_root()} is too deep for a Unix socket: {path} "
+            f"is {size} bytes, the limit is {MAX_SOCKET_PATH}; set RESTOREDRILL_SANDBOX_DIR "
+            "to a shorter path"
+        )

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
+import pytest
+
 from restoredrill.engines.pg_archiving import base_backup, switch_and_wait_archived
-from restoredrill.sandboxes.local import LocalPostgres
+from restoredrill.engines.pg_tools import PgTools
+from restoredrill.errors import ConfigError
+from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.conftest import ArchivingCluster
 
 
@@ -23,3 +29,21 @@ def test_archiving_cluster_archives_and_backs_up(archiving_cluster: ArchivingClu
     dest = base_backup(cluster, archiving_cluster.backups / "b1", fmt="tar", compression="gzip")
     assert (dest / "base.tar.gz").is_file()
     assert isinstance(dest, Path)
+
+
+def test_a_sandbox_root_too_deep_for_a_socket_is_refused_up_front(
+    pg_tools: PgTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = Path(tempfile.mkdtemp(prefix="rd-", dir="/tmp")) / ("d" * 90)
+    monkeypatch.setenv("RESTOREDRILL_SANDBOX_DIR", str(deep))
+    try:
+        with (
+            pytest.raises(
+                ConfigError, match=r"too deep for a Unix socket.*RESTOREDRILL_SANDBOX_DIR"
+            ),
+            local_postgres("deep", tools=pg_tools),
+        ):
+            pytest.fail("a sandbox whose server cannot create its socket was yielded")
+        assert list(deep.iterdir()) == []  # nothing created
+    finally:
+        shutil.rmtree(deep.parent, ignore_errors=True)
