@@ -32,7 +32,8 @@ from restoredrill.sources.mysql_dump_check import TAIL_BYTES as FOOTER_BYTES
 from restoredrill.sources.mysql_dump_check import check_dump_complete, footer_problem
 from restoredrill.sources.mysql_snapshots import CHECKPOINT_FILES, DUMP_SUFFIXES, read_dump
 from restoredrill.sources.remote import SegmentCache
-from restoredrill.sources.s3 import S3Source, S3Url, _decompress_prefix, _Object
+from restoredrill.sources.s3 import S3Source, S3Url, _Object
+from restoredrill.sources.s3_head import decompress_prefix
 
 WHOLE_BYTES = 4 << 20  # dumps up to this size are fetched whole while cataloguing
 HEAD_BYTES = 1 << 20
@@ -121,7 +122,7 @@ class MysqlS3Source:
         else:
             head = self._s3._read(url.bucket, obj.key, f"bytes=0-{HEAD_BYTES - 1}")
             try:
-                text = _decompress_prefix(head, compression)
+                text = decompress_prefix(head, compression)
             except zlib.error as exc:
                 raise BackupCorrupt(
                     f"snapshot {url}: the {compression} stream is damaged ({exc})"

@@ -12,15 +12,10 @@ restore extracts it. The plan and its preflight are the directory source's, unch
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import shutil
-import subprocess
-import tarfile
 import tempfile
-import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +26,16 @@ from restoredrill.errors import ConfigError
 from restoredrill.lsn import parse_segment_name
 from restoredrill.models import BaseBackup, WalSegment
 from restoredrill.osuser import RunAs
-from restoredrill.sources.compression import Compression, compression_of, decompress_to
+from restoredrill.sources.compression import (
+    Compression,
+    compression_of,
+    decompress_to,
+    strip_suffix,
+)
 from restoredrill.sources.file import Catalogue, FileSource
 from restoredrill.sources.pg_basebackups import BASE_TAR_NAMES, BackupHistory, read_backup
 from restoredrill.sources.remote import SegmentCache
+from restoredrill.sources.s3_head import decompress_prefix, tar_members
 from restoredrill.sources.wal_archive import WalArchive, read_history_file
 
 HEAD_BYTES = 1 << 20
@@ -172,7 +173,7 @@ class S3Source:
             name = obj.key[len(self.wal_archive.dir_prefix) :]
             if "/" in name:
                 continue  # not the flat layout an archive_command writes
-            plain = _strip(name)
+            plain = strip_suffix(name)
             if match := _HISTORY_RE.match(plain):
                 if name == plain:
                     local = walcache / name
@@ -285,7 +286,7 @@ class S3Source:
         while True:
             whole = length >= obj.size
             data = self._read(bucket, obj.key, None if whole else f"bytes=0-{length - 1}")
-            members, mtime = _tar_members(_decompress_prefix(data, compression))
+            members, mtime = tar_members(decompress_prefix(data, compression))
             if "backup_label" in members or whole:
                 return members, mtime
             length *= 8
@@ -367,50 +368,3 @@ class S3Source:
             "retry_mode": self.aws.retry_mode,
             "max_attempts": self.aws.max_attempts,
         }
-
-
-def _strip(name: str) -> str:
-    for suffix in (".gz", ".lz4", ".zst"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _decompress_prefix(data: bytes, compression: Compression) -> bytes:
-    """As much of the uncompressed stream as the first bytes of a compressed file give."""
-    if compression == "none":
-        return data
-    if compression == "gzip":
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
-    tool = {"lz4": ["lz4", "-dc"], "zstd": ["zstd", "-dcq"]}[compression]
-    if shutil.which(tool[0]) is None:
-        from restoredrill.errors import ToolMissing
-
-        raise ToolMissing(f"{compression}-compressed base backup but {tool[0]} is not installed")
-    # A truncated frame makes the tool fail at its end; what it wrote before is what we want.
-    done = subprocess.run(tool, input=data, capture_output=True, timeout=120)
-    return done.stdout
-
-
-def _tar_members(data: bytes) -> tuple[dict[str, bytes], float | None]:
-    wanted = {"backup_label", "PG_VERSION"}
-    found: dict[str, bytes] = {}
-    mtime: float | None = None
-    with (
-        contextlib.suppress(tarfile.TarError, EOFError, OSError),
-        tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar,
-    ):
-        for index, member in enumerate(_members(tar)):
-            if member.name in wanted and member.isfile():
-                handle = tar.extractfile(member)
-                if handle is not None:
-                    found[member.name] = handle.read()
-                    if member.name == "backup_label":
-                        mtime = float(member.mtime)
-            if len(found) == len(wanted) or index >= 200:
-                break
-    return found, mtime
-
-
-def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    yield from tar
