@@ -29,12 +29,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import ValidationError
-
 from restoredrill import dsn as dsnlib
 from restoredrill.drill import guards
 from restoredrill.drill.diff_bisect import Bisection
-from restoredrill.drill.diff_file import write_document
+from restoredrill.drill.diff_document import (
+    has_differences,
+    load_diff,
+    make_document,
+    not_compared,
+    verdict,
+    write_diff,
+)
 from restoredrill.drill.diff_rows import Found, sorted_items
 from restoredrill.drill.diff_sides import (
     DiffOptions,
@@ -52,7 +57,6 @@ from restoredrill.models import (
     DiffColumn,
     DiffCounts,
     DiffDocument,
-    DiffMode,
     DiffStats,
     PhaseTiming,
     RowDiff,
@@ -364,71 +368,6 @@ def diff(
     if out is not None:
         write_diff(document, out, force)
     return document
-
-
-def make_document(
-    mode: DiffMode,
-    restored: ServerIdentity,
-    production: ServerIdentity,
-    tables: list[RowDiff],
-    where: str | None,
-    incident: ServerIdentity | None = None,
-) -> DiffDocument:
-    return DiffDocument(
-        created_at=datetime.now(UTC),
-        mode=mode,
-        restored=restored,
-        production=production,
-        incident=incident,
-        where=where,
-        tables=tables,
-    )
-
-
-def write_diff(document: DiffDocument, path: Path, force: bool = False) -> None:
-    """Write atomically and 0600 (it holds production rows); an existing file is kept
-    unless ``force``. Streamed: the JSON text is never held whole (drill/diff_file.py)."""
-    write_document(document, path, force, "the diff file")
-
-
-def load_diff(path: Path) -> DiffDocument:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the diff file {path}: {exc.strerror or exc}") from exc
-    try:
-        return DiffDocument.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise ConfigError(
-            f"{path} is not a restoredrill diff file ({where}: {first['msg']})"
-        ) from exc
-
-
-def has_differences(document: DiffDocument) -> bool:
-    """Rows lost, new or changed, or a table on one side only."""
-    return document.counts.total > 0 or any(t.missing_in for t in document.tables)
-
-
-def not_compared(document: DiffDocument) -> list[RowDiff]:
-    """Tables present on both sides that could not be diffed (no key): counts only. A diff
-    holding one is never "no differences"."""
-    return [t for t in document.tables if not t.keyed and t.missing_in is None]
-
-
-def verdict(document: DiffDocument) -> str:
-    """One line: what the diff found, or that it could not tell."""
-    counts = document.counts
-    parts = []
-    if counts.total:
-        parts.append(f"{counts.lost:,} lost, {counts.new:,} new, {counts.changed:,} changed")
-    parts.extend(f"{t.table} {t.note}" for t in document.tables if t.missing_in)
-    skipped = not_compared(document)
-    if skipped:
-        names = ", ".join(t.table for t in skipped)
-        parts.append(f"not compared (no key, counts only): {names}; pass --key COLS")
-    return "; ".join(parts) if parts else "no differences"
 
 
 __all__ = [
