@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from restoredrill.engines.pg_tools import PgTools, find_pg_tools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 
 PASSWORD = "bench"  # reladiff connects over TCP; throwaway servers
 SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min"}

@@ -34,8 +34,8 @@ import psycopg
 
 from restoredrill.drill.diff import load_diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
-from restoredrill.engines.pg_tools import find_pg_tools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import find_pg_tools
 
 SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min"}
 USERS = """

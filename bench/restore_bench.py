@@ -20,10 +20,14 @@ import time
 from pathlib import Path
 
 from restoredrill.drill.restore import RestoreRequest, restore
-from restoredrill.engines.pg_archiving import base_backup, start_archiving, switch_and_wait_archived
-from restoredrill.engines.pg_tools import find_pg_tools
+from restoredrill.engines.postgres.archiving import (
+    base_backup,
+    start_archiving,
+    switch_and_wait_archived,
+)
+from restoredrill.engines.postgres.sandbox_local import local_postgres
+from restoredrill.engines.postgres.tools import find_pg_tools
 from restoredrill.models import RecoveryTarget
-from restoredrill.sandboxes.local import local_postgres
 
 
 def main() -> None:

@@ -34,10 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import restoredrill
-from restoredrill.engines.pg_archiving import base_backup, start_archiving, switch_and_wait_archived
-from restoredrill.engines.pg_tools import PgTools, find_pg_tools
+from restoredrill.engines.postgres.archiving import (
+    base_backup,
+    start_archiving,
+    switch_and_wait_archived,
+)
+from restoredrill.engines.postgres.sandbox_local import free_port, local_postgres
+from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 from restoredrill.osuser import server_user
-from restoredrill.sandboxes.local import free_port, local_postgres
 
 CLI = str(Path(sys.executable).with_name("restoredrill"))
 # Each lever, and the switch that turns it off (restoredrill/levers.py).

@@ -34,9 +34,9 @@ import psycopg
 import verify_bench_mariadb as mariadb  # bench/ is on sys.path when run as a script
 from psycopg import sql
 
-from restoredrill.engines import postgres as pg
-from restoredrill.engines.pg_tools import PgTools, find_pg_tools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres import catalog as pg
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 
 SETTINGS = {"shared_buffers": "2GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min"}
 MIXED = """
@@ -157,7 +157,7 @@ def command(argv: list[str]) -> dict[str, Any]:
 NOTES = """
 ## Notes
 
-- PostgreSQL fingerprint now (engines/pg_fingerprint.py, algorithm `pg-rowhash64-sum/1`):
+- PostgreSQL fingerprint now (engines/postgres/fingerprint.py, algorithm `pg-rowhash64-sum/1`):
   integer, oid, uuid, timestamp(tz), bool, numeric (value hash + display scale), float4/8
   (bits; zeros by their text), text/varchar (bytes under "C") and char(n) columns are hashed
   by their own extended hash functions; every other column goes through one

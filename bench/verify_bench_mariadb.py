@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from restoredrill.engines import mysql as my
+from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql.sandbox_local import local_mysql
 from restoredrill.engines.names import TableName
-from restoredrill.sandboxes.local_mysql import local_mysql
 
 DB = "bench"
 LOAD = [

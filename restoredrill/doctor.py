@@ -38,7 +38,7 @@ class DoctorReport(Frozen):
 
 
 def _postgres() -> list[Finding]:
-    from restoredrill.engines.pg_tools import find_pg_tools
+    from restoredrill.engines.postgres.tools import find_pg_tools
 
     try:
         tools = find_pg_tools()
@@ -64,7 +64,7 @@ def _postgres() -> list[Finding]:
 
 
 def _mariadb() -> list[Finding]:
-    from restoredrill.engines.mysql_tools import find_mysql_tools
+    from restoredrill.engines.mysql.tools import find_mysql_tools
 
     try:
         tools = find_mysql_tools()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.engines.pg_archiving import start_archiving
-from restoredrill.engines.pg_tools import PgTools, find_pg_tools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.archiving import start_archiving
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 
 pytest_plugins = ("tests.awshelp",)  # moto server fixtures (S3, RDS)
 

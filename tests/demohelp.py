@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from restoredrill.drill.demo_env import (
+from restoredrill.demo.postgres_env import (
     DemoEnvironment,
     setup_demo_environment,
     teardown_demo_environment,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from restoredrill.engines import postgres as pg
-from restoredrill.sandboxes.local import LocalPostgres
+from restoredrill.engines.postgres import catalog as pg
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres
 
 _names = itertools.count()
 

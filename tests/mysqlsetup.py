@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.engines import mysql as my
-from restoredrill.engines import mysql_archiving as archiving
-from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
+from restoredrill.engines.mysql import archiving
+from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from tests.pgsetup import private_sandbox_root
 
 DB = "drill"

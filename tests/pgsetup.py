@@ -26,15 +26,15 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from restoredrill.engines.pg_archiving import (
+from restoredrill.engines.postgres.archiving import (
     BackupCompression,
     BackupFormat,
     archiving_settings,
     base_backup,
 )
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.lsn import parse_lsn
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 
 _SEGMENT = re.compile(r"[0-9A-F]{24}(\.gz|\.lz4|\.zst)?")
 REPO = Path(__file__).resolve().parent.parent

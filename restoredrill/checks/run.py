@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from restoredrill.checks import archive as archive_rules
-from restoredrill.checks import mysql as mysql_rules
-from restoredrill.checks import pgbackrest as pgbackrest_rules
-from restoredrill.checks import postgres as postgres_rules
-from restoredrill.checks.conf import parse_pgbackrest_conf, parse_postgresql_conf
 from restoredrill.checks.registry import REGISTRY, CheckReport, ConfigCheck, Facts, Policy
+from restoredrill.engines.mysql import checks as mysql_rules
+from restoredrill.engines.postgres import checks as postgres_rules
+from restoredrill.engines.postgres import checks_archive as archive_rules
+from restoredrill.engines.postgres import checks_pgbackrest as pgbackrest_rules
+from restoredrill.engines.postgres.basebackups import list_base_backups
+from restoredrill.engines.postgres.conf import parse_pgbackrest_conf, parse_postgresql_conf
+from restoredrill.engines.postgres.source_local import Catalogue
+from restoredrill.engines.postgres.wal_archive import scan_archive
 from restoredrill.errors import ConfigError
-from restoredrill.sources.file import Catalogue
-from restoredrill.sources.pg_basebackups import list_base_backups
-from restoredrill.sources.wal_archive import scan_archive
 
 CheckEngine = Literal["postgres", "mysql"]
 

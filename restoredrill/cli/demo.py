@@ -17,7 +17,7 @@ from restoredrill.cli.common import (
     interactive,
     out,
 )
-from restoredrill.drill.demo import run_demo
+from restoredrill.demo.postgres import run_demo
 from restoredrill.ledger import Ledger
 from restoredrill.models import VERIFY_EXIT_CODES
 from restoredrill.report.terminal import RichProgress
@@ -25,8 +25,8 @@ from restoredrill.report.terminal_demo import render_demo
 from restoredrill.timing import ProgressListener
 
 if TYPE_CHECKING:
-    from restoredrill.drill.demo_env import DemoEnvironment
-    from restoredrill.drill.demo_mysql_env import MysqlDemoEnvironment
+    from restoredrill.demo.mysql_env import MysqlDemoEnvironment
+    from restoredrill.demo.postgres_env import DemoEnvironment
 
 
 def demo_command(
@@ -69,7 +69,7 @@ def demo_command(
         if engine == "postgres":
             result = run_demo(progress, history, pg_bin=pg_bin, os_user=os_user, repair=repair)
         else:
-            from restoredrill.drill.demo_mysql import run_mysql_demo
+            from restoredrill.demo.mysql import run_mysql_demo
 
             user = "mysql" if os_user == "postgres" else os_user
             result = run_mysql_demo(progress, history, os_user=user, repair=repair)
@@ -93,13 +93,13 @@ def _environment(
     progress: ProgressListener | None,
     engine: str = "postgres",
 ) -> None:
-    from restoredrill.drill.demo_env import setup_demo_environment, teardown_demo_environment
-    from restoredrill.drill.demo_mysql_env import (
+    from restoredrill.demo.mysql_env import (
         PLAYBOOK,
         is_mysql_environment,
         setup_mysql_demo_environment,
         teardown_mysql_demo_environment,
     )
+    from restoredrill.demo.postgres_env import setup_demo_environment, teardown_demo_environment
 
     environment: DemoEnvironment | MysqlDemoEnvironment
     if teardown is not None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.drill.fleet import FleetJobRequest, Resources, render_yaml
+from restoredrill.fleet import FleetJobRequest, Resources, render_yaml
 
 app = typer.Typer(help="Run drills beyond one machine.", no_args_is_help=True)
 

@@ -99,9 +99,9 @@ def plan(
     json_output: bool,
     aws: AwsConfig | None = None,
 ) -> None:
-    from restoredrill.engines.mysql_plan import plan_mysql
+    from restoredrill.engines.mysql.plan import plan_mysql
+    from restoredrill.engines.mysql.source import open_mysql_source
     from restoredrill.report.terminal import render_plan
-    from restoredrill.sources.mysql_source import open_mysql_source
 
     source = open_mysql_source(snapshot, binlog_archive, aws)
     try:

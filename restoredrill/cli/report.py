@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from restoredrill.cli.common import LedgerOpt, out
-from restoredrill.drill.report import ReportRequest, build_report, parse_since
 from restoredrill.errors import ConfigError
+from restoredrill.report.sla import ReportRequest, build_report, parse_since
 from restoredrill.report.terminal_report import render_report
 
 FORMATS = ("md", "html", "json", "junit", "prometheus")
@@ -67,7 +67,7 @@ def report_command(
     )
     plot_png: bytes | None = None
     if plot is not None:
-        from restoredrill.drill.outputs import write_atomic
+        from restoredrill.report.outputs import write_atomic
         from restoredrill.report.plot import png_bytes
 
         plot_png = png_bytes(report)
@@ -85,8 +85,8 @@ def report_command(
 
 
 def _emit(fmt: str, report: object, output: Path | None, plot_png: bytes | None) -> None:
-    from restoredrill.drill.outputs import write_atomic
-    from restoredrill.drill.report import SlaReport
+    from restoredrill.report.outputs import write_atomic
+    from restoredrill.report.sla import SlaReport
 
     assert isinstance(report, SlaReport)
     if fmt == "prometheus" and output is not None:

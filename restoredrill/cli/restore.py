@@ -134,7 +134,7 @@ def plan_command(
         my_cli.plan(*found, recovery_target, json_output, aws)
         return
     from restoredrill.drill.plan import plan_restore
-    from restoredrill.engines.pg_tools import find_pg_tools
+    from restoredrill.engines.postgres.tools import find_pg_tools
     from restoredrill.report.terminal import render_plan
 
     recovery_target = recovery_target.model_copy(update={"timeline": timeline})
@@ -284,12 +284,12 @@ def _restore_logical(
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:
         if engine == "mariadb":
-            from restoredrill.drill.restore_logical_mysql import restore_logical_mariadb
+            from restoredrill.engines.mysql.restore_logical import restore_logical_mariadb
 
             mariadb_db = "" if dbname == "postgres" else dbname
             result = restore_logical_mariadb(dump, image, mariadb_db, keep, progress, history)
         else:
-            from restoredrill.drill.restore_logical import restore_logical
+            from restoredrill.engines.postgres.restore_logical import restore_logical
 
             result = restore_logical(dump, image, dbname, keep, progress, history)
     if json_output:

@@ -125,7 +125,7 @@ class SourceOptions:
                 "--rds-instance or --rds-snapshot"
             )
         if self.pgbackrest_stanza:
-            from restoredrill.sources.pgbackrest import PgBackRestSource
+            from restoredrill.engines.postgres.pgbackrest import PgBackRestSource
 
             return PgBackRestSource(
                 self.pgbackrest_stanza, self.pgbackrest_config, os_user=self.os_user

@@ -13,6 +13,6 @@ def wal_fetch_command(
     config: Annotated[str, typer.Option("--config", help="The sandbox's wal-fetch.json.")],
 ) -> None:
     """Fetch one WAL file (and prefetch the next ones) for PostgreSQL's restore_command."""
-    from restoredrill.sources.wal_fetch import main
+    from restoredrill.engines.postgres.wal_fetch import main
 
     raise typer.Exit(main(["--config", config, name, dest]))

@@ -27,8 +27,8 @@ from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.drill.result import GameDayOutcome
 from restoredrill.drill.verify import verify
-from restoredrill.engines import postgres as pg
-from restoredrill.engines.pg_tools import PgTools, find_pg_tools
+from restoredrill.engines.postgres import catalog as pg
+from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 from restoredrill.errors import ConfigError, DatabaseUnavailable, SandboxError
 from restoredrill.models import VerifyStatus
 from restoredrill.playbook import GameDaySpec

@@ -23,15 +23,15 @@ from restoredrill.drill.incident_models import (
     Top,
     in_window,
 )
-from restoredrill.drill.incident_mysql import find_binlog_incidents
-from restoredrill.drill.incident_names import RelName, RelNamer
-from restoredrill.engines.pg_tools import find_pg_tools
+from restoredrill.engines.mysql.incident import find_binlog_incidents
+from restoredrill.engines.postgres.basebackups import list_base_backups
+from restoredrill.engines.postgres.incident_names import RelName, RelNamer
+from restoredrill.engines.postgres.tools import find_pg_tools
+from restoredrill.engines.postgres.wal_archive import WalArchive, scan_archive
+from restoredrill.engines.postgres.wal_stats import Counts, RelFile, TxChanges, committed_changes
 from restoredrill.errors import ConfigError, InvalidTarget
 from restoredrill.lsn import format_lsn, segment_of
 from restoredrill.models import WalSegment
-from restoredrill.sources.pg_basebackups import list_base_backups
-from restoredrill.sources.wal_archive import WalArchive, scan_archive
-from restoredrill.sources.wal_stats import Counts, RelFile, TxChanges, committed_changes
 
 # Commit records are written in (almost) commit-time order: a commit stamped before --until
 # cannot appear much after one stamped later, so reading stops this far past the window.

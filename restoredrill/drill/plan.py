@@ -6,7 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.source_local import Catalogue
+from restoredrill.engines.postgres.tools import PgTools
+from restoredrill.engines.postgres.wal_archive import TimelineStep, WalArchive, validate_segment
+from restoredrill.engines.postgres.wal_conflicts import conflicting_copies, orphan_complaint
+from restoredrill.engines.postgres.wal_verify import (
+    WalRead,
+    blocker,
+    head_of,
+    reach,
+    reached,
+    read_wal,
+    readable_prefix,
+)
 from restoredrill.errors import BackupCorrupt, ConfigError
 from restoredrill.lsn import format_lsn, segment_name, segment_of
 from restoredrill.models import (
@@ -20,18 +32,6 @@ from restoredrill.models import (
 )
 from restoredrill.sandboxes.diskspace import space_checks
 from restoredrill.sources.base import SelfPlanning, Source
-from restoredrill.sources.file import Catalogue
-from restoredrill.sources.wal_archive import TimelineStep, WalArchive, validate_segment
-from restoredrill.sources.wal_conflicts import conflicting_copies, orphan_complaint
-from restoredrill.sources.wal_verify import (
-    WalRead,
-    blocker,
-    head_of,
-    reach,
-    reached,
-    read_wal,
-    readable_prefix,
-)
 
 STOP_TIME_RESOLUTION = timedelta(seconds=1)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.recording import recorded_restore
-from restoredrill.engines.pg_tools import PgTools, find_pg_tools
-from restoredrill.engines.postgres_recovery import (
+from restoredrill.engines.postgres import wal_fetch
+from restoredrill.engines.postgres.recovery import (
     REPLAY_DONE_MARKERS,
     RESTORED_SEGMENT,
     recovery_settings,
@@ -22,15 +22,15 @@ from restoredrill.engines.postgres_recovery import (
     verify_base,
     write_recovery,
 )
-from restoredrill.engines.postgres_replay_end import check_replay_end, naming_the_damage
+from restoredrill.engines.postgres.replay_end import check_replay_end, naming_the_damage
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 from restoredrill.errors import ConfigError, PreflightFailed, SandboxError
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
 from restoredrill.models import BaseBackup, RecoveryTarget, RestorePlan, RestoreResult, WalSegment
 from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from restoredrill.sandboxes.replay_tuning import data_version, replay_tuning
-from restoredrill.sources import wal_fetch
 from restoredrill.sources.base import (
     CustomFetch,
     SelfPlanning,
@@ -50,7 +50,7 @@ from restoredrill.timing import (
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
-    from restoredrill.sandboxes.local_mysql import LocalMySQL
+    from restoredrill.engines.mysql.sandbox_local import LocalMySQL
     from restoredrill.sandboxes.rds import RdsOptions
 
 
@@ -65,7 +65,7 @@ class RestoreRequest:
     dbname: str = "postgres"
     timeout: float = 3600.0
     source: Source | SelfPlanning | None = None  # e.g. pgBackRest, RDS; used once, then closed
-    wal_delivery: Literal["stage", "stream"] = "stage"  # see sources/wal_fetch.py
+    wal_delivery: Literal["stage", "stream"] = "stage"  # see engines/postgres/wal_fetch.py
     prefetch: int = 8  # segments wal-fetch fetches alongside the one asked for
     rds: RdsOptions | None = None  # restore into an RDS instance instead of a local sandbox
     # "postgres", or "mariadb"/"mysql": then base_backups is the snapshot (a dump file, a
@@ -104,7 +104,7 @@ def restored(
 ) -> Iterator[Restored]:
     """Restore and yield the running sandbox; it is torn down on exit unless kept."""
     if request.engine != "postgres":  # MariaDB/MySQL: snapshot + binlog replay
-        from restoredrill.engines.mysql_restore import restored_mysql
+        from restoredrill.engines.mysql.restore import restored_mysql
 
         with restored_mysql(request, progress) as done:
             yield done

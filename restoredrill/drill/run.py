@@ -468,7 +468,7 @@ def _record(result: DrillResult, playbook: Playbook, ledger_path: Path | None) -
 
 def _finish(result: DrillResult, playbook: Playbook, opts: DrillOptions) -> DrillResult:
     """Outputs named by the playbook (and --results-dir), then the webhook."""
-    from restoredrill.drill import notify, outputs
+    from restoredrill.report import notify, outputs
 
     written = outputs.write_drill_outputs(result, playbook, opts)
     notes = notify.notify(opts.webhook_url, result)

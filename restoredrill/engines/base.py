@@ -181,10 +181,10 @@ def engine_family(name: str) -> str:
 
 def engine_for_dsn(dsn: str) -> Engine:
     if is_mysql_dsn(dsn):
-        from restoredrill.engines.mysql_engine import MySQLEngine
+        from restoredrill.engines.mysql.engine import MySQLEngine
 
         return MySQLEngine("mariadb" if dsn.strip().lower().startswith("mariadb") else "mysql")
-    from restoredrill.engines.postgres_engine import PostgresEngine
+    from restoredrill.engines.postgres.engine import PostgresEngine
 
     return PostgresEngine()
 

@@ -7,10 +7,10 @@ import base64
 from html import escape
 from typing import Any
 
-from restoredrill.drill.report import Evidence, SlaReport
 from restoredrill.drill.result import DrillResult
 from restoredrill.durations import format_duration as fd
-from restoredrill.report.report_rows import DEMO_NOTE, database_rows, demo_rows, kind_rows, when
+from restoredrill.report.sla import Evidence, SlaReport
+from restoredrill.report.sla_rows import DEMO_NOTE, database_rows, demo_rows, kind_rows, when
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}

@@ -13,11 +13,11 @@ from pathlib import Path
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from restoredrill.checks.registry import CheckReport
-from restoredrill.drill.outputs import write_atomic
-from restoredrill.drill.report import SlaReport
 from restoredrill.drill.result import DrillResult
 from restoredrill.durations import format_duration
 from restoredrill.models import CheckStatus, VerifyStatus
+from restoredrill.report.outputs import write_atomic
+from restoredrill.report.sla import SlaReport
 
 
 def _case(name: str, classname: str, seconds: float | None = None) -> TestCase:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from restoredrill.drill.report import Evidence, SlaReport
 from restoredrill.drill.result import DrillResult
 from restoredrill.durations import format_duration as fd
-from restoredrill.report.report_rows import DEMO_NOTE, database_rows, demo_rows, kind_rows, when
+from restoredrill.report.sla import Evidence, SlaReport
+from restoredrill.report.sla_rows import DEMO_NOTE, database_rows, demo_rows, kind_rows, when
 
 
 def _cell(value: object) -> str:

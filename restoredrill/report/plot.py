@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restoredrill.drill.report import SlaReport
 from restoredrill.errors import ToolMissing
+from restoredrill.report.sla import SlaReport
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -124,7 +124,7 @@ def optional_png(report: SlaReport) -> bytes | None:
 
 def write_plot(report: SlaReport, path: Path) -> int:
     """Write the PNG atomically; returns the number of points plotted."""
-    from restoredrill.drill.outputs import write_atomic
+    from restoredrill.report.outputs import write_atomic
 
     write_atomic(Path(path), png_bytes(report))
     return point_count(report)

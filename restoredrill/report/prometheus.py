@@ -14,8 +14,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
 
-from restoredrill.drill.report import Evidence, SlaReport
 from restoredrill.errors import ConfigError
+from restoredrill.report.sla import Evidence, SlaReport
 
 
 def _window(report: SlaReport) -> str:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from restoredrill.drill.demo import DemoResult, RepairCheck
+from restoredrill.demo.postgres import DemoResult, RepairCheck
 from restoredrill.report.terminal import duration, render_restore
 from restoredrill.report.terminal_diff import render_reapply, render_summary
 from restoredrill.report.terminal_incident import print_incidents

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from restoredrill.drill.report import DatabaseSummary, SlaReport
 from restoredrill.durations import format_age
 from restoredrill.durations import format_duration as fd
+from restoredrill.report.sla import DatabaseSummary, SlaReport
 
 WIDE = 110  # from this width on, the kind tables carry max, RPO and last success too
 _STATUS = {"met": ("RTO met", "green"), "breached": ("RTO breached", "bold red")}

@@ -20,17 +20,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restoredrill.engines.pg_tools import PgTools
-from restoredrill.errors import SandboxError
-from restoredrill.osuser import RunAs
-from restoredrill.sandboxes import labels
-from restoredrill.sandboxes.lifecycle import throwaway
-from restoredrill.sandboxes.local import (
+from restoredrill.engines.postgres.sandbox_local import (
     RESTORE_SETTINGS,
     SANDBOX_SETTINGS,
     LocalPostgres,
     _last_fatal,
 )
+from restoredrill.engines.postgres.tools import PgTools
+from restoredrill.errors import SandboxError
+from restoredrill.osuser import RunAs
+from restoredrill.sandboxes import labels
+from restoredrill.sandboxes.lifecycle import throwaway
 
 if TYPE_CHECKING:
     import docker
@@ -352,8 +352,8 @@ class DockerPostgres(LocalPostgres):
             return
         code = state.get("ExitCode")
         tail = self.log_tail()
+        from restoredrill.engines.postgres.sandbox_local import RECOVERY_FAILURES
         from restoredrill.errors import RecoveryIncomplete
-        from restoredrill.sandboxes.local import RECOVERY_FAILURES
 
         if any(message in tail for message in RECOVERY_FAILURES):
             raise RecoveryIncomplete(

@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from restoredrill.engines.postgres.source_local import Catalogue, FileSource
 from restoredrill.errors import ConfigError
 from restoredrill.models import BaseBackup, RecoveryTarget, RestorePlan, WalSegment
 from restoredrill.osuser import RunAs
-from restoredrill.sources.file import Catalogue, FileSource
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
@@ -105,7 +105,7 @@ def open_source(
                 "--base-backups and --wal-archive must both be s3:// URLs or both directories"
             )
         from restoredrill.aws import AwsConfig
-        from restoredrill.sources.s3 import S3Source, S3Url
+        from restoredrill.engines.postgres.source_s3 import S3Source, S3Url
 
         return S3Source(S3Url.parse(base), S3Url.parse(wal), aws or AwsConfig.from_env())
     return FileSource(Path(base), Path(wal))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.engines.pg_tools import PgTools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from tests.diffhelp import Pair, new_pair
 from tests.pgsetup import cli
 

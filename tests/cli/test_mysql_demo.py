@@ -7,7 +7,7 @@ import json
 import pytest
 from rich.console import Console
 
-from restoredrill.drill.demo import DemoResult
+from restoredrill.demo.postgres import DemoResult
 from restoredrill.report.terminal_demo import render_demo
 from restoredrill.sandboxes.labels import sandbox_root
 from tests.pgsetup import cli

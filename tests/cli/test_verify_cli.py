@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from restoredrill.cli.app import main
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, free_port, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.ledger import Ledger
-from restoredrill.sandboxes.local import LocalPostgres, free_port, local_postgres
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

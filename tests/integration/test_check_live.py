@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from restoredrill.engines.pg_archiving import base_backup
-from restoredrill.engines.pg_tools import PgTools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.archiving import base_backup
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from tests.conftest import ArchivingCluster
 from tests.junitschema import assert_junit4
 from tests.pgsetup import archived_segments, cli, switch_wal, wait_for

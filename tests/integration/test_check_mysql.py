@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.checks import mysql as rules
 from restoredrill.checks.registry import REGISTRY, Policy
-from restoredrill.sandboxes.local import free_port
+from restoredrill.engines.mysql import checks as rules
+from restoredrill.engines.postgres.sandbox_local import free_port
 from tests.pgsetup import cli
 
 pytestmark = pytest.mark.slow

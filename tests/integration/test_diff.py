@@ -13,12 +13,12 @@ from psycopg import sql
 
 from restoredrill.drill.diff import DiffOptions, diff, load_diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply
-from restoredrill.engines import postgres as pg
-from restoredrill.engines import postgres_diff as dialect
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres import catalog as pg
+from restoredrill.engines.postgres import diff_sql as dialect
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ConfigError, ReapplyRefused
 from restoredrill.models import RowDiff
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.diffhelp import Pair, all_text, diff_keys, expected_diff, new_pair
 
 SMALL = DiffOptions(fetch_threshold=4, first_level_buckets=16, max_fanout=8)

@@ -14,9 +14,9 @@ from psycopg import sql
 
 from restoredrill.drill.diff import DiffOptions, diff
 from restoredrill.drill.recover import incident_diff, production_identity
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import RowDiff
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.diffhelp import Pair, all_text, diff_keys, expected_diff, new_pair
 
 DENSE = DiffOptions(

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.drill.restore_logical_mysql import restore_logical_mariadb
+from restoredrill.engines.mysql.restore_logical import restore_logical_mariadb
+from restoredrill.engines.mysql.sandbox_docker import docker_mariadb
 from restoredrill.errors import SandboxError
 from restoredrill.ledger import Ledger
 from restoredrill.sandboxes.docker import LABEL_ID, LABEL_PID
-from restoredrill.sandboxes.docker_mariadb import docker_mariadb
 from tests.dockerhelp import MARIADB_IMAGE, containers, require_docker
 from tests.mysqlsetup import counter_rows, production
 from tests.pgsetup import private_sandbox_root, run_cli, sandbox_dirs
@@ -74,7 +74,7 @@ def ours() -> list[str]:
 
 
 def test_default_image_from_compressed_dump_header(dump: Path) -> None:
-    from restoredrill.drill.restore_logical_mysql import _gzip_image
+    from restoredrill.engines.mysql.restore_logical import _gzip_image
 
     with gzip.open(dump, "rt") as handle:
         head = handle.read(4096)

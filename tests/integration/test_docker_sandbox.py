@@ -17,11 +17,11 @@ import psycopg
 import pytest
 
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.drill.restore_logical import restore_logical
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.restore_logical import restore_logical
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import SandboxError
 from restoredrill.sandboxes.docker import LABEL_ID, LABEL_PID
-from restoredrill.sandboxes.local import LocalPostgres
 from restoredrill.targets import parse_target
 from tests.dockerhelp import PG_IMAGE, containers, require_docker
 from tests.pgsetup import (
@@ -145,7 +145,7 @@ def test_gc_removes_container_of_killed_run(image: str, sandbox_root: Path) -> N
     script = textwrap.dedent(
         f"""
         import os, signal
-        from restoredrill.engines.pg_tools import PgTools
+        from restoredrill.engines.postgres.tools import PgTools
         from pathlib import Path
         from restoredrill.sandboxes.docker import docker_postgres
         with docker_postgres("gc-test", PgTools(Path("/"), "0"), {image!r}) as sandbox:

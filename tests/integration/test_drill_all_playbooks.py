@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from junitparser import JUnitXml
 
-from restoredrill.drill.demo_env import DemoEnvironment
+from restoredrill.demo.postgres_env import DemoEnvironment
 from restoredrill.drill.run import DrillOptions, run_drills
+from restoredrill.engines.postgres.sandbox_local import free_port
 from restoredrill.sandboxes.labels import list_sandboxes
-from restoredrill.sandboxes.local import free_port
 from tests.demohelp import PLAYBOOKS, REPO, demo_environment
 from tests.junitschema import assert_junit4
 from tests.pgsetup import CLI, cli, run_cli

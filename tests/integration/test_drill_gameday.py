@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from restoredrill.drill.demo_env import DemoEnvironment
+from restoredrill.demo.postgres_env import DemoEnvironment
 from restoredrill.drill.run import DrillOptions, run_drills
 from tests.demohelp import PLAYBOOKS, demo_environment
 

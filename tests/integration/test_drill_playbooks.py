@@ -20,10 +20,10 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
-from restoredrill.drill.demo_env import DemoEnvironment
-from restoredrill.drill.fleet import SCRATCH, FleetJobRequest, render_yaml
+from restoredrill.demo.postgres_env import DemoEnvironment
 from restoredrill.drill.result import DrillResult
 from restoredrill.drill.run import DrillOptions, run_drills
+from restoredrill.fleet import SCRATCH, FleetJobRequest, render_yaml
 from restoredrill.ledger import Ledger
 from tests.demohelp import PLAYBOOKS, Webhook, demo_environment, webhook
 from tests.junitschema import assert_junit4

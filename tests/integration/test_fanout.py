@@ -20,9 +20,9 @@ from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.manifest import create_manifest
 from restoredrill.drill.verify import _connect
 from restoredrill.engines.names import TableName
-from restoredrill.engines.pg_tools import PgTools
-from restoredrill.engines.postgres_engine import PostgresEngine
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.engine import PostgresEngine
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 
 TABLES = [TableName("public", f"t{n}") for n in range(6)]
 

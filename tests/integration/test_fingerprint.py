@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from restoredrill.engines import postgres as pg
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres import catalog as pg
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ConfigError
 from restoredrill.models import TableFingerprint
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 
 _counter = itertools.count()
 

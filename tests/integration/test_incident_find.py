@@ -15,10 +15,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from restoredrill.engines.pg_archiving import base_backup, start_archiving, switch_and_wait_archived
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.archiving import (
+    base_backup,
+    start_archiving,
+    switch_and_wait_archived,
+)
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.lsn import parse_lsn, segment_name, segment_of
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.pgsetup import assert_nothing_left, cli, private_sandbox_root
 
 pytestmark = pytest.mark.slow

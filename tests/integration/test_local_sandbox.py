@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.engines.pg_archiving import base_backup, switch_and_wait_archived
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.archiving import base_backup, switch_and_wait_archived
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ConfigError
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.conftest import ArchivingCluster
 
 

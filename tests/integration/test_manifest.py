@@ -15,9 +15,9 @@ from restoredrill.drill.manifest import (
     manifest_to_file,
     write_manifest,
 )
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, free_port
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.lsn import format_lsn
-from restoredrill.sandboxes.local import LocalPostgres, free_port
 
 
 def _populate(cluster: LocalPostgres) -> None:

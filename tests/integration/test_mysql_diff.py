@@ -18,10 +18,10 @@ from restoredrill.drill.manifest import create_manifest, manifest_to_file
 from restoredrill.drill.reapply import ReapplyOptions, reapply
 from restoredrill.drill.verify import verify
 from restoredrill.dsn import describe, redact
-from restoredrill.engines import mysql as my
+from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.errors import ConfigError, ReapplyRefused
 from restoredrill.models import VerifyStatus
-from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
 
 pytestmark = pytest.mark.slow
 _names = itertools.count()

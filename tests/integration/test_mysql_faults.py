@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from restoredrill.drill.run import DrillOptions, run_drills
-from restoredrill.engines.mysql_binlog_crc import event_name
-from restoredrill.sources import mysql_s3
+from restoredrill.engines.mysql import source_s3 as mysql_s3
+from restoredrill.engines.mysql.binlog_crc import event_name
 from tests.awshelp import new_bucket, s3_client
 from tests.mysqlsetup import DB, Commit, MysqlProduction, counter_rows, production
 from tests.pgsetup import cli, private_sandbox_root, sandbox_dirs

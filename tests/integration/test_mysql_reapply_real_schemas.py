@@ -19,9 +19,9 @@ import pytest
 
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
 from restoredrill.drill.verify import verify
-from restoredrill.engines import mysql as my
+from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.models import VerifyStatus
-from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
 from tests.pgsetup import run_cli
 
 pytestmark = pytest.mark.slow

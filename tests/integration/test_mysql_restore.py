@@ -18,8 +18,8 @@ from restoredrill.drill.diff import diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
-from restoredrill.engines.mysql_binlog import read_binlog
-from restoredrill.engines.mysql_plan import plan_mysql
+from restoredrill.engines.mysql.binlog import read_binlog
+from restoredrill.engines.mysql.plan import plan_mysql
 from restoredrill.errors import DatabaseUnavailable, InvalidTarget, PreflightFailed, ReapplyRefused
 from restoredrill.models import RecoveryTarget, VerifyStatus
 from restoredrill.sandboxes.labels import sandbox_root

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.engines import mysql as my
+from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql.sandbox_local import local_mysql
 from restoredrill.errors import DatabaseUnavailable
 from restoredrill.sandboxes import gc, labels
-from restoredrill.sandboxes.local_mysql import local_mysql
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from restoredrill.engines import mysql as my
-from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
+from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from tests.integration.test_verify_diff_faults import restoredrill
 
 pytestmark = pytest.mark.slow

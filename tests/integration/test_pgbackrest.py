@@ -14,10 +14,10 @@ import pytest
 
 from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.pgbackrest import PgBackRestSource, target_options
+from restoredrill.engines.postgres.sandbox_local import local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import RecoveryTarget
-from restoredrill.sandboxes.local import local_postgres
-from restoredrill.sources.pgbackrest import PgBackRestSource, target_options
 from tests.pgsetup import Commit, counter_rows, run_cli, start_production
 
 pytestmark = [

@@ -13,10 +13,10 @@ import pytest
 
 from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.source_local import FileSource
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.lsn import format_lsn, segment_name, segment_of
 from restoredrill.models import CheckStatus, RecoveryTarget, RestorePlan
-from restoredrill.sources.file import FileSource
 from restoredrill.targets import parse_target
 from tests.pgsetup import Production, cli, counter_rows, manual_backup, production
 

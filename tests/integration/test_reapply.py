@@ -18,9 +18,9 @@ from restoredrill.drill.reapply import (
     exit_code,
     reapply,
 )
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ReapplyRefused
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.diffhelp import Pair, new_pair
 
 

@@ -20,9 +20,9 @@ from psycopg import sql
 
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
 from restoredrill.drill.verify import verify
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import VerifyStatus
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.diffhelp import Pair, all_text, new_pair
 from tests.pgsetup import run_cli
 

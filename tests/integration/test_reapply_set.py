@@ -23,8 +23,8 @@ from psycopg import sql
 
 from restoredrill.drill.diff import diff
 from restoredrill.drill.reapply import ReapplyOptions, checkpoint_path, reapply
-from restoredrill.engines.pg_tools import PgTools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from tests.diffhelp import Pair, all_text, new_pair
 
 SCHEMA = """

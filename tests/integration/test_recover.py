@@ -16,11 +16,15 @@ import pytest
 from restoredrill.drill.diff import diff, load_diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.pg_archiving import base_backup, start_archiving, switch_and_wait_archived
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.archiving import (
+    base_backup,
+    start_archiving,
+    switch_and_wait_archived,
+)
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ReapplyRefused
 from restoredrill.models import RecoveryTarget
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
 from tests.pgsetup import cli
 
 pytestmark = pytest.mark.slow

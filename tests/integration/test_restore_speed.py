@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import PhaseTiming, RecoveryTarget
 from restoredrill.osuser import server_user
 from tests.pgsetup import (

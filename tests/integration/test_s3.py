@@ -16,11 +16,11 @@ import pytest
 from restoredrill.aws import AwsConfig, RetryLog, retrying
 from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres import wal_fetch
+from restoredrill.engines.postgres.source_s3 import S3Source, S3Url
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import CloudAccessDenied, CloudError, CloudNotFound, CloudWrongRegion
 from restoredrill.models import RecoveryTarget
-from restoredrill.sources import wal_fetch
-from restoredrill.sources.s3 import S3Source, S3Url
 from tests.awshelp import (
     iam_enforced,
     iam_user,

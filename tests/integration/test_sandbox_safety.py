@@ -10,12 +10,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from restoredrill.engines import mysql as my
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.sandboxes import labels
 from restoredrill.sandboxes.identity import ServerIdentity
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
-from restoredrill.sandboxes.local_mysql import LocalMySQL, local_mysql
 from tests.pgsetup import private_sandbox_root, run_cli, sandboxes_of
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.pg_tools import PgTools
-from restoredrill.sandboxes.local import local_postgres
+from restoredrill.engines.postgres.sandbox_local import local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.targets import parse_target
 from tests.pgsetup import (
     CLI,

@@ -19,12 +19,12 @@ from psycopg import sql
 
 from restoredrill.drill.manifest import create_manifest, write_manifest
 from restoredrill.drill.verify import verify
-from restoredrill.engines.pg_archiving import base_backup, switch_and_wait_archived
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.archiving import base_backup, switch_and_wait_archived
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, free_port, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget
 from restoredrill.lsn import parse_lsn
 from restoredrill.models import PhaseTiming, VerifyStatus
-from restoredrill.sandboxes.local import LocalPostgres, free_port, local_postgres
 from tests.conftest import ArchivingCluster
 
 HOSTILE = sql.Identifier("My Schema", 'we"ird Table')

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from restoredrill.engines.pg_tools import PgTools
-from restoredrill.sandboxes.local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.tools import PgTools
 from tests.diffhelp import Pair, new_pair
 
 SECRET = "s3cret-pw"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.pg_archiving import archiving_settings
-from restoredrill.engines.pg_tools import PgTools
+from restoredrill.engines.postgres.archiving import archiving_settings
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.lsn import format_lsn, parse_lsn, segment_name, segment_of
 from restoredrill.models import CheckStatus, RestorePlan, RestoreResult
 from restoredrill.targets import parse_target

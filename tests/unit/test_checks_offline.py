@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.checks.conf import parse_pgbackrest_conf, parse_postgresql_conf
-from restoredrill.checks.mysql import expiry_seconds
 from restoredrill.checks.registry import REGISTRY, Facts, Policy
 from restoredrill.checks.run import CheckRequest, run_checks
+from restoredrill.engines.mysql.checks import expiry_seconds
+from restoredrill.engines.postgres.conf import parse_pgbackrest_conf, parse_postgresql_conf
 from restoredrill.errors import ConfigError
 from restoredrill.lsn import segment_name
 from restoredrill.models import CheckStatus

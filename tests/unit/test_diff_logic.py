@@ -16,8 +16,8 @@ from restoredrill.drill.reapply import (
     identity_problem,
     same_instance,
 )
-from restoredrill.engines.postgres import TableName
-from restoredrill.engines.postgres_diff import archive_table_name
+from restoredrill.engines.postgres.catalog import TableName
+from restoredrill.engines.postgres.diff_sql import archive_table_name
 from restoredrill.errors import ConfigError
 from restoredrill.models import (
     ChangedRow,

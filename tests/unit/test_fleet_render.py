@@ -12,8 +12,8 @@ import pytest
 from kubernetes.client import ApiClient
 from ruamel.yaml import YAML
 
-from restoredrill.drill.fleet import INDEX_ENV, FleetJobRequest, Resources, render_yaml
 from restoredrill.errors import ConfigError
+from restoredrill.fleet import INDEX_ENV, FleetJobRequest, Resources, render_yaml
 from tests.pgsetup import cli
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from restoredrill.drill.notify import send
-from restoredrill.sandboxes.local import free_port
+from restoredrill.engines.postgres.sandbox_local import free_port
+from restoredrill.report.notify import send
 from tests.demohelp import webhook
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from restoredrill.engines.postgres_replay_end import first_unreadable
+from restoredrill.engines.postgres.replay_end import first_unreadable
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
 
 RESTORED = (

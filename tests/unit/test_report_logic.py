@@ -13,7 +13,6 @@ from junitparser import JUnitXml
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from restoredrill.drill.report import ReportRequest, build_report, parse_since, percentile
 from restoredrill.ledger import Ledger
 from restoredrill.models import PhaseTiming
 from restoredrill.report.html import report_html
@@ -21,6 +20,7 @@ from restoredrill.report.junit import report_junit, to_bytes
 from restoredrill.report.markdown import report_markdown
 from restoredrill.report.plot import POINTS_KEY, png_bytes, trend_figure
 from restoredrill.report.prometheus import write_textfile
+from restoredrill.report.sla import ReportRequest, build_report, parse_since, percentile
 from tests.junitschema import assert_junit4
 
 START = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)

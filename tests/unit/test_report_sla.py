@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from restoredrill.drill.drill_kind import kind_of, kind_of_details
-from restoredrill.drill.report import ReportRequest, build_report
 from restoredrill.durations import format_age, format_duration
 from restoredrill.ledger import Ledger
 from restoredrill.report.html import report_html
 from restoredrill.report.markdown import report_markdown
+from restoredrill.report.sla import ReportRequest, build_report
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

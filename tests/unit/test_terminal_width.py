@@ -14,7 +14,6 @@ from rich.console import Console
 
 from restoredrill.cli.common import PIPED_WIDTH, StdoutConsole
 from restoredrill.drill.incident_models import Incident, IncidentReport, TableChanges
-from restoredrill.drill.report import ReportRequest, build_report
 from restoredrill.ledger import Ledger
 from restoredrill.models import (
     ChangedRow,
@@ -27,6 +26,7 @@ from restoredrill.models import (
     VerifyReport,
     VerifyStatus,
 )
+from restoredrill.report.sla import ReportRequest, build_report
 from restoredrill.report.terminal import render_history
 from restoredrill.report.terminal_diff import render_summary
 from restoredrill.report.terminal_incident import print_incidents

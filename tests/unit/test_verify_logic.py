@@ -18,9 +18,9 @@ from restoredrill.drill.verify import (
     production_moved_on,
     split_tables,
 )
-from restoredrill.engines.mysql_engine import MySQLEngine
-from restoredrill.engines.pg_fingerprint import format_checksum
-from restoredrill.engines.postgres_engine import PostgresEngine
+from restoredrill.engines.mysql.engine import MySQLEngine
+from restoredrill.engines.postgres.engine import PostgresEngine
+from restoredrill.engines.postgres.fingerprint import format_checksum
 from restoredrill.errors import ConfigError, InvalidTarget
 from restoredrill.models import Manifest, TableCheck, TableFingerprint, VerifyStatus
 

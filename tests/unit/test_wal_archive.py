@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.errors import BackupCorrupt, ConfigError
-from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEG
-from restoredrill.lsn import parse_lsn, segment_name
-from restoredrill.models import WalSegment
-from restoredrill.sources.pg_basebackups import parse_label_time
-from restoredrill.sources.wal_archive import (
+from restoredrill.engines.postgres.basebackups import parse_label_time
+from restoredrill.engines.postgres.wal_archive import (
     TimelineStep,
     read_history_file,
     scan_archive,
     validate_segment,
 )
-from restoredrill.sources.wal_scan import WalEvent, parse_line
+from restoredrill.engines.postgres.wal_scan import WalEvent, parse_line
+from restoredrill.errors import BackupCorrupt, ConfigError
+from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEG
+from restoredrill.lsn import parse_lsn, segment_name
+from restoredrill.models import WalSegment
 
 SYSID = 7_312_345_678_901_234_567
 

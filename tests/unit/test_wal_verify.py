@@ -3,11 +3,11 @@ segment and LSN a pg_waldump complaint names (or that it is the genuine end of W
 
 from __future__ import annotations
 
+from restoredrill.engines.postgres.wal_scan import WaldumpError
+from restoredrill.engines.postgres.wal_verify import _damage, _position, record_end
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEG
 from restoredrill.lsn import segment_name
 from restoredrill.models import WalSegment
-from restoredrill.sources.wal_scan import WaldumpError
-from restoredrill.sources.wal_verify import _damage, _position, record_end
 
 
 def seg(segno: int) -> WalSegment:

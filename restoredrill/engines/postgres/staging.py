@@ -1,0 +1,311 @@
+"""PostgreSQL set-based reapply (engines/staging.py): a batch's rows are streamed with
+``COPY ... FROM STDIN`` (text format: each value goes through its column type's input
+function, exactly as the literals of the per-row form did) into a temporary table created
+``ON COMMIT DROP`` in the batch's transaction with the target's column types, then:
+
+- lock: the production rows with the keys of the staged changed rows, ``FOR UPDATE OF``
+  them, as text forms (the lost rows the INSERT skips are read after it);
+- archive: ``INSERT INTO archive SELECT t.* ... WHERE <guard>`` (what the UPDATEs overwrite);
+- one ``UPDATE ... FROM stage WHERE <key> AND <guard>`` per group of SET columns;
+- ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING``;
+- read back: the written rows whose text forms are not the staged values' (a trigger).
+
+The guard is the per-row form's, column by column: ``t.c::text IS NOT DISTINCT FROM s.g``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from psycopg import sql
+from psycopg._copy_base import TextFormatter  # the C formatter COPY itself uses
+from psycopg.adapt import Transformer
+
+from restoredrill.engines.postgres.catalog import Connection, TableName
+from restoredrill.engines.staging import StageRow, StageSpec
+
+STAGE = sql.Identifier("pg_temp", "restoredrill_stage")
+_N = sql.Identifier("restoredrill_n")
+_SIG = sql.Identifier("restoredrill_sig")
+
+
+def _v(spec: StageSpec, column: str) -> sql.Identifier:
+    return sql.Identifier(f"v{spec.columns.index(column)}")
+
+
+def _g(spec: StageSpec, column: str) -> sql.Identifier:
+    return sql.Identifier(f"g{spec.guarded.index(column)}")
+
+
+def _stage_columns(spec: StageSpec) -> list[sql.Identifier]:
+    return [
+        _N,
+        _SIG,
+        *(_v(spec, c) for c in spec.columns),
+        *(_g(spec, c) for c in spec.guarded),
+    ]
+
+
+def create(spec: StageSpec) -> sql.Composed:
+    """The staging table, typed like the target's columns (typmods and domains included, no
+    constraints: the target checks them), dropped at the end of the batch's transaction."""
+    values = [sql.SQL("t.{} AS {}").format(sql.Identifier(c), _v(spec, c)) for c in spec.columns]
+    guards = [sql.SQL("NULL::pg_catalog.text AS {}").format(_g(spec, c)) for c in spec.guarded]
+    return sql.SQL(
+        "CREATE TEMPORARY TABLE restoredrill_stage ON COMMIT DROP AS SELECT "
+        "NULL::pg_catalog.int4 AS {n}, NULL::pg_catalog.int4 AS {sig}, {cols} "
+        "FROM {table} AS t WITH NO DATA"
+    ).format(
+        n=_N, sig=_SIG, cols=sql.SQL(", ").join([*values, *guards]), table=spec.table.identifier()
+    )
+
+
+def copy(spec: StageSpec) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        STAGE, sql.SQL(", ").join(_stage_columns(spec))
+    )
+
+
+# Before a join with the target, the planner needs the staged row count to probe the key's
+# index rather than scan the table (the INSERT of the lost rows joins nothing: no need).
+ANALYZE = sql.SQL("ANALYZE {}").format(STAGE)
+
+
+def _keys(spec: StageSpec, target: str = "t") -> sql.Composable:
+    return sql.SQL("({}) = ({})").format(
+        sql.SQL(", ").join(sql.Identifier(target, k) for k in spec.key),
+        sql.SQL(", ").join(sql.SQL("s.{}").format(_v(spec, k)) for k in spec.key),
+    )
+
+
+def _guard(spec: StageSpec) -> sql.Composable:
+    if not spec.guarded:
+        return sql.SQL("TRUE")
+    return sql.SQL(" AND ").join(
+        sql.SQL("t.{}::text IS NOT DISTINCT FROM s.{}").format(sql.Identifier(c), _g(spec, c))
+        for c in spec.guarded
+    )
+
+
+def lock(spec: StageSpec, changed: bool) -> sql.Composed:
+    """Production's text forms of the staged changed rows, locked FOR UPDATE before they are
+    classified and written; or (``changed`` false) of the staged lost rows the INSERT
+    skipped, read after it to tell "already there" from a conflict (never written, so never
+    locked)."""
+    cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
+    return sql.SQL(
+        "SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys} WHERE s.{sig} IS {which}{lock}"
+    ).format(
+        cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
+        table=spec.table.identifier(),
+        stage=STAGE,
+        keys=_keys(spec),
+        sig=_SIG,
+        which=sql.SQL("NOT NULL" if changed else "NULL"),
+        lock=sql.SQL(" FOR UPDATE OF t") if changed else sql.SQL(""),
+    )
+
+
+def archive(spec: StageSpec, into: TableName) -> sql.Composed:
+    """The current version of every changed row the UPDATEs are about to overwrite."""
+    return sql.SQL(
+        "INSERT INTO {archive} ({cols}) SELECT {tcols} FROM {table} AS t JOIN {stage} AS s"
+        " ON {keys} WHERE s.{sig} IS NOT NULL AND {guard}"
+    ).format(
+        archive=into.identifier(),
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in spec.all_columns),
+        tcols=sql.SQL(", ").join(sql.Identifier("t", c) for c in spec.all_columns),
+        table=spec.table.identifier(),
+        stage=STAGE,
+        keys=_keys(spec),
+        sig=_SIG,
+        guard=_guard(spec),
+    )
+
+
+def update(spec: StageSpec, sig: int, set_columns: Sequence[str]) -> sql.Composed:
+    """Revert the changed rows of group ``sig`` while they still hold their guard values."""
+    return sql.SQL(
+        "UPDATE {table} AS t SET {sets} FROM {stage} AS s"
+        " WHERE {keys} AND s.{sigcol} = {sig} AND {guard} RETURNING s.{n}"
+    ).format(
+        table=spec.table.identifier(),
+        sets=sql.SQL(", ").join(
+            sql.SQL("{} = s.{}").format(sql.Identifier(c), _v(spec, c)) for c in set_columns
+        ),
+        stage=STAGE,
+        keys=_keys(spec),
+        sigcol=_SIG,
+        sig=sql.Literal(sig),
+        guard=_guard(spec),
+        n=_N,
+    )
+
+
+def insert(spec: StageSpec) -> sql.Composed:
+    """The lost rows not in production: ON CONFLICT skips a key production has (it probes
+    the key's index once per row; a NOT EXISTS anti-join before it made the INSERT 1.5x
+    slower in bench/reapply_bench.py for no other effect)."""
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({cols}){overriding} SELECT {scols} FROM {stage} AS s"
+        " WHERE s.{sig} IS NULL ORDER BY s.{n} ON CONFLICT ({key}) DO NOTHING"
+        " RETURNING {returning}"
+    ).format(
+        table=spec.table.identifier(),
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns),
+        overriding=sql.SQL(" OVERRIDING SYSTEM VALUE") if spec.overriding else sql.SQL(""),
+        scols=sql.SQL(", ").join(sql.SQL("s.{}").format(_v(spec, c)) for c in spec.columns),
+        stage=STAGE,
+        sig=_SIG,
+        n=_N,
+        key=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key),
+        returning=sql.SQL(", ").join(
+            sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in spec.key
+        ),
+    )
+
+
+def readback(spec: StageSpec) -> sql.Composed:
+    """(position, row missing, column differs...) of the staged rows that do not read as
+    their staged values (the caller keeps the written ones: a row not written, a conflict,
+    reads otherwise by definition). No position list: ``= ANY(big array)`` per row is
+    quadratic."""
+    differs = [
+        sql.SQL("t.{}::text IS DISTINCT FROM s.{}::text").format(sql.Identifier(c), _v(spec, c))
+        for c in spec.compared
+    ]
+    missing = sql.SQL("t.{} IS NULL").format(sql.Identifier(spec.key[0]))
+    return sql.SQL(
+        "SELECT s.{n}, {missing}, {differs} FROM {stage} AS s LEFT JOIN {table} AS t ON {keys}"
+        " WHERE {missing} OR {any}"
+    ).format(
+        n=_N,
+        missing=missing,
+        differs=sql.SQL(", ").join(differs) if differs else sql.SQL("FALSE"),
+        stage=STAGE,
+        table=spec.table.identifier(),
+        keys=_keys(spec),
+        any=sql.SQL(" OR ").join(differs) if differs else sql.SQL("FALSE"),
+    )
+
+
+_MAY_REWRITE = """
+WITH RECURSIVE tree(oid) AS (
+    SELECT c.oid FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = %s AND c.relname = %s
+  UNION
+    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
+)
+SELECT EXISTS (
+    SELECT FROM pg_catalog.pg_trigger g
+    LEFT JOIN pg_catalog.pg_constraint k ON k.oid = g.tgconstraint
+    WHERE g.tgrelid IN (SELECT oid FROM tree)
+      AND (NOT g.tgisinternal
+           OR (k.conrelid IN (SELECT oid FROM tree) AND k.confrelid IN (SELECT oid FROM tree)))
+) OR EXISTS (
+    SELECT FROM pg_catalog.pg_rewrite r
+    WHERE r.ev_class IN (SELECT oid FROM tree) AND r.rulename <> '_RETURN'
+)
+"""
+
+
+def may_rewrite(conn: Connection, table: TableName) -> bool:
+    """Can anything but reapply's own statements change the rows they write? A user trigger
+    (row or statement level) or a rule on the table or below it, or a foreign key of the
+    table onto itself (a cascade). Without one, the rows stored are the staged values and
+    reading them back would compare each value with itself."""
+    row = conn.execute(_MAY_REWRITE, (table.schema, table.name)).fetchone()
+    return bool(row is None or row[0])
+
+
+def may_stage(conn: Connection) -> bool:
+    row = conn.execute(
+        "SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY')"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+class PostgresStager:
+    """``engines.staging.Stager`` for PostgreSQL."""
+
+    def __init__(self) -> None:
+        self._analyzed = False
+
+    def encode(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> bytes:
+        """COPY text data of ``rows``, made by the formatter COPY itself uses."""
+        formatter = TextFormatter(Transformer(conn))
+        data = b"".join(bytes(formatter.write_row(row)) for row in rows)  # buffers: end()
+        return data + bytes(formatter.end())
+
+    def load(self, conn: Connection, spec: StageSpec, data: bytes) -> None:
+        conn.execute(create(spec))
+        with conn.cursor().copy(copy(spec)) as stream:
+            view = memoryview(data)
+            for start in range(0, len(data), 1 << 20):  # an interrupt lands between chunks
+                stream.write(view[start : start + (1 << 20)])
+        self._analyzed = False
+
+    def before_join(self, conn: Connection) -> None:
+        if not self._analyzed:
+            conn.execute(ANALYZE)
+            self._analyzed = True
+
+    def script_load(self, conn: Connection, spec: StageSpec, data: bytes) -> str:
+        """``load`` for psql: the COPY's data follows it inline, ended by ``\\.``."""
+        return (
+            f"{create(spec).as_string(conn)};\n{copy(spec).as_string(conn)};\n"
+            f"{data.decode(conn.info.encoding)}\\.\n{ANALYZE.as_string(conn)};\n"
+        )
+
+    def lock(self, spec: StageSpec, changed: bool) -> sql.Composed:
+        return lock(spec, changed)
+
+    def archive(self, spec: StageSpec, archive_table: TableName) -> sql.Composed:
+        return archive(spec, archive_table)
+
+    def update(self, spec: StageSpec, sig: int, set_columns: Sequence[str]) -> sql.Composed:
+        return update(spec, sig, set_columns)
+
+    def insert(self, spec: StageSpec) -> sql.Composed:
+        return insert(spec)
+
+    def apply(
+        self,
+        conn: Connection,
+        archive_statement: Any,
+        updates: Sequence[Any],
+        insert_statement: Any,
+    ) -> tuple[set[int], set[tuple[str | None, ...]]]:
+        """Positions the UPDATEs changed, keys the INSERT inserted (pipelined)."""
+        with conn.pipeline():
+            if archive_statement is not None:
+                conn.execute(archive_statement)
+            cursors = [conn.execute(u) for u in updates]
+            inserting = conn.execute(insert_statement) if insert_statement is not None else None
+        updated = {int(row[0]) for cursor in cursors for row in cursor.fetchall()}
+        inserted: set[tuple[str | None, ...]] = set()
+        if inserting is not None:
+            inserted = set(inserting.fetchall())  # key::text: tuples of str already
+        return updated, inserted
+
+    def readback(
+        self, conn: Connection, spec: StageSpec, positions: Sequence[int]
+    ) -> dict[int, list[str]]:
+        if not positions or not may_rewrite(conn, spec.table):
+            return {}
+        self.before_join(conn)
+        wanted = set(positions)
+        rows = conn.execute(readback(spec)).fetchall()
+        bad: dict[int, list[str]] = {}
+        for row in rows:
+            if int(row[0]) not in wanted:
+                continue
+            if row[1]:
+                bad[int(row[0])] = list(spec.compared)
+            else:
+                bad[int(row[0])] = [c for c, d in zip(spec.compared, row[2:], strict=False) if d]
+        return bad
+
+
+__all__ = ["PostgresStager"]

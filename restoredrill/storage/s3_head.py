@@ -1,0 +1,54 @@
+"""Reading the head of an object in an S3 archive: the uncompressed start of a compressed
+file, and the few tar members (backup_label, PG_VERSION) a base backup's first MiB holds."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import subprocess
+import tarfile
+import zlib
+from collections.abc import Iterator
+
+from restoredrill.storage.compression import Compression
+
+
+def decompress_prefix(data: bytes, compression: Compression) -> bytes:
+    """As much of the uncompressed stream as the first bytes of a compressed file give."""
+    if compression == "none":
+        return data
+    if compression == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+    tool = {"lz4": ["lz4", "-dc"], "zstd": ["zstd", "-dcq"]}[compression]
+    if shutil.which(tool[0]) is None:
+        from restoredrill.errors import ToolMissing
+
+        raise ToolMissing(f"{compression}-compressed base backup but {tool[0]} is not installed")
+    # A truncated frame makes the tool fail at its end; what it wrote before is what we want.
+    done = subprocess.run(tool, input=data, capture_output=True, timeout=120)
+    return done.stdout
+
+
+def tar_members(data: bytes) -> tuple[dict[str, bytes], float | None]:
+    wanted = {"backup_label", "PG_VERSION"}
+    found: dict[str, bytes] = {}
+    mtime: float | None = None
+    with (
+        contextlib.suppress(tarfile.TarError, EOFError, OSError),
+        tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar,
+    ):
+        for index, member in enumerate(_members(tar)):
+            if member.name in wanted and member.isfile():
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    found[member.name] = handle.read()
+                    if member.name == "backup_label":
+                        mtime = float(member.mtime)
+            if len(found) == len(wanted) or index >= 200:
+                break
+    return found, mtime
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    yield from tar
