@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from restoredrill.engines.mysql.catalog import ColumnInfo, quote_table, text_expr, value_sql
+from restoredrill.engines.mysql.columns import ColumnInfo, text_expr, value_sql
 from restoredrill.engines.mysql.diff_sql import _key_ref, _order, _where, range_predicate, row_hash
+from restoredrill.engines.mysql.session import quote_table
 from restoredrill.engines.names import TableName
-from restoredrill.engines.postgres.diff_sql import KeyRange, KeyText
+from restoredrill.engines.ranges import KeyRange, KeyText
 
 
 def _escaped(text: str) -> str:

@@ -22,21 +22,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from restoredrill.engines.mysql.catalog import (
-    ARCHIVE_SCHEMA,
+from restoredrill.engines.mysql.catalog import ARCHIVE_SCHEMA
+from restoredrill.engines.mysql.columns import ColumnInfo, row_text, text_expr, value_sql
+from restoredrill.engines.mysql.session import (
     SESSION_STATEMENTS,
-    ColumnInfo,
     MyConn,
     literal,
     quote_ident,
     quote_table,
-    row_text,
     schema_sql,
-    text_expr,
-    value_sql,
 )
 from restoredrill.engines.names import TableName
-from restoredrill.engines.postgres.diff_sql import KeyRange
+from restoredrill.engines.ranges import KeyRange
 from restoredrill.errors import ConfigError
 from restoredrill.models import RowValues
 

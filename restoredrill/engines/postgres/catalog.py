@@ -20,7 +20,7 @@ from restoredrill.engines.names import TableName as TableName
 from restoredrill.engines.postgres import fingerprint as pgfp
 from restoredrill.errors import ConfigError
 from restoredrill.lsn import parse_lsn
-from restoredrill.models import TableFingerprint
+from restoredrill.models import ServerIdentity, TableFingerprint
 
 Connection = psycopg.Connection[Any]
 
@@ -281,3 +281,29 @@ def create_restore_point(conn: Connection, name: str) -> int:
     row = conn.execute("SELECT pg_catalog.pg_create_restore_point(%s)::text", (name,)).fetchone()
     assert row is not None
     return parse_lsn(str(row[0]))
+
+
+def server_identity(conn: Connection, label: str) -> ServerIdentity:
+    """Who we are connected to. data_directory is only visible to superusers and members
+    of pg_read_all_settings (pg_settings hides the row otherwise: NULL, no error)."""
+    row = conn.execute(
+        "SELECT pg_catalog.current_database(), pg_catalog.pg_postmaster_start_time(),"
+        " pg_catalog.current_setting('port'), pg_catalog.current_setting('server_version'),"
+        " (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'data_directory')"
+    ).fetchone()
+    assert row is not None
+    start = row[1] if isinstance(row[1], datetime) else None
+    return ServerIdentity(
+        label=label,
+        database=str(row[0]),
+        system_identifier=system_identifier(conn),
+        postmaster_start_time=start,
+        port=int(str(row[2])) if row[2] is not None else None,
+        data_directory=None if row[4] is None else str(row[4]),
+        server_version=None if row[3] is None else str(row[3]),
+    )
+
+
+def one_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -2,7 +2,7 @@
 (key, row hash) instead of fetching them whole, then fetch whole only the rows with the
 differing keys.
 
-Both are plain statements over the same key ranges as the bisection (postgres_diff.py), so
+Both are plain statements over the same key ranges as the bisection (diff_ranges.py), so
 the two sides never have to agree on an ordering: a range holds the same keys on both sides
 by construction, and the rows of a range are compared as sets. Key values travel as their
 text forms and come back through a cast to the key column's type (typed equality, served by
@@ -16,8 +16,9 @@ from typing import Any
 from psycopg import sql
 
 from restoredrill.engines.names import TableName
-from restoredrill.engines.postgres import diff_sql as dialect
-from restoredrill.engines.postgres.diff_sql import ColumnInfo, KeyRange, KeyText
+from restoredrill.engines.postgres import diff_ranges as dialect
+from restoredrill.engines.postgres.columns import ColumnInfo
+from restoredrill.engines.ranges import KeyRange, KeyText
 
 
 def _escaped(value: sql.Composable) -> sql.Composable:
