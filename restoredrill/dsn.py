@@ -13,7 +13,7 @@ _URI_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 
 
 def _is_mysql(dsn: str) -> bool:
-    """mysql:// and mariadb:// DSNs (MariaDB/MySQL: engines/mysql/catalog.py parses them)."""
+    """mysql:// and mariadb:// DSNs (MariaDB/MySQL: engines/mysql/session.py parses them)."""
     return dsn.strip().lower().startswith(("mysql://", "mariadb://"))
 
 

@@ -1,5 +1,5 @@
 """MariaDB/MySQL SQL of the diff's dense path (drill/diff_rows.py), the same shapes as
-``postgres_dense.py``: list a range's rows as (key, row hash), then fetch whole only the rows
+``postgres/dense.py``: list a range's rows as (key, row hash), then fetch whole only the rows
 with the differing keys."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def hash_list_query(
     ranges: Sequence[KeyRange],
 ) -> tuple[str, list[object]]:
     """Rows (range index, row count, listing) of the ranges' rows that match ``where``; the
-    listing is ``postgres_dense.hash_list_query``'s: rows in key order separated by newlines,
+    listing is ``postgres/dense.hash_list_query``'s: rows in key order separated by newlines,
     each ``hash<TAB>key text...`` (escaped). It is one GROUP_CONCAT per range: the diff's
     sessions lift group_concat_max_len (``diff_session``) and the client checks the count."""
     parts = [f"CAST({row_hash(compared)} AS CHAR)"]

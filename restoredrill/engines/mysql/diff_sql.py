@@ -1,9 +1,9 @@
 """MariaDB / MySQL dialect for diff and reapply: key introspection, the key-range SQL of
 checksum bisection, and the guarded, idempotent reapply statements (the same shapes as
-``postgres_diff.py``, so ``drill/diff.py`` and ``drill/reapply.py`` run them unchanged).
+PostgreSQL's ``diff_ranges.py`` and ``reapply_sql.py``, behind the same ``Engine`` roles).
 
 - Ranges are half-open ``[lo, hi)`` in key order; bounds are the key values' text forms
-  turned back into typed values (``mysql.value_sql``), so a BIGINT is never compared as a
+  turned back into typed values (``columns.value_sql``), so a BIGINT is never compared as a
   double and strings compare in the column's collation. Many ranges go into one statement
   as UNION ALL branches (no LATERAL in MariaDB), each an index range scan.
 - A bucket's checksum is ``COUNT(*)`` plus the exact sum of the first 64 bits of each row's

@@ -10,7 +10,7 @@ from restoredrill.engines.postgres.catalog import Connection, TableName
 
 
 def key_columns(conn: Connection, table: TableName) -> tuple[str, ...] | None:
-    """The primary key, else the narrowest unique key on NOT NULL columns (postgres.py)."""
+    """The primary key, else the narrowest unique key on NOT NULL columns (catalog.key_columns)."""
     key = pg.key_columns(conn, table)
     return None if key is None else key.columns
 
