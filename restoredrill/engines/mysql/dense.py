@@ -7,7 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from restoredrill.engines.mysql.columns import ColumnInfo, text_expr, value_sql
-from restoredrill.engines.mysql.diff_sql import _key_ref, _order, _where, range_predicate, row_hash
+from restoredrill.engines.mysql.diff_ranges import (
+    key_order,
+    key_ref,
+    range_rows,
+    row_hash,
+)
 from restoredrill.engines.mysql.session import quote_table
 from restoredrill.engines.names import TableName
 from restoredrill.engines.ranges import KeyRange, KeyText
@@ -34,8 +39,8 @@ def hash_list_query(
     element = "CONCAT(" + r", '\t', ".join(parts) + ")"
     branches = [
         f"SELECT {i} AS restoredrill_i, COUNT(*) AS n,"
-        rf" GROUP_CONCAT({element} ORDER BY {_order(key)} SEPARATOR '\n') AS l"
-        f" FROM {quote_table(table)} AS r WHERE {range_predicate(key, bounds)} AND {_where(where)}"
+        rf" GROUP_CONCAT({element} ORDER BY {key_order(key)} SEPARATOR '\n') AS l"
+        + range_rows(table, key, bounds, where)
         for i, bounds in enumerate(ranges)
     ]
     return " UNION ALL ".join(branches), []
@@ -54,7 +59,7 @@ def rows_by_keys_query(
     for row in keys:
         parts = [value_sql(c, v) for c, v in zip(key, row, strict=True)]
         values.append(parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")")
-    where = f"{_key_ref(key)} IN ({', '.join(values)})"
+    where = f"{key_ref(key)} IN ({', '.join(values)})"
     return f"SELECT {texts} FROM {quote_table(table)} AS r WHERE {where}", []
 
 

@@ -2,7 +2,7 @@
 package's modules (session, catalog, columns, fingerprint, positions, diff and reapply SQL,
 triggers). Functions whose signature is already the protocol's are bound as they are.
 
-Statements are complete SQL strings (``diff_sql.RowInserts`` for a batch of guarded
+Statements are complete SQL strings (``reapply_sql.RowInserts`` for a batch of guarded
 single-row inserts). MySQL keeps a transaction going after a failed statement, so a
 per-table "savepoint" needs nothing; MariaDB/MySQL cannot share a snapshot between
 connections. Reapply writes row by row (no ``staging()``)."""
@@ -17,9 +17,17 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 
 from restoredrill.engines.base import Diffing, Engine, Reapplying, ReplayEnd, Statement, Write
-from restoredrill.engines.mysql import catalog, columns, dense, positions, triggers
-from restoredrill.engines.mysql import diff_sql as dialect
+from restoredrill.engines.mysql import (
+    catalog,
+    columns,
+    dense,
+    diff_ranges,
+    keys,
+    positions,
+    triggers,
+)
 from restoredrill.engines.mysql import fingerprint as fp
+from restoredrill.engines.mysql import reapply_sql as dialect
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.columns import ColumnInfo
 from restoredrill.engines.mysql.session import MyConn
@@ -31,7 +39,7 @@ from restoredrill.models import RowValues
 class MySQLEngine:
     errors: tuple[type[Exception], ...] = (pymysql.err.MySQLError,)
     archive_schema = catalog.ARCHIVE_SCHEMA
-    max_ranges_per_statement = dialect.MAX_RANGES_PER_STATEMENT
+    max_ranges_per_statement = diff_ranges.MAX_RANGES_PER_STATEMENT
     checksum_algorithm = fp.CHECKSUM_ALGORITHM
 
     def __init__(self, name: str = "mysql") -> None:
@@ -131,12 +139,12 @@ class MySQLEngine:
     # --- diff ---
 
     column_info = staticmethod(columns.column_info)
-    key_columns = staticmethod(dialect.key_columns)
-    has_key_index = staticmethod(dialect.has_key_index)
-    estimate_rows = staticmethod(dialect.estimate_rows)
-    checksum_query = staticmethod(dialect.checksum_query)
-    boundaries_query = staticmethod(dialect.boundaries_query)
-    fetch_query = staticmethod(dialect.fetch_query)
+    key_columns = staticmethod(keys.key_columns)
+    has_key_index = staticmethod(keys.has_key_index)
+    estimate_rows = staticmethod(keys.estimate_rows)
+    checksum_query = staticmethod(diff_ranges.checksum_query)
+    boundaries_query = staticmethod(diff_ranges.boundaries_query)
+    fetch_query = staticmethod(diff_ranges.fetch_query)
     hash_list_query = staticmethod(dense.hash_list_query)
     rows_by_keys_query = staticmethod(dense.rows_by_keys_query)
 
@@ -157,38 +165,19 @@ class MySQLEngine:
 
     # --- reapply ---
 
-    is_unique_key = staticmethod(dialect.is_unique_key)
+    is_unique_key = staticmethod(keys.is_unique_key)
     filter_query = staticmethod(dialect.filter_query)
     lock_and_read = staticmethod(dialect.lock_and_read)
     archive_table_name = staticmethod(dialect.archive_table_name)
     create_archive = staticmethod(dialect.create_archive)
     archive_row = staticmethod(dialect.archive_row)
     revert_row = staticmethod(dialect.revert_row)
+    rewrite_row = staticmethod(dialect.rewrite_row)
+    insert_rows = staticmethod(dialect.insert_rows)
     session_settings = staticmethod(dialect.session_settings)
 
     def always_generated_identity(self, column: ColumnInfo) -> bool:
         return False  # AUTO_INCREMENT takes explicit values
-
-    def rewrite_row(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        set_columns: Sequence[str],
-        restored: RowValues,
-        columns: Sequence[ColumnInfo],
-    ) -> str:
-        return dialect.revert_row(table, key, [], set_columns, restored, restored, columns)
-
-    def insert_rows(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        columns: Sequence[str],
-        rows: Sequence[RowValues],
-        overriding: bool,
-        infos: Sequence[ColumnInfo],
-    ) -> dialect.RowInserts:
-        return dialect.insert_rows(table, key, columns, rows, infos)
 
     def batch_settings(self, lock_timeout: str, statement_timeout: str) -> list[str]:
         return dialect.batch_settings(lock_timeout, statement_timeout, self.mariadb)
@@ -216,7 +205,7 @@ class MySQLEngine:
 
     # --- reapply: triggers and foreign keys ---
 
-    referenced_tables = staticmethod(dialect.referenced_tables)
+    referenced_tables = staticmethod(keys.referenced_tables)
     row_triggers = staticmethod(triggers.row_triggers)
     stamp_columns = staticmethod(triggers.stamp_columns)
 

@@ -94,6 +94,12 @@ def estimate_rows(conn: Connection, table: TableName) -> int | None:
     return int(float(str(row[0])))
 
 
+def user_where(where: str) -> sql.SQL:
+    """The user's --where (trusted input, like the DSN). '%' is doubled because the
+    statements it goes into also carry placeholders."""
+    return sql.SQL(where.replace("%", "%%"))
+
+
 def where_clause(where: sql.Composable | None) -> sql.Composable:
     """The user's --where, parenthesised; TRUE without one."""
     return sql.SQL("TRUE") if where is None else sql.SQL("({})").format(where)

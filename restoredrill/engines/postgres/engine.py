@@ -18,7 +18,6 @@ from restoredrill import dsn as dsnlib
 from restoredrill.engines.base import (
     Diffing,
     Engine,
-    Query,
     Reapplying,
     ReplayEnd,
     Statement,
@@ -37,17 +36,11 @@ from restoredrill.engines.postgres import (
 )
 from restoredrill.engines.postgres import fingerprint as pgfp
 from restoredrill.engines.postgres import staging as stage
-from restoredrill.engines.postgres.columns import ColumnInfo
+from restoredrill.engines.postgres.columns import ColumnInfo, user_where
 from restoredrill.lsn import format_lsn
-from restoredrill.models import RowValues, TableFingerprint
+from restoredrill.models import TableFingerprint
 
 Connection = pg.Connection
-
-
-def _raw(where: str) -> sql.SQL:
-    """The user's --where (trusted input, like the DSN). '%' is doubled because the
-    statements it goes into also carry placeholders."""
-    return sql.SQL(where.replace("%", "%%"))
 
 
 class PostgresEngine:
@@ -185,12 +178,12 @@ class PostgresEngine:
         )
 
     def where_sql(self, where: str | None) -> sql.Composable | None:
-        return None if where is None or not where.strip() else _raw(where)
+        return None if where is None or not where.strip() else user_where(where)
 
     def where_probe(self, table: TableName, where: str) -> sql.Composed:
         # run with a (empty) parameter list, like every diff statement
         return sql.SQL("SELECT 1 FROM {} AS r WHERE ({}) LIMIT 0").format(
-            table.identifier(), _raw(where)
+            table.identifier(), user_where(where)
         )
 
     def diff_session(self, conn: Connection) -> None:
@@ -205,73 +198,15 @@ class PostgresEngine:
     create_archive = staticmethod(reapply_sql.create_archive)
     batch_settings = staticmethod(reapply_sql.batch_settings)
     session_settings = staticmethod(reapply_sql.session_settings)
+    filter_query = staticmethod(reapply_sql.filter_query)
+    lock_and_read = staticmethod(reapply_sql.lock_and_read)
+    archive_row = staticmethod(reapply_sql.archive_row)
+    revert_row = staticmethod(reapply_sql.revert_row)
+    rewrite_row = staticmethod(reapply_sql.rewrite_row)
+    insert_rows = staticmethod(reapply_sql.insert_rows)
 
     def always_generated_identity(self, column: ColumnInfo) -> bool:
         return column.identity == "a"
-
-    def filter_query(
-        self, columns: Sequence[ColumnInfo], rows: Sequence[RowValues], where: str
-    ) -> Query:
-        return reapply_sql.filter_query(columns, rows, _raw(where))
-
-    def lock_and_read(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        compared: Sequence[str],
-        keys: Sequence[RowValues],
-        for_update: bool,
-        columns: Sequence[ColumnInfo],
-    ) -> sql.Composed:
-        return reapply_sql.lock_and_read(table, key, compared, keys, for_update)
-
-    def archive_row(
-        self,
-        table: TableName,
-        archive: TableName,
-        all_columns: Sequence[str],
-        key: Sequence[str],
-        compared: Sequence[str],
-        row_key: RowValues,
-        guard_values: RowValues,
-        columns: Sequence[ColumnInfo],
-    ) -> sql.Composed:
-        return reapply_sql.archive_row(
-            table, archive, all_columns, key, compared, row_key, guard_values
-        )
-
-    def revert_row(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        compared: Sequence[str],
-        set_columns: Sequence[str],
-        restored: RowValues,
-        guard_values: RowValues,
-        columns: Sequence[ColumnInfo],
-    ) -> sql.Composed:
-        return reapply_sql.revert_row(table, key, compared, set_columns, restored, guard_values)
-
-    def rewrite_row(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        set_columns: Sequence[str],
-        restored: RowValues,
-        columns: Sequence[ColumnInfo],
-    ) -> sql.Composed:
-        return reapply_sql.revert_row(table, key, [], set_columns, restored, restored)
-
-    def insert_rows(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        columns: Sequence[str],
-        rows: Sequence[RowValues],
-        overriding: bool,
-        infos: Sequence[ColumnInfo],
-    ) -> sql.Composed:
-        return reapply_sql.insert_rows(table, key, columns, rows, overriding)
 
     def apply_batch(
         self, conn: Connection, writes: Sequence[Write], insert: Statement

@@ -13,7 +13,7 @@ from psycopg import sql
 
 from restoredrill.engines.postgres import catalog as pg
 from restoredrill.engines.postgres.catalog import Connection, TableName
-from restoredrill.engines.postgres.columns import ColumnInfo, sql_row, where_clause
+from restoredrill.engines.postgres.columns import ColumnInfo, sql_row, user_where, where_clause
 from restoredrill.models import RowValues
 
 ARCHIVE_SCHEMA = pg.ARCHIVE_SCHEMA
@@ -48,8 +48,11 @@ def lock_and_read(
     compared: Sequence[str],
     keys: Sequence[RowValues],
     for_update: bool,
+    columns: Sequence[ColumnInfo] = (),
 ) -> sql.Composed:
-    """Current text forms of the rows with these keys (locked FOR UPDATE when writing)."""
+    """Current text forms of the rows with these keys (locked FOR UPDATE when writing).
+    (``columns``, here and below: the MariaDB dialect's need; PostgreSQL types values by
+    the column they go into.)"""
     cols = [*key, *[c for c in compared if c not in key]]
     return sql.SQL("SELECT {cols} FROM {table} WHERE {keys} IN ({values}){lock}").format(
         cols=sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in cols),
@@ -87,6 +90,7 @@ def archive_row(
     compared: Sequence[str],
     row_key: RowValues,
     guard_values: RowValues,
+    columns: Sequence[ColumnInfo] = (),
 ) -> sql.Composed:
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in all_columns)
     return sql.SQL(
@@ -107,6 +111,7 @@ def revert_row(
     set_columns: Sequence[str],
     restored: RowValues,
     guard_values: RowValues,
+    columns: Sequence[ColumnInfo] = (),
 ) -> sql.Composed:
     """UPDATE one row back to its restored values, only while it holds the guard values."""
     return sql.SQL("UPDATE {table} SET {sets} WHERE {k} AND {g}").format(
@@ -119,12 +124,25 @@ def revert_row(
     )
 
 
+def rewrite_row(
+    table: TableName,
+    key: Sequence[str],
+    set_columns: Sequence[str],
+    restored: RowValues,
+    columns: Sequence[ColumnInfo] = (),
+) -> sql.Composed:
+    """Put back the restored values a trigger overwrote on a row this transaction just wrote
+    (unguarded: the write holds the row's lock)."""
+    return revert_row(table, key, [], set_columns, restored, restored)
+
+
 def insert_rows(
     table: TableName,
     key: Sequence[str],
     columns: Sequence[str],
     rows: Sequence[RowValues],
     overriding: bool,
+    infos: Sequence[ColumnInfo] = (),
 ) -> sql.Composed:
     """Multi-row INSERT ... ON CONFLICT (key) DO NOTHING RETURNING the inserted keys."""
     return sql.SQL(
@@ -174,7 +192,7 @@ def session_settings() -> list[sql.Composed]:
 
 
 def filter_query(
-    columns: Sequence[ColumnInfo], rows: Sequence[RowValues], where: sql.Composable
+    columns: Sequence[ColumnInfo], rows: Sequence[RowValues], where: str
 ) -> tuple[sql.Composed, list[Any]]:
     """Which of ``rows`` (given as text forms) satisfy the user's ``where``: each row becomes a
     typed record whose columns carry the table's column names, then ``where`` filters."""
@@ -195,6 +213,6 @@ def filter_query(
         arrays=sql.SQL(", ").join(arrays),
         names=sql.SQL(", ").join(sql.Identifier(n) for n in names),
         typed=typed,
-        where=where_clause(where),
+        where=where_clause(user_where(where)),
     )
     return query, params
