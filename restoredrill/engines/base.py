@@ -15,11 +15,9 @@ as small role protocols: a use case asks for the role it needs.
 (``engines/mysql/engine.py``) implement it; ``engine_for_dsn`` picks one by the DSN's scheme
 through ``engines/registry.py``.
 
-The driver boundary is opaque to the use cases: ``Connection`` and ``Statement`` are ``Any``
-(``psycopg`` connections and ``psycopg.sql`` objects for PostgreSQL; ``mysql.session.MyConn``
-and complete SQL strings with validated, backtick-quoted identifiers for MariaDB/MySQL), as are
-``Params`` and ``Row`` (values the driver binds and returns). Column descriptions are the
-engine's own type, handed back to the same engine (the protocols are generic in it).
+The driver boundary is opaque to the use cases (``Connection``, ``Statement``, ``Params``,
+``Row``: engines/driver.py). Column descriptions are the engine's own type, handed back to the
+same engine (the protocols are generic in it).
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from restoredrill.engines import registry
+from restoredrill.engines.driver import Connection, Params, Query, Row, Statement
 from restoredrill.engines.names import TableName
 from restoredrill.engines.ranges import KeyRange, KeyText
 from restoredrill.engines.staging import Stager
@@ -39,12 +38,6 @@ from restoredrill.engines.triggers import Trigger
 from restoredrill.errors import ConfigError
 from restoredrill.models import RowValues, ServerIdentity, TableFingerprint
 
-# The driver boundary (see the module's docstring).
-Connection = Any
-Statement = Any  # a statement, or a fragment of one (a WHERE condition)
-Params = list[Any]
-Row = tuple[Any, ...]
-Query = tuple[Statement, Params]
 ENGINE_NAMES = registry.ENGINE_NAMES
 
 

@@ -4,7 +4,7 @@ database and how a user names one."""
 from __future__ import annotations
 
 from restoredrill.engines.mysql.session import MyConn, literal, text_of
-from restoredrill.engines.names import TableName
+from restoredrill.engines.names import TableName, split_quoted
 from restoredrill.errors import ConfigError
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
@@ -31,43 +31,12 @@ def list_tables(conn: MyConn) -> list[TableName]:
     return [TableName(text_of(r[0]), text_of(r[1])) for r in rows]
 
 
-def _split_backticks(spec: str) -> list[str] | None:
-    parts: list[str] = []
-    i = 0
-    while i < len(spec):
-        if spec[i] == "`":
-            j, buf = i + 1, []
-            while True:
-                if j >= len(spec):
-                    return None
-                if spec[j] == "`":
-                    if j + 1 < len(spec) and spec[j + 1] == "`":
-                        buf.append("`")
-                        j += 2
-                        continue
-                    break
-                buf.append(spec[j])
-                j += 1
-            parts.append("".join(buf))
-            i = j + 1
-        else:
-            j = spec.find(".", i)
-            j = len(spec) if j < 0 else j
-            parts.append(spec[i:j])
-            i = j
-        if i < len(spec):
-            if spec[i] != ".":
-                return None
-            i += 1
-    return parts if parts and all(parts) else None
-
-
 def resolve_table(spec: str, known: set[str]) -> str:
     """``table`` (unique among the databases looked at), ``db.table`` or ```db`.`table```."""
     text = spec.strip()
     if text in known:
         return text
-    parts = _split_backticks(text)
+    parts = split_quoted(text, "`")
     if parts is not None and len(parts) == 2 and f"{parts[0]}.{parts[1]}" in known:
         return f"{parts[0]}.{parts[1]}"
     if parts is not None and len(parts) == 2 and parts[1] in known:

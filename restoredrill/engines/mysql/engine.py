@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from restoredrill.engines.base import Diffing, Engine, Reapplying, ReplayEnd, Statement, Write
+from restoredrill.engines.base import Diffing, Engine, Reapplying, ReplayEnd, Write
+from restoredrill.engines.driver import Statement
 from restoredrill.engines.mysql import (
     catalog,
     columns,

@@ -17,6 +17,7 @@ import psycopg.errors
 from psycopg import sql
 
 from restoredrill.engines.names import TableName as TableName
+from restoredrill.engines.names import split_quoted
 from restoredrill.engines.postgres import fingerprint as pgfp
 from restoredrill.errors import ConfigError
 from restoredrill.lsn import parse_lsn
@@ -50,45 +51,6 @@ class TableKey:
 # --- names --------------------------------------------------------------------------------
 
 
-def _split_quoted(spec: str) -> list[str] | None:
-    """Split SQL-style ``"My Schema"."we""ird"`` / ``a.b`` into parts (verbatim, no folding)."""
-    parts: list[str] = []
-    i = 0
-    while i <= len(spec):
-        if i < len(spec) and spec[i] == '"':
-            j = i + 1
-            buf = []
-            while True:
-                if j >= len(spec):
-                    return None
-                if spec[j] == '"':
-                    if j + 1 < len(spec) and spec[j + 1] == '"':
-                        buf.append('"')
-                        j += 2
-                        continue
-                    break
-                buf.append(spec[j])
-                j += 1
-            parts.append("".join(buf))
-            i = j + 1
-        else:
-            j = spec.find(".", i)
-            j = len(spec) if j < 0 else j
-            part = spec[i:j]
-            if '"' in part:
-                return None
-            parts.append(part)
-            i = j
-        if i == len(spec):
-            break
-        if spec[i] != ".":
-            return None
-        i += 1
-    if not parts or any(p == "" for p in parts):
-        return None
-    return parts
-
-
 def resolve_table(spec: str, known: set[str]) -> str:
     """Map a user's table spec to one of the ``known`` display names.
 
@@ -97,7 +59,7 @@ def resolve_table(spec: str, known: set[str]) -> str:
     """
     text = spec.strip()
     candidates = [text, f"{DEFAULT_SCHEMA}.{text}"]
-    parts = _split_quoted(text)
+    parts = split_quoted(text, '"')
     if parts is not None and len(parts) in (1, 2):
         schema, name = (DEFAULT_SCHEMA, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         candidates.append(TableName(schema, name).display)

@@ -20,9 +20,9 @@ from restoredrill.engines.base import (
     Engine,
     Reapplying,
     ReplayEnd,
-    Statement,
     Write,
 )
+from restoredrill.engines.driver import Statement
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres import catalog as pg
 from restoredrill.engines.postgres import (
