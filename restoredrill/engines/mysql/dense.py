@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from restoredrill.engines.driver import Params
 from restoredrill.engines.mysql.columns import ColumnInfo, text_expr, value_sql
 from restoredrill.engines.mysql.diff_ranges import (
     key_order,
@@ -29,7 +30,7 @@ def hash_list_query(
     compared: Sequence[ColumnInfo],
     where: str | None,
     ranges: Sequence[KeyRange],
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Rows (range index, row count, listing) of the ranges' rows that match ``where``; the
     listing is ``postgres/dense.hash_list_query``'s: rows in key order separated by newlines,
     each ``hash<TAB>key text...`` (escaped). It is one GROUP_CONCAT per range: the diff's
@@ -51,7 +52,7 @@ def rows_by_keys_query(
     key: Sequence[ColumnInfo],
     columns: Sequence[ColumnInfo],
     keys: Sequence[KeyText],
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Rows (column text...) of the rows with these keys, whatever the diff's --where (an IN
     list on the key: range access on its index)."""
     texts = ", ".join(text_expr(c) for c in columns)

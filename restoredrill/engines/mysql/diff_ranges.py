@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from restoredrill.engines.driver import Params
 from restoredrill.engines.mysql.columns import ColumnInfo, row_text, text_expr, value_sql
 from restoredrill.engines.mysql.session import (
     quote_ident,
@@ -73,7 +74,7 @@ def checksum_query(
     compared: Sequence[ColumnInfo],
     where: str | None,
     ranges: Sequence[KeyRange],
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Rows (range index, count, checksum) for every range, in one statement."""
     branches = [
         f"SELECT {i} AS restoredrill_i, COUNT(*) AS n, COALESCE(SUM({row_hash(compared)}), 0) AS h"
@@ -89,7 +90,7 @@ def boundaries_query(
     where: str | None,
     ranges: Sequence[KeyRange],
     steps: Sequence[int],
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Rows (range index, n, key text...) of every ``steps[i]``-th row of range i in key order."""
     texts = ", ".join(f"{text_expr(c)} AS k{n}" for n, c in enumerate(key))
     outs = ", ".join(f"x.k{n}" for n in range(len(key)))
@@ -111,7 +112,7 @@ def fetch_query(
     columns: Sequence[ColumnInfo],
     where: str | None,
     ranges: Sequence[KeyRange],
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Rows (range index, n, column text...) of every row in the ranges, in key order."""
     texts = ", ".join(f"{text_expr(c)} AS c{n}" for n, c in enumerate(columns))
     numbered = f"ROW_NUMBER() OVER (ORDER BY {key_order(key)}) AS rn"

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from restoredrill.engines.driver import Params
 from restoredrill.engines.mysql.catalog import ARCHIVE_SCHEMA
 from restoredrill.engines.mysql.columns import ColumnInfo, text_expr, value_sql
 from restoredrill.engines.mysql.session import (
@@ -208,7 +209,7 @@ def session_settings() -> list[str]:
 
 def filter_query(
     columns: Sequence[ColumnInfo], rows: Sequence[RowValues], where: str
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Which of ``rows`` (text forms) satisfy ``where``: a derived table of typed values named
     like the table's columns, filtered by ``where``."""
     if not rows:

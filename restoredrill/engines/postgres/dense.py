@@ -11,10 +11,10 @@ the key's index)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from psycopg import sql
 
+from restoredrill.engines.driver import Params
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres import diff_ranges as dialect
 from restoredrill.engines.postgres.columns import ColumnInfo
@@ -37,7 +37,7 @@ def hash_list_query(
     compared: Sequence[ColumnInfo],
     where: sql.Composable | None,
     ranges: Sequence[KeyRange],
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Rows (range index, row count, listing) of the ranges' rows that match ``where``: the
     listing is one text per range, its rows in key order separated by newlines, each row
     ``hash<TAB>key text<TAB>key text...`` (key texts escaped). One text per range, not one
@@ -73,7 +73,7 @@ def rows_by_keys_query(
     key: Sequence[ColumnInfo],
     columns: Sequence[ColumnInfo],
     keys: Sequence[KeyText],
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Rows (column text...) of the rows with these keys, whatever the diff's --where: one
     index probe per key (the LIMIT keeps the planner from turning the probes into a scan of
     the table; 2, not 1, so a key that is not unique still shows up twice)."""

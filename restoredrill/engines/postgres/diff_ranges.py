@@ -18,17 +18,20 @@ the boundaries that split a range, and the rows themselves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from psycopg import sql
 
+from restoredrill.engines.driver import Params
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres.columns import ColumnInfo, sql_row, where_clause
 from restoredrill.engines.ranges import KeyRange
 
 _B = "restoredrill_b"  # alias of the ranges list (unlikely to clash with a user's --where)
 _I = "restoredrill_i"
+# builds a range shape's subquery: (has a lower bound, has an upper bound) -> SQL
+Inner = Callable[[bool, bool], sql.Composable]
 RANGES_ALIAS, RANGE_INDEX = _B, _I  # for dense.py
 
 
@@ -44,7 +47,7 @@ def _key_row(key: Sequence[ColumnInfo]) -> sql.Composable:
     return sql_row([sql.SQL("r.{}").format(sql.Identifier(c.name)) for c in key])
 
 
-def _bound_row(key: Sequence[ColumnInfo], name: Any) -> sql.Composable:
+def _bound_row(key: Sequence[ColumnInfo], name: Callable[[int], str]) -> sql.Composable:
     return sql_row(
         [
             sql.SQL("{}.{}::{}").format(sql.Identifier(_B), sql.Identifier(name(k)), c.cast_type())
@@ -66,9 +69,9 @@ def ranges_select(
     key: Sequence[ColumnInfo],
     ranges: Sequence[KeyRange],
     extra: dict[str, tuple[str, list[Any]]],
-    inner: Any,
+    inner: Inner,
     outer_columns: sql.Composable,
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """``SELECT <outer_columns> FROM unnest(<range list>) AS b CROSS JOIN LATERAL (<inner>)``,
     one UNION ALL branch per range shape (bounded below/above or not), so every branch's
     range predicate is a plain index condition. ``extra`` adds per-range array columns
@@ -171,7 +174,7 @@ def checksum_query(
     compared: Sequence[ColumnInfo],
     where: sql.Composable | None,
     ranges: Sequence[KeyRange],
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Rows (range index, count, checksum) for every range, in one statement."""
     row = row_hash(compared)
 
@@ -200,7 +203,7 @@ def boundaries_query(
     where: sql.Composable | None,
     ranges: Sequence[KeyRange],
     steps: Sequence[int],
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Rows (range index, n, key text...) of every ``steps[i]``-th row of range i in key order
     (n = 1, 2, ...), in one statement: the split points of each range, from one pass over
     the key index per range.
@@ -211,13 +214,8 @@ def boundaries_query(
     filtered to every step-th row (the walk's per-step overhead would dominate)."""
     if steps and sum(steps) / len(steps) < WALK_MIN_STEP:
         return _numbered_boundaries(table, key, where, ranges, steps)
-    cols = [sql.Identifier(f"k{n}") for n in range(len(key))]
+    cols, order, picked = _key_columns(key)
     r_key = _key_row(key)
-    order = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c.name)) for c in key)
-    picked = sql.SQL(", ").join(
-        sql.SQL("r.{} AS {}").format(sql.Identifier(c.name), n)
-        for c, n in zip(key, cols, strict=True)
-    )
     walk = sql.Identifier("restoredrill_w")
     previous = sql_row([sql.SQL("{}.{}").format(walk, n) for n in cols])
     offset = sql.SQL("OFFSET ({} - 1) LIMIT 1").format(_b("restoredrill_step"))
@@ -251,13 +249,7 @@ def boundaries_query(
             texts=sql.SQL(", ").join(sql.SQL("{}.{}::text AS {}").format(walk, n, n) for n in cols),
         )
 
-    outer = sql.SQL("{}, s.rn, {}").format(
-        _b(_I), sql.SQL(", ").join(sql.SQL("s.{}").format(n) for n in cols)
-    )
-    select, params = ranges_select(
-        key, ranges, {"restoredrill_step": ("int8", list(steps))}, inner, outer
-    )
-    return sql.SQL("SELECT * FROM ({}) AS u ORDER BY 1, 2").format(select), params
+    return _boundaries_select(key, ranges, steps, cols, inner)
 
 
 def _numbered_boundaries(
@@ -266,13 +258,8 @@ def _numbered_boundaries(
     where: sql.Composable | None,
     ranges: Sequence[KeyRange],
     steps: Sequence[int],
-) -> tuple[sql.Composed, list[Any]]:
-    cols = [sql.Identifier(f"k{n}") for n in range(len(key))]
-    order = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c.name)) for c in key)
-    picked = sql.SQL(", ").join(
-        sql.SQL("r.{} AS {}").format(sql.Identifier(c.name), n)
-        for c, n in zip(key, cols, strict=True)
-    )
+) -> tuple[sql.Composed, Params]:
+    cols, order, picked = _key_columns(key)
 
     def inner(has_lo: bool, has_hi: bool) -> sql.Composable:
         return sql.SQL(
@@ -290,6 +277,30 @@ def _numbered_boundaries(
             step=_b("restoredrill_step"),
         )
 
+    return _boundaries_select(key, ranges, steps, cols, inner)
+
+
+def _key_columns(
+    key: Sequence[ColumnInfo],
+) -> tuple[list[sql.Identifier], sql.Composable, sql.Composable]:
+    """A boundary query's key: output names ``k0..``, the ORDER BY, and the key picked as them."""
+    cols = [sql.Identifier(f"k{n}") for n in range(len(key))]
+    order = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c.name)) for c in key)
+    picked = sql.SQL(", ").join(
+        sql.SQL("r.{} AS {}").format(sql.Identifier(c.name), n)
+        for c, n in zip(key, cols, strict=True)
+    )
+    return cols, order, picked
+
+
+def _boundaries_select(
+    key: Sequence[ColumnInfo],
+    ranges: Sequence[KeyRange],
+    steps: Sequence[int],
+    cols: Sequence[sql.Identifier],
+    inner: Inner,
+) -> tuple[sql.Composed, Params]:
+    """Rows (range index, n, key text...) of ``inner`` over every range, in order."""
     outer = sql.SQL("{}, s.rn, {}").format(
         _b(_I), sql.SQL(", ").join(sql.SQL("s.{}").format(n) for n in cols)
     )
@@ -305,7 +316,7 @@ def fetch_query(
     columns: Sequence[ColumnInfo],
     where: sql.Composable | None,
     ranges: Sequence[KeyRange],
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Rows (range index, column text...) of every row in the ranges, in key order."""
     key_order = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c.name)) for c in key)
     texts = sql.SQL(", ").join(

@@ -11,6 +11,7 @@ from typing import Any
 
 from psycopg import sql
 
+from restoredrill.engines.driver import Params
 from restoredrill.engines.postgres import catalog as pg
 from restoredrill.engines.postgres.catalog import Connection, TableName
 from restoredrill.engines.postgres.columns import ColumnInfo, sql_row, user_where, where_clause
@@ -193,7 +194,7 @@ def session_settings() -> list[sql.Composed]:
 
 def filter_query(
     columns: Sequence[ColumnInfo], rows: Sequence[RowValues], where: str
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Which of ``rows`` (given as text forms) satisfy the user's ``where``: each row becomes a
     typed record whose columns carry the table's column names, then ``where`` filters."""
     names = [f"restoredrill_c{n}" for n in range(len(columns))]
