@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import columns as my_columns
+from restoredrill.engines.mysql import fingerprint as my_fingerprint
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import local_mysql
 from restoredrill.engines.names import TableName
 
@@ -33,20 +35,20 @@ LOAD = [
 ]
 
 
-def old_md5_query(table: TableName, columns: list[my.ColumnInfo]) -> str:
+def old_md5_query(table: TableName, columns: list[my_columns.ColumnInfo]) -> str:
     """The fingerprint restoredrill ran before (every piece length-prefixed, MD5 of the row)."""
     pieces = []
     for column in columns:
         ref = f"r.{my.quote_ident(column.name)}"
         kind = column.data_type
-        text = my.text_expr(column)
+        text = my_columns.text_expr(column)
         long_varchar = (
             kind in ("varchar", "varbinary")
             and "(" in column.type
             and (int(column.type.split("(")[1].split(")")[0]) > 255)
         )
-        if kind in my.LONG_TYPES or long_varchar:
-            source = ref if kind in my.BINARY_TYPES or kind == "varbinary" else text
+        if kind in my_columns.LONG_TYPES or long_varchar:
+            source = ref if kind in my_columns.BINARY_TYPES or kind == "varbinary" else text
             pieces.append(f"IF({ref} IS NULL, 'N', IFNULL(MD5({source}), 'E'))")
         else:
             pieces.append(f"IF({ref} IS NULL, 'N', CONCAT(LENGTH({text}), ':', {text}))")
@@ -71,7 +73,7 @@ def _tables(conn: my.MyConn, repeat: int) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for name in ("acc", "mixed"):
         table = TableName("", name)
-        columns = my.column_info(conn, table)
+        columns = my_columns.column_info(conn, table)
         names = ", ".join(my.quote_ident(c.name) for c in columns)
         quoted = my.quote_table(table)
         rows = int(conn.rows(f"SELECT COUNT(*) FROM {quoted}")[0][0])  # also warms the pool
@@ -84,7 +86,7 @@ def _tables(conn: my.MyConn, repeat: int) -> dict[str, dict[str, Any]]:
         for key, statement in statements.items():
             figures[key] = _best(lambda s=statement: conn.rows(s), repeat)
         figures["old_md5_s"] = _best(lambda q=old_md5_query(table, columns): conn.rows(q), 1)
-        figures["ours_s"] = _best(lambda t=table: my.fingerprint(conn, t), repeat)
+        figures["ours_s"] = _best(lambda t=table: my_fingerprint.fingerprint(conn, t), repeat)
         for key in [k for k in figures if k.endswith("_s")]:
             figures[key.removesuffix("_s") + "_rows_per_s"] = round(rows / figures[key])
             figures[key] = round(figures[key], 2)

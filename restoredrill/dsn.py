@@ -13,14 +13,14 @@ _URI_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 
 
 def _is_mysql(dsn: str) -> bool:
-    """mysql:// and mariadb:// DSNs (MariaDB/MySQL: engines/mysql/catalog.py parses them)."""
+    """mysql:// and mariadb:// DSNs (MariaDB/MySQL: engines/mysql/session.py parses them)."""
     return dsn.strip().lower().startswith(("mysql://", "mariadb://"))
 
 
 def redact(dsn: str) -> str:
     """The DSN with any password replaced, for logs, JSON and reports."""
     if _is_mysql(dsn):
-        from restoredrill.engines.mysql import catalog as mysql
+        from restoredrill.engines.mysql import session as mysql
 
         return mysql.redact(dsn)
     try:
@@ -35,7 +35,7 @@ def redact(dsn: str) -> str:
 def describe(dsn: str) -> str:
     """host:port/dbname, for tables and the ledger."""
     if _is_mysql(dsn):
-        from restoredrill.engines.mysql import catalog as mysql
+        from restoredrill.engines.mysql import session as mysql
 
         return mysql.describe(dsn)
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from restoredrill.engines.mysql import archiving
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from tests.pgsetup import private_sandbox_root
 

@@ -27,7 +27,8 @@ from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.dsn import describe
 from restoredrill.engines.mysql import archiving
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import fingerprint as my_fingerprint
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.engines.mysql.tools import find_mysql_tools
 from restoredrill.ledger import Ledger
@@ -112,7 +113,7 @@ def _count_since(dsn: str, table: str, moment: datetime) -> int:
     conn = my.connect(dsn)
     try:
         my.pin_session(conn)
-        predicate = my.as_of_predicate("created_at", moment)
+        predicate = my_fingerprint.as_of_predicate("created_at", moment)
         value = conn.scalar(
             f"SELECT COUNT(*) FROM {my.quote_ident(table)}"  # noqa: S608
             f" WHERE NOT ({predicate})"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.result import AssertionCheck, DatabaseOutcome
-from restoredrill.engines.base import Engine, engine_for_dsn
+from restoredrill.engines.base import Session, engine_for_dsn
 from restoredrill.errors import RestoreDrillError
 from restoredrill.playbook import AssertionSpec
 
@@ -43,7 +43,7 @@ def _rows(conn: Any, sql: str) -> list[Any]:
     return list(conn.execute(sql).fetchall())
 
 
-def _one(engine: Engine, conn: Any, spec: AssertionSpec) -> AssertionCheck:
+def _one(engine: Session, conn: Any, spec: AssertionSpec) -> AssertionCheck:
     started = time.monotonic()
     try:
         engine.limit_session(conn, LOCK_SECONDS, spec.timeout)

@@ -12,7 +12,7 @@ from typing import Any
 
 from restoredrill.drill.diff_rows import Bucket, Progress, RowComparer
 from restoredrill.drill.diff_sides import DiffOptions, Shape, Sides
-from restoredrill.engines.postgres.diff_sql import KeyRange, KeyText
+from restoredrill.engines.ranges import KeyRange, KeyText
 from restoredrill.timing import ProgressListener
 
 

@@ -35,7 +35,7 @@ from itertools import compress
 from typing import Any, TypeVar
 
 from restoredrill.drill.diff_sides import DiffOptions, Shape, Sides
-from restoredrill.engines.postgres.diff_sql import KeyRange, KeyText
+from restoredrill.engines.ranges import KeyRange, KeyText
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import ChangedRow, RowValues
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.private_file import check_writable, write_private
-from restoredrill.engines.base import Engine, engine_for_dsn
+from restoredrill.engines.base import Positions, Session, engine_for_dsn
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import Manifest, TableFingerprint
@@ -85,7 +85,7 @@ def create_manifest(
     )
 
 
-def _open(engine: Engine, dsn: str) -> Any:
+def _open(engine: Session, dsn: str) -> Any:
     conn = engine.connect(dsn, read_only=True)
     try:
         engine.pin_session(conn)
@@ -95,7 +95,7 @@ def _open(engine: Engine, dsn: str) -> Any:
     return conn
 
 
-def _create_restore_point(engine: Engine, conn: Any, name: str) -> int:
+def _create_restore_point(engine: Positions, conn: Any, name: str) -> int:
     try:
         return engine.create_restore_point(conn, name)
     except engine.restore_point_errors() as exc:

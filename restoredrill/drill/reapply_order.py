@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from restoredrill.drill.reapply_work import TableWork
-from restoredrill.engines.base import Engine
+from restoredrill.engines.base import ReapplyGuards
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ReapplyRefused
 
 
-def order_works(engine: Engine, conn: Any, works: list[TableWork]) -> list[TableWork]:
+def order_works(engine: ReapplyGuards, conn: Any, works: list[TableWork]) -> list[TableWork]:
     """``works`` with referenced (parent) tables first; ties keep the diff's order.
 
     A cycle is refused only among tables with lost rows to insert: a new row there may need a

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from restoredrill.engines.base import Engine
+from restoredrill.engines.base import ReapplyGuards
 from restoredrill.engines.names import TableName
 from restoredrill.engines.triggers import Trigger
 
@@ -46,7 +46,7 @@ class TriggerPlan:
 
 
 def plan_triggers(
-    engine: Engine, conn: Any, table: TableName, lost: bool, changed: bool
+    engine: ReapplyGuards, conn: Any, table: TableName, lost: bool, changed: bool
 ) -> TriggerPlan:
     events = frozenset({*(["INSERT"] if lost else []), *(["UPDATE"] if changed else [])})
     if not events:

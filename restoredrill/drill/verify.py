@@ -23,7 +23,13 @@ from restoredrill.drill import guards
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.guards import TimeoutKind
 from restoredrill.drill.manifest import load_manifest
-from restoredrill.engines.base import Engine, engine_family, engine_for_dsn, engine_for_dsns
+from restoredrill.engines.base import (
+    Engine,
+    Session,
+    engine_family,
+    engine_for_dsn,
+    engine_for_dsns,
+)
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget
 from restoredrill.ledger import Ledger
@@ -250,7 +256,7 @@ def _fingerprint_side(
     return side
 
 
-def _connect(engine: Engine, dsn: str, restored: bool = False) -> Any:
+def _connect(engine: Session, dsn: str, restored: bool = False) -> Any:
     conn = engine.connect(dsn, read_only=True)
     try:
         engine.pin_session(conn)

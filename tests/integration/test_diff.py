@@ -14,9 +14,11 @@ from psycopg import sql
 from restoredrill.drill.diff import DiffOptions, diff, load_diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply
 from restoredrill.engines.postgres import catalog as pg
-from restoredrill.engines.postgres import diff_sql as dialect
+from restoredrill.engines.postgres import diff_ranges
+from restoredrill.engines.postgres.columns import column_info
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
+from restoredrill.engines.ranges import KeyRange
 from restoredrill.errors import ConfigError, ReapplyRefused
 from restoredrill.models import RowDiff
 from tests.diffhelp import Pair, all_text, diff_keys, expected_diff, new_pair
@@ -302,17 +304,17 @@ def test_index_walk_and_row_numbering_pick_the_same_split_points(pair: Pair) -> 
     name = pg.TableName(HOSTILE_SCHEMA, HOSTILE_TABLE)
     with psycopg.connect(pair.restored, autocommit=True) as conn:
         pg.pin_session(conn)
-        key = [c for c in dialect.column_info(conn, name) if c.name in ("a b", "Id")]
+        key = [c for c in column_info(conn, name) if c.name in ("a b", "Id")]
         ranges = [
-            dialect.KeyRange(None, None),
-            dialect.KeyRange(("k 2", "100"), None),
-            dialect.KeyRange(None, ("k 5", "3000")),
-            dialect.KeyRange(("k 1", "5"), ("k 4", "4")),
+            KeyRange(None, None),
+            KeyRange(("k 2", "100"), None),
+            KeyRange(None, ("k 5", "3000")),
+            KeyRange(("k 1", "5"), ("k 4", "4")),
         ]
         steps = [600, 513, 700, 520]
         where = sql.SQL("(v %% 5 <> 0)")
-        walked = conn.execute(*dialect.boundaries_query(name, key, where, ranges, steps))
-        numbered = conn.execute(*dialect._numbered_boundaries(name, key, where, ranges, steps))
+        walked = conn.execute(*diff_ranges.boundaries_query(name, key, where, ranges, steps))
+        numbered = conn.execute(*diff_ranges._numbered_boundaries(name, key, where, ranges, steps))
         walk_rows, numbered_rows = walked.fetchall(), numbered.fetchall()
     assert len(walk_rows) > 10
     assert walk_rows == numbered_rows

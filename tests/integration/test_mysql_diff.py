@@ -18,7 +18,8 @@ from restoredrill.drill.manifest import create_manifest, manifest_to_file
 from restoredrill.drill.reapply import ReapplyOptions, reapply
 from restoredrill.drill.verify import verify
 from restoredrill.dsn import describe, redact
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import catalog as my_catalog
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.errors import ConfigError, ReapplyRefused
 from restoredrill.models import VerifyStatus
@@ -264,5 +265,5 @@ def test_dsn_parsing_and_redaction() -> None:
     with pytest.raises(ConfigError):
         my.parse_dsn("mysql://h/db?sslmode=on")
     with pytest.raises(ConfigError, match="unknown table"):
-        my.resolve_table("nope", {"a.b"})
-    assert my.resolve_table("`a`.`b`", {"a.b"}) == "a.b"
+        my_catalog.resolve_table("nope", {"a.b"})
+    assert my_catalog.resolve_table("`a`.`b`", {"a.b"}) == "a.b"

@@ -17,7 +17,7 @@ import pytest
 
 from restoredrill.drill.diff import diff
 from restoredrill.drill.reapply import checkpoint_path
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from tests.pgsetup import CLI, kill_quietly, run_cli, wait_for
 

@@ -19,7 +19,7 @@ import pytest
 
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
 from restoredrill.drill.verify import verify
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.models import VerifyStatus
 from tests.pgsetup import run_cli

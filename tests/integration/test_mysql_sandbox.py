@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import local_mysql
 from restoredrill.errors import DatabaseUnavailable
 from restoredrill.sandboxes import gc, labels

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from tests.integration.test_verify_diff_faults import restoredrill
 

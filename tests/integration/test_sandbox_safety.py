@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools

@@ -17,7 +17,7 @@ from restoredrill.drill.reapply import (
     same_instance,
 )
 from restoredrill.engines.postgres.catalog import TableName
-from restoredrill.engines.postgres.diff_sql import archive_table_name
+from restoredrill.engines.postgres.reapply_sql import archive_table_name
 from restoredrill.errors import ConfigError
 from restoredrill.models import (
     ChangedRow,

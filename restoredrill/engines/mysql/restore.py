@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import IO
 
 from restoredrill.drill.restore import Restored, RestoreRequest, check_plan
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import catalog as my_catalog
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.binlog_crc import CHECK as CHECKSUM_CHECK
 from restoredrill.engines.mysql.plan import MysqlPlanOutcome, plan_mysql
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
@@ -298,8 +299,8 @@ def record_point(sandbox: LocalMySQL, outcome: MysqlPlanOutcome, target: str) ->
             " AS DATETIME(6))",
         ]
     )
-    schema = my.quote_ident(my.META_SCHEMA)
-    table = f"{schema}.{my.quote_ident(my.META_TABLE)}"
+    schema = my.quote_ident(my_catalog.META_SCHEMA)
+    table = f"{schema}.{my.quote_ident(my_catalog.META_TABLE)}"
     conn = sandbox.connect()
     try:
         conn.run(f"CREATE DATABASE IF NOT EXISTS {schema}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from restoredrill.drill.recording import recorded_restore
-from restoredrill.engines.mysql import catalog as my
+from restoredrill.engines.mysql import session as my
 from restoredrill.errors import ConfigError
 from restoredrill.ledger import Ledger
 from restoredrill.models import (

@@ -12,7 +12,7 @@ import re
 
 import pymysql
 
-from restoredrill.engines.mysql.catalog import MyConn, literal, schema_sql
+from restoredrill.engines.mysql.session import MyConn, literal, schema_sql
 from restoredrill.engines.names import TableName
 from restoredrill.engines.triggers import Trigger
 

@@ -17,10 +17,11 @@ import psycopg.errors
 from psycopg import sql
 
 from restoredrill.engines.names import TableName as TableName
+from restoredrill.engines.names import split_quoted
 from restoredrill.engines.postgres import fingerprint as pgfp
 from restoredrill.errors import ConfigError
 from restoredrill.lsn import parse_lsn
-from restoredrill.models import TableFingerprint
+from restoredrill.models import ServerIdentity, TableFingerprint
 
 Connection = psycopg.Connection[Any]
 
@@ -50,45 +51,6 @@ class TableKey:
 # --- names --------------------------------------------------------------------------------
 
 
-def _split_quoted(spec: str) -> list[str] | None:
-    """Split SQL-style ``"My Schema"."we""ird"`` / ``a.b`` into parts (verbatim, no folding)."""
-    parts: list[str] = []
-    i = 0
-    while i <= len(spec):
-        if i < len(spec) and spec[i] == '"':
-            j = i + 1
-            buf = []
-            while True:
-                if j >= len(spec):
-                    return None
-                if spec[j] == '"':
-                    if j + 1 < len(spec) and spec[j + 1] == '"':
-                        buf.append('"')
-                        j += 2
-                        continue
-                    break
-                buf.append(spec[j])
-                j += 1
-            parts.append("".join(buf))
-            i = j + 1
-        else:
-            j = spec.find(".", i)
-            j = len(spec) if j < 0 else j
-            part = spec[i:j]
-            if '"' in part:
-                return None
-            parts.append(part)
-            i = j
-        if i == len(spec):
-            break
-        if spec[i] != ".":
-            return None
-        i += 1
-    if not parts or any(p == "" for p in parts):
-        return None
-    return parts
-
-
 def resolve_table(spec: str, known: set[str]) -> str:
     """Map a user's table spec to one of the ``known`` display names.
 
@@ -97,7 +59,7 @@ def resolve_table(spec: str, known: set[str]) -> str:
     """
     text = spec.strip()
     candidates = [text, f"{DEFAULT_SCHEMA}.{text}"]
-    parts = _split_quoted(text)
+    parts = split_quoted(text, '"')
     if parts is not None and len(parts) in (1, 2):
         schema, name = (DEFAULT_SCHEMA, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         candidates.append(TableName(schema, name).display)
@@ -281,3 +243,29 @@ def create_restore_point(conn: Connection, name: str) -> int:
     row = conn.execute("SELECT pg_catalog.pg_create_restore_point(%s)::text", (name,)).fetchone()
     assert row is not None
     return parse_lsn(str(row[0]))
+
+
+def server_identity(conn: Connection, label: str) -> ServerIdentity:
+    """Who we are connected to. data_directory is only visible to superusers and members
+    of pg_read_all_settings (pg_settings hides the row otherwise: NULL, no error)."""
+    row = conn.execute(
+        "SELECT pg_catalog.current_database(), pg_catalog.pg_postmaster_start_time(),"
+        " pg_catalog.current_setting('port'), pg_catalog.current_setting('server_version'),"
+        " (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'data_directory')"
+    ).fetchone()
+    assert row is not None
+    start = row[1] if isinstance(row[1], datetime) else None
+    return ServerIdentity(
+        label=label,
+        database=str(row[0]),
+        system_identifier=system_identifier(conn),
+        postmaster_start_time=start,
+        port=int(str(row[2])) if row[2] is not None else None,
+        data_directory=None if row[4] is None else str(row[4]),
+        server_version=None if row[3] is None else str(row[3]),
+    )
+
+
+def one_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -2,7 +2,7 @@
 (key, row hash) instead of fetching them whole, then fetch whole only the rows with the
 differing keys.
 
-Both are plain statements over the same key ranges as the bisection (postgres_diff.py), so
+Both are plain statements over the same key ranges as the bisection (diff_ranges.py), so
 the two sides never have to agree on an ordering: a range holds the same keys on both sides
 by construction, and the rows of a range are compared as sets. Key values travel as their
 text forms and come back through a cast to the key column's type (typed equality, served by
@@ -11,13 +11,14 @@ the key's index)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from psycopg import sql
 
+from restoredrill.engines.driver import Params
 from restoredrill.engines.names import TableName
-from restoredrill.engines.postgres import diff_sql as dialect
-from restoredrill.engines.postgres.diff_sql import ColumnInfo, KeyRange, KeyText
+from restoredrill.engines.postgres import diff_ranges as dialect
+from restoredrill.engines.postgres.columns import ColumnInfo
+from restoredrill.engines.ranges import KeyRange, KeyText
 
 
 def _escaped(value: sql.Composable) -> sql.Composable:
@@ -36,7 +37,7 @@ def hash_list_query(
     compared: Sequence[ColumnInfo],
     where: sql.Composable | None,
     ranges: Sequence[KeyRange],
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Rows (range index, row count, listing) of the ranges' rows that match ``where``: the
     listing is one text per range, its rows in key order separated by newlines, each row
     ``hash<TAB>key text<TAB>key text...`` (key texts escaped). One text per range, not one
@@ -72,7 +73,7 @@ def rows_by_keys_query(
     key: Sequence[ColumnInfo],
     columns: Sequence[ColumnInfo],
     keys: Sequence[KeyText],
-) -> tuple[sql.Composed, list[Any]]:
+) -> tuple[sql.Composed, Params]:
     """Rows (column text...) of the rows with these keys, whatever the diff's --where: one
     index probe per key (the LIMIT keeps the planner from turning the probes into a scan of
     the table; 2, not 1, so a key that is not unique still shows up twice)."""

@@ -1,50 +1,72 @@
-"""PostgreSQL as an ``Engine`` (engines/base.py): a thin adapter over ``postgres.py`` (catalog,
-fingerprints, positions) and ``postgres_diff.py`` (diff and reapply SQL) plus psycopg's
-connection and transaction handling."""
+"""PostgreSQL as an ``Engine`` (engines/base.py): the role protocols bound to this package's
+modules (catalog, fingerprint, columns and keys, diff ranges, reapply SQL, triggers and
+constraints), plus psycopg's connection and transaction handling. Functions whose signature
+is already the protocol's are bound as they are, not wrapped."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import IsolationLevel, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from restoredrill import dsn as dsnlib
-from restoredrill.engines.base import ReplayEnd
+from restoredrill.engines.base import (
+    Diffing,
+    Engine,
+    Reapplying,
+    ReplayEnd,
+    Write,
+)
+from restoredrill.engines.driver import Statement
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres import catalog as pg
-from restoredrill.engines.postgres import constraints, dense, triggers
-from restoredrill.engines.postgres import diff_sql as dialect
+from restoredrill.engines.postgres import (
+    columns,
+    constraints,
+    dense,
+    diff_ranges,
+    keys,
+    reapply_sql,
+    triggers,
+)
 from restoredrill.engines.postgres import fingerprint as pgfp
 from restoredrill.engines.postgres import staging as stage
-from restoredrill.engines.triggers import Trigger
+from restoredrill.engines.postgres.columns import ColumnInfo, user_where
 from restoredrill.lsn import format_lsn
-from restoredrill.models import RowValues, ServerIdentity, TableFingerprint
+from restoredrill.models import TableFingerprint
+
+Connection = pg.Connection
 
 
 class PostgresEngine:
-    name = "postgres"
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
-    archive_schema = dialect.ARCHIVE_SCHEMA
+    archive_schema = pg.ARCHIVE_SCHEMA
     max_ranges_per_statement = 1 << 30  # unnest() takes any number of ranges
     checksum_algorithm = pgfp.ALGORITHM
 
-    # --- connections and transactions ---
+    def __init__(self, name: str = "postgres") -> None:
+        self.name = name
 
-    def connect(self, dsn: str, read_only: bool) -> pg.Connection:
+    # --- session, transactions ---
+
+    pin_session = staticmethod(pg.pin_session)
+    limit_session = staticmethod(pg.limit_session)
+    timeout_kind = staticmethod(pg.timeout_kind)
+    one_line = staticmethod(pg.one_line)
+    pin_for_writes = staticmethod(reapply_sql.pin_for_writes)
+
+    def connect(self, dsn: str, read_only: bool) -> Connection:
         return dsnlib.connect(dsn, read_only=read_only, autocommit=True)
 
-    def close(self, conn: pg.Connection) -> None:
+    def close(self, conn: Connection) -> None:
         conn.close()
 
-    def pin_session(self, conn: pg.Connection) -> None:
-        pg.pin_session(conn)
-
-    def allow_parallel(self, conn: pg.Connection) -> None:
+    def allow_parallel(self, conn: Connection) -> None:
         """At least two parallel workers per scan in this session (a restored copy keeps
         production's postgresql.conf, which may have turned parallel query off)."""
         conn.execute(
@@ -53,56 +75,45 @@ class PostgresEngine:
             " 2)::text, false)"
         )
 
-    def limit_session(
-        self, conn: pg.Connection, lock_seconds: float, statement_seconds: float
-    ) -> None:
-        pg.limit_session(conn, lock_seconds, statement_seconds)
-
-    def timeout_kind(self, exc: BaseException) -> Literal["lock", "statement"] | None:
-        return pg.timeout_kind(exc)
-
-    def pin_for_writes(self, conn: pg.Connection) -> None:
-        dialect.pin_for_writes(conn)
-
     @contextlib.contextmanager
-    def snapshot(self, conn: pg.Connection) -> Iterator[None]:
+    def snapshot(self, conn: Connection) -> Iterator[None]:
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
             yield
 
-    def savepoint(self, conn: pg.Connection) -> contextlib.AbstractContextManager[Any]:
-        return conn.transaction()
+    @contextlib.contextmanager
+    def transaction(self, conn: Connection) -> Iterator[None]:
+        with conn.transaction():
+            yield
 
-    def export_snapshot(self, conn: pg.Connection) -> str | None:
+    savepoint = transaction  # nested: psycopg makes it a SAVEPOINT
+
+    def export_snapshot(self, conn: Connection) -> str | None:
         """Inside ``snapshot``: a token other connections' ``join_snapshot`` can import."""
         row = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
         return None if row is None else str(row[0])
 
-    def join_snapshot(self, conn: pg.Connection, token: str) -> None:
+    def join_snapshot(self, conn: Connection, token: str) -> None:
         """First statement inside ``snapshot``: see exactly the exporting transaction's data."""
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(token)))
 
-    def transaction(self, conn: pg.Connection) -> contextlib.AbstractContextManager[Any]:
-        return conn.transaction()
-
-    def broken(self, conn: pg.Connection) -> bool:
+    def broken(self, conn: Connection) -> bool:
         return bool(conn.broken or conn.closed)
 
-    def cancel(self, conn: pg.Connection) -> None:
+    def cancel(self, conn: Connection) -> None:
         conn.cancel_safe(timeout=5)
 
-    def fetchall(self, conn: pg.Connection, statement: Any, params: Sequence[Any]) -> list[Any]:
-        return list(conn.execute(statement, list(params)).fetchall())
+    def fetchall(
+        self, conn: Connection, statement: Statement, params: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        return list(conn.execute(statement, params).fetchall())
 
-    def execute(self, conn: pg.Connection, statement: Any) -> None:
+    def execute(self, conn: Connection, statement: Statement) -> None:
         conn.execute(statement)
 
-    def render(self, conn: pg.Connection, statement: Any) -> str:
+    def render(self, conn: Connection, statement: Statement) -> str:
         return str(statement.as_string(conn))
-
-    def one_line(self, exc: BaseException) -> str:
-        return dialect.one_line(exc)
 
     def database_of(self, dsn: str) -> str | None:
         try:
@@ -111,48 +122,36 @@ class PostgresEngine:
             return None
         return None if value is None else str(value)
 
-    # --- tables and fingerprints ---
+    # --- tables, fingerprints, positions ---
 
-    def list_tables(self, conn: pg.Connection) -> list[TableName]:
-        return pg.list_tables(conn)
-
-    def resolve_table(self, spec: str, known: set[str]) -> str:
-        return pg.resolve_table(spec, known)
-
-    def table_columns(self, conn: pg.Connection, table: TableName) -> list[str]:
-        return pg.table_columns(conn, table)
+    list_tables = staticmethod(pg.list_tables)
+    resolve_table = staticmethod(pg.resolve_table)
+    table_columns = staticmethod(pg.table_columns)
+    system_identifier = staticmethod(pg.system_identifier)
+    wal_position = staticmethod(pg.wal_position)
+    create_restore_point = staticmethod(pg.create_restore_point)
+    server_identity = staticmethod(pg.server_identity)
 
     def as_of_predicate(
-        self, conn: pg.Connection, column: str, as_of: datetime
+        self, conn: Connection, column: str, as_of: datetime
     ) -> tuple[sql.Composed, str]:
         where = pg.as_of_predicate(column, as_of)
         return where, where.as_string(conn)
 
     def fingerprint(
-        self, conn: pg.Connection, table: TableName, where: Any = None
+        self, conn: Connection, table: TableName, where: sql.Composable | None = None
     ) -> TableFingerprint:
         return pg.fingerprint(conn, table, where)
 
-    # --- positions and identity ---
-
-    def system_identifier(self, conn: pg.Connection) -> int | None:
-        return pg.system_identifier(conn)
-
-    def wal_position(self, conn: pg.Connection) -> int | None:
-        return pg.wal_position(conn)
-
-    def replay_end(self, conn: pg.Connection) -> ReplayEnd:
+    def replay_end(self, conn: Connection) -> ReplayEnd:
         end = pg.replay_end(conn)
         return ReplayEnd(lsn=end.lsn, xact_time=end.xact_time)
 
     def format_position(self, position: int) -> str:
         return format_lsn(position)
 
-    def snapshot_position(self, conn: pg.Connection) -> tuple[int | None, str | None]:
+    def snapshot_position(self, conn: Connection) -> tuple[int | None, str | None]:
         return pg.wal_position(conn), None
-
-    def create_restore_point(self, conn: pg.Connection, name: str) -> int:
-        return pg.create_restore_point(conn, name)
 
     def restore_point_errors(self) -> tuple[type[Exception], ...]:
         return (
@@ -161,174 +160,56 @@ class PostgresEngine:
             psycopg.errors.InvalidParameterValue,
         )
 
-    def server_identity(self, conn: pg.Connection, label: str) -> ServerIdentity:
-        return dialect.server_identity(conn, label)
-
     # --- diff ---
 
-    def column_info(self, conn: pg.Connection, table: TableName) -> list[dialect.ColumnInfo]:
-        return dialect.column_info(conn, table)
+    column_info = staticmethod(columns.column_info)
+    estimate_rows = staticmethod(columns.estimate_rows)
+    key_columns = staticmethod(keys.key_columns)
+    has_key_index = staticmethod(keys.has_key_index)
+    checksum_query = staticmethod(diff_ranges.checksum_query)
+    boundaries_query = staticmethod(diff_ranges.boundaries_query)
+    fetch_query = staticmethod(diff_ranges.fetch_query)
+    hash_list_query = staticmethod(dense.hash_list_query)
+    rows_by_keys_query = staticmethod(dense.rows_by_keys_query)
 
-    def key_columns(self, conn: pg.Connection, table: TableName) -> tuple[str, ...] | None:
-        return dialect.key_columns(conn, table)
-
-    def has_key_index(self, conn: pg.Connection, table: TableName, key: Sequence[str]) -> bool:
-        return dialect.has_key_index(conn, table, key)
-
-    def estimate_rows(self, conn: pg.Connection, table: TableName) -> int | None:
-        return dialect.estimate_rows(conn, table)
-
-    def count_query(self, table: TableName, where: Any) -> sql.Composed:
+    def count_query(self, table: TableName, where: sql.Composable | None) -> sql.Composed:
         return sql.SQL("SELECT count(*) FROM {} AS r WHERE {}").format(
             table.identifier(), where if where is not None else sql.SQL("TRUE")
         )
 
     def where_sql(self, where: str | None) -> sql.Composable | None:
-        """The user's --where as SQL (trusted input, like the DSN). '%' is doubled because the
-        statements it goes into also carry placeholders."""
-        if where is None or not where.strip():
-            return None
-        return sql.SQL(where.replace("%", "%%"))
+        return None if where is None or not where.strip() else user_where(where)
 
     def where_probe(self, table: TableName, where: str) -> sql.Composed:
-        # run with a (empty) parameter list, like every diff statement: '%' doubled
+        # run with a (empty) parameter list, like every diff statement
         return sql.SQL("SELECT 1 FROM {} AS r WHERE ({}) LIMIT 0").format(
-            table.identifier(), sql.SQL(where.replace("%", "%%"))
+            table.identifier(), user_where(where)
         )
 
-    def checksum_query(
-        self,
-        table: TableName,
-        key: Sequence[Any],
-        compared: Sequence[Any],
-        where: Any,
-        ranges: Sequence[Any],
-    ) -> tuple[Any, list[Any]]:
-        return dialect.checksum_query(table, key, compared, where, ranges)
-
-    def boundaries_query(
-        self,
-        table: TableName,
-        key: Sequence[Any],
-        where: Any,
-        ranges: Sequence[Any],
-        steps: Sequence[int],
-    ) -> tuple[Any, list[Any]]:
-        return dialect.boundaries_query(table, key, where, ranges, steps)
-
-    def fetch_query(
-        self,
-        table: TableName,
-        key: Sequence[Any],
-        columns: Sequence[Any],
-        where: Any,
-        ranges: Sequence[Any],
-    ) -> tuple[Any, list[Any]]:
-        return dialect.fetch_query(table, key, columns, where, ranges)
-
-    def diff_session(self, conn: pg.Connection) -> None:
+    def diff_session(self, conn: Connection) -> None:
         # a diff runs ~100 short statements whose row estimates look big: compiling each
         # one (JIT) costs more than it saves
         conn.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
 
-    def hash_list_query(
-        self,
-        table: TableName,
-        key: Sequence[Any],
-        compared: Sequence[Any],
-        where: Any,
-        ranges: Sequence[Any],
-    ) -> tuple[Any, list[Any]]:
-        return dense.hash_list_query(table, key, compared, where, ranges)
-
-    def rows_by_keys_query(
-        self,
-        table: TableName,
-        key: Sequence[Any],
-        columns: Sequence[Any],
-        keys: Sequence[tuple[str, ...]],
-    ) -> tuple[Any, list[Any]]:
-        return dense.rows_by_keys_query(table, key, columns, keys)
-
     # --- reapply ---
 
-    def is_unique_key(self, conn: pg.Connection, table: TableName, key: Sequence[str]) -> bool:
-        return dialect.is_unique_key(conn, table, key)
+    is_unique_key = staticmethod(keys.is_unique_key)
+    archive_table_name = staticmethod(reapply_sql.archive_table_name)
+    create_archive = staticmethod(reapply_sql.create_archive)
+    batch_settings = staticmethod(reapply_sql.batch_settings)
+    session_settings = staticmethod(reapply_sql.session_settings)
+    filter_query = staticmethod(reapply_sql.filter_query)
+    lock_and_read = staticmethod(reapply_sql.lock_and_read)
+    archive_row = staticmethod(reapply_sql.archive_row)
+    revert_row = staticmethod(reapply_sql.revert_row)
+    rewrite_row = staticmethod(reapply_sql.rewrite_row)
+    insert_rows = staticmethod(reapply_sql.insert_rows)
 
-    def referenced_tables(self, conn: pg.Connection, table: TableName) -> set[TableName]:
-        return constraints.referenced_tables(conn, table)
-
-    def always_generated_identity(self, column: Any) -> bool:
-        return bool(column.identity == "a")
-
-    def filter_query(
-        self, columns: Sequence[Any], rows: Sequence[RowValues], where: str
-    ) -> tuple[Any, list[Any]]:
-        return dialect.filter_query(columns, rows, sql.SQL(where.replace("%", "%%")))
-
-    def lock_and_read(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        compared: Sequence[str],
-        keys: Sequence[RowValues],
-        for_update: bool,
-        columns: Sequence[Any],
-    ) -> sql.Composed:
-        return dialect.lock_and_read(table, key, compared, keys, for_update)
-
-    def archive_table_name(self, table: TableName, stamp: str) -> TableName:
-        return dialect.archive_table_name(table, stamp)
-
-    def create_archive(self, table: TableName, archive: TableName) -> list[Any]:
-        return list(dialect.create_archive(table, archive))
-
-    def archive_row(
-        self,
-        table: TableName,
-        archive: TableName,
-        all_columns: Sequence[str],
-        key: Sequence[str],
-        compared: Sequence[str],
-        row_key: RowValues,
-        guard_values: RowValues,
-        columns: Sequence[Any],
-    ) -> sql.Composed:
-        return dialect.archive_row(
-            table, archive, all_columns, key, compared, row_key, guard_values
-        )
-
-    def revert_row(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        compared: Sequence[str],
-        set_columns: Sequence[str],
-        restored: RowValues,
-        guard_values: RowValues,
-        columns: Sequence[Any],
-    ) -> sql.Composed:
-        return dialect.revert_row(table, key, compared, set_columns, restored, guard_values)
-
-    def insert_rows(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        columns: Sequence[str],
-        rows: Sequence[RowValues],
-        overriding: bool,
-        infos: Sequence[Any],
-    ) -> sql.Composed:
-        return dialect.insert_rows(table, key, columns, rows, overriding)
-
-    def batch_settings(self, lock_timeout: str, statement_timeout: str) -> list[Any]:
-        return list(dialect.batch_settings(lock_timeout, statement_timeout))
-
-    def session_settings(self) -> list[Any]:
-        return list(dialect.session_settings())
+    def always_generated_identity(self, column: ColumnInfo) -> bool:
+        return column.identity == "a"
 
     def apply_batch(
-        self, conn: pg.Connection, writes: Sequence[tuple[int, Any, Any]], insert: Any
+        self, conn: Connection, writes: Sequence[Write], insert: Statement
     ) -> tuple[set[int], set[tuple[str | None, ...]]]:
         """Run a batch's archive/update/insert statements (pipelined). Returns the positions
         of the changed rows an UPDATE really changed, and the keys really inserted."""
@@ -345,44 +226,26 @@ class PostgresEngine:
         inserted = {tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()}
         return updated, inserted
 
-    def staging(self, conn: pg.Connection) -> stage.PostgresStager | None:
+    def staging(self, conn: Connection) -> stage.PostgresStager | None:
         """Set-based batches need a temporary table: a role without TEMP on the database
         writes row by row, as before."""
         return stage.PostgresStager() if stage.may_stage(conn) else None
 
     # --- reapply: triggers and foreign keys ---
 
-    def row_triggers(self, conn: pg.Connection, table: TableName) -> list[Trigger]:
-        return triggers.row_triggers(conn, table)
+    referenced_tables = staticmethod(constraints.referenced_tables)
+    row_triggers = staticmethod(triggers.row_triggers)
+    may_skip_triggers = staticmethod(triggers.may_skip_triggers)
+    skip_triggers = staticmethod(triggers.skip_triggers)
+    missing_parents = staticmethod(constraints.missing_parents)
+    parent_checks = staticmethod(constraints.parent_checks)
+    foreign_key_violation = staticmethod(constraints.violation)
 
-    def may_skip_triggers(self, conn: pg.Connection) -> bool:
-        return triggers.may_skip_triggers(conn)
-
-    def skip_triggers(self) -> list[Any]:
-        return list(triggers.skip_triggers())
-
-    def stamp_columns(self, conn: pg.Connection, table: TableName) -> list[str]:
+    def stamp_columns(self, conn: Connection, table: TableName) -> list[str]:
         return []  # PostgreSQL stamps only through triggers
 
-    def rewrite_row(
-        self,
-        table: TableName,
-        key: Sequence[str],
-        set_columns: Sequence[str],
-        restored: RowValues,
-        columns: Sequence[Any],
-    ) -> sql.Composed:
-        return dialect.revert_row(table, key, [], set_columns, restored, restored)
 
-    def missing_parents(
-        self, conn: pg.Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
-    ) -> list[str]:
-        return constraints.missing_parents(conn, table, key, keys)
-
-    def parent_checks(
-        self, conn: pg.Connection, table: TableName, key: Sequence[str], keys: Sequence[RowValues]
-    ) -> list[Any]:
-        return list(constraints.parent_checks(conn, table, key, keys))
-
-    def foreign_key_violation(self, conn: pg.Connection, exc: BaseException) -> str | None:
-        return constraints.violation(conn, exc)
+if TYPE_CHECKING:  # the class implements every role, with its own column type
+    _engine: Engine = PostgresEngine()
+    _diffing: Diffing[ColumnInfo] = PostgresEngine()
+    _reapplying: Reapplying[ColumnInfo] = PostgresEngine()
