@@ -24,7 +24,13 @@ if TYPE_CHECKING:
     from restoredrill.drill.result import DrillResult
     from restoredrill.drill.run import DrillOptions
     from restoredrill.drill.verify import verify
-    from restoredrill.errors import ConfigError, RestoreDrillError
+    from restoredrill.errors import (
+        ConfigError,
+        DrillFailed,
+        InfrastructureError,
+        RestoreDrillError,
+        UsageError,
+    )
     from restoredrill.models import (
         DiffDocument,
         ReapplyReport,
@@ -63,13 +69,18 @@ _EXPORTS = {
     "load_playbook": "restoredrill.playbook",
     "RestoreDrillError": "restoredrill.errors",
     "ConfigError": "restoredrill.errors",
+    "UsageError": "restoredrill.errors",
+    "InfrastructureError": "restoredrill.errors",
+    "DrillFailed": "restoredrill.errors",
 }
 
 __all__ = [
     "ConfigError",
     "DiffDocument",
+    "DrillFailed",
     "DrillOptions",
     "DrillResult",
+    "InfrastructureError",
     "Playbook",
     "ReapplyOptions",
     "ReapplyReport",
@@ -80,6 +91,7 @@ __all__ = [
     "RestorePlan",
     "RestoreRequest",
     "RestoreResult",
+    "UsageError",
     "VerifyReport",
     "__version__",
     "diff",
