@@ -2,9 +2,9 @@
 "Exit codes") runs, in order, against the demo productions (PostgreSQL and MariaDB, set up by
 ``restoredrill demo --setup-only``). The README speaks of /backups/base, ``host=db1
 dbname=shop``, xid 48213 ...: each placeholder is replaced by its demo counterpart (PLACEHOLDERS
-below), and every command runs through bash from a scratch directory. A command that needs AWS
-(S3, RDS) or a pgBackRest repository is skipped with its reason; docker commands run when the
-test images are there."""
+below), and every command runs through bash from a scratch directory. s3:// commands read the
+demo's backups uploaded to a moto S3 server; RDS and a pgBackRest repository are skipped with
+their reason; docker commands run when the test images are there."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from restoredrill.engines.postgres.tools import find_pg_tools
+from tests.awshelp import DUMMY, REGION, new_bucket, upload_tree
 from tests.dockerhelp import PG_IMAGE, require_docker
 from tests.pgsetup import CLI
 
@@ -42,7 +43,6 @@ _TIME = re.compile(r"'(2026-11-21T[0-9:]+(?:\+00:00|Z))'")
 
 # Commands that cannot run here, by a substring of the command, with the reason.
 NEEDS = {
-    "s3://": "needs AWS S3 (tests/integration/test_s3.py runs these against a moto server)",
     "--sandbox rds": "needs AWS RDS (tests/integration/test_rds.py runs it against moto)",
     "--pgbackrest-stanza": "needs a pgBackRest repository (tests/integration/test_pgbackrest.py)",
 }
@@ -232,6 +232,25 @@ def _sandbox_id(tour: Tour) -> str:
     return kept[-1]
 
 
+def _s3_archive(tour: Tour, endpoint: str) -> tuple[str, dict[str, str]]:
+    """The demo's base backups and WAL as ``aws s3 cp`` leaves them (base/, wal/) in a bucket
+    of the moto server, and the environment that points boto3 there (dummy credentials)."""
+    bucket = new_bucket(endpoint)
+    upload_tree(endpoint, Path(tour.env["DEMO_BASE_BACKUPS"]), bucket, "base")
+    upload_tree(endpoint, Path(tour.env["DEMO_WAL_ARCHIVE"]), bucket, "wal")
+    aws = {
+        "AWS_ACCESS_KEY_ID": DUMMY["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY["aws_secret_access_key"],
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    return bucket, aws
+
+
 def _moment(tour: Tour, command: Command, readme_time: str) -> str:
     before, after = tour.incidents[command.block]
     moment = datetime.fromisoformat(readme_time)
@@ -254,7 +273,7 @@ def test_readme_tour_is_found() -> None:
 
 
 @pytest.mark.parametrize("command", [_param(c) for c in COMMANDS])
-def test_readme_command(tour: Tour, command: Command) -> None:
+def test_readme_command(tour: Tour, command: Command, request: pytest.FixtureRequest) -> None:
     for needle, reason in NEEDS.items():
         if needle in command.text:
             pytest.skip(f"{reason}: {command.text}")
@@ -267,6 +286,10 @@ def test_readme_command(tour: Tour, command: Command) -> None:
     if text.startswith("restoredrill sandbox rm ID"):
         text = text.replace(" ID", f" {_sandbox_id(tour)}", 1)
     env = {**tour.env, "RESTORED_DSN": tour.restored[command.block]}
+    if "s3://archive/" in text:
+        bucket, aws = _s3_archive(tour, request.getfixturevalue("moto_endpoint"))
+        text = text.replace("s3://archive/", f"s3://{bucket}/")
+        env.update(aws)
     code, output = _run(text, env, tour.work)
     expected = next((c for needle, c in EXPECTED.items() if needle in command.text), 0)
     assert code == expected, f"README.md:{command.line}: {text}\nexit {code}\n{output[-3000:]}"
