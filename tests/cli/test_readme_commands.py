@@ -43,7 +43,8 @@ _TIME = re.compile(r"'(2026-11-21T[0-9:]+(?:\+00:00|Z))'")
 
 # Commands that cannot run here, by a substring of the command, with the reason.
 NEEDS = {
-    "--sandbox rds": "needs AWS RDS (tests/integration/test_rds.py runs it against moto)",
+    # moto's RDS has no PostgreSQL behind its instances: the restore cannot connect to one
+    "--sandbox rds": "needs AWS RDS (tests/integration/test_rds.py covers it against moto)",
     "--pgbackrest-stanza": "needs a pgBackRest repository (tests/integration/test_pgbackrest.py)",
 }
 # Exit codes other than 0 the README's commands give against the demo, and why.
