@@ -149,3 +149,19 @@ def test_engine_and_source_mismatch_exits_2(
     assert code == 2
     assert f"{third}:4: gameday: only with engine postgres" in err
     assert f"{third}:5: target: lsn is not a target for engine mariadb" in err
+
+
+def test_python_api_plans_the_mariadb_demo(maria_demo: MariaDemo) -> None:
+    import restoredrill
+
+    env = maria_demo.env
+    request = restoredrill.RestoreRequest(
+        base_backups=env["DEMO_MARIADB_SNAPSHOT"],
+        wal_archive=env["DEMO_MARIADB_BINLOG_ARCHIVE"],
+        target=restoredrill.parse_target(target="latest", engine="mariadb"),
+        engine="mariadb",
+    )
+    plan = restoredrill.plan(request)
+    assert plan.ok, plan.checks
+    assert plan.engine == "mariadb" and plan.snapshot is not None
+    assert plan.binlog_range is not None
