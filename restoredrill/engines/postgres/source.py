@@ -98,7 +98,7 @@ class BasebackupSource:
             self._cache = None
         if cache is not None:
             entries = [
-                (Path(s.path), Path(s.path).name)  # the key of a flat archive is the name
+                (Path(s.path), archive.keys[s.path])
                 for s in all_segments(archive)
                 if Path(s.path).parent == cache
             ]

@@ -47,6 +47,7 @@ class WalArchive:
     duplicates: dict[tuple[int, int], list[WalSegment]] = field(default_factory=dict)
     # name -> contents of the timeline .history files, which replay is given as they are
     history_files: dict[str, bytes] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # segment path -> its storage key
 
     # --- timelines -----------------------------------------------------------------
 
@@ -142,27 +143,29 @@ def scan_archive(root: Path) -> WalArchive:
     return scan_wal(LocalStorage(root))
 
 
-def scan_wal(storage: Storage, cache: Path | None = None) -> WalArchive:
-    """The WAL archive on ``storage`` (the flat layout an archive_command writes). A segment
-    is read in place when the storage has it on this machine; otherwise its path is
-    ``cache/<name>``, where a :class:`PrefetchCache` puts it when it is first read."""
+def scan_wal(storage: Storage, cache: Path | None = None, flat: bool = True) -> WalArchive:
+    """The WAL archive on ``storage``: the flat layout an archive_command writes, or with
+    ``flat=False`` files in any subdirectory (Barman's wals/<timeline+log>/). A segment is
+    read in place when the storage has it on this machine; otherwise its path is
+    ``cache/<name>``, where a :class:`PrefetchCache` puts it when it is first read
+    (``WalArchive.keys`` maps that path to the object's key)."""
     root = storage.local_path("")
     if root is not None and not root.is_dir():
         raise ConfigError(f"--wal-archive {root}: no such directory")
     archive = WalArchive(root if root is not None else cache or Path("."))
     for obj in storage.list():
-        name = obj.key
-        if "/" in name:
+        name = obj.name
+        if flat and name != obj.key:
             continue  # not the flat layout an archive_command writes
         plain = strip_suffix(name)
         if match := _HISTORY_RE.match(plain):
             if name == plain:
-                data = storage.read(name)
+                data = storage.read(obj.key)
                 archive.histories[int(match.group(1), 16)] = parse_history(data.decode(), name)
                 archive.history_files[name] = data
             continue
         if _BACKUP_RE.match(plain) and name == plain:
-            history = BackupHistory(storage.read(name).decode(errors="replace"))
+            history = BackupHistory(storage.read(obj.key).decode(errors="replace"))
             try:  # read both now, so a damaged file is reported here, by name
                 start_lsn, _stop_lsn = history.start_lsn, history.stop_lsn
             except (KeyError, IndexError, ValueError, InvalidTarget) as exc:
@@ -173,7 +176,7 @@ def scan_wal(storage: Storage, cache: Path | None = None) -> WalArchive:
             timeline, segno = parse_segment_name(plain)
         except ValueError:
             continue  # .partial files, notes, anything else: not part of the chain
-        path = storage.local_path(name)
+        path = storage.local_path(obj.key)
         if path is None:
             assert cache is not None, "a remote WAL archive needs a cache directory"
             path = cache / name
@@ -185,6 +188,7 @@ def scan_wal(storage: Storage, cache: Path | None = None) -> WalArchive:
             compression=compression_of(Path(name)),
             size_bytes=obj.size,
         )
+        archive.keys[segment.path] = obj.key
         per_timeline = archive.segments.setdefault(timeline, {})
         if segno in per_timeline:  # the same segment twice: prefer the uncompressed copy
             kept, other = per_timeline[segno], segment
