@@ -118,7 +118,10 @@ def _runnable(run_as: RunAs, path: Path) -> bool:
 
 
 def _import_paths() -> list[Path]:
-    package = Path(__file__).resolve().parent.parent.parent
+    import restoredrill
+
+    # the directory holding the restoredrill package, wherever this module sits inside it
+    package = Path(restoredrill.__file__).resolve().parent.parent
     found = [package]
     spec = find_spec("boto3")
     if spec is not None and spec.origin:
