@@ -14,7 +14,7 @@ from restoredrill.engines.postgres import checks_archive as archive_rules
 from restoredrill.engines.postgres import checks_pgbackrest as pgbackrest_rules
 from restoredrill.engines.postgres.basebackups import list_base_backups
 from restoredrill.engines.postgres.conf import parse_pgbackrest_conf, parse_postgresql_conf
-from restoredrill.engines.postgres.source_local import Catalogue
+from restoredrill.engines.postgres.source import Catalogue
 from restoredrill.engines.postgres.wal_archive import scan_archive
 from restoredrill.errors import ConfigError
 

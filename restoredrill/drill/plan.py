@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from restoredrill.engines.postgres.source_local import Catalogue
+from restoredrill.engines.postgres.source import Catalogue
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.engines.postgres.wal_archive import TimelineStep, WalArchive, validate_segment
 from restoredrill.engines.postgres.wal_conflicts import conflicting_copies, orphan_complaint

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from restoredrill.engines.postgres.source_local import Catalogue, FileSource
+from restoredrill.engines.postgres.source import Catalogue
+from restoredrill.engines.postgres.source_local import FileSource
 from restoredrill.errors import ConfigError
 from restoredrill.models import BaseBackup, RecoveryTarget, RestorePlan, WalSegment
 from restoredrill.osuser import RunAs
@@ -105,7 +106,8 @@ def open_source(
                 "--base-backups and --wal-archive must both be s3:// URLs or both directories"
             )
         from restoredrill.aws import AwsConfig
-        from restoredrill.engines.postgres.source_s3 import S3Source, S3Url
+        from restoredrill.engines.postgres.source_s3 import S3Source
+        from restoredrill.storage.s3 import S3Url
 
         return S3Source(S3Url.parse(base), S3Url.parse(wal), aws or AwsConfig.from_env())
     return FileSource(Path(base), Path(wal))

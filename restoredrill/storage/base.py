@@ -7,7 +7,7 @@ Keys are relative to the storage's root and always use ``/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +16,9 @@ from typing import Protocol
 class StoredObject:
     key: str  # relative to the storage root, "/"-separated
     size: int
+    # seconds since the epoch, when the storage knows it (a label's mtime settles an
+    # ambiguous time zone); not part of an object's identity
+    mtime: float | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:

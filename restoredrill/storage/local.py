@@ -26,13 +26,15 @@ class LocalStorage:
         return path
 
     def list(self, prefix: str = "") -> list[StoredObject]:
-        base = self._path(prefix) if prefix else self.root
+        if prefix:
+            self._path(prefix)  # refuses a prefix outside the root
+        base = self.root / prefix if prefix else self.root
         if not base.is_dir():
             return []
         found = [
-            StoredObject(path.relative_to(self.root).as_posix(), path.stat().st_size)
+            StoredObject(path.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime)
             for path in base.rglob("*")
-            if path.is_file()
+            if path.is_file() and (stat := path.stat())
         ]
         return sorted(found, key=lambda obj: obj.key)
 
@@ -46,7 +48,9 @@ class LocalStorage:
         return dest.stat().st_size
 
     def local_path(self, key: str) -> Path | None:
-        return self._path(key)
+        self._path(key)  # refuses a key outside the root
+        # the path as the user spelled it (messages name it so), not the resolved one
+        return self.root / key if key else self.root
 
     def close(self) -> None:
         return None

@@ -1,15 +1,13 @@
-"""Reading the head of an object in an S3 archive: the uncompressed start of a compressed
+"""Reading the head of a stored object (a ranged read): the uncompressed start of a compressed
 file, and the few tar members (backup_label, PG_VERSION) a base backup's first MiB holds."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import shutil
 import subprocess
 import tarfile
 import zlib
-from collections.abc import Iterator
 
 from restoredrill.storage.compression import Compression
 
@@ -30,25 +28,23 @@ def decompress_prefix(data: bytes, compression: Compression) -> bytes:
     return done.stdout
 
 
-def tar_members(data: bytes) -> tuple[dict[str, bytes], float | None]:
+def tar_members(data: bytes) -> tuple[dict[str, bytes], float | None, str | None]:
+    """backup_label and PG_VERSION from the start of a tar, backup_label's mtime, and why
+    reading stopped early (expected when ``data`` is only the head of the archive)."""
     wanted = {"backup_label", "PG_VERSION"}
     found: dict[str, bytes] = {}
     mtime: float | None = None
-    with (
-        contextlib.suppress(tarfile.TarError, EOFError, OSError),
-        tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar,
-    ):
-        for index, member in enumerate(_members(tar)):
-            if member.name in wanted and member.isfile():
-                handle = tar.extractfile(member)
-                if handle is not None:
-                    found[member.name] = handle.read()
-                    if member.name == "backup_label":
-                        mtime = float(member.mtime)
-            if len(found) == len(wanted) or index >= 200:
-                break
-    return found, mtime
-
-
-def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    yield from tar
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar:
+            for index, member in enumerate(tar):
+                if member.name in wanted and member.isfile():
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        found[member.name] = handle.read()
+                        if member.name == "backup_label":
+                            mtime = float(member.mtime)
+                if len(found) == len(wanted) or index >= 200:
+                    break
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        return found, mtime, str(exc)
+    return found, mtime, None

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from restoredrill.drill.run import DrillOptions, run_drills
-from restoredrill.engines.mysql import source_s3 as mysql_s3
+from restoredrill.engines.mysql import source_storage as mysql_s3
 from restoredrill.engines.mysql.binlog_crc import event_name
 from tests.awshelp import new_bucket, s3_client
 from tests.mysqlsetup import DB, Commit, MysqlProduction, counter_rows, production

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from restoredrill.drill.restore import RestoreRequest, restored
-from restoredrill.engines.mysql import source_s3 as mysql_s3
+from restoredrill.engines.mysql import source_storage as mysql_s3
 from restoredrill.engines.mysql.plan import plan_mysql
 from restoredrill.engines.mysql.snapshots import read_dump
 from restoredrill.engines.mysql.source_s3 import MysqlS3Source
-from restoredrill.engines.postgres.source_s3 import S3Url
 from restoredrill.errors import CloudAccessDenied, ConfigError, PreflightFailed
 from restoredrill.models import RecoveryTarget
 from restoredrill.sandboxes.labels import sandbox_root
+from restoredrill.storage.s3 import S3Url
 from tests.awshelp import new_bucket, s3_client
 from tests.integration.test_s3 import _fake_response
 from tests.mysqlsetup import DB, Commit, counter_rows, next_second, production

@@ -17,10 +17,11 @@ from restoredrill.aws import AwsConfig, RetryLog, retrying
 from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.postgres import wal_fetch
-from restoredrill.engines.postgres.source_s3 import S3Source, S3Url
+from restoredrill.engines.postgres.source_s3 import S3Source
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import CloudAccessDenied, CloudError, CloudNotFound, CloudWrongRegion
 from restoredrill.models import RecoveryTarget
+from restoredrill.storage.s3 import S3Url
 from tests.awshelp import (
     iam_enforced,
     iam_user,

@@ -18,6 +18,7 @@ from restoredrill.engines.postgres.wal_archive import (
     TimelineStep,
     read_history_file,
     scan_archive,
+    scan_wal,
     validate_segment,
 )
 from restoredrill.engines.postgres.wal_scan import WalEvent, parse_line
@@ -25,6 +26,7 @@ from restoredrill.errors import BackupCorrupt, ConfigError
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEG
 from restoredrill.lsn import parse_lsn, segment_name
 from restoredrill.models import WalSegment
+from restoredrill.storage.local import LocalStorage
 
 SYSID = 7_312_345_678_901_234_567
 
@@ -94,6 +96,26 @@ def test_scan_finds_segments_per_timeline(archive: Path) -> None:
     assert scanned.segments[1][6].compression == "none"  # the uncompressed duplicate wins
     assert scanned.histories == {2: [(1, 0x5000000)]}
     assert scanned.timelines() == [1, 2]
+
+
+def test_a_nested_layout_is_read_when_asked(archive: Path, tmp_path: Path) -> None:
+    """Barman-style wals/<timeline+log>/ subdirectories: skipped by the flat scan, read with
+    flat=False; each segment keeps its storage key for a remote cache."""
+    nested = tmp_path / "nested"
+    (nested / "0000000100000000").mkdir(parents=True)
+    for entry in archive.iterdir():
+        if entry.is_file():
+            shutil.copy(entry, nested / "0000000100000000" / entry.name)
+    storage = LocalStorage(nested)
+    assert scan_wal(storage).segments == {}
+    scanned = scan_wal(storage, flat=False)
+    assert {tli: sorted(per) for tli, per in scanned.segments.items()} == {
+        1: [2, 3, 4, 6],
+        2: [5, 7],
+    }
+    assert scanned.histories == {2: [(1, 0x5000000)]}
+    two = scanned.segments[1][2]
+    assert scanned.keys[two.path] == f"0000000100000000/{segment_name(1, 2)}"
 
 
 def test_scan_reads_backup_history_files(archive: Path) -> None:

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from restoredrill.errors import ConfigError
+from restoredrill.storage.base import Storage
+from restoredrill.storage.local import LocalStorage
 
 MAGIC = b"\xfebin"
 _HEADER = struct.Struct("<IBIIIH")
@@ -183,31 +185,50 @@ class BinlogArchive:
 
 
 def scan_binlog_archive(root: Path, base: str | None = None) -> BinlogArchive:
-    """Binlog files under ``root`` (one base name; ``base`` chooses when there are several)."""
-    if not root.is_dir():
+    """Binlog files in the directory ``root`` (one base name; ``base`` chooses when there are
+    several)."""
+    return scan_binlogs(LocalStorage(root), base=base)[0]
+
+
+def scan_binlogs(
+    storage: Storage, cache: Path | None = None, base: str | None = None
+) -> tuple[BinlogArchive, list[tuple[Path, str]]]:
+    """Binlog files on ``storage`` (the flat layout of a copied binlog directory), and the
+    (local path, key) of those to fetch into ``cache`` when they are read: a file the storage
+    has on this machine is read in place."""
+    root = storage.local_path("")
+    if root is not None and not root.is_dir():
         raise ConfigError(f"--binlog-archive {root}: no such directory")
-    by_base: dict[str, dict[int, Path]] = {}
-    for entry in root.iterdir():
-        match = _NAME.match(entry.name)
-        if match and entry.is_file():
-            by_base.setdefault(match.group("base"), {})[int(match.group("seq"))] = entry
+    by_base: dict[str, dict[int, str]] = {}
+    keys = {obj.key for obj in storage.list()}
+    for key in keys:
+        match = _NAME.match(key)  # no "/": only the archive's top level
+        if match:
+            by_base.setdefault(match.group("base"), {})[int(match.group("seq"))] = key
     if base is None:
         if len(by_base) > 1:
+            per = "directory" if root is not None else "prefix"
             raise ConfigError(
-                f"--binlog-archive {root} holds binlogs of several servers "
-                f"({', '.join(sorted(by_base))}); keep one per directory"
+                f"--binlog-archive {storage.describe()} holds binlogs of several servers "
+                f"({', '.join(sorted(by_base))}); keep one per {per}"
             )
         base = next(iter(by_base), "")
-    files = by_base.get(base, {})
-    index_path = root / f"{base}.index"
     index = None
-    if base and index_path.is_file():
-        index = [
-            Path(line.strip()).name
-            for line in index_path.read_text(errors="replace").splitlines()
-            if line.strip()
-        ]
-    return BinlogArchive(root, base, files, index)
+    if base and f"{base}.index" in keys:
+        text = storage.read(f"{base}.index").decode(errors="replace")
+        index = [Path(line.strip()).name for line in text.splitlines() if line.strip()]
+    files: dict[int, Path] = {}
+    remote: list[tuple[Path, str]] = []
+    for seq, key in sorted(by_base.get(base, {}).items()):
+        path = storage.local_path(key)
+        if path is None:
+            assert cache is not None, "a remote binlog archive needs a cache directory"
+            path = cache / key
+            remote.append((path, key))
+        files[seq] = path
+    return BinlogArchive(
+        root if root is not None else cache or Path("."), base, files, index
+    ), remote
 
 
 def split_position(text: str) -> tuple[str, int]:

@@ -1,5 +1,6 @@
 """Where MariaDB / MySQL backups live: a snapshot (dump or mariabackup, or a directory of
-them) and a binlog archive, in local paths or under s3:// URLs (``engines/mysql/source_s3.py``).
+them) and a binlog archive, in local paths or under s3:// URLs, read by one code path over
+the storage (``engines/mysql/source_storage.py``).
 The plan and the restore only talk to :class:`MysqlSource`, so both go through the same
 preflight checks and the same timed phases."""
 
@@ -8,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from restoredrill.engines.mysql.binlog import BinlogArchive, scan_binlog_archive
-from restoredrill.engines.mysql.dump_check import check_dump_complete
-from restoredrill.engines.mysql.snapshots import list_snapshots
+from restoredrill.engines.mysql.binlog import BinlogArchive
+from restoredrill.engines.mysql.source_storage import StorageMysqlSource
 from restoredrill.errors import ConfigError
 from restoredrill.models import MysqlSnapshot
 from restoredrill.sources.base import is_url
+from restoredrill.storage.local import LocalStorage
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
@@ -42,33 +43,17 @@ class MysqlSource(Protocol):
     def close(self) -> None: ...
 
 
-class FileMysqlSource:
-    kind = "file"
+class FileMysqlSource(StorageMysqlSource):
+    """Local paths: the format's one code path on local storage."""
 
     def __init__(self, snapshot: Path, binlog_archive: Path) -> None:
-        self.snapshot = snapshot
-        self.binlog_archive = binlog_archive
-
-    def describe(self) -> str:
-        return f"file:{self.snapshot} (binlogs {self.binlog_archive})"
-
-    def binlog_label(self) -> str:
-        return str(self.binlog_archive)
-
-    def snapshots(self) -> list[MysqlSnapshot]:
-        return list_snapshots(self.snapshot)
-
-    def binlogs(self) -> BinlogArchive:
-        return scan_binlog_archive(self.binlog_archive)
-
-    def local_snapshot(self, snapshot: MysqlSnapshot, work: Path) -> Path:
-        return Path(snapshot.path)
-
-    def check_dump(self, snapshot: MysqlSnapshot) -> None:
-        check_dump_complete(Path(snapshot.path))
-
-    def close(self) -> None:
-        pass
+        self.snapshot = Path(snapshot)
+        self.binlog_archive = Path(binlog_archive)
+        single = self.snapshot.is_file()  # a dump named by its path (any name)
+        snapshots = LocalStorage(self.snapshot.parent if single else self.snapshot)
+        super().__init__(
+            snapshots, self.snapshot.name if single else None, LocalStorage(self.binlog_archive)
+        )
 
 
 def open_mysql_source(
@@ -83,7 +68,7 @@ def open_mysql_source(
             )
         from restoredrill.aws import AwsConfig
         from restoredrill.engines.mysql.source_s3 import MysqlS3Source
-        from restoredrill.engines.postgres.source_s3 import S3Url
+        from restoredrill.storage.s3 import S3Url
 
         return MysqlS3Source(S3Url.parse(snap), S3Url.parse(binlogs), aws or AwsConfig.from_env())
     return FileMysqlSource(Path(snap), Path(binlogs))

@@ -1,13 +1,14 @@
-"""Catalogue of pg_basebackup output (tar — plain, .gz, .lz4, .zst — or plain format) in a
-directory that may hold several backups, one per subdirectory."""
+"""Catalogue of pg_basebackup output (tar — plain, .gz, .lz4, .zst — or plain format) on any
+storage (a directory, an S3 prefix) that may hold several backups, one per subdirectory;
+labels are read from a tar's head (a ranged read), never by unpacking it."""
 
 from __future__ import annotations
 
 import functools
 import json
 import re
-import tarfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Literal
@@ -15,9 +16,14 @@ from typing import Literal
 from restoredrill.errors import BackupCorrupt, ConfigError, InvalidTarget
 from restoredrill.lsn import parse_lsn
 from restoredrill.models import BaseBackup
-from restoredrill.storage.compression import compression_of, open_decompressed
+from restoredrill.storage.base import Storage, StoredObject
+from restoredrill.storage.compression import compression_of
+from restoredrill.storage.local import LocalStorage
+from restoredrill.storage.s3_head import decompress_prefix, tar_members
+from restoredrill.storage.tree import relative_key
 
 BASE_TAR_NAMES = ("base.tar", "base.tar.gz", "base.tar.lz4", "base.tar.zst")
+HEAD_BYTES = 1 << 20
 _LABEL_LINE = re.compile(r"^([A-Z ]+): (.*)$")
 
 
@@ -123,79 +129,85 @@ def _fmt_offset(offset: timedelta) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def _read_tar_members(
-    path: Path, wanted: set[str], scan_limit: int = 200
-) -> tuple[dict[str, bytes], dict[str, datetime]]:
-    """Read a few small members from the start of a (compressed) tar without unpacking it,
-    and their mtimes. pg_basebackup writes backup_label first, so this touches only the
-    head of the file."""
-    found: dict[str, bytes] = {}
-    mtimes: dict[str, datetime] = {}
-    try:
-        with open_decompressed(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-            for index, member in enumerate(tar):
-                if member.name in wanted and member.isfile():
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        found[member.name] = handle.read()
-                        mtimes[member.name] = datetime.fromtimestamp(member.mtime, UTC)
-                if len(found) == len(wanted) or index >= scan_limit:
-                    break
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise BackupCorrupt(f"{path}: not a readable tar archive ({exc})") from exc
-    return found, mtimes
+def _tar_head(storage: Storage, obj: StoredObject) -> tuple[dict[str, bytes], float | None]:
+    """backup_label (and PG_VERSION, if near) from the first bytes of a base tar, read
+    without unpacking it: pg_basebackup writes backup_label first, so a ranged read of a
+    MiB is enough (more, eight times as much each round, if not)."""
+    compression = compression_of(Path(obj.name))
+    where = storage.describe(obj.key)
+    length = HEAD_BYTES
+    while True:
+        whole = length >= obj.size
+        data = storage.read(obj.key, 0, None if whole else length)
+        try:
+            members, mtime, problem = tar_members(decompress_prefix(data, compression))
+        except zlib.error as exc:
+            raise BackupCorrupt(f"{where}: not a readable tar archive ({exc})") from exc
+        if "backup_label" in members:
+            return members, mtime
+        if whole:
+            if problem is not None:
+                raise BackupCorrupt(f"{where}: not a readable tar archive ({problem})")
+            return members, mtime
+        length *= 8
 
 
-def _manifest_facts(manifest: Path) -> tuple[int | None, datetime | None]:
+def _manifest_facts(data: bytes, where: str) -> tuple[int | None, datetime | None]:
     """End LSN from WAL-Ranges and the newest file time (≈ when the backup finished)."""
     try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError) as exc:
-        raise BackupCorrupt(f"{manifest}: unreadable backup_manifest ({exc})") from exc
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise BackupCorrupt(f"{where}: unreadable backup_manifest ({exc})") from exc
     end_lsn = None
     newest = None
     try:
-        ranges = data.get("WAL-Ranges") or []
+        ranges = manifest.get("WAL-Ranges") or []
         if ranges:
             end_lsn = max(parse_lsn(r["End-LSN"]) for r in ranges)
-        for entry in data.get("Files", []):
+        for entry in manifest.get("Files", []):
             stamp = entry.get("Last-Modified")
             if stamp:
                 when = parse_label_time(stamp)
                 newest = when if newest is None or when > newest else newest
     except (AttributeError, KeyError, TypeError, ValueError, InvalidTarget) as exc:
-        raise BackupCorrupt(f"{manifest}: unreadable backup_manifest ({exc!r})") from exc
+        raise BackupCorrupt(f"{where}: unreadable backup_manifest ({exc!r})") from exc
     return end_lsn, newest
 
 
-def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> BaseBackup | None:
-    """Catalogue one backup directory; None when the directory is not a base backup."""
-    base_tar = next((directory / n for n in BASE_TAR_NAMES if (directory / n).is_file()), None)
+def read_backup(
+    storage: Storage,
+    prefix: str,
+    objects: Sequence[StoredObject],
+    histories: Mapping[int, BackupHistory],
+) -> BaseBackup | None:
+    """Catalogue the backup whose ``objects`` are under ``prefix``; None when they are not
+    a base backup."""
+    rel = {relative_key(prefix, o.key): o for o in objects}
+    where = storage.describe(prefix)
+    base_tar = next((n for n in BASE_TAR_NAMES if n in rel), None)
     pg_version: str | None = None
     fmt: Literal["tar", "plain"]
     if base_tar is not None:
-        members, mtimes = _read_tar_members(base_tar, {"backup_label", "PG_VERSION"})
+        members, mtime = _tar_head(storage, rel[base_tar])
         if "backup_label" not in members:
-            raise BackupCorrupt(f"{base_tar}: no backup_label inside (not a pg_basebackup tar?)")
+            raise BackupCorrupt(
+                f"{storage.describe(rel[base_tar].key)}: no backup_label inside "
+                "(not a pg_basebackup tar?)"
+            )
         label_text = members["backup_label"].decode()
-        label_written = mtimes.get("backup_label")
+        label_mtime = mtime
         if "PG_VERSION" in members:
             pg_version = members["PG_VERSION"].decode().strip()
-        fmt, compression = "tar", compression_of(base_tar)
-    elif (directory / "backup_label").is_file():
-        label_text = (directory / "backup_label").read_text()
-        label_written = datetime.fromtimestamp((directory / "backup_label").stat().st_mtime, UTC)
-        version_file = directory / "PG_VERSION"
-        pg_version = version_file.read_text().strip() if version_file.is_file() else None
+        fmt, compression = "tar", compression_of(Path(base_tar))
+    elif "backup_label" in rel:
+        label_text = storage.read(rel["backup_label"].key).decode()
+        label_mtime = rel["backup_label"].mtime
+        if "PG_VERSION" in rel:
+            pg_version = storage.read(rel["PG_VERSION"].key).decode().strip()
         fmt, compression = "plain", "none"
     else:
         return None
+    label_written = datetime.fromtimestamp(label_mtime, UTC) if label_mtime is not None else None
 
     fields = parse_label(label_text)
     try:
@@ -204,7 +216,7 @@ def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> Base
         start_time = parse_label_time(fields["START TIME"], hint=label_written)
         timeline = int(fields.get("START TIMELINE", "1"))
     except (KeyError, ValueError, IndexError, InvalidTarget) as exc:
-        raise BackupCorrupt(f"{directory}: backup_label is incomplete ({exc})") from exc
+        raise BackupCorrupt(f"{where}: backup_label is incomplete ({exc})") from exc
 
     end_lsn: int | None = None
     stop_time: datetime | None = None
@@ -215,17 +227,19 @@ def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> Base
         end_lsn = history.stop_lsn
         stop_time = parse_label_time(stop_text, zone_of=start_time) if stop_text else None
         stop_source = "backup-history" if stop_time else "unknown"
-    manifest = directory / "backup_manifest"
-    if manifest.is_file():
-        manifest_end, newest_file = _manifest_facts(manifest)
+    if "backup_manifest" in rel:
+        manifest = rel["backup_manifest"].key
+        manifest_end, newest_file = _manifest_facts(
+            storage.read(manifest), storage.describe(manifest)
+        )
         end_lsn = end_lsn or manifest_end
         if stop_time is None and newest_file is not None:
             stop_time, stop_source = newest_file, "manifest-mtime"
     return BaseBackup(
-        path=str(directory),
+        path=where,
         format=fmt,
         compression=compression,
-        label=fields.get("LABEL", directory.name),
+        label=fields.get("LABEL", where.rstrip("/").rsplit("/", 1)[-1]),
         timeline=timeline,
         start_lsn=start_lsn,
         end_lsn=end_lsn if end_lsn is not None else start_lsn,
@@ -233,20 +247,41 @@ def read_backup(directory: Path, histories: Mapping[int, BackupHistory]) -> Base
         stop_time=stop_time,
         stop_time_source=stop_source,  # type: ignore[arg-type]
         pg_version=pg_version,
-        size_bytes=_size(directory),
+        size_bytes=sum(o.size for o in objects),
     )
 
 
-def list_base_backups(root: Path, histories: Mapping[int, BackupHistory]) -> list[BaseBackup]:
-    """Every base backup in ``root`` (itself a backup, or one per subdirectory), oldest first."""
-    if not root.is_dir():
+def backup_groups(storage: Storage) -> dict[str, list[StoredObject]]:
+    """The storage's objects by backup: the root itself is one, or each top-level "directory"
+    may be one."""
+    root = storage.local_path("")
+    if root is not None and not root.is_dir():
         raise ConfigError(f"--base-backups {root}: no such directory")
-    own = read_backup(root, histories)
-    if own is not None:
-        return [own]
-    backups = [
-        backup
-        for child in sorted(root.iterdir())
-        if child.is_dir() and (backup := read_backup(child, histories)) is not None
+    objects = storage.list()
+    if any(o.key in BASE_TAR_NAMES or o.key == "backup_label" for o in objects):
+        return {"": objects}
+    groups: dict[str, list[StoredObject]] = {}
+    for obj in objects:
+        head, sep, _rest = obj.key.partition("/")
+        if sep:
+            groups.setdefault(head, []).append(obj)
+    return dict(sorted(groups.items()))
+
+
+def catalogue_backups(
+    storage: Storage, histories: Mapping[int, BackupHistory]
+) -> dict[str, tuple[BaseBackup, str, list[StoredObject]]]:
+    """Every base backup in ``storage``, oldest first: its path -> (backup, prefix, objects)."""
+    found = [
+        (backup, prefix, objects)
+        for prefix, objects in backup_groups(storage).items()
+        if (backup := read_backup(storage, prefix, objects, histories)) is not None
     ]
-    return sorted(backups, key=lambda b: (b.end_lsn, b.start_time))
+    found.sort(key=lambda item: (item[0].end_lsn, item[0].start_time))
+    return {backup.path: (backup, prefix, objects) for backup, prefix, objects in found}
+
+
+def list_base_backups(root: Path, histories: Mapping[int, BackupHistory]) -> list[BaseBackup]:
+    """Every base backup in the directory ``root`` (itself a backup, or one per
+    subdirectory), oldest first."""
+    return [backup for backup, _p, _o in catalogue_backups(LocalStorage(root), histories).values()]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from restoredrill.checks.registry import REGISTRY, Facts, Finding, Policy, failed, ok, warning
 from restoredrill.durations import format_duration
-from restoredrill.engines.postgres.source_local import Catalogue
+from restoredrill.engines.postgres.source import Catalogue
 from restoredrill.lsn import segment_of
 from restoredrill.models import BaseBackup
 

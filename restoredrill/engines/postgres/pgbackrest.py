@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from restoredrill.engines.postgres.source_local import Catalogue
-from restoredrill.engines.postgres.wal_archive import WalArchive, read_history_file
-from restoredrill.engines.postgres.wal_remote import SegmentCache
+from restoredrill.engines.postgres.source import Catalogue
+from restoredrill.engines.postgres.wal_archive import WalArchive, all_segments, read_history_file
 from restoredrill.errors import ConfigError, SandboxError, ToolMissing
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, format_lsn, parse_lsn, parse_segment_name
 from restoredrill.models import BaseBackup, RecoveryTarget, WalSegment
 from restoredrill.osuser import RunAs, server_user
+from restoredrill.storage.cache import PrefetchCache
 
 _SEGMENT_FILE = re.compile(r"^(?:[0-9A-F]{16}/)?([0-9A-F]{24})-[0-9a-f]{40}(?:\.\w+)?$")
 _HISTORY_FILE = re.compile(r"^([0-9A-F]{8})\.history$")
@@ -56,7 +56,7 @@ class PgBackRestSource:
         self.prefetch = prefetch
         self._binary = shutil.which("pgbackrest")
         self._tmp: Path | None = None
-        self._cache: SegmentCache | None = None
+        self._cache: PrefetchCache | None = None
         self._info: dict[str, Any] | None = None
 
     # --- plumbing ---------------------------------------------------------------------
@@ -194,13 +194,12 @@ class PgBackRestSource:
                     compression="none",  # archive-get decompresses
                     size_bytes=DEFAULT_SEGMENT_SIZE,
                 )
-        segments = [s for per in archive.segments.values() for s in per.values()]
+        entries = [(Path(s.path), s.name) for s in all_segments(archive)]
         if self._cache is not None:
             self._cache.close()
-        self._cache = SegmentCache(
-            walcache, segments, lambda s, dest: self._archive_get(s.name, dest), self.workers
+        self._cache = PrefetchCache(
+            walcache, entries, self._archive_get, self.workers, self.prefetch
         )
-        self._cache.prefetch = self.prefetch
         self._cache.register()
         return archive
 

@@ -1,6 +1,7 @@
-"""Catalogue of a WAL archive directory as a cp-style archive_command writes it:
-segments per timeline (optionally .gz/.lz4/.zst), timeline .history files, backup history
-files; plus the arithmetic of which segments a recovery needs and where the chain breaks."""
+"""Catalogue of a WAL archive (a directory, an S3 prefix) as a cp-style archive_command
+writes it: segments per timeline (optionally .gz/.lz4/.zst), timeline .history files,
+backup history files; plus the arithmetic of which segments a recovery needs and where
+the chain breaks."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from restoredrill.engines.postgres.basebackups import BackupHistory
-from restoredrill.engines.postgres.wal_remote import ensure_local
 from restoredrill.errors import BackupCorrupt, ConfigError, InvalidTarget
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, parse_lsn, parse_segment_name, segment_of
 from restoredrill.models import WalSegment
+from restoredrill.storage.base import Storage
+from restoredrill.storage.cache import ensure_local
 from restoredrill.storage.compression import compression_of, open_decompressed, strip_suffix
+from restoredrill.storage.local import LocalStorage
 
 _HISTORY_RE = re.compile(r"^([0-9A-F]{8})\.history$")
 _BACKUP_RE = re.compile(r"^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$")
@@ -42,6 +45,9 @@ class WalArchive:
     # (timeline, segno) -> the other copies of a segment present more than once (plain and
     # compressed): the plan compares them (wal_conflicts) rather than silently taking one.
     duplicates: dict[tuple[int, int], list[WalSegment]] = field(default_factory=dict)
+    # name -> contents of the timeline .history files, which replay is given as they are
+    history_files: dict[str, bytes] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # segment path -> its storage key
 
     # --- timelines -----------------------------------------------------------------
 
@@ -115,8 +121,12 @@ class WalArchive:
 
 def read_history_file(path: Path) -> list[tuple[int, int]]:
     """Parse a timeline history file into (parent timeline, switch LSN) pairs."""
+    return parse_history(path.read_text(), path.name)
+
+
+def parse_history(text: str, name: str) -> list[tuple[int, int]]:
     entries = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -124,44 +134,61 @@ def read_history_file(path: Path) -> list[tuple[int, int]]:
         try:
             entries.append((int(parts[0]), parse_lsn(parts[1])))
         except (IndexError, ValueError, InvalidTarget) as exc:
-            raise BackupCorrupt(f"{path.name}: unreadable timeline history line {line!r}") from exc
+            raise BackupCorrupt(f"{name}: unreadable timeline history line {line!r}") from exc
     return entries
 
 
 def scan_archive(root: Path) -> WalArchive:
-    if not root.is_dir():
+    """The WAL archive in the directory ``root``."""
+    return scan_wal(LocalStorage(root))
+
+
+def scan_wal(storage: Storage, cache: Path | None = None, flat: bool = True) -> WalArchive:
+    """The WAL archive on ``storage``: the flat layout an archive_command writes, or with
+    ``flat=False`` files in any subdirectory (Barman's wals/<timeline+log>/). A segment is
+    read in place when the storage has it on this machine; otherwise its path is
+    ``cache/<name>``, where a :class:`PrefetchCache` puts it when it is first read
+    (``WalArchive.keys`` maps that path to the object's key)."""
+    root = storage.local_path("")
+    if root is not None and not root.is_dir():
         raise ConfigError(f"--wal-archive {root}: no such directory")
-    archive = WalArchive(root)
-    for entry in root.iterdir():
-        if not entry.is_file():
-            continue
-        plain = strip_suffix(entry.name)
+    archive = WalArchive(root if root is not None else cache or Path("."))
+    for obj in storage.list():
+        name = obj.name
+        if flat and name != obj.key:
+            continue  # not the flat layout an archive_command writes
+        plain = strip_suffix(name)
         if match := _HISTORY_RE.match(plain):
-            if entry.name == plain:
-                archive.histories[int(match.group(1), 16)] = read_history_file(entry)
+            if name == plain:
+                data = storage.read(obj.key)
+                archive.histories[int(match.group(1), 16)] = parse_history(data.decode(), name)
+                archive.history_files[name] = data
             continue
-        if _BACKUP_RE.match(plain) and entry.name == plain:
-            history = BackupHistory(entry.read_text(errors="replace"))
+        if _BACKUP_RE.match(plain) and name == plain:
+            history = BackupHistory(storage.read(obj.key).decode(errors="replace"))
             try:  # read both now, so a damaged file is reported here, by name
                 start_lsn, _stop_lsn = history.start_lsn, history.stop_lsn
             except (KeyError, IndexError, ValueError, InvalidTarget) as exc:
-                raise BackupCorrupt(
-                    f"{entry.name}: unreadable backup history file ({exc})"
-                ) from exc
+                raise BackupCorrupt(f"{name}: unreadable backup history file ({exc})") from exc
             archive.backup_histories[start_lsn] = history
             continue
         try:
             timeline, segno = parse_segment_name(plain)
         except ValueError:
             continue  # .partial files, notes, anything else: not part of the chain
+        path = storage.local_path(obj.key)
+        if path is None:
+            assert cache is not None, "a remote WAL archive needs a cache directory"
+            path = cache / name
         segment = WalSegment(
             name=plain,
             timeline=timeline,
             segno=segno,
-            path=str(entry),
-            compression=compression_of(entry),
-            size_bytes=entry.stat().st_size,
+            path=str(path),
+            compression=compression_of(Path(name)),
+            size_bytes=obj.size,
         )
+        archive.keys[segment.path] = obj.key
         per_timeline = archive.segments.setdefault(timeline, {})
         if segno in per_timeline:  # the same segment twice: prefer the uncompressed copy
             kept, other = per_timeline[segno], segment
@@ -174,12 +201,19 @@ def scan_archive(root: Path) -> WalArchive:
     return archive
 
 
+def all_segments(archive: WalArchive) -> list[WalSegment]:
+    """Every segment file, duplicates included, in the order replay reads them."""
+    found = [s for per in archive.segments.values() for s in per.values()]
+    found += [s for copies in archive.duplicates.values() for s in copies]
+    return sorted(found, key=lambda s: (s.segno, s.timeline))
+
+
 def validate_segment(segment: WalSegment, segment_size: int = DEFAULT_SEGMENT_SIZE) -> int | None:
     """Check a segment's long page header; returns its system identifier.
 
     Catches the usual archive damage before anything is provisioned: an empty file, a
     truncated copy, and a file that is not WAL or not the segment its name claims."""
-    ensure_local([segment])  # remote WAL: fetched now (with the next few, in parallel)
+    ensure_local([segment.path])  # remote WAL: fetched now (with the next few, in parallel)
     if segment.size_bytes == 0:
         raise BackupCorrupt(f"WAL segment {segment.name} is empty ({segment.path})")
     if segment.compression == "none" and segment.size_bytes != segment_size:

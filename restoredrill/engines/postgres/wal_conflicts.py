@@ -11,6 +11,7 @@ from restoredrill.engines.postgres.wal_archive import TimelineStep, WalArchive
 from restoredrill.errors import BackupCorrupt
 from restoredrill.lsn import segment_name
 from restoredrill.models import WalSegment
+from restoredrill.storage.cache import ensure_local
 from restoredrill.storage.compression import open_decompressed
 
 CHUNK = 1 << 20
@@ -18,6 +19,7 @@ CHUNK = 1 << 20
 
 def _digest(segment: WalSegment) -> str:
     digest = hashlib.sha256()
+    ensure_local([segment.path])  # a remote archive's copy: fetched into its cache
     try:
         with open_decompressed(Path(segment.path)) as stream:
             while chunk := stream.read(CHUNK):

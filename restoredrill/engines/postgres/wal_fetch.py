@@ -37,11 +37,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from restoredrill.errors import ConfigError
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, parse_segment_name, segment_name
 from restoredrill.osuser import RunAs
+
+if TYPE_CHECKING:
+    from restoredrill.storage.s3 import S3Storage
 
 EXIT_NOT_FOUND = 1
 EXIT_ABORT = 200
@@ -117,7 +120,8 @@ def _runnable(run_as: RunAs, path: Path) -> bool:
 def _import_paths() -> list[Path]:
     import restoredrill
 
-    package = Path(restoredrill.__file__).resolve().parent.parent  # what holds the package
+    # the directory holding the restoredrill package, wherever this module sits inside it
+    package = Path(restoredrill.__file__).resolve().parent.parent
     found = [package]
     spec = find_spec("boto3")
     if spec is not None and spec.origin:
@@ -156,7 +160,8 @@ def main(argv: list[str]) -> int:
 
 def fetch(config: dict[str, Any], name: str, dest: Path) -> dict[str, Any]:
     """Deliver ``name`` to ``dest``; with a segment, fetch the next ones alongside."""
-    from restoredrill.aws import AwsConfig, RetryLog, make_client
+    from restoredrill.aws import AwsConfig
+    from restoredrill.storage.s3 import S3Storage, S3Url
 
     cache = Path(config["cache_dir"])
     cached = cache / name
@@ -168,12 +173,12 @@ def fetch(config: dict[str, Any], name: str, dest: Path) -> dict[str, Any]:
             retry_mode=config.get("retry_mode", "adaptive"),
             max_attempts=int(config.get("max_attempts", 8)),
         )
-        retries = RetryLog()
-        client = make_client("s3", aws, retries)
+        prefix = str(config.get("prefix") or "").strip("/")
+        storage = S3Storage(S3Url(str(config["bucket"]), prefix), aws)
         batch = [name, *_following(name, int(config.get("prefetch", 0)), config)]
         batch = [n for n in batch if not (cache / n).exists()]
         with ThreadPoolExecutor(max(1, len(batch))) as pool:
-            futures = {n: pool.submit(_download, client, config, n, cache, retries) for n in batch}
+            futures = {n: pool.submit(_download, storage, config, n, cache) for n in batch}
             outcomes = {n: _outcome(f) for n, f in futures.items()}
         wanted = outcomes[name]
         if isinstance(wanted, NotFound):
@@ -181,7 +186,7 @@ def fetch(config: dict[str, Any], name: str, dest: Path) -> dict[str, Any]:
         if isinstance(wanted, BaseException):
             raise wanted
         done = [v for v in outcomes.values() if isinstance(v, int)]
-        stats.update(fetched=len(done), bytes=sum(done), retries=retries.retries)
+        stats.update(fetched=len(done), bytes=sum(done), retries=storage.retries.retries)
     _deliver(cached, dest)
     return stats
 
@@ -202,30 +207,21 @@ def _following(name: str, count: int, config: dict[str, Any]) -> list[str]:
     return [segment_name(timeline, segno + i, size) for i in range(1, count + 1)]
 
 
-def _download(client: Any, config: dict[str, Any], name: str, cache: Path, retries: Any) -> int:
-    """GET the object (trying the plain name, then .gz/.lz4/.zst), decompress it into the
+def _download(storage: S3Storage, config: dict[str, Any], name: str, cache: Path) -> int:
+    """Fetch the object (trying the plain name, then .gz/.lz4/.zst), decompress it into the
     cache under its plain name; returns the bytes of the uncompressed file."""
-    from restoredrill.aws import error_code, retrying
+    from restoredrill.aws import error_code
     from restoredrill.storage.compression import decompress_to
 
-    prefix = str(config.get("prefix") or "")
     is_segment = bool(_following(name, 1, config))
     for suffix in SUFFIXES if is_segment else ("",):
-        key = f"{prefix}/{name}{suffix}" if prefix else f"{name}{suffix}"
         raw = cache / f".{name}.{os.getpid()}.dl{suffix}"
         part = cache / f".{name}.{os.getpid()}.part"
-
-        def get(key: str = key, raw: Path = raw) -> None:
-            response = client.get_object(Bucket=config["bucket"], Key=key)
-            with raw.open("wb") as sink:
-                for chunk in response["Body"].iter_chunks(1 << 20):
-                    sink.write(chunk)
-
         try:
-            retrying(get, "GetObject", retries)
+            storage.fetch(f"{name}{suffix}", raw)
         except Exception as exc:
             raw.unlink(missing_ok=True)
-            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            if error_code(exc.__cause__ or exc) in ("NoSuchKey", "404", "NotFound"):
                 continue
             raise
         try:

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 
 from restoredrill.engines.postgres.tools import PgTools
-from restoredrill.engines.postgres.wal_remote import ensure_local
 from restoredrill.lsn import parse_lsn
 from restoredrill.models import WalSegment
+from restoredrill.storage.cache import ensure_local
 from restoredrill.storage.compression import decompress_to
 
 _RECORD = re.compile(
@@ -80,7 +80,9 @@ def parse_line(line: str) -> WalEvent | None:
 
 
 def _materialize(segments: Sequence[WalSegment], directory: Path) -> None:
-    ensure_local(segments)  # remote WAL (S3, pgBackRest): fetched into its cache, in parallel
+    ensure_local(
+        s.path for s in segments
+    )  # remote WAL (S3, pgBackRest): fetched into its cache, in parallel
     for segment in segments:
         dest = directory / segment.name
         if dest.exists():

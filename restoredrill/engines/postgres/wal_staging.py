@@ -16,21 +16,31 @@ from pathlib import Path
 from restoredrill.levers import lever_off
 from restoredrill.models import WalSegment
 from restoredrill.osuser import RunAs
+from restoredrill.storage.cache import PrefetchCache
 from restoredrill.storage.compression import decompress_to
 
 
-def stage_wal(segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
-    """Stage ``segments`` in ``dest``; returns their (uncompressed) bytes."""
+def stage_wal(
+    segments: list[WalSegment], dest: Path, run_as: RunAs, cache: PrefetchCache | None = None
+) -> int:
+    """Stage ``segments`` in ``dest``; returns their (uncompressed) bytes. Segments of a
+    remote archive are fetched into ``cache`` first (in parallel; the plan usually has
+    already), copied out of it and dropped from it: one copy on disk is enough."""
+    if cache is not None:
+        cache.ensure(s.path for s in segments)
     total = 0
     for segment in segments:
         source = Path(os.path.abspath(segment.path))  # a relative archive would dangle
         target = dest / segment.name
-        if _in_place(segment, source, run_as):
+        cached = cache is not None and cache.owns(segment.path)
+        if not cached and _in_place(segment, source, run_as):
             target.symlink_to(source)
             total += source.stat().st_size
         else:
             total += decompress_to(source, target)
             run_as.own(target)
+            if cached:
+                source.unlink(missing_ok=True)
     return total
 
 
