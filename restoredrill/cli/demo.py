@@ -7,16 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from restoredrill.cli.common import (
-    JsonOpt,
-    LedgerOpt,
-    OsUserOpt,
-    PgBinOpt,
-    emit_json,
-    err,
-    interactive,
-    out,
-)
+from restoredrill.cli.choices import DemoEngine
+from restoredrill.cli.console import err, interactive, out
+from restoredrill.cli.documents import emit_json
+from restoredrill.cli.options import SOURCE, JsonOpt, LedgerOpt, OsUserOpt, PgBinOpt
 from restoredrill.demo.postgres import run_demo
 from restoredrill.ledger import Ledger
 from restoredrill.models import VERIFY_EXIT_CODES
@@ -30,10 +24,14 @@ if TYPE_CHECKING:
 
 
 def demo_command(
-    pg_bin: PgBinOpt = None,
-    os_user: OsUserOpt = "postgres",
-    ledger: LedgerOpt = None,
-    json_output: JsonOpt = False,
+    engine: Annotated[
+        DemoEngine,
+        typer.Option(
+            "--engine",
+            help="The database engine (MariaDB: a binlog point-in-time restore).",
+            rich_help_panel=SOURCE,
+        ),
+    ] = DemoEngine.postgres,
     repair: Annotated[
         bool,
         typer.Option(
@@ -54,14 +52,13 @@ def demo_command(
         Path | None,
         typer.Option("--teardown", metavar="DIR", help="Stop and remove a --setup-only demo."),
     ] = None,
-    engine: Annotated[
-        str, typer.Option("--engine", help="postgres or mariadb (binlog point-in-time restore).")
-    ] = "postgres",
+    pg_bin: PgBinOpt = None,
+    os_user: OsUserOpt = "postgres",
+    ledger: LedgerOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Build a demo production, replay a classic bad DELETE, and drill the recovery."""
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
-    if engine not in ("postgres", "mariadb"):
-        raise typer.BadParameter("expected postgres or mariadb", param_hint="--engine")
     if setup_only is not None or teardown is not None:
         _environment(setup_only, teardown, pg_bin, os_user, json_output, progress, engine)
         return

@@ -9,12 +9,13 @@ from typing import Annotated
 
 import typer
 
+from restoredrill.cli.lazy import QuietCommand, sub_app
 from restoredrill.fleet import FleetJobRequest, Resources, render_yaml
 
-app = typer.Typer(help="Run drills beyond one machine.", no_args_is_help=True)
+app = sub_app("Run drills beyond one machine.")
 
 
-@app.command("render")
+@app.command("render", cls=QuietCommand)
 def render_command(
     playbooks: Annotated[list[Path], typer.Argument(metavar="PLAYBOOK...")],
     image: Annotated[str, typer.Option("--image", help="Container image with restoredrill.")],

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_list, out
+from restoredrill.cli.console import out
+from restoredrill.cli.documents import emit_list
+from restoredrill.cli.options import JsonOpt, LedgerOpt
 from restoredrill.ledger import Ledger
 from restoredrill.report.terminal import render_history
 

@@ -7,30 +7,25 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import (
-    JsonOpt,
-    OsUserOpt,
-    PgBinOpt,
-    emit_json,
-    err,
-    interactive,
-    out,
-)
-from restoredrill.cli.reapply import (
+from restoredrill.cli.choices import Rows
+from restoredrill.cli.console import err, interactive, out
+from restoredrill.cli.documents import emit_json
+from restoredrill.cli.options import OUTPUT, SOURCE, TABLE_HELP, JsonOpt, OsUserOpt, PgBinOpt
+from restoredrill.cli.reapply_options import (
     BatchSizeOpt,
     ExecuteOpt,
     ForceOpt,
     LockTimeoutOpt,
     MaxRowsOpt,
     OnlyOpt,
-    ReapplyWhereOpt,
     SqlOutOpt,
     StatementTimeoutOpt,
-    options,
+    WhereOpt,
+    reapply_options,
 )
-from restoredrill.cli.restore import BaseBackupsOpt, WalArchiveOpt
 from restoredrill.drill import reapply as reapply_lib
 from restoredrill.drill.recover import RecoverRequest, recover
+from restoredrill.drill.verify import split_tables
 from restoredrill.report.terminal import RichProgress
 from restoredrill.report.terminal_diff import render_recover
 from restoredrill.targets import parse_time
@@ -38,10 +33,29 @@ from restoredrill.timing import ProgressListener
 
 
 def recover_command(
-    base_backups: BaseBackupsOpt,
-    wal_archive: WalArchiveOpt,
+    base_backups: Annotated[
+        Path,
+        typer.Option(
+            "--base-backups",
+            "--snapshot",
+            metavar="DIR",
+            help="PostgreSQL base backups, or the MariaDB/MySQL snapshot.",
+            rich_help_panel=SOURCE,
+        ),
+    ],
+    wal_archive: Annotated[
+        Path,
+        typer.Option(
+            "--wal-archive",
+            "--binlog-archive",
+            metavar="DIR",
+            help="The WAL archive, or the MariaDB/MySQL binlog archive.",
+            rich_help_panel=SOURCE,
+        ),
+    ],
     table: Annotated[
-        list[str], typer.Option("--table", help="A table the incident hit (repeatable).")
+        list[str],
+        typer.Option("--table", metavar="TABLE", help=f"{TABLE_HELP} Hit by the incident."),
     ],
     to: Annotated[str, typer.Option("--to", metavar="PRODUCTION_DSN", help="Production.")],
     before: Annotated[
@@ -71,20 +85,23 @@ def recover_command(
         ),
     ] = None,
     out_file: Annotated[
-        Path | None, typer.Option("--out", metavar="DIFF.json", help="Where the diff goes.")
+        Path | None,
+        typer.Option(
+            "--out", metavar="DIFF.json", help="Where the diff goes.", rich_help_panel=OUTPUT
+        ),
     ] = None,
     dbname: Annotated[
         str | None,
         typer.Option("--dbname", help="Database to diff inside the restores (default: --to's)."),
     ] = None,
-    only: OnlyOpt = "all",
-    where: ReapplyWhereOpt = None,
-    sql_out: SqlOutOpt = None,
+    only: OnlyOpt = Rows.all,
+    where: WhereOpt = None,
     execute: ExecuteOpt = False,
     max_rows: MaxRowsOpt = reapply_lib.DEFAULT_MAX_ROWS,
     batch_size: BatchSizeOpt = reapply_lib.DEFAULT_BATCH_SIZE,
     lock_timeout: LockTimeoutOpt = reapply_lib.DEFAULT_LOCK_TIMEOUT,
     statement_timeout: StatementTimeoutOpt = reapply_lib.DEFAULT_STATEMENT_TIMEOUT,
+    sql_out: SqlOutOpt = None,
     force: ForceOpt = False,
     pg_bin: PgBinOpt = None,
     os_user: OsUserOpt = "postgres",
@@ -95,17 +112,17 @@ def recover_command(
     The diff of the two restores is the incident's exact effect; it goes to reapply as a
     dry run unless --execute. Give the incident as --incident-xid N (PostgreSQL) or
     --incident-gtid G (MariaDB/MySQL; see `incident find`), or as --before T1 --after T2.
-    MariaDB/MySQL: --base-backups is the snapshot, --wal-archive the binlog archive.
+    MariaDB/MySQL: --snapshot and --binlog-archive name the backup.
     Exit 0 done, 1 conflicts, 2 refused."""
     request = RecoverRequest(
         base_backups=base_backups,
         wal_archive=wal_archive,
         before=parse_time(before, "--before") if before is not None else None,
         after=parse_time(after, "--after") if after is not None else None,
-        tables=[t for item in table for t in item.split(",") if t.strip()],
+        tables=split_tables(table) or [],
         to_dsn=to,
         out=out_file,
-        reapply=options(
+        reapply=reapply_options(
             only,
             where,
             sql_out,
