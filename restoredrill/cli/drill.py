@@ -21,6 +21,7 @@ WebhookOpt = Annotated[
     str | None,
     typer.Option(
         "--webhook-url",
+        metavar="URL",
         envvar="RESTOREDRILL_WEBHOOK_URL",
         show_envvar=True,
         show_default=False,

@@ -15,7 +15,9 @@ from restoredrill.report.terminal import render_history
 
 def history_command(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many entries.")] = 20,
-    database: Annotated[str | None, typer.Option("--database", help="Only this database.")] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", metavar="NAME", help="Only this database.")
+    ] = None,
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
 ) -> None:

@@ -10,7 +10,7 @@ import typer
 from restoredrill.cli.choices import Rows
 from restoredrill.cli.console import err, interactive, out
 from restoredrill.cli.documents import emit_json
-from restoredrill.cli.options import OUTPUT, SOURCE, TABLE_HELP, JsonOpt, OsUserOpt, PgBinOpt
+from restoredrill.cli.options import OUTPUT, JsonOpt, OsUserOpt, PgBinOpt
 from restoredrill.cli.reapply_options import (
     BatchSizeOpt,
     ExecuteOpt,
@@ -23,6 +23,15 @@ from restoredrill.cli.reapply_options import (
     WhereOpt,
     reapply_options,
 )
+from restoredrill.cli.recover_options import (
+    AfterOpt,
+    BaseBackupsOpt,
+    BeforeOpt,
+    IncidentGtidOpt,
+    IncidentXidOpt,
+    TableOpt,
+    WalArchiveOpt,
+)
 from restoredrill.drill import reapply as reapply_lib
 from restoredrill.drill.recover import RecoverRequest, recover
 from restoredrill.drill.verify import split_tables
@@ -33,57 +42,14 @@ from restoredrill.timing import ProgressListener
 
 
 def recover_command(
-    base_backups: Annotated[
-        Path,
-        typer.Option(
-            "--base-backups",
-            "--snapshot",
-            metavar="DIR",
-            help="PostgreSQL base backups, or the MariaDB/MySQL snapshot.",
-            rich_help_panel=SOURCE,
-        ),
-    ],
-    wal_archive: Annotated[
-        Path,
-        typer.Option(
-            "--wal-archive",
-            "--binlog-archive",
-            metavar="DIR",
-            help="The WAL archive, or the MariaDB/MySQL binlog archive.",
-            rich_help_panel=SOURCE,
-        ),
-    ],
-    table: Annotated[
-        list[str],
-        typer.Option("--table", metavar="TABLE", help=f"{TABLE_HELP} Hit by the incident."),
-    ],
+    base_backups: BaseBackupsOpt,
+    wal_archive: WalArchiveOpt,
+    table: TableOpt,
     to: Annotated[str, typer.Option("--to", metavar="PRODUCTION_DSN", help="Production.")],
-    before: Annotated[
-        str | None,
-        typer.Option("--before", metavar="T1", help="Just before the incident (ISO, tz)."),
-    ] = None,
-    after: Annotated[
-        str | None,
-        typer.Option("--after", metavar="T2", help="Just after the incident (ISO, tz)."),
-    ] = None,
-    incident_xid: Annotated[
-        int | None,
-        typer.Option(
-            "--incident-xid",
-            metavar="XID",
-            help="PostgreSQL: the incident's transaction (from `incident find`): restore to "
-            "just before and just after it. Instead of --before/--after.",
-        ),
-    ] = None,
-    incident_gtid: Annotated[
-        str | None,
-        typer.Option(
-            "--incident-gtid",
-            metavar="GTID",
-            help="MariaDB/MySQL: the incident's GTID (from `incident find --binlog-archive`): "
-            "restore to just before and just after it. Instead of --before/--after.",
-        ),
-    ] = None,
+    before: BeforeOpt = None,
+    after: AfterOpt = None,
+    incident_xid: IncidentXidOpt = None,
+    incident_gtid: IncidentGtidOpt = None,
     out_file: Annotated[
         Path | None,
         typer.Option(
@@ -92,7 +58,11 @@ def recover_command(
     ] = None,
     dbname: Annotated[
         str | None,
-        typer.Option("--dbname", help="Database to diff inside the restores (default: --to's)."),
+        typer.Option(
+            "--dbname",
+            metavar="NAME",
+            help="Database to diff inside the restores (default: --to's).",
+        ),
     ] = None,
     only: OnlyOpt = Rows.all,
     where: WhereOpt = None,

@@ -17,10 +17,11 @@ from restoredrill.report.terminal_report import render_report
 
 def report_command(
     since: Annotated[
-        str | None, typer.Option("--since", help="30d, 12h, a date or an ISO time.")
+        str | None, typer.Option("--since", metavar="WHEN", help="30d, 12h, a date or an ISO time.")
     ] = None,
     database: Annotated[
-        list[str] | None, typer.Option("--database", help="Only these databases (repeatable).")
+        list[str] | None,
+        typer.Option("--database", metavar="NAME", help="Only these databases (repeatable)."),
     ] = None,
     from_dir: Annotated[
         Path | None,
@@ -39,7 +40,10 @@ def report_command(
     fmt: Annotated[
         ReportFormat | None,
         typer.Option(
-            "--format", help="Write this format (default: a table).", rich_help_panel=OUTPUT
+            "--format",
+            metavar="FORMAT",
+            help="md, html, json, junit or prometheus (default: a table).",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     output: Annotated[
