@@ -33,6 +33,7 @@ def check_command(
         str | None,
         typer.Option(
             "--dsn",
+            metavar="DSN",
             help="A PostgreSQL DSN (opened read-only), or mysql://user@host:port/ with --engine "
             "mariadb or mysql (the password from MYSQL_PWD).",
             rich_help_panel=LIVE,
@@ -48,11 +49,13 @@ def check_command(
         Path | None,
         typer.Option(
             "--pgbackrest-config",
-            "--pgbackrest-conf",
             metavar="FILE",
             help="A pgbackrest.conf.",
             rich_help_panel=OFFLINE,
         ),
+    ] = None,
+    pgbackrest_conf: Annotated[
+        Path | None, typer.Option("--pgbackrest-conf", hidden=True)  # the old spelling
     ] = None,
     base_backups: Annotated[
         Path | None,
@@ -104,7 +107,7 @@ def check_command(
             engine="postgres" if engine == Engine.postgres else "mysql",
             dsn=dsn,
             postgresql_conf=postgresql_conf,
-            pgbackrest_conf=pgbackrest_config,
+            pgbackrest_conf=pgbackrest_config or pgbackrest_conf,
             base_backups=base_backups,
             wal_archive=wal_archive,
             rpo_seconds=_seconds(rpo, "--rpo"),

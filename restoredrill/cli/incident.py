@@ -67,6 +67,7 @@ def find_command(
         str | None,
         typer.Option(
             "--dsn",
+            metavar="DSN",
             help="Production (opened read-only) to name the tables; the recover command's --to.",
         ),
     ] = None,

@@ -61,6 +61,7 @@ def test_help_fits_80_columns_and_flags_show_no_type(
     too_wide = [line for line in text.splitlines() if len(line) > 80]
     assert not too_wide, "\n".join(too_wide)
     assert "<bool>" not in text
+    assert "…" not in text  # no option name or value cut short
 
 
 def test_restore_options_sit_in_panels_a_screen_long(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,3 +171,16 @@ def test_shell_completion_completes_commands_options_and_choices() -> None:
     assert complete("restoredrill res") == ["restore"]
     assert complete("restoredrill restore --wal-d") == ["--wal-delivery"]
     assert complete("restoredrill restore --engine ") == ["postgres", "mariadb", "mysql"]
+
+
+@pytest.mark.parametrize("spelling", ["--pgbackrest-config", "--pgbackrest-conf"])
+def test_the_old_spelling_still_works(
+    spelling: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "pgbackrest.conf"
+    config.write_text("[global]\nrepo1-path=/nowhere\n")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", spelling, str(config), "--json"])
+    assert exit_info.value.code == 1  # no stanza: a rule fails, the file was read
+    assert '"subject": "' + str(config) in capsys.readouterr().out
