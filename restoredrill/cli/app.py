@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Typer's standalone mode handles usage errors (exit 2) and turns a KeyboardInterrupt
         # into a silent exit 130; the line saying so is printed below.
-        app(args=argv)
+        app(args=argv, prog_name="restoredrill")
     except RestoreDrillError as exc:
         _fail(str(exc), exc.exit_code, type(exc).__name__)
         sys.exit(exc.exit_code)

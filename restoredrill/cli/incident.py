@@ -74,8 +74,10 @@ def find_command(
     pg_bin: PgBinOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """List the committed transactions that changed the most rows, biggest first, from the
-    archive alone (WAL or binlogs; no restore), and the command to run for the biggest."""
+    """List the committed transactions that changed the most rows, biggest first.
+
+    Read from the archive alone (WAL or binlogs; no restore), with the recover command to
+    run for the biggest."""
     request = FindRequest(
         wal_archive=wal_archive,
         base_backups=base_backups,

@@ -59,6 +59,8 @@ def load(name: str, spec: CommandSpec) -> Any:
         group = typer.main.get_group(target)
         group.name = name
         group.rich_help_panel = spec.panel
+        for command in group.commands.values():  # as listed in the group's help
+            command.help = reflow(command.help)
         return group
     single = typer.Typer(add_completion=False)
     single.command(name, cls=QuietCommand, hidden=spec.hidden, rich_help_panel=spec.panel)(target)

@@ -60,8 +60,10 @@ def gc_command(
     dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Stop and delete sandboxes whose restoredrill process is gone. A server is stopped
-    only if it is still the process the sandbox started (pid, start time, data directory)."""
+    """Stop and delete sandboxes whose restoredrill process is gone.
+
+    A server is stopped only if it is still the process the sandbox started (pid, start
+    time, data directory)."""
     from restoredrill.sandboxes.docker import collect_containers
 
     where = _root(root)
@@ -83,8 +85,9 @@ def rm_command(
     dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Remove one sandbox: stop its server (only if still the process it started), delete
-    its directory and container."""
+    """Remove one sandbox: stop its server, delete its directory and container.
+
+    The server is stopped only if it is still the process the sandbox started."""
     from restoredrill.sandboxes.docker import collect_containers
 
     where = _root(root)

@@ -184,3 +184,17 @@ def test_the_old_spelling_still_works(
         main(["check", spelling, str(config), "--json"])
     assert exit_info.value.code == 1  # no stanza: a rule fails, the file was read
     assert '"subject": "' + str(config) in capsys.readouterr().out
+
+
+def test_docs_cli_md_is_the_help_as_printed() -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "cli_docs.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    written = (root / "docs" / "cli.md").read_text()
+    assert done.stdout == written, "run: .venv/bin/python scripts/cli_docs.py > docs/cli.md"
