@@ -16,7 +16,8 @@ from restoredrill.report.terminal import render_history
 def history_command(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many entries.")] = 20,
     database: Annotated[
-        str | None, typer.Option("--database", metavar="NAME", help="Only this database.")
+        list[str] | None,
+        typer.Option("--database", metavar="NAME", help="Only these databases (repeatable)."),
     ] = None,
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
