@@ -17,7 +17,9 @@ app = sub_app("Run drills beyond one machine.")
 
 @app.command("render", cls=QuietCommand)
 def render_command(
-    playbooks: Annotated[list[Path], typer.Argument(metavar="PLAYBOOK...")],
+    playbooks: Annotated[
+        list[Path], typer.Argument(metavar="PLAYBOOK...", help="Drill playbooks (YAML).")
+    ],
     image: Annotated[
         str, typer.Option("--image", metavar="IMAGE", help="Container image with restoredrill.")
     ],

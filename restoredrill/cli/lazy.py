@@ -26,12 +26,19 @@ def reflow(text: str | None) -> str | None:
     return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
 
 
+def _no_type(ctx: Any) -> None:
+    return None
+
+
 def _tidy(command: Any, ctx: Any) -> None:
     command.help = reflow(command.help)
-    # A flag takes no value: the type column stays empty instead of showing <bool>.
+    # A flag takes no value: the type column stays empty instead of showing <bool>; an
+    # argument's name already says what it takes (RESTORED_DSN), so no <str> beside it.
     for param in command.get_params(ctx):
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        elif param.param_type_name == "argument" and param.metavar is not None:
+            param.display_type_rich = _no_type
 
 
 class QuietCommand(TyperCommand):
