@@ -2,7 +2,10 @@
 
 `restoredrill --help` lists the commands from the table in commands.py without importing
 them, so the help (and a usage error) costs the start of Typer, not of every library the
-commands use. Flags show no ``<bool>`` type in any help."""
+commands use. Flags show no ``<bool>`` type in any help.
+
+Click's context, formatter and commands are typed ``Any`` here: newer Typer releases ship
+their own copy of Click, so no one import names them across the versions we accept."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import typer
 
 from restoredrill.cli.choices import Engine, SandboxKind, WalDelivery
 from restoredrill.cli.options import SOURCE, EngineOpt, JsonOpt, LedgerOpt, OsUserOpt, PgBinOpt
-from restoredrill.cli.restore_run import Sandbox, restore
+from restoredrill.cli.restore_run import restore
 from restoredrill.cli.sandbox_options import (
     DbnameOpt,
     ImageOpt,
@@ -17,9 +17,11 @@ from restoredrill.cli.sandbox_options import (
     PrefetchOpt,
     RdsClassOpt,
     RdsParamsOpt,
+    RdsSandboxOptions,
     RdsSecurityOpt,
     RdsSubnetOpt,
     SandboxOpt,
+    SandboxOptions,
     WalDeliveryOpt,
 )
 from restoredrill.cli.source_options import (
@@ -34,7 +36,7 @@ from restoredrill.cli.source_options import (
     StanzaOpt,
     WalArchiveOpt,
 )
-from restoredrill.cli.sources import AwsOptions, BackupOptions, RdsSandboxOptions
+from restoredrill.cli.sources import AwsOptions, BackupOptions
 from restoredrill.cli.target_options import (
     ExclusiveOpt,
     TargetGtidOpt,
@@ -113,7 +115,9 @@ def restore_command(
     rds = RdsSandboxOptions(
         rds_subnet_group, list(rds_security_group or []), rds_parameter_group, rds_instance_class
     )
-    where = Sandbox(sandbox, image, keep, dbname, pg_bin, os_user, wal_delivery, prefetch, rds)
+    where = SandboxOptions(
+        sandbox, image, keep, dbname, pg_bin, os_user, wal_delivery, prefetch, rds
+    )
     result = restore(backup, targets, where, logical_dump, ledger, json_output)
     from restoredrill.cli.console import out
     from restoredrill.cli.documents import emit_json

@@ -3,11 +3,11 @@ MariaDB/MySQL snapshot and binlogs, or a PostgreSQL base backup and WAL."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from restoredrill.cli.sources import BackupOptions, RdsSandboxOptions
+from restoredrill.cli.sandbox_options import SandboxOptions
+from restoredrill.cli.sources import BackupOptions
 from restoredrill.cli.target_options import TargetOptions
 from restoredrill.errors import ConfigError
 
@@ -18,23 +18,10 @@ if TYPE_CHECKING:
     from restoredrill.timing import ProgressListener
 
 
-@dataclass(frozen=True)
-class Sandbox:
-    kind: str
-    image: str | None
-    keep: bool
-    dbname: str
-    pg_bin: str | None
-    os_user: str
-    wal_delivery: str
-    prefetch: int
-    rds: RdsSandboxOptions
-
-
 def restore(
     backup: BackupOptions,
     targets: TargetOptions,
-    sandbox: Sandbox,
+    sandbox: SandboxOptions,
     logical_dump: Path | None,
     ledger: Path | None,
     json_output: bool,
@@ -56,7 +43,9 @@ def restore(
         return run(request, progress, history)
 
 
-def _request(backup: BackupOptions, targets: TargetOptions, sandbox: Sandbox) -> RestoreRequest:
+def _request(
+    backup: BackupOptions, targets: TargetOptions, sandbox: SandboxOptions
+) -> RestoreRequest:
     from restoredrill.drill.restore import RestoreRequest
 
     if sandbox.image is not None and sandbox.kind != "docker":
@@ -108,7 +97,11 @@ def _check_logical(engine: str, sandbox: str, targets: TargetOptions) -> None:
 
 
 def _logical(
-    dump: Path, engine: str, sandbox: Sandbox, progress: ProgressListener | None, history: Ledger
+    dump: Path,
+    engine: str,
+    sandbox: SandboxOptions,
+    progress: ProgressListener | None,
+    history: Ledger,
 ) -> RestoreResult:
     if engine == "mariadb":
         from restoredrill.engines.mysql.restore_logical import restore_logical_mariadb

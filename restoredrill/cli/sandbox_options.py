@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from restoredrill.cli.choices import SandboxKind, WalDelivery
 from restoredrill.cli.options import POSTGRES, RDS, SANDBOX
+from restoredrill.cli.sources import AwsOptions
+
+if TYPE_CHECKING:
+    from restoredrill.sandboxes.rds import RdsOptions
 
 SandboxOpt = Annotated[
     SandboxKind,
@@ -94,3 +99,35 @@ RdsClassOpt = Annotated[
         rich_help_panel=RDS,
     ),
 ]
+
+
+@dataclass(frozen=True)
+class RdsSandboxOptions:
+    subnet_group: str | None = None
+    security_groups: list[str] = field(default_factory=list)
+    parameter_group: str | None = None
+    instance_class: str | None = None
+
+    def options(self, aws: AwsOptions) -> RdsOptions:
+        from restoredrill.sandboxes.rds import RdsOptions
+
+        return RdsOptions(
+            subnet_group=self.subnet_group,
+            security_groups=tuple(self.security_groups),
+            parameter_group=self.parameter_group,
+            instance_class=self.instance_class,
+            aws=aws.config(),
+        )
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    kind: str
+    image: str | None
+    keep: bool
+    dbname: str
+    pg_bin: str | None
+    os_user: str
+    wal_delivery: str
+    prefetch: int
+    rds: RdsSandboxOptions

@@ -12,7 +12,6 @@ from restoredrill.errors import ConfigError
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
-    from restoredrill.sandboxes.rds import RdsOptions
     from restoredrill.sources.base import SelfPlanning, Source
 
 
@@ -25,25 +24,6 @@ class AwsOptions:
         from restoredrill.aws import AwsConfig
 
         return AwsConfig.from_env(self.region, self.endpoint_url)
-
-
-@dataclass(frozen=True)
-class RdsSandboxOptions:
-    subnet_group: str | None = None
-    security_groups: list[str] = field(default_factory=list)
-    parameter_group: str | None = None
-    instance_class: str | None = None
-
-    def options(self, aws: AwsOptions) -> RdsOptions:
-        from restoredrill.sandboxes.rds import RdsOptions
-
-        return RdsOptions(
-            subnet_group=self.subnet_group,
-            security_groups=tuple(self.security_groups),
-            parameter_group=self.parameter_group,
-            instance_class=self.instance_class,
-            aws=aws.config(),
-        )
 
 
 @dataclass(frozen=True)
