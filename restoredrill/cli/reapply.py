@@ -10,7 +10,7 @@ import typer
 from restoredrill.cli.choices import Rows
 from restoredrill.cli.console import err, interactive, out
 from restoredrill.cli.documents import emit_json
-from restoredrill.cli.options import JsonOpt
+from restoredrill.cli.options import JsonOpt, LedgerOpt
 from restoredrill.cli.reapply_options import (
     BatchSizeOpt,
     ExecuteOpt,
@@ -41,6 +41,7 @@ def reapply_command(
     statement_timeout: StatementTimeoutOpt = drill.DEFAULT_STATEMENT_TIMEOUT,
     sql_out: SqlOutOpt = None,
     force: ForceOpt = False,
+    ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Put rows from a diff back into production (dry run unless --execute).
@@ -48,10 +49,11 @@ def reapply_command(
     A dry run prints counts, sample rows and the SQL script. With --execute the rows are
     written in batches, guarded, archived first, and resumable. Exit 0 done, 1 rows skipped as
     conflicts, 2 refused, 130 interrupted (the batch in flight is rolled back; run it again to
-    resume from the checkpoint)."""
+    resume from the checkpoint). An executing run is recorded in the ledger."""
     options = reapply_options(
-        only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout, force
-    )
+        only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout,
+        force, ledger,
+    )  # fmt: skip
     progress: ProgressListener | None = ConsoleProgress(err) if interactive(json_output) else None
     report = drill.reapply(diff_file, to, options, progress)
     if json_output:

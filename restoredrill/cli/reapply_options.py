@@ -88,6 +88,7 @@ def reapply_options(
     lock_timeout: str,
     statement_timeout: str,
     force: bool,
+    ledger: Path | None,
 ) -> ReapplyOptions:
     from restoredrill.drill.reapply import ReapplyOptions
 
@@ -104,4 +105,5 @@ def reapply_options(
         lock_timeout=lock_timeout,
         statement_timeout=statement_timeout,
         force=force,
+        ledger=ledger,
     )

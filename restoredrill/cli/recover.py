@@ -10,7 +10,7 @@ import typer
 from restoredrill.cli.choices import Rows
 from restoredrill.cli.console import err, interactive, out
 from restoredrill.cli.documents import emit_json
-from restoredrill.cli.options import OUTPUT, JsonOpt, OsUserOpt, PgBinOpt
+from restoredrill.cli.options import OUTPUT, JsonOpt, LedgerOpt, OsUserOpt, PgBinOpt
 from restoredrill.cli.reapply_options import (
     BatchSizeOpt,
     ExecuteOpt,
@@ -75,6 +75,7 @@ def recover_command(
     force: ForceOpt = False,
     pg_bin: PgBinOpt = None,
     os_user: OsUserOpt = "postgres",
+    ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Recover what an incident destroyed: restore before and after it, diff, reapply.
@@ -83,7 +84,11 @@ def recover_command(
     dry run unless --execute. Give the incident as --incident-xid N (PostgreSQL) or
     --incident-gtid G (MariaDB/MySQL; see `incident find`), or as --before T1 --after T2.
     MariaDB/MySQL: --snapshot and --binlog-archive name the backup.
-    Exit 0 done, 1 conflicts, 2 refused."""
+    An executing run is recorded in the ledger. Exit 0 done, 1 conflicts, 2 refused."""
+    reapply = reapply_options(
+        only, where, sql_out, execute, max_rows, batch_size, lock_timeout, statement_timeout,
+        force, ledger,
+    )  # fmt: skip
     request = RecoverRequest(
         base_backups=base_backups,
         wal_archive=wal_archive,
@@ -92,17 +97,7 @@ def recover_command(
         tables=split_tables(table) or [],
         to_dsn=to,
         out=out_file,
-        reapply=reapply_options(
-            only,
-            where,
-            sql_out,
-            execute,
-            max_rows,
-            batch_size,
-            lock_timeout,
-            statement_timeout,
-            force,
-        ),
+        reapply=reapply,
         dbname=dbname,
         pg_bin=pg_bin,
         os_user=os_user,
