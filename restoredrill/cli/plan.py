@@ -72,12 +72,14 @@ def plan_command(
     Nothing is provisioned. Exit 0 when the restore can reach the target, 1 when not."""
     aws = AwsOptions(aws_region, aws_endpoint_url)
     backup = BackupOptions(
-        engine, base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config,
-        rds_instance, rds_snapshot, snapshot, binlog_archive, aws,
+        engine=engine, base_backups=base_backups, wal_archive=wal_archive,
+        pgbackrest_stanza=pgbackrest_stanza, pgbackrest_config=pgbackrest_config,
+        rds_instance=rds_instance, rds_snapshot=rds_snapshot,
+        snapshot=snapshot, binlog_archive=binlog_archive, aws=aws,
     )  # fmt: skip
     targets = TargetOptions(
-        target_time, target_lsn, target_xid, target_name, target, exclusive, timeline,
-        target_position, target_gtid,
+        time=target_time, target=target, exclusive=exclusive, lsn=target_lsn, xid=target_xid,
+        name=target_name, timeline=timeline, position=target_position, gtid=target_gtid,
     )  # fmt: skip
     plan = _plan(backup, targets, sandbox, pg_bin, os_user)
     from restoredrill.cli.console import out

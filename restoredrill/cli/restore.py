@@ -105,19 +105,23 @@ def restore_command(
     restore is recorded in the ledger."""
     aws = AwsOptions(aws_region, aws_endpoint_url)
     backup = BackupOptions(
-        engine, base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config,
-        rds_instance, rds_snapshot, snapshot, binlog_archive, aws,
+        engine=engine, base_backups=base_backups, wal_archive=wal_archive,
+        pgbackrest_stanza=pgbackrest_stanza, pgbackrest_config=pgbackrest_config,
+        rds_instance=rds_instance, rds_snapshot=rds_snapshot,
+        snapshot=snapshot, binlog_archive=binlog_archive, aws=aws,
     )  # fmt: skip
     targets = TargetOptions(
-        target_time, target_lsn, target_xid, target_name, target, exclusive, timeline,
-        target_position, target_gtid,
+        time=target_time, target=target, exclusive=exclusive, lsn=target_lsn, xid=target_xid,
+        name=target_name, timeline=timeline, position=target_position, gtid=target_gtid,
     )  # fmt: skip
     rds = RdsSandboxOptions(
-        rds_subnet_group, list(rds_security_group or []), rds_parameter_group, rds_instance_class
-    )
+        subnet_group=rds_subnet_group, security_groups=list(rds_security_group or []),
+        parameter_group=rds_parameter_group, instance_class=rds_instance_class,
+    )  # fmt: skip
     where = SandboxOptions(
-        sandbox, image, keep, dbname, pg_bin, os_user, wal_delivery, prefetch, rds
-    )
+        kind=sandbox, image=image, keep=keep, dbname=dbname, pg_bin=pg_bin, os_user=os_user,
+        wal_delivery=wal_delivery, prefetch=prefetch, rds=rds,
+    )  # fmt: skip
     result = restore(backup, targets, where, logical_dump, ledger, json_output)
     from restoredrill.cli.console import out
     from restoredrill.cli.documents import emit_json
