@@ -115,13 +115,16 @@ class Ledger:
         self._conn.commit()
         return int(cursor.lastrowid or 0)
 
-    def entries(self, limit: int = 50, database: str | None = None) -> list[LedgerEntry]:
+    def entries(
+        self, limit: int = 50, database: str | Sequence[str] | None = None
+    ) -> list[LedgerEntry]:
+        """Newest first; only the named database(s) when given."""
         query = "SELECT id, kind, started_at, database, source, target, verdict, rto_seconds,"
         query += " rpo_seconds, phases FROM drills"
-        params: list[Any] = []
-        if database is not None:
-            query += " WHERE database = ?"
-            params.append(database)
+        databases = [database] if isinstance(database, str) else list(database or [])
+        params: list[Any] = list(databases)
+        if databases:
+            query += f" WHERE database IN ({', '.join('?' * len(databases))})"
         query += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         rows = self._conn.execute(query, params).fetchall()

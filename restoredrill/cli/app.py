@@ -1,4 +1,7 @@
-"""Entry point: builds the Typer app and maps exceptions to exit codes in exactly one place."""
+"""Entry point: builds the Typer app and maps exceptions to exit codes in exactly one place.
+
+Nothing heavy is imported here: the commands load lazily (cli/lazy.py), so `restoredrill
+--help`, `--version` and shell completion start in a fraction of a second."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from types import FrameType
 
 import typer
 
-from restoredrill.cli.common import err, invocation, write_document
+from restoredrill.cli.documents import invocation, write_document
+from restoredrill.cli.lazy import LazyGroup
 from restoredrill.errors import Interrupted, InterruptSignal, RestoreDrillError, interrupt_name
 
 app = typer.Typer(
@@ -17,7 +21,8 @@ app = typer.Typer(
     help="Rehearse database point-in-time recovery: restore, time, verify, diff, reapply.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
+    cls=LazyGroup,
 )
 
 
@@ -35,20 +40,10 @@ def _root(
         False, "--version", is_eager=True, callback=_version, help="Print the version and exit."
     ),
 ) -> None:
-    # A group even when only the invoked command is registered (Typer would otherwise
-    # run a lone command as the program itself and refuse its name as an extra argument).
     pass
 
 
 _signals: list[str] = []  # the signals received, for the one line printed at exit
-
-
-def _register(argv: list[str] | None = None) -> None:
-    """Register the command ``argv`` names (every command when it names none, or when
-    ``argv`` is None). Imported here so each command module stays independent."""
-    from restoredrill.cli import commands
-
-    commands.register(app, argv)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -60,6 +55,8 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 def _fail(error: str, exit_code: int, kind: str, what: str = "error") -> None:
     """The one-line message on stderr; with --json also an error document on stdout (so a
     consumer parsing stdout reads what went wrong, not an empty stream)."""
+    from restoredrill.cli.console import err
+
     err.print(f"restoredrill: {what}: {error}", markup=False, soft_wrap=True)
     if invocation.json:
         write_document(
@@ -74,7 +71,6 @@ def _fail(error: str, exit_code: int, kind: str, what: str = "error") -> None:
 
 def main(argv: list[str] | None = None) -> None:
     invocation.json = False
-    _register(sys.argv[1:] if argv is None else argv)
     # The driver logs "error ignored in rollback" when a cancelled statement's rollback meets
     # a closing connection; the one error line below already says what happened.
     logging.getLogger("psycopg").addHandler(logging.NullHandler())
@@ -86,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Typer's standalone mode handles usage errors (exit 2) and turns a KeyboardInterrupt
         # into a silent exit 130; the line saying so is printed below.
-        app(args=argv)
+        app(args=argv, prog_name="restoredrill")
     except RestoreDrillError as exc:
         _fail(str(exc), exc.exit_code, type(exc).__name__)
         sys.exit(exc.exit_code)

@@ -1,53 +1,90 @@
-"""Registers the command modules on the app (the order here is the order in --help).
+"""The commands, in the order of `restoredrill --help`, and where each one lives.
 
-Only the module of the command being run is imported when the command line names one
-(`restoredrill restore ...` never imports the MariaDB, fleet or report code): importing
+Only the module of the command being run is imported (`restoredrill restore ...` never
+imports the MariaDB, fleet or report code, and `restoredrill --help` imports none): importing
 every module costs about a second before anything starts, and that second is part of the
-restore time a user measures. `restoredrill --help` (or an unknown command) imports all."""
+restore time a user measures. The summary is the first line of the command's own help
+(tests/cli/test_help.py keeps the two equal)."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Sequence
+from typing import NamedTuple
 
-import typer
-
-# command name → (module, attribute, kind): "command" functions or sub-"app" Typers
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("demo", "demo_command", "command"),
-    "plan": ("restore", "plan_command", "command"),
-    "restore": ("restore", "restore_command", "command"),
-    "verify": ("verify", "verify_command", "command"),
-    "manifest": ("manifest", "manifest_command", "command"),
-    "diff": ("diff", "diff_command", "command"),
-    "reapply": ("reapply", "reapply_command", "command"),
-    "recover": ("recover", "recover_command", "command"),
-    "incident": ("incident", "app", "app"),
-    "history": ("history", "history_command", "command"),
-    "sandbox": ("sandbox", "app", "app"),
-    "wal-fetch": ("walfetch", "wal_fetch_command", "hidden"),
-    "drill": ("drill", "drill_command", "command"),
-    "check": ("check", "check_command", "command"),
-    "report": ("report", "report_command", "command"),
-    "fleet": ("fleet", "app", "app"),
-    "doctor": ("doctor", "doctor_command", "command"),
-}
+DRILL = "Drill"
+INCIDENT = "Incident"
+RECORDS = "Records"
+MACHINE = "Machine"
 
 
-def invoked(argv: Sequence[str]) -> str | None:
-    """The command the command line names (its first word), if it is one of ours."""
-    first = next((arg for arg in argv if not arg.startswith("-")), None)
-    return first if first in COMMANDS else None
+class CommandSpec(NamedTuple):
+    module: str  # under restoredrill.cli
+    attribute: str  # a command function, or a Typer holding subcommands
+    panel: str
+    summary: str
+    hidden: bool = False
 
 
-def register(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
-    only = invoked(argv) if argv is not None else None
-    for name, (module_name, attribute, kind) in COMMANDS.items():
-        if only is not None and name != only:
-            continue
-        module = importlib.import_module(f"restoredrill.cli.{module_name}")
-        target = getattr(module, attribute)
-        if kind == "app":
-            app.add_typer(target, name=name)
-        else:
-            app.command(name, hidden=kind == "hidden")(target)
+COMMANDS: dict[str, CommandSpec] = {
+    "demo": CommandSpec(
+        "demo", "demo_command", DRILL,
+        "Build a demo production, replay a classic bad DELETE, and drill the recovery.",
+    ),
+    "plan": CommandSpec(
+        "plan", "plan_command", DRILL,
+        "Dry run: choose the backup and log range, run the preflight checks.",
+    ),
+    "restore": CommandSpec(
+        "restore", "restore_command", DRILL,
+        "Restore to a point in time in a throwaway sandbox, timing every phase.",
+    ),
+    "verify": CommandSpec(
+        "verify", "verify_command", DRILL,
+        "Verify a restore against production (read-only) or a manifest.",
+    ),
+    "manifest": CommandSpec(
+        "manifest", "manifest_command", DRILL,
+        "Fingerprint every table of production in one snapshot and save it.",
+    ),
+    "drill": CommandSpec(
+        "drill", "drill_command", DRILL,
+        "Run drill playbooks: restore, verify, game day, objectives; recorded in the ledger.",
+    ),
+    "check": CommandSpec(
+        "check", "check_command", DRILL,
+        "Validate backup configuration for CI; exit 1 when a rule fails.",
+    ),
+    "incident": CommandSpec("incident", "app", INCIDENT, "Find the incident in the archive."),
+    "diff": CommandSpec(
+        "diff", "diff_command", INCIDENT,
+        "Keyed diff of one table between a restore and production.",
+    ),
+    "reapply": CommandSpec(
+        "reapply", "reapply_command", INCIDENT,
+        "Put rows from a diff back into production (dry run unless --execute).",
+    ),
+    "recover": CommandSpec(
+        "recover", "recover_command", INCIDENT,
+        "Recover what an incident destroyed: restore before and after it, diff, reapply.",
+    ),
+    "history": CommandSpec(
+        "history", "history_command", RECORDS,
+        "List recorded restores, verifies and drills, newest first.",
+    ),
+    "report": CommandSpec(
+        "report", "report_command", RECORDS,
+        "SLA report from the drill ledger (md, html, json, junit, prometheus, PNG plot).",
+    ),
+    "sandbox": CommandSpec(
+        "sandbox", "app", MACHINE, "Throwaway instances: list them, remove leftovers."
+    ),
+    "doctor": CommandSpec(
+        "doctor", "doctor_command", MACHINE,
+        "Check what this machine has for drills, one line per finding.",
+    ),
+    "fleet": CommandSpec("fleet", "app", MACHINE, "Run drills beyond one machine."),
+    "wal-fetch": CommandSpec(
+        "walfetch", "wal_fetch_command", MACHINE,
+        "Fetch one WAL file (and prefetch the next ones) for PostgreSQL's restore_command.",
+        hidden=True,
+    ),
+}  # fmt: skip

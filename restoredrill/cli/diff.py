@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, emit_json, err, interactive, out
-from restoredrill.cli.verify import ProductionLockTimeoutOpt, ProductionStatementTimeoutOpt
+from restoredrill.cli.choices import DiffFormat
+from restoredrill.cli.console import err, interactive, out
+from restoredrill.cli.documents import emit_json
+from restoredrill.cli.options import OUTPUT, JsonOpt
+from restoredrill.cli.production import LockTimeoutOpt, StatementTimeoutOpt
 from restoredrill.drill import diff as drill
 from restoredrill.drill import guards
 from restoredrill.report.terminal_diff import render_diff, write_csv
 from restoredrill.report.terminal_verify import ConsoleProgress
 from restoredrill.timing import ProgressListener
-
-
-class DiffFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
 
 WhereOpt = Annotated[
     str | None,
@@ -44,7 +39,10 @@ def diff_command(
         str,
         typer.Argument(metavar="PRODUCTION_DSN", help="Production (always opened read-only)."),
     ],
-    table: Annotated[str, typer.Option("--table", help='table, schema.table or "Schema"."Table".')],
+    table: Annotated[
+        str,
+        typer.Option("--table", metavar="TABLE", help='table, schema.table or "Schema"."Table".'),
+    ],
     key: Annotated[
         list[str] | None,
         typer.Option("--key", metavar="COLS", help="Key columns (default: primary or unique key)."),
@@ -57,14 +55,19 @@ def diff_command(
     ] = None,
     where: WhereOpt = None,
     out_file: Annotated[
-        Path | None, typer.Option("--out", metavar="DIFF.json", help="Write the diff file here.")
+        Path | None,
+        typer.Option(
+            "--out", metavar="DIFF.json", help="Write the diff file here.", rich_help_panel=OUTPUT
+        ),
     ] = None,
     output_format: Annotated[
-        DiffFormat, typer.Option("--format", help="Output on stdout.")
+        DiffFormat, typer.Option("--format", help="Output on stdout.", rich_help_panel=OUTPUT)
     ] = DiffFormat.table,
-    lock_timeout: ProductionLockTimeoutOpt = guards.DEFAULT_LOCK_TIMEOUT,
-    statement_timeout: ProductionStatementTimeoutOpt = guards.DEFAULT_STATEMENT_TIMEOUT,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out.", rich_help_panel=OUTPUT)
+    ] = False,
+    lock_timeout: LockTimeoutOpt = guards.DEFAULT_LOCK_TIMEOUT,
+    statement_timeout: StatementTimeoutOpt = guards.DEFAULT_STATEMENT_TIMEOUT,
     json_output: JsonOpt = False,
 ) -> None:
     """Keyed diff of one table between a restore and production.

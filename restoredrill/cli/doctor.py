@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_json, out
+from restoredrill.cli.options import JsonOpt, LedgerOpt
 
 
 def doctor_command(ledger: LedgerOpt = None, json_output: JsonOpt = False) -> None:
@@ -11,6 +11,8 @@ def doctor_command(ledger: LedgerOpt = None, json_output: JsonOpt = False) -> No
     Server binaries and versions, pg_waldump and pg_verifybackup, MariaDB tools, pgBackRest,
     lz4 and zstd, OS users, Docker, the sandbox directory and its free space, the ledger.
     Exit 3 when something every PostgreSQL drill needs is missing."""
+    from restoredrill.cli.console import out
+    from restoredrill.cli.documents import emit_json
     from restoredrill.doctor import diagnose
     from restoredrill.errors import ToolMissing
 

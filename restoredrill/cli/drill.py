@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_json, err, interactive, out
+from restoredrill.cli.console import err, interactive, out
+from restoredrill.cli.documents import emit_json
+from restoredrill.cli.options import OUTPUT, JsonOpt, LedgerOpt
 from restoredrill.drill.run import DrillOptions, run_drills
 from restoredrill.report.terminal import RichProgress
 from restoredrill.report.terminal_drill import render_fleet
@@ -19,6 +21,7 @@ WebhookOpt = Annotated[
     str | None,
     typer.Option(
         "--webhook-url",
+        metavar="URL",
         envvar="RESTOREDRILL_WEBHOOK_URL",
         show_envvar=True,
         show_default=False,
@@ -36,11 +39,19 @@ def drill_command(
         int, typer.Option("--parallel", min=1, help="Run up to N playbooks at once.")
     ] = 1,
     junit: Annotated[
-        Path | None, typer.Option("--junit", metavar="FILE", help="Write JUnit XML here.")
+        Path | None,
+        typer.Option(
+            "--junit", metavar="FILE", help="Write JUnit XML here.", rich_help_panel=OUTPUT
+        ),
     ] = None,
     results_dir: Annotated[
         Path | None,
-        typer.Option("--results-dir", help="Also write each drill's result JSON here."),
+        typer.Option(
+            "--results-dir",
+            metavar="DIR",
+            help="Also write each drill's result JSON here.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
     webhook_url: WebhookOpt = None,
     allow_unverified_base: Annotated[

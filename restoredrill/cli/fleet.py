@@ -9,29 +9,46 @@ from typing import Annotated
 
 import typer
 
+from restoredrill.cli.lazy import QuietCommand, sub_app
 from restoredrill.fleet import FleetJobRequest, Resources, render_yaml
 
-app = typer.Typer(help="Run drills beyond one machine.", no_args_is_help=True)
+app = sub_app("Run drills beyond one machine.")
 
 
-@app.command("render")
+@app.command("render", cls=QuietCommand)
 def render_command(
-    playbooks: Annotated[list[Path], typer.Argument(metavar="PLAYBOOK...")],
-    image: Annotated[str, typer.Option("--image", help="Container image with restoredrill.")],
+    playbooks: Annotated[
+        list[Path], typer.Argument(metavar="PLAYBOOK...", help="Drill playbooks (YAML).")
+    ],
+    image: Annotated[
+        str, typer.Option("--image", metavar="IMAGE", help="Container image with restoredrill.")
+    ],
     results_dir: Annotated[
-        str, typer.Option("--results-dir", help="Shared results directory inside the pods.")
+        str,
+        typer.Option(
+            "--results-dir", metavar="DIR", help="Shared results directory inside the pods."
+        ),
     ] = "/results",
-    name: Annotated[str, typer.Option("--name", help="Job name.")] = "restoredrill-fleet",
-    namespace: Annotated[str | None, typer.Option("--namespace")] = None,
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="Job name.")
+    ] = "restoredrill-fleet",
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", metavar="NAME", help="Kubernetes namespace.")
+    ] = None,
     parallelism: Annotated[
         int | None, typer.Option("--parallelism", min=1, help="Pods at once (default: all).")
     ] = None,
     results_claim: Annotated[
-        str, typer.Option("--results-claim", help="PersistentVolumeClaim for the results.")
+        str,
+        typer.Option(
+            "--results-claim", metavar="NAME", help="PersistentVolumeClaim for the results."
+        ),
     ] = "restoredrill-results",
     secret: Annotated[
         str | None,
-        typer.Option("--secret", help="Secret whose keys become environment variables."),
+        typer.Option(
+            "--secret", metavar="NAME", help="Secret whose keys become environment variables."
+        ),
     ] = None,
     schedule: Annotated[
         str | None,
@@ -40,10 +57,18 @@ def render_command(
     retries_per_index: Annotated[
         int, typer.Option("--retries-per-index", min=0, help="Retries of infrastructure errors.")
     ] = 1,
-    cpu_request: Annotated[str, typer.Option("--cpu-request")] = Resources.cpu_request,
-    memory_request: Annotated[str, typer.Option("--memory-request")] = Resources.memory_request,
-    cpu_limit: Annotated[str, typer.Option("--cpu-limit")] = Resources.cpu_limit,
-    memory_limit: Annotated[str, typer.Option("--memory-limit")] = Resources.memory_limit,
+    cpu_request: Annotated[
+        str, typer.Option("--cpu-request", metavar="CPU", help="CPU each pod requests.")
+    ] = Resources.cpu_request,
+    memory_request: Annotated[
+        str, typer.Option("--memory-request", metavar="BYTES", help="Memory each pod requests.")
+    ] = Resources.memory_request,
+    cpu_limit: Annotated[
+        str, typer.Option("--cpu-limit", metavar="CPU", help="CPU limit of each pod.")
+    ] = Resources.cpu_limit,
+    memory_limit: Annotated[
+        str, typer.Option("--memory-limit", metavar="BYTES", help="Memory limit of each pod.")
+    ] = Resources.memory_limit,
     ttl: Annotated[
         int,
         typer.Option(

@@ -6,14 +6,19 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_list, out
+from restoredrill.cli.console import out
+from restoredrill.cli.documents import emit_list
+from restoredrill.cli.options import JsonOpt, LedgerOpt
 from restoredrill.ledger import Ledger
 from restoredrill.report.terminal import render_history
 
 
 def history_command(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many entries.")] = 20,
-    database: Annotated[str | None, typer.Option("--database", help="Only this database.")] = None,
+    database: Annotated[
+        list[str] | None,
+        typer.Option("--database", metavar="NAME", help="Only these databases (repeatable)."),
+    ] = None,
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
 ) -> None:

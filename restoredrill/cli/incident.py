@@ -7,32 +7,43 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, PgBinOpt, emit_json, out
+from restoredrill.cli.console import out
+from restoredrill.cli.documents import emit_json
+from restoredrill.cli.lazy import QuietCommand, sub_app
+from restoredrill.cli.options import TABLE_HELP, JsonOpt, PgBinOpt
 from restoredrill.drill.incident import DEFAULT_TOP, FindRequest, find_incidents
+from restoredrill.drill.verify import split_tables
 from restoredrill.report.terminal_incident import render_incidents
 from restoredrill.targets import parse_time
 
-app = typer.Typer(help="Find the incident in the archive.", no_args_is_help=True)
+app = sub_app("Find the incident in the archive.")
 
 
-@app.command("find")
+@app.command("find", cls=QuietCommand)
 def find_command(
     wal_archive: Annotated[
         Path | None,
         typer.Option(
-            "--wal-archive", help="PostgreSQL: directory a cp-style archive_command writes."
+            "--wal-archive",
+            metavar="DIR",
+            help="PostgreSQL: where a cp-style archive_command writes.",
         ),
     ] = None,
     binlog_archive: Annotated[
         Path | None,
-        typer.Option("--binlog-archive", help="MariaDB/MySQL: directory of binlog files."),
+        typer.Option(
+            "--binlog-archive",
+            metavar="DIR",
+            help="MariaDB/MySQL: binlog files (with their index).",
+        ),
     ] = None,
     base_backups: Annotated[
         Path | None,
         typer.Option(
             "--base-backups",
+            metavar="DIR",
             help="PostgreSQL base backups: read WAL from the oldest one's start on. "
-            "MariaDB: the snapshot, named in the recover command.",
+            "MariaDB/MySQL: the snapshot, named in the recover command.",
         ),
     ] = None,
     since: Annotated[
@@ -44,7 +55,9 @@ def find_command(
     table: Annotated[
         list[str] | None,
         typer.Option(
-            "--table", help="Only rows of this table (repeatable; DBOID/RELFILENODE without --dsn)."
+            "--table",
+            metavar="TABLE",
+            help=f"{TABLE_HELP} Only rows of these tables (DBOID/RELFILENODE without --dsn).",
         ),
     ] = None,
     top: Annotated[int, typer.Option("--top", help="How many transactions to list.")] = (
@@ -54,20 +67,23 @@ def find_command(
         str | None,
         typer.Option(
             "--dsn",
+            metavar="DSN",
             help="Production (opened read-only) to name the tables; the recover command's --to.",
         ),
     ] = None,
     pg_bin: PgBinOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """List the committed transactions that changed the most rows, biggest first, from the
-    archive alone (WAL or binlogs; no restore), and the command to run for the biggest."""
+    """List the committed transactions that changed the most rows, biggest first.
+
+    Read from the archive alone (WAL or binlogs; no restore), with the recover command to
+    run for the biggest."""
     request = FindRequest(
         wal_archive=wal_archive,
         base_backups=base_backups,
         since=parse_time(since, "--since") if since is not None else None,
         until=parse_time(until, "--until") if until is not None else None,
-        tables=[t.strip() for item in table or [] for t in item.split(",") if t.strip()],
+        tables=split_tables(table) or [],
         top=top,
         dsn=dsn,
         pg_bin=pg_bin,

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, emit_json, out
+from restoredrill.cli.console import out
+from restoredrill.cli.documents import emit_json
+from restoredrill.cli.options import OUTPUT, JsonOpt, TablesOpt
 from restoredrill.drill.manifest import manifest_to_file
 from restoredrill.drill.verify import split_tables
 from restoredrill.report.terminal_verify import render_manifest
@@ -18,7 +20,10 @@ def manifest_command(
         str, typer.Argument(metavar="PRODUCTION_DSN", help="Opened read-only.")
     ],
     out_file: Annotated[
-        Path, typer.Option("--out", metavar="FILE", help="Manifest file to write (JSON).")
+        Path,
+        typer.Option(
+            "--out", metavar="FILE", help="Manifest file to write (JSON).", rich_help_panel=OUTPUT
+        ),
     ],
     restore_point: Annotated[
         str | None,
@@ -28,11 +33,10 @@ def manifest_command(
             help="Create this named restore point right after the snapshot.",
         ),
     ] = None,
-    tables: Annotated[
-        list[str] | None,
-        typer.Option("--tables", metavar="T1,T2", help="Only these tables (default: all)."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    tables: TablesOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out.", rich_help_panel=OUTPUT)
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Fingerprint every table of production in one snapshot and save it.

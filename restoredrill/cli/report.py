@@ -8,33 +8,24 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import LedgerOpt, out
-from restoredrill.errors import ConfigError
-from restoredrill.report.sla import ReportRequest, build_report, parse_since
+from restoredrill.cli.choices import ReportFormat
+from restoredrill.cli.console import out
+from restoredrill.cli.options import OUTPUT, JsonOpt, LedgerOpt
+from restoredrill.report.sla import ReportRequest, SlaReport, build_report, parse_since
 from restoredrill.report.terminal_report import render_report
-
-FORMATS = ("md", "html", "json", "junit", "prometheus")
 
 
 def report_command(
     since: Annotated[
-        str | None, typer.Option("--since", help="30d, 12h, a date or an ISO time.")
+        str | None, typer.Option("--since", metavar="WHEN", help="30d, 12h, a date or an ISO time.")
     ] = None,
     database: Annotated[
-        list[str] | None, typer.Option("--database", help="Only these databases (repeatable).")
-    ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", help="md, html, json, junit or prometheus (default: a table)."),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--out", help="Write the report here instead of stdout.")
-    ] = None,
-    plot: Annotated[
-        Path | None, typer.Option("--plot", metavar="FILE.png", help="Trend plot (PNG).")
+        list[str] | None,
+        typer.Option("--database", metavar="NAME", help="Only these databases (repeatable)."),
     ] = None,
     from_dir: Annotated[
-        Path | None, typer.Option("--from", help="Also read drill result files from DIR.")
+        Path | None,
+        typer.Option("--from", metavar="DIR", help="Also read drill result files from DIR."),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when the window has failures or breaches.")
@@ -46,16 +37,41 @@ def report_command(
             help="Count runs recorded by `restoredrill demo` (listed apart by default).",
         ),
     ] = False,
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="md, html, json, junit or prometheus (default: a table).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Write the report here instead of stdout.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", metavar="FILE.png", help="Trend plot (PNG).", rich_help_panel=OUTPUT
+        ),
+    ] = None,
     ledger: LedgerOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """SLA report from the drill ledger (md, html, json, junit, prometheus, PNG plot).
 
     A headline, then per database and kind of drill: drills, pass rate (a drill over its
     RTO is not a pass), restore p50/p95/max vs that kind's RTO, RPO vs objective, days since
     the last success, SLA breaches apart from correctness failures, and the evidence pack.
-    Demo runs are listed apart unless --include-demo."""
-    if fmt is not None and fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    Demo runs are listed apart unless --include-demo. --json is --format json."""
+    if json_output:
+        fmt = ReportFormat.json
     report = build_report(
         ReportRequest(
             ledger_path=ledger,
@@ -84,11 +100,9 @@ def report_command(
         raise typer.Exit(1)
 
 
-def _emit(fmt: str, report: object, output: Path | None, plot_png: bytes | None) -> None:
+def _emit(fmt: str, report: SlaReport, output: Path | None, plot_png: bytes | None) -> None:
     from restoredrill.report.outputs import write_atomic
-    from restoredrill.report.sla import SlaReport
 
-    assert isinstance(report, SlaReport)
     if fmt == "prometheus" and output is not None:
         from restoredrill.report.prometheus import write_textfile
 

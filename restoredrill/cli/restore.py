@@ -1,297 +1,132 @@
-"""`restoredrill plan` and `restoredrill restore`."""
+"""`restoredrill restore`: restore to a point in time in a throwaway sandbox."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from restoredrill.cli import mysql_restore as my_cli
-from restoredrill.cli.common import (
-    JsonOpt,
-    LedgerOpt,
-    OsUserOpt,
-    PgBinOpt,
-    emit_json,
-    err,
-    interactive,
-    out,
-)
-from restoredrill.cli.sources import (
-    EndpointOpt,
-    PgbrConfigOpt,
+from restoredrill.cli.choices import Engine, SandboxKind, WalDelivery
+from restoredrill.cli.options import SOURCE, EngineOpt, JsonOpt, LedgerOpt, OsUserOpt, PgBinOpt
+from restoredrill.cli.restore_run import restore
+from restoredrill.cli.sandbox_options import (
+    DbnameOpt,
+    ImageOpt,
+    KeepOpt,
     PrefetchOpt,
     RdsClassOpt,
-    RdsInstanceOpt,
     RdsParamsOpt,
+    RdsSandboxOptions,
     RdsSecurityOpt,
-    RdsSnapshotOpt,
     RdsSubnetOpt,
-    RegionOpt,
     SandboxOpt,
-    SourceBaseOpt,
-    SourceOptions,
-    SourceWalOpt,
-    StanzaOpt,
+    SandboxOptions,
     WalDeliveryOpt,
-    close,
-    wal_delivery,
 )
-from restoredrill.errors import ConfigError
-from restoredrill.targets import parse_target
+from restoredrill.cli.source_options import (
+    BaseBackupsOpt,
+    BinlogArchiveOpt,
+    EndpointOpt,
+    PgbrConfigOpt,
+    RdsInstanceOpt,
+    RdsSnapshotOpt,
+    RegionOpt,
+    SnapshotOpt,
+    StanzaOpt,
+    WalArchiveOpt,
+)
+from restoredrill.cli.sources import AwsOptions, BackupOptions
+from restoredrill.cli.target_options import (
+    ExclusiveOpt,
+    TargetGtidOpt,
+    TargetLsnOpt,
+    TargetNameOpt,
+    TargetOpt,
+    TargetOptions,
+    TargetPositionOpt,
+    TargetTimeOpt,
+    TargetXidOpt,
+    TimelineOpt,
+)
 
-if TYPE_CHECKING:
-    from restoredrill.timing import ProgressListener
-
-# The restore machinery (psycopg, the planner, rich's renderers) is imported by the commands
-# themselves, not here: `restoredrill restore --help` and usage errors stay quick.
-
-BaseBackupsOpt = Annotated[
-    Path,
-    typer.Option("--base-backups", help="Directory of pg_basebackup output (one per subdir)."),
-]
-WalArchiveOpt = Annotated[
-    Path, typer.Option("--wal-archive", help="Directory a cp-style archive_command writes.")
-]
-TargetTimeOpt = Annotated[
-    str | None, typer.Option("--target-time", help="ISO 8601 time with a time zone.")
-]
-TargetLsnOpt = Annotated[str | None, typer.Option("--target-lsn", help="LSN, e.g. 0/16B3748.")]
-TargetXidOpt = Annotated[str | None, typer.Option("--target-xid", help="Transaction id.")]
-TargetNameOpt = Annotated[
-    str | None, typer.Option("--target-name", help="Restore point (pg_create_restore_point).")
-]
-TargetOpt = Annotated[str | None, typer.Option("--target", help="'latest' or 'immediate'.")]
-ImageOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--image",
-        help="--sandbox docker: server image (default: the backup's version, e.g. postgres:16).",
-    ),
-]
 LogicalDumpOpt = Annotated[
     Path | None,
     typer.Option(
         "--logical-dump",
-        help="pg_dump file (custom or plain), or with --engine mariadb a mariadb-dump SQL file "
-        "(.sql or .sql.gz), to restore into --sandbox docker (dump time only).",
+        metavar="FILE",
+        help="Instead: a pg_dump file, or with --engine mariadb a mariadb-dump .sql(.gz), "
+        "restored into --sandbox docker as of dump time.",
+        rich_help_panel=SOURCE,
     ),
 ]
-TimelineOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--timeline",
-        min=1,
-        help="Follow this timeline (default: the newest one the archive's .history files "
-        "lead to). Needed to restore on purpose past a later timeline whose .history is missing.",
-    ),
-]
-ExclusiveOpt = Annotated[
-    bool, typer.Option("--exclusive", help="Stop just before the target instead of after it.")
-]
-
-
-def plan_command(
-    base_backups: SourceBaseOpt = None,
-    wal_archive: SourceWalOpt = None,
-    pgbackrest_stanza: StanzaOpt = None,
-    pgbackrest_config: PgbrConfigOpt = None,
-    rds_instance: RdsInstanceOpt = None,
-    rds_snapshot: RdsSnapshotOpt = None,
-    sandbox: SandboxOpt = "local",
-    aws_region: RegionOpt = None,
-    aws_endpoint_url: EndpointOpt = None,
-    target_time: TargetTimeOpt = None,
-    target_lsn: TargetLsnOpt = None,
-    target_xid: TargetXidOpt = None,
-    target_name: TargetNameOpt = None,
-    target: TargetOpt = None,
-    exclusive: ExclusiveOpt = False,
-    timeline: TimelineOpt = None,
-    pg_bin: PgBinOpt = None,
-    os_user: OsUserOpt = "postgres",
-    json_output: JsonOpt = False,
-    engine: my_cli.EngineOpt = "postgres",
-    snapshot: my_cli.SnapshotOpt = None,
-    binlog_archive: my_cli.BinlogArchiveOpt = None,
-    target_position: my_cli.TargetPositionOpt = None,
-    target_gtid: my_cli.TargetGtidOpt = None,
-) -> None:
-    """Dry run: choose the backup and log range, run the preflight checks.
-
-    PostgreSQL: base backup + WAL. MariaDB: snapshot + binlogs. Provisions nothing."""
-    recovery_target = parse_target(
-        target_time, target_lsn, target_xid, target_name, target, exclusive,
-        target_position, target_gtid, engine,
-    )  # fmt: skip
-    if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
-        if timeline is not None:
-            raise ConfigError("--timeline is a PostgreSQL option")
-        pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
-        found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
-        aws = my_cli.aws_config(aws_region, aws_endpoint_url)
-        my_cli.plan(*found, recovery_target, json_output, aws)
-        return
-    from restoredrill.drill.plan import plan_restore
-    from restoredrill.engines.postgres.tools import find_pg_tools
-    from restoredrill.report.terminal import render_plan
-
-    recovery_target = recovery_target.model_copy(update={"timeline": timeline})
-    options = SourceOptions(
-        base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
-        rds_snapshot, sandbox, aws_region=aws_region, aws_endpoint_url=aws_endpoint_url,
-        os_user=os_user,
-    )  # fmt: skip
-    source = options.open()
-    try:
-        outcome = plan_restore(source, recovery_target, find_pg_tools(pg_bin))
-    finally:
-        close(source)
-    if json_output:
-        emit_json(outcome.plan)
-    else:
-        render_plan(out, outcome.plan)
-    if not outcome.plan.ok:
-        raise typer.Exit(1)
 
 
 def restore_command(
-    base_backups: SourceBaseOpt = None,
-    wal_archive: SourceWalOpt = None,
+    engine: EngineOpt = Engine.postgres,
+    base_backups: BaseBackupsOpt = None,
+    wal_archive: WalArchiveOpt = None,
+    logical_dump: LogicalDumpOpt = None,
+    target_time: TargetTimeOpt = None,
+    target: TargetOpt = None,
+    exclusive: ExclusiveOpt = False,
     pgbackrest_stanza: StanzaOpt = None,
     pgbackrest_config: PgbrConfigOpt = None,
+    target_lsn: TargetLsnOpt = None,
+    target_xid: TargetXidOpt = None,
+    target_name: TargetNameOpt = None,
+    timeline: TimelineOpt = None,
+    pg_bin: PgBinOpt = None,
+    wal_delivery: WalDeliveryOpt = WalDelivery.stage,
+    prefetch: PrefetchOpt = 8,
+    snapshot: SnapshotOpt = None,
+    binlog_archive: BinlogArchiveOpt = None,
+    target_position: TargetPositionOpt = None,
+    target_gtid: TargetGtidOpt = None,
+    sandbox: SandboxOpt = SandboxKind.local,
+    image: ImageOpt = None,
+    keep: KeepOpt = False,
+    dbname: DbnameOpt = "postgres",
+    os_user: OsUserOpt = "postgres",
     rds_instance: RdsInstanceOpt = None,
     rds_snapshot: RdsSnapshotOpt = None,
-    sandbox: SandboxOpt = "local",
     rds_subnet_group: RdsSubnetOpt = None,
     rds_security_group: RdsSecurityOpt = None,
     rds_parameter_group: RdsParamsOpt = None,
     rds_instance_class: RdsClassOpt = None,
     aws_region: RegionOpt = None,
     aws_endpoint_url: EndpointOpt = None,
-    wal_delivery_mode: WalDeliveryOpt = "stage",
-    prefetch: PrefetchOpt = 8,
-    target_time: TargetTimeOpt = None,
-    target_lsn: TargetLsnOpt = None,
-    target_xid: TargetXidOpt = None,
-    target_name: TargetNameOpt = None,
-    target: TargetOpt = None,
-    exclusive: ExclusiveOpt = False,
-    timeline: TimelineOpt = None,
-    keep: Annotated[
-        bool, typer.Option("--keep", help="Leave the sandbox running and print its DSN.")
-    ] = False,
-    pg_bin: PgBinOpt = None,
-    os_user: OsUserOpt = "postgres",
-    dbname: Annotated[
-        str, typer.Option("--dbname", help="Database named in the printed DSN.")
-    ] = "postgres",
     ledger: LedgerOpt = None,
     json_output: JsonOpt = False,
-    engine: my_cli.EngineOpt = "postgres",
-    snapshot: my_cli.SnapshotOpt = None,
-    binlog_archive: my_cli.BinlogArchiveOpt = None,
-    target_position: my_cli.TargetPositionOpt = None,
-    target_gtid: my_cli.TargetGtidOpt = None,
-    image: ImageOpt = None,
-    logical_dump: LogicalDumpOpt = None,
 ) -> None:
-    """Restore to a point in time in a throwaway sandbox, timing every phase."""
-    if logical_dump is not None:
-        _restore_logical(
-            logical_dump, sandbox, engine, image, dbname, keep, ledger, json_output,
-            [target_time, target_lsn, target_xid, target_name, target, target_position,
-             target_gtid, None if timeline is None else str(timeline)],
-        )  # fmt: skip
-        return
-    if image is not None and sandbox != "docker":
-        raise ConfigError("--image goes with --sandbox docker")
-    recovery_target = parse_target(
-        target_time, target_lsn, target_xid, target_name, target, exclusive,
-        target_position, target_gtid, engine,
+    """Restore to a point in time in a throwaway sandbox, timing every phase.
+
+    The sandbox is torn down afterwards (also on errors and Ctrl-C) unless --keep. The
+    restore is recorded in the ledger."""
+    aws = AwsOptions(aws_region, aws_endpoint_url)
+    backup = BackupOptions(
+        engine=engine, base_backups=base_backups, wal_archive=wal_archive,
+        pgbackrest_stanza=pgbackrest_stanza, pgbackrest_config=pgbackrest_config,
+        rds_instance=rds_instance, rds_snapshot=rds_snapshot,
+        snapshot=snapshot, binlog_archive=binlog_archive, aws=aws,
     )  # fmt: skip
-    if my_cli.wants_mysql(engine, snapshot, binlog_archive, target_position, target_gtid):
-        if timeline is not None:
-            raise ConfigError("--timeline is a PostgreSQL option")
-        pg_sources = {"--base-backups": base_backups, "--wal-archive": wal_archive}
-        if sandbox != "local":
-            raise ConfigError(f"--sandbox {sandbox}: MariaDB/MySQL restore into 'local' only")
-        found = my_cli.sources(engine, snapshot, binlog_archive, pg_sources)
-        my_cli.run_restore(
-            engine, *found, recovery_target, keep, os_user, dbname, ledger, json_output,
-            my_cli.aws_config(aws_region, aws_endpoint_url),
-        )  # fmt: skip
-        return
-    from restoredrill.drill.restore import RestoreRequest, restore
-    from restoredrill.ledger import Ledger
-    from restoredrill.report.terminal import RichProgress, render_restore
-
-    recovery_target = recovery_target.model_copy(update={"timeline": timeline})
-    options = SourceOptions(
-        base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
-        rds_snapshot, sandbox, rds_subnet_group, list(rds_security_group or []),
-        rds_parameter_group, rds_instance_class, aws_region, aws_endpoint_url, os_user,
+    targets = TargetOptions(
+        time=target_time, target=target, exclusive=exclusive, lsn=target_lsn, xid=target_xid,
+        name=target_name, timeline=timeline, position=target_position, gtid=target_gtid,
     )  # fmt: skip
-    delivery = wal_delivery(wal_delivery_mode)
-    request = RestoreRequest(
-        base_backups=base_backups or "",
-        wal_archive=wal_archive or "",
-        target=recovery_target,
-        keep=keep,
-        pg_bin=pg_bin,
-        os_user=os_user,
-        dbname=dbname,
-        source=options.open(),
-        wal_delivery=delivery,
-        prefetch=prefetch,
-        rds=options.rds_options(),
-        sandbox="docker" if sandbox == "docker" else "local",
-        image=image,
-    )
-    progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
-    with Ledger(ledger) as history:
-        result = restore(request, progress, history)
-    if json_output:
-        emit_json(result)
-    else:
-        render_restore(out, result)
+    rds = RdsSandboxOptions(
+        subnet_group=rds_subnet_group, security_groups=list(rds_security_group or []),
+        parameter_group=rds_parameter_group, instance_class=rds_instance_class,
+    )  # fmt: skip
+    where = SandboxOptions(
+        kind=sandbox, image=image, keep=keep, dbname=dbname, pg_bin=pg_bin, os_user=os_user,
+        wal_delivery=wal_delivery, prefetch=prefetch, rds=rds,
+    )  # fmt: skip
+    result = restore(backup, targets, where, logical_dump, ledger, json_output)
+    from restoredrill.cli.console import out
+    from restoredrill.cli.documents import emit_json
+    from restoredrill.report.terminal import render_restore
 
-
-def _restore_logical(
-    dump: Path,
-    sandbox: str,
-    engine: str,
-    image: str | None,
-    dbname: str,
-    keep: bool,
-    ledger: Path | None,
-    json_output: bool,
-    targets: list[str | None],
-) -> None:
-    if sandbox != "docker":
-        raise ConfigError("--logical-dump restores into --sandbox docker")
-    if engine not in ("postgres", "mariadb"):
-        raise ConfigError(
-            f"--logical-dump: --engine {engine} dumps do not restore into docker yet "
-            "(postgres or mariadb)"
-        )
-    if any(targets):
-        raise ConfigError("--logical-dump restores to dump time only: no --target-* options")
-    from restoredrill.ledger import Ledger
-    from restoredrill.report.terminal import RichProgress, render_restore
-
-    progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
-    with Ledger(ledger) as history:
-        if engine == "mariadb":
-            from restoredrill.engines.mysql.restore_logical import restore_logical_mariadb
-
-            mariadb_db = "" if dbname == "postgres" else dbname
-            result = restore_logical_mariadb(dump, image, mariadb_db, keep, progress, history)
-        else:
-            from restoredrill.engines.postgres.restore_logical import restore_logical
-
-            result = restore_logical(dump, image, dbname, keep, progress, history)
     if json_output:
         emit_json(result)
     else:

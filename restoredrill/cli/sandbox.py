@@ -7,18 +7,22 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, emit_list, out
+from restoredrill.cli.console import out
+from restoredrill.cli.documents import emit_list
+from restoredrill.cli.lazy import QuietCommand, sub_app
+from restoredrill.cli.options import JsonOpt
 from restoredrill.errors import ConfigError
 from restoredrill.report.terminal import render_sandboxes
 from restoredrill.sandboxes import gc
 from restoredrill.sandboxes.labels import SandboxState, list_sandboxes, sandbox_root
 
-app = typer.Typer(help="Throwaway instances: list them, remove leftovers.", no_args_is_help=True)
+app = sub_app("Throwaway instances: list them, remove leftovers.")
 
 RootOpt = Annotated[
     Path | None,
     typer.Option(
         "--root",
+        metavar="DIR",
         help="Sandbox root to look in (default: $RESTOREDRILL_SANDBOX_DIR or the temp dir's "
         "restoredrill-sandboxes). Nothing outside it is touched.",
     ),
@@ -36,7 +40,7 @@ def _root(root: Path | None) -> Path:
     return root
 
 
-@app.command("list")
+@app.command("list", cls=QuietCommand)
 def list_command(root: RootOpt = None, json_output: JsonOpt = False) -> None:
     """Local sandboxes on this machine, with whether their owner still runs."""
     states = list_sandboxes(_root(root))
@@ -47,7 +51,7 @@ def list_command(root: RootOpt = None, json_output: JsonOpt = False) -> None:
         _notes(states, dry_run=True, leaving=False)
 
 
-@app.command("gc")
+@app.command("gc", cls=QuietCommand)
 def gc_command(
     include_kept: Annotated[
         bool, typer.Option("--all", help="Also remove sandboxes kept with --keep.")
@@ -56,8 +60,10 @@ def gc_command(
     dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Stop and delete sandboxes whose restoredrill process is gone. A server is stopped
-    only if it is still the process the sandbox started (pid, start time, data directory)."""
+    """Stop and delete sandboxes whose restoredrill process is gone.
+
+    A server is stopped only if it is still the process the sandbox started (pid, start
+    time, data directory)."""
     from restoredrill.sandboxes.docker import collect_containers
 
     where = _root(root)
@@ -69,7 +75,7 @@ def gc_command(
     _report(removed, dry_run, json_output)
 
 
-@app.command("rm")
+@app.command("rm", cls=QuietCommand)
 def rm_command(
     sandbox_id: Annotated[str, typer.Argument(metavar="ID", help="A sandbox id (see list).")],
     force: Annotated[
@@ -79,8 +85,9 @@ def rm_command(
     dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Remove one sandbox: stop its server (only if still the process it started), delete
-    its directory and container."""
+    """Remove one sandbox: stop its server, delete its directory and container.
+
+    The server is stopped only if it is still the process the sandbox started."""
     from restoredrill.sandboxes.docker import collect_containers
 
     where = _root(root)

@@ -6,30 +6,16 @@ from typing import Annotated
 
 import typer
 
-from restoredrill.cli.common import JsonOpt, LedgerOpt, emit_json, err, interactive, out
+from restoredrill.cli.console import err, interactive, out
+from restoredrill.cli.documents import emit_json
+from restoredrill.cli.options import JsonOpt, LedgerOpt, TablesOpt
+from restoredrill.cli.production import LockTimeoutOpt, StatementTimeoutOpt
 from restoredrill.drill import guards
 from restoredrill.drill import verify as drill
 from restoredrill.errors import InfrastructureError
 from restoredrill.models import VERIFY_EXIT_CODES
 from restoredrill.report.terminal_verify import ConsoleProgress, render_verify_report
 from restoredrill.timing import ProgressListener
-
-ProductionLockTimeoutOpt = Annotated[
-    str,
-    typer.Option(
-        "--lock-timeout",
-        metavar="DURATION",
-        help="Give up (exit 3) when production makes a read wait this long for a lock.",
-    ),
-]
-ProductionStatementTimeoutOpt = Annotated[
-    str,
-    typer.Option(
-        "--statement-timeout",
-        metavar="DURATION",
-        help="Give up (exit 3) when one statement on production runs this long.",
-    ),
-]
 
 
 def verify_command(
@@ -43,15 +29,7 @@ def verify_command(
             help="Production DSN (always opened read-only) or a manifest file.",
         ),
     ],
-    tables: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tables",
-            metavar="T1,T2",
-            help="Tables to check (table, schema.table); repeat or comma-separate. "
-            "Default: every user table.",
-        ),
-    ] = None,
+    tables: TablesOpt = None,
     as_of_column: Annotated[
         list[str] | None,
         typer.Option(
@@ -69,8 +47,8 @@ def verify_command(
             "commit).",
         ),
     ] = None,
-    lock_timeout: ProductionLockTimeoutOpt = guards.DEFAULT_LOCK_TIMEOUT,
-    statement_timeout: ProductionStatementTimeoutOpt = guards.DEFAULT_STATEMENT_TIMEOUT,
+    lock_timeout: LockTimeoutOpt = guards.DEFAULT_LOCK_TIMEOUT,
+    statement_timeout: StatementTimeoutOpt = guards.DEFAULT_STATEMENT_TIMEOUT,
     json_output: JsonOpt = False,
     ledger: LedgerOpt = None,
 ) -> None:

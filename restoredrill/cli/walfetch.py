@@ -8,9 +8,13 @@ import typer
 
 
 def wal_fetch_command(
-    name: Annotated[str, typer.Argument(help="WAL file name PostgreSQL asks for (%f).")],
-    dest: Annotated[str, typer.Argument(help="Where to put it (%p).")],
-    config: Annotated[str, typer.Option("--config", help="The sandbox's wal-fetch.json.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="WAL file name PostgreSQL asks for (%f).")
+    ],
+    dest: Annotated[str, typer.Argument(metavar="DEST", help="Where to put it (%p).")],
+    config: Annotated[
+        str, typer.Option("--config", metavar="FILE", help="The sandbox's wal-fetch.json.")
+    ],
 ) -> None:
     """Fetch one WAL file (and prefetch the next ones) for PostgreSQL's restore_command."""
     from restoredrill.engines.postgres.wal_fetch import main

@@ -1,6 +1,6 @@
 """Choosing a layout that reads at the console's width: a table when its natural width fits,
 otherwise the renderer's stacked or list form, so identifiers and values are never cut or
-folded mid-word at 80 columns. Piped output is rendered wide (cli/common.StdoutConsole)."""
+folded mid-word at 80 columns. Piped output is rendered wide (cli/console.StdoutConsole)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import pytest
 
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
+from restoredrill.ledger import Ledger
 from tests.diffhelp import Pair, new_pair
 from tests.pgsetup import cli
 
@@ -116,13 +117,15 @@ def test_reapply_exit_codes(pair: Pair, tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "--lock-timeout" in stderr
 
     pair.run(pair.production, "UPDATE items SET price = 7 WHERE id = 6")  # edited since
-    code, stdout, stderr = cli(
-        ["reapply", str(out), "--to", production, "--execute", "--json", "--batch-size", "1"],
-        capsys,
-    )
+    ledger = tmp_path / "ledger.db"
+    execute = ["--execute", "--json", "--batch-size", "1", "--ledger", str(ledger)]
+    code, stdout, stderr = cli(["reapply", str(out), "--to", production, *execute], capsys)
     assert code == 1, stderr  # a conflict was skipped
     report = json.loads(stdout)
     assert report["executed"] and report["batches"] == 2
     assert [t["inserted"] for t in report["tables"]] == [1]
     assert report["conflicts"][0]["key"] == {"id": "6"}
     assert SECRET not in stdout + stderr
+    with Ledger(ledger) as history:  # --ledger: the write is on record there
+        (entry,) = history.entries()
+    assert (entry.kind, entry.verdict) == ("reapply", "CONFLICTS")

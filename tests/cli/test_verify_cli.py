@@ -87,6 +87,7 @@ def test_verify_text_against_manifest_pass_then_fail(
 
     with db.connect() as conn:
         conn.execute("UPDATE public.orders SET total = 1.1 WHERE id = 1")  # was 1.10
+    # --tables: the old spelling of --table still works
     code, out, err = run(capsys, "verify", db.dsn(), str(manifest), "--tables", "orders")
     assert code == 1, err
     assert "FAIL" in out and "differs" in out
@@ -111,7 +112,7 @@ def test_verify_inconclusive_then_as_of_column(
         "verify",
         db.dsn(),
         second_pg_cluster.dsn(),
-        "--tables",
+        "--table",
         "orders",
         "--as-of-column",
         "orders=id",
@@ -129,7 +130,7 @@ def test_usage_errors_exit_2_with_one_line(
     db: LocalPostgres, twin: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cases = [
-        (["--tables", "nope"], "unknown table 'nope'"),
+        (["--table", "nope"], "unknown table 'nope'"),
         (["--as-of-column", "orders"], "expected TABLE=COLUMN"),
         (["--as-of-column", "orders=id", "--as-of", "2024-01-01T00:00:00"], "no timezone"),
         (["--as-of", "soon"], "not an ISO 8601 time"),
@@ -183,7 +184,7 @@ def test_manifest_command(
         str(out_file),
         "--restore-point",
         "drill-1",
-        "--tables",
+        "--table",
         '"My Schema"."we""ird Table"',
         "--json",
     )
@@ -201,6 +202,6 @@ def test_manifest_command(
     assert len(json.loads(out_file.read_text())["tables"]) == 2
 
     code, _, err = run(
-        capsys, "manifest", db.dsn(), "--out", str(tmp_path / "x.json"), "--tables", "x"
+        capsys, "manifest", db.dsn(), "--out", str(tmp_path / "x.json"), "--table", "x"
     )
     assert code == 2 and "unknown table 'x'" in err

@@ -147,7 +147,7 @@ def test_statement_timeout_ends_a_long_statement(pair: Pair, locked: int) -> Non
         "verify",
         pair.restored,
         pair.production,
-        "--tables",
+        "--table",
         "items",
         "--lock-timeout",
         "1h",

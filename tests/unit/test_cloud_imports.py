@@ -8,7 +8,8 @@ import sys
 
 def test_help_does_not_import_boto3() -> None:
     code = (
-        "import sys; from restoredrill.cli.app import app, _register; _register(); "
+        "import sys; from restoredrill.cli.commands import COMMANDS; "
+        "from restoredrill.cli.lazy import load; [load(n, s) for n, s in COMMANDS.items()]; "
         "from restoredrill.drill import restore, plan; "
         "from restoredrill.sources import base, rds; "
         "from restoredrill.engines.postgres import source_s3, pgbackrest, wal_fetch; "

@@ -43,3 +43,14 @@ def test_a_ledger_from_a_newer_restoredrill_is_refused(tmp_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(ConfigError, match="newer than this restoredrill knows"):
         Ledger(path)
+
+
+def test_entries_of_one_or_several_databases(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        for name in ("shop", "billing", "crm"):
+            ledger.record("restore", database=name, source="s", target="latest", verdict="PASS")
+        assert [e.database for e in ledger.entries()] == ["crm", "billing", "shop"]
+        assert [e.database for e in ledger.entries(database="shop")] == ["shop"]
+        both = ledger.entries(database=["shop", "crm"])
+        assert [e.database for e in both] == ["crm", "shop"]
+        assert ledger.entries(database=[]) == ledger.entries()

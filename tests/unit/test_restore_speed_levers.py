@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.cli.commands import invoked
 from restoredrill.sandboxes.readiness import LogWatch, backoff
 from restoredrill.sandboxes.replay_tuning import data_version, replay_tuning, shared_buffers
 
@@ -55,10 +54,3 @@ def test_backoff_starts_tight_and_stops_at_the_deadline() -> None:
     ticks = list(backoff(start + 0.2))
     assert len(ticks) > 10  # a ms, then longer: many looks early on
     assert time.monotonic() - start < 0.3
-
-
-def test_invoked_command() -> None:
-    assert invoked(["restore", "--target", "latest"]) == "restore"
-    assert invoked(["--help"]) is None
-    assert invoked(["nonsense"]) is None
-    assert invoked(["sandbox", "gc"]) == "sandbox"

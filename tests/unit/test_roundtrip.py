@@ -85,7 +85,7 @@ def test_drill_result_every_optional_part_present() -> None:
 @pytest.mark.parametrize("model", [RestoreResult, RestorePlan, VerifyReport, CheckReport])
 def test_cli_documents_read_back(model: type[BaseModel]) -> None:
     """What `--json` prints (the format name first) validates as its model again."""
-    from restoredrill.cli.common import document_format
+    from restoredrill.cli.documents import document_format
 
     document = filled(model)
     printed = {"format": document_format(document), **document.model_dump(mode="json")}

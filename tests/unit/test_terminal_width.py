@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from restoredrill.cli.common import PIPED_WIDTH, StdoutConsole
+from restoredrill.cli.console import PIPED_WIDTH, StdoutConsole
 from restoredrill.drill.incident_models import Incident, IncidentReport, TableChanges
 from restoredrill.ledger import Ledger
 from restoredrill.models import (
