@@ -1,10 +1,11 @@
 """Every command of the README's tour (the ```bash blocks from "A tour of the CLI" up to
 "Exit codes") runs, in order, against the demo productions (PostgreSQL and MariaDB, set up by
 ``restoredrill demo --setup-only``). The README speaks of /backups/base, ``host=db1
-dbname=shop``, xid 48213 ...: each placeholder is replaced by its demo counterpart (PLACEHOLDERS
-below), and every command runs through bash from a scratch directory. s3:// commands read the
-demo's backups uploaded to a moto S3 server; RDS and a pgBackRest repository are skipped with
-their reason; docker commands run when the test images are there."""
+dbname=shop``, xid 48213 ...: each placeholder is replaced by its demo counterpart (the
+replacements in ``_prepare``), and every command runs through bash from a scratch directory;
+after ``&& source DIR/demo.env`` the commands that follow see that demo's variables, as in one
+shell. s3:// commands read the demo's backups uploaded to a moto S3 server; RDS and a pgBackRest
+repository are skipped with their reason; docker commands run when the test images are there."""
 
 from __future__ import annotations
 
@@ -130,6 +131,7 @@ def tour() -> Iterator[Tour]:
     work.chmod(0o711)
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     demos = [work / "pg", work / "maria"]
+    kept: set[str] = set()
     try:
         for engine, directory in zip(("postgres", "mariadb"), demos, strict=True):
             code, output = _run(
@@ -137,15 +139,18 @@ def tour() -> Iterator[Tour]:
             )
             assert code == 0, output
             env.update(_env_file(directory / "demo.env"))
-        yield _prepare(work, env)
+        yield _prepare(work, env, kept)
     finally:
-        for directory in demos:
-            _run(f"restoredrill demo --teardown {directory}", env, work)
-        _run("restoredrill sandbox gc --all", env, work)  # the kept restores
+        # the demos, the README's own (rd-demo, rd-maria), the restores kept for $RESTORED_DSN
+        for directory in [*demos, work / "rd-demo", work / "rd-maria"]:
+            if directory.exists():
+                _run(f"restoredrill demo --teardown {directory}", env, work)
+        for sandbox_id in kept:
+            _run(f"restoredrill sandbox rm {sandbox_id}", env, work)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _prepare(work: Path, env: dict[str, str]) -> Tour:
+def _prepare(work: Path, env: dict[str, str], kept: set[str]) -> Tour:
     pg_find = (
         f"restoredrill incident find --base-backups {env['DEMO_BASE_BACKUPS']} "
         f"--wal-archive {env['DEMO_WAL_ARCHIVE']} --since {env['DEMO_INCIDENT_BEFORE']} "
@@ -171,6 +176,7 @@ def _prepare(work: Path, env: dict[str, str]) -> Tour:
         env,
         work,
     )
+    kept.add(str(pg["sandbox_id"]))
     snapshot = Path(env["DEMO_MARIADB_SNAPSHOT"])
     maria = _json(
         f"restoredrill restore --engine mariadb --snapshot {snapshot} "
@@ -179,6 +185,7 @@ def _prepare(work: Path, env: dict[str, str]) -> Tour:
         env,
         work,
     )
+    kept.add(str(maria["sandbox_id"]))
     (work / "playbooks").symlink_to(REPO / "playbooks")
     dump = work / "nightly.dump"
     subprocess.run(
@@ -212,7 +219,6 @@ def _prepare(work: Path, env: dict[str, str]) -> Tour:
         ("mysql://root@db2:3306/", shlex.quote(my_dsn)),
     ]
     restored = {"tour": str(pg["dsn"]), "mariadb": str(maria["dsn"])}
-    kept = {str(pg["sandbox_id"]), str(maria["sandbox_id"])}
     return Tour(work, env, replacements, restored, kept, incidents)
 
 
@@ -293,4 +299,8 @@ def test_readme_command(tour: Tour, command: Command, request: pytest.FixtureReq
         env.update(aws)
     code, output = _run(text, env, tour.work)
     expected = next((c for needle, c in EXPECTED.items() if needle in command.text), 0)
-    assert code == expected, f"README.md:{command.line}: {text}\nexit {code}\n{output[-3000:]}"
+    shown = output if len(output) < 12000 else f"{output[:6000]}\n...\n{output[-6000:]}"
+    assert code == expected, f"README.md:{command.line}: {text}\nexit {code}\n{shown}"
+    # `&& source DIR/demo.env`: the commands after it run against that demo, as in a shell
+    for sourced in re.findall(r"&& source (\S+)", text):
+        tour.env.update(_env_file(Path(sourced)))

@@ -69,3 +69,32 @@ def test_invalid_playbook_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("name: x\nsource: {kind: file}\n")
     with pytest.raises(restoredrill.ConfigError, match=r"bad.yaml:2"):
         restoredrill.run_playbook(path)
+
+
+TYPED_USE = """\
+import restoredrill
+from restoredrill import RestoreRequest
+
+
+def rto(request: RestoreRequest) -> float:
+    return restoredrill.restore(request).rto_seconds
+
+
+def misuse(dsn: str) -> int:
+    return restoredrill.verify(dsn, "manifest.json")
+"""
+
+
+@pytest.mark.slow
+def test_type_checkers_see_the_real_signatures(tmp_path: Path) -> None:
+    """Through the lazy __getattr__, mypy still types every use case by its definition."""
+    snippet = tmp_path / "use_api.py"
+    snippet.write_text(TYPED_USE)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir=/dev/null",
+         str(snippet)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, done.stdout
+    assert "use_api.py:10:" in errors[0] and '"VerifyReport"' in errors[0], errors
