@@ -57,10 +57,7 @@ EXPECTED = {
     'verify "$RESTORED_DSN" mysql://': 1,
 }
 # Commands that do not work today, by a substring: strict xfail, so a fix shows up here.
-BROKEN = {
-    "check --engine mysql": "engines/mysql/checks.connect parses the DSN itself and ignores "
-    "?unix_socket= (it connects to localhost:3306 instead); catalog.parse_dsn does it right",
-}
+BROKEN: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Live facts come from any DB-API connection (PyMySQL, mysqlclient, ...) through
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from restoredrill.checks.registry import REGISTRY, Facts, Finding, Policy, failed, ok, warning
 from restoredrill.durations import format_duration
@@ -147,27 +147,23 @@ def redact_url(url: str) -> str:
 
 
 def connect(url: str) -> Any:
-    """A PyMySQL connection from ``mysql://user:password@host:port/db`` (password optional;
-    MYSQL_PWD is read by us, never put on a command line)."""
+    """A PyMySQL connection from ``mysql://user:password@host:port/db`` (or ``?unix_socket=``;
+    password optional: MYSQL_PWD is read by us, never put on a command line)."""
     import os
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("mysql", "mariadb"):
+    if urlsplit(url).scheme not in ("mysql", "mariadb"):
         raise ConfigError(f"not a mysql:// URL: {redact_url(url)}")
     try:
         import pymysql
+
+        from restoredrill.engines.mysql.session import parse_dsn
     except ImportError:
         raise ToolMissing(
             "PyMySQL is needed for MySQL/MariaDB checks: pip install 'restoredrill[mysql]'"
         ) from None
+    kwargs = parse_dsn(url).connect_kwargs()
+    kwargs["password"] = kwargs["password"] or os.environ.get("MYSQL_PWD", "")
     try:
-        return pymysql.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or os.environ.get("MYSQL_PWD", "")),
-            database=unquote(parts.path.lstrip("/")) or None,
-            connect_timeout=10,
-        )
+        return pymysql.connect(**kwargs, connect_timeout=10)
     except pymysql.Error as exc:
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {exc}") from exc
