@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pymysql
-
 from restoredrill.engines.base import Diffing, Engine, Reapplying, ReplayEnd, Write
 from restoredrill.engines.driver import Statement
 from restoredrill.engines.mysql import (
@@ -31,6 +29,7 @@ from restoredrill.engines.mysql import fingerprint as fp
 from restoredrill.engines.mysql import reapply_sql as dialect
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.columns import ColumnInfo
+from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pymysql
-
 from restoredrill.engines.mysql.columns import ColumnInfo, column_info, row_text
+from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn, literal, quote_ident, quote_table
 from restoredrill.engines.names import TableName
 from restoredrill.models import TableFingerprint

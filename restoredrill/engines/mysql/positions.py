@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pymysql
-
 from restoredrill.engines.mysql.catalog import META_SCHEMA, META_TABLE
+from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn, int_or_none, quote_ident, text_of
 from restoredrill.models import ServerIdentity
 

@@ -24,9 +24,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from pymysql.converters import escape_string
-
 from restoredrill.engines.mysql import session as my
+from restoredrill.engines.mysql.driver import escape_string
 from restoredrill.engines.mysql.tools import MysqlTools, find_mysql_tools
 from restoredrill.engines.postgres.sandbox_local import free_port
 from restoredrill.errors import DatabaseUnavailable, SandboxError

@@ -15,10 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pymysql
-from pymysql.constants import CLIENT
-from pymysql.converters import escape_string
-
+from restoredrill.engines.mysql.driver import CLIENT, escape_string, pymysql
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-import pymysql
-
+from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn, literal, schema_sql
 from restoredrill.engines.names import TableName
 from restoredrill.engines.triggers import Trigger
