@@ -129,6 +129,7 @@ def run_restore(
     aws: AwsConfig | None = None,
 ) -> None:
     from restoredrill.drill.restore import RestoreRequest, restore
+    from restoredrill.engines.mysql.restore_options import MySqlOptions
     from restoredrill.ledger import Ledger
     from restoredrill.report.terminal import RichProgress, render_restore
 
@@ -139,8 +140,7 @@ def run_restore(
         keep=keep,
         os_user="mysql" if os_user == "postgres" else os_user,
         dbname="" if dbname == "postgres" else dbname,
-        engine=engine,
-        aws=aws,
+        backend=MySqlOptions(aws=aws),
     )
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:

@@ -133,7 +133,7 @@ def plan_command(
         aws = my_cli.aws_config(aws_region, aws_endpoint_url)
         my_cli.plan(*found, recovery_target, json_output, aws)
         return
-    from restoredrill.drill.plan import plan_restore
+    from restoredrill.engines.postgres.plan import plan_restore
     from restoredrill.engines.postgres.tools import find_pg_tools
     from restoredrill.report.terminal import render_plan
 
@@ -224,6 +224,7 @@ def restore_command(
         )  # fmt: skip
         return
     from restoredrill.drill.restore import RestoreRequest, restore
+    from restoredrill.engines.postgres.restore_options import sandbox_options
     from restoredrill.ledger import Ledger
     from restoredrill.report.terminal import RichProgress, render_restore
 
@@ -239,15 +240,11 @@ def restore_command(
         wal_archive=wal_archive or "",
         target=recovery_target,
         keep=keep,
-        pg_bin=pg_bin,
         os_user=os_user,
         dbname=dbname,
         source=options.open(),
-        wal_delivery=delivery,
-        prefetch=prefetch,
-        rds=options.rds_options(),
-        sandbox="docker" if sandbox == "docker" else "local",
-        image=image,
+        backend=options.rds_options()
+        or sandbox_options(sandbox, pg_bin, delivery, prefetch, image),
     )
     progress: ProgressListener | None = RichProgress(err) if interactive(json_output) else None
     with Ledger(ledger) as history:

@@ -12,6 +12,7 @@ same backups to the same target is the recovery copy; then
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import subprocess
 import tempfile
 import time
@@ -28,6 +29,7 @@ from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.drill.result import GameDayOutcome
 from restoredrill.drill.verify import verify
 from restoredrill.engines.postgres import catalog as pg
+from restoredrill.engines.postgres.restore_options import PostgresOptions
 from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 from restoredrill.errors import ConfigError, DatabaseUnavailable, SandboxError
 from restoredrill.models import VerifyStatus
@@ -113,6 +115,12 @@ def _reload_table(
     return int(str(row[0])) if row is not None else 0
 
 
+def _pg_bin(request: RestoreRequest) -> str | None:
+    """Game day runs on PostgreSQL (the playbook schema allows it with postgres only)."""
+    options = request.backend
+    return options.pg_bin if isinstance(options, PostgresOptions) else None
+
+
 def run_gameday(
     spec: GameDaySpec,
     victim: Restored,
@@ -138,15 +146,8 @@ def run_gameday(
         record.detail = text
     if spec.incident != "drop-table" and not affected:
         raise ConfigError(f"game day: the incident touched no rows of {table.display}")
-    copy_request = RestoreRequest(
-        base_backups=request.base_backups,
-        wal_archive=request.wal_archive,
-        target=request.target,
-        pg_bin=request.pg_bin,
-        os_user=request.os_user,
-        dbname=dbname,
-        timeout=request.timeout,
-    )
+    # the same restore again, as a fresh local copy
+    copy_request = dataclasses.replace(request, keep=False, dbname=dbname, source=None)
     with contextlib.ExitStack() as stack:
         with clock.phase("restore recovery copy"):
             copy = stack.enter_context(restored(copy_request, listener))
@@ -155,7 +156,7 @@ def run_gameday(
         if spec.incident == "drop-table":
             with clock.phase("reload table") as record:
                 recovered_rows = _reload_table(
-                    copy, victim, dbname, table, find_pg_tools(request.pg_bin)
+                    copy, victim, dbname, table, find_pg_tools(_pg_bin(request))
                 )
                 record.detail = f"{recovered_rows} rows"
             recovery = "reload-table"

@@ -47,11 +47,11 @@ from restoredrill.models import PhaseTiming, RecoveryTarget, TableCheck, VerifyR
 from restoredrill.playbook import (
     DatabaseSpec,
     FileSourceSpec,
-    MysqlSourceSpec,
     Playbook,
     load_playbooks,
     resolve_time,
 )
+from restoredrill.sandboxes.registry import local_restore
 from restoredrill.timing import ProgressListener, SilentProgress
 
 # What the user can do about an UNVERIFIED drill, said beside its reason.
@@ -94,25 +94,15 @@ class _Run:
 
 
 def _restore_request(playbook: Playbook, target: RecoveryTarget, dbname: str) -> RestoreRequest:
-    source = playbook.source
-    if isinstance(source, MysqlSourceSpec):  # MariaDB/MySQL: snapshot + binlog replay
-        return RestoreRequest(
-            base_backups=source.snapshot,
-            wal_archive=source.binlog_archive,
-            target=target,
-            os_user=playbook.sandbox.os_user,
-            dbname=dbname,
-            timeout=playbook.sandbox.timeout,
-            engine=playbook.engine,
-        )
+    base, archive = playbook.source.locations()
     return RestoreRequest(
-        base_backups=source.base_backups,
-        wal_archive=source.wal_archive,
+        base_backups=base,
+        wal_archive=archive,
         target=target,
-        pg_bin=playbook.sandbox.pg_bin,
         os_user=playbook.sandbox.os_user,
         dbname=dbname,
         timeout=playbook.sandbox.timeout,
+        backend=local_restore(playbook.engine).options(playbook.sandbox.pg_bin),
     )
 
 

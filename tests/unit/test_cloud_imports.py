@@ -9,8 +9,9 @@ import sys
 def test_help_does_not_import_boto3() -> None:
     code = (
         "import sys; from restoredrill.cli.app import app, _register; _register(); "
-        "from restoredrill.drill import restore, plan; "
-        "from restoredrill.sources import base, s3, pgbackrest, rds, wal_fetch; "
+        "from restoredrill.drill import restore; from restoredrill.engines.postgres import plan; "
+        "from restoredrill.sources import base, rds; "
+        "from restoredrill.engines.postgres import source_s3, pgbackrest, wal_fetch; "
         "from restoredrill.sandboxes import rds as rds_sandbox; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
     )
