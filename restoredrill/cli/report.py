@@ -67,7 +67,7 @@ def report_command(
     )
     plot_png: bytes | None = None
     if plot is not None:
-        from restoredrill.report.outputs import write_atomic
+        from restoredrill.report.atomic_file import write_atomic
         from restoredrill.report.plot import png_bytes
 
         plot_png = png_bytes(report)
@@ -85,7 +85,7 @@ def report_command(
 
 
 def _emit(fmt: str, report: object, output: Path | None, plot_png: bytes | None) -> None:
-    from restoredrill.report.outputs import write_atomic
+    from restoredrill.report.atomic_file import write_atomic
     from restoredrill.report.sla import SlaReport
 
     assert isinstance(report, SlaReport)
