@@ -34,7 +34,8 @@ from restoredrill.drill.result import (
     evidence,
     verdict_reasons,
 )
-from restoredrill.drill.verify import overall_status, verify
+from restoredrill.drill.verify import verify
+from restoredrill.drill.verify_verdict import overall_status
 from restoredrill.errors import (
     ConfigError,
     DrillFailed,
