@@ -63,8 +63,8 @@ class RecoverResult(Frozen):
 
 @dataclass(frozen=True)
 class RecoverRequest:
-    base_backups: Path
-    wal_archive: Path
+    base_backups: Path | str  # as RestoreRequest's
+    wal_archive: Path | str
     before: datetime | None  # the incident by time (both), or by ``incident_xid``/``_gtid``
     after: datetime | None
     tables: Sequence[str]

@@ -10,7 +10,7 @@ from restoredrill.playbook import Playbook
 from restoredrill.report.atomic_file import write_atomic
 
 if TYPE_CHECKING:
-    from restoredrill.drill.run import DrillOptions
+    from restoredrill.drill.run_state import DrillOptions
 
 
 def results_file_name(result: DrillResult) -> str:
