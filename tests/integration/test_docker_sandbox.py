@@ -147,7 +147,7 @@ def test_gc_removes_container_of_killed_run(image: str, sandbox_root: Path) -> N
         import os, signal
         from restoredrill.engines.postgres.tools import PgTools
         from pathlib import Path
-        from restoredrill.sandboxes.docker import docker_postgres
+        from restoredrill.engines.postgres.sandbox_docker import docker_postgres
         with docker_postgres("gc-test", PgTools(Path("/"), "0"), {image!r}) as sandbox:
             sandbox.initdb()
             sandbox.start()

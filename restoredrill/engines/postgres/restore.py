@@ -158,7 +158,7 @@ def _local(request: RestoreRequest, tools: PgTools) -> AbstractContextManager[Lo
 
 
 def _docker(request: RestoreRequest, tools: PgTools) -> AbstractContextManager[LocalPostgres]:
-    from restoredrill.sandboxes.docker import docker_postgres
+    from restoredrill.engines.postgres.sandbox_docker import docker_postgres
 
     image = request.backend.image if isinstance(request.backend, DockerOptions) else None
     return docker_postgres("restore", tools, image, request.keep)
