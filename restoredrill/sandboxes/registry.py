@@ -1,15 +1,20 @@
-"""Restore backends by name: "module:attribute", imported only when a restore asks for it, so
-the use cases never name an engine or a sandbox and heavy SDKs stay out of start-up."""
+"""What the use cases pick by name — restore backends, an engine's local restore, the reader
+of a log archive — as "module:attribute", imported only when asked for, so drill/ never
+names an engine or a sandbox and heavy SDKs stay out of start-up."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from restoredrill.errors import ConfigError
 
 if TYPE_CHECKING:
+    from restoredrill.drill.incident_models import FindRequest, IncidentReport
     from restoredrill.drill.restore_request import BackendOptions, LocalRestore, RestoreBackend
+
+    IncidentFinder = Callable[[FindRequest], IncidentReport]
 
 RESTORE_BACKENDS: dict[str, str] = {
     "postgres": "restoredrill.engines.postgres.restore:LOCAL_BACKEND",
@@ -22,6 +27,11 @@ LOCAL_RESTORES: dict[str, str] = {
     "postgres": "restoredrill.engines.postgres.restore_options:LOCAL_RESTORE",
     "mariadb": "restoredrill.engines.mysql.restore_options:LOCAL_RESTORE",
     "mysql": "restoredrill.engines.mysql.restore_options:LOCAL_RESTORE",
+}
+# the log archive an incident is looked for in → its reader
+INCIDENT_FINDERS: dict[str, str] = {
+    "wal": "restoredrill.engines.postgres.incident:find_wal_incidents",
+    "binlog": "restoredrill.engines.mysql.incident:find_binlog_incidents",
 }
 DEFAULT_OPTIONS = "restoredrill.engines.postgres.restore_options:PostgresOptions"
 
@@ -45,6 +55,10 @@ def local_restore(engine: str) -> LocalRestore:
     if spec is None:
         raise ConfigError(f"no local restore for engine {engine!r}")
     return cast("LocalRestore", load(spec))
+
+
+def incident_finder(archive: str) -> IncidentFinder:
+    return cast("IncidentFinder", load(INCIDENT_FINDERS[archive]))
 
 
 def default_backend_options() -> BackendOptions:
