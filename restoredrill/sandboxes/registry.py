@@ -1,6 +1,6 @@
-"""What the use cases pick by name — restore backends, an engine's local restore, the reader
-of a log archive — as "module:attribute", imported only when asked for, so drill/ never
-names an engine or a sandbox and heavy SDKs stay out of start-up."""
+"""What the use cases pick by name — restore backends, an engine's local restore and game
+day, the reader of a log archive — as "module:attribute", imported only when asked for, so
+drill/ never names an engine or a sandbox and heavy SDKs stay out of start-up."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 from restoredrill.errors import ConfigError
 
 if TYPE_CHECKING:
+    from restoredrill.drill.gameday import GameDayEngine
     from restoredrill.drill.incident_models import FindRequest, IncidentReport
     from restoredrill.drill.restore_request import BackendOptions, LocalRestore, RestoreBackend
 
@@ -32,6 +33,10 @@ LOCAL_RESTORES: dict[str, str] = {
 INCIDENT_FINDERS: dict[str, str] = {
     "wal": "restoredrill.engines.postgres.incident:find_wal_incidents",
     "binlog": "restoredrill.engines.mysql.incident:find_binlog_incidents",
+}
+# an engine's name → its part of a game day (none yet for MariaDB/MySQL)
+GAMEDAY_ENGINES: dict[str, str] = {
+    "postgres": "restoredrill.engines.postgres.gameday:GAMEDAY",
 }
 DEFAULT_OPTIONS = "restoredrill.engines.postgres.restore_options:PostgresOptions"
 
@@ -59,6 +64,13 @@ def local_restore(engine: str) -> LocalRestore:
 
 def incident_finder(archive: str) -> IncidentFinder:
     return cast("IncidentFinder", load(INCIDENT_FINDERS[archive]))
+
+
+def gameday_engine(engine: str) -> GameDayEngine:
+    spec = GAMEDAY_ENGINES.get(engine)
+    if spec is None:
+        raise ConfigError(f"game day: not available for engine {engine!r} yet")
+    return cast("GameDayEngine", load(spec))
 
 
 def default_backend_options() -> BackendOptions:
