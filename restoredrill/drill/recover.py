@@ -73,7 +73,7 @@ class RecoverRequest:
     reapply: ReapplyOptions = field(default_factory=ReapplyOptions)
     dbname: str | None = None  # database inside the restores (default: the --to DSN's)
     pg_bin: str | None = None
-    os_user: str = "postgres"
+    os_user: str | None = None  # the server's OS user in the restores (None: the engine's)
     incident_xid: int | None = None  # PostgreSQL: restore to just before/after this xid
     incident_gtid: str | None = None  # MariaDB/MySQL: the same, by GTID
 
@@ -276,7 +276,7 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
             base_backups=request.base_backups,
             wal_archive=request.wal_archive,
             target=target,
-            os_user=request.os_user,  # a MariaDB/MySQL restore reads "postgres" as its default
+            os_user=request.os_user,  # MariaDB/MySQL read "postgres" (the CLI's default) as theirs
             dbname=dbname,
             backend=local.options(request.pg_bin),
         )

@@ -81,6 +81,8 @@ class LocalRestore:
     options: Callable[[str | None], BackendOptions]  # from the server binaries' directory
     incident_id: Literal["xid", "gtid"]  # the transaction id an incident is named by
     default_dbname: str  # the database a restored copy is connected to when none is named
+    # why a manifest cannot mark its snapshot with a named restore point (None: it can)
+    no_restore_points: str | None = None
 
 
 @dataclass(frozen=True)

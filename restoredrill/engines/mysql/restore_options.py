@@ -25,5 +25,11 @@ class MySqlOptions:
 
 # the server binaries are found on this machine (engines/mysql/tools.py)
 LOCAL_RESTORE = LocalRestore(
-    options=lambda _: MySqlOptions(), incident_id="gtid", default_dbname=""
+    options=lambda _: MySqlOptions(),
+    incident_id="gtid",
+    default_dbname="",
+    no_restore_points=(
+        "MariaDB/MySQL have no named restore points: the manifest records the binlog "
+        "position of its snapshot instead (restore to it with --target-position)"
+    ),
 )
