@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import restoredrill.drill.restore as restore_module
+import restoredrill.engines.postgres.restore as restore_module
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.postgres.plan import PlanOutcome, plan_restore
 from restoredrill.engines.postgres.tools import PgTools
