@@ -115,7 +115,9 @@ def _runnable(run_as: RunAs, path: Path) -> bool:
 
 
 def _import_paths() -> list[Path]:
-    package = Path(__file__).resolve().parent.parent.parent
+    import restoredrill
+
+    package = Path(restoredrill.__file__).resolve().parent.parent  # what holds the package
     found = [package]
     spec = find_spec("boto3")
     if spec is not None and spec.origin:
