@@ -85,7 +85,7 @@ class Ledger:
 
     def record(
         self,
-        kind: Literal["restore", "verify", "drill"],
+        kind: Literal["restore", "verify", "drill", "reapply", "recover"],
         database: str,
         source: str,
         target: str,

@@ -298,7 +298,7 @@ class Manifest(Frozen):
 
 class LedgerEntry(Frozen):
     id: int
-    kind: Literal["restore", "verify", "drill"]
+    kind: Literal["restore", "verify", "drill", "reapply", "recover"]
     started_at: datetime
     database: str
     source: str

@@ -36,6 +36,7 @@ from typing import Any
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import load_diff
 from restoredrill.drill.guards import same_instance
+from restoredrill.drill.ledger_writes import reapply_details, reapply_verdict, record_write
 from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply_checkpoint import (
     Checkpoint,
@@ -172,9 +173,32 @@ def reapply_document(
             raise ConfigError(f"{name} {value!r}: expected a duration such as 500ms, 5s or 2min")
     if opts.sql_out is not None:
         check_writable(opts.sql_out, opts.force, "the SQL script", make_dir=True)
-    started = time.monotonic()
     engine = engine_for_dsn(to_dsn)
     label = dsnlib.redact(to_dsn)
+    try:
+        report = _connected(engine, document, diff_file, to_dsn, label, opts, listener, after_batch)
+    except BaseException as exc:
+        if opts.execute and opts.record:
+            verdict = f"ERROR: {type(exc).__name__}"
+            record_write("reapply", opts.ledger, label, diff_file, verdict, {"error": str(exc)})
+        raise
+    if opts.execute and opts.record:
+        details = reapply_details(report)
+        record_write("reapply", opts.ledger, label, diff_file, reapply_verdict(report), details)
+    return report
+
+
+def _connected(
+    engine: Engine,
+    document: DiffDocument,
+    diff_file: Path,
+    to_dsn: str,
+    label: str,
+    opts: ReapplyOptions,
+    listener: ProgressListener,
+    after_batch: AfterBatch | None,
+) -> ReapplyReport:
+    started = time.monotonic()
     conn = engine.connect(to_dsn, read_only=not opts.execute)
     try:
         engine.pin_for_writes(conn)

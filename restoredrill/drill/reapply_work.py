@@ -31,6 +31,8 @@ class ReapplyOptions:
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT
     statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT
     force: bool = False  # may overwrite an existing ``sql_out``
+    ledger: Path | None = None  # where an executing run is recorded (None: the default ledger)
+    record: bool = True  # False when the caller records the write itself (recover)
 
 
 @dataclass(frozen=True)

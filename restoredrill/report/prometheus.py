@@ -6,7 +6,8 @@ for dead-man alerts — the time of the last successful drill. Written atomicall
 Conventions: no ``quantile`` label (Prometheus reserves it for summaries), so restore time is
 one gauge per statistic; every count that depends on the report window carries that window
 as a ``window`` label ("all" without --since); and the report always writes its own
-timestamp and database count, so a report over zero drills is still a scrape with series."""
+timestamp and database count, so a report over zero drills is still a scrape with series.
+Every per-database series has a ``restoredrill_kind_*`` twin labelled with the kind of drill."""
 
 from __future__ import annotations
 
@@ -22,9 +23,57 @@ def _window(report: SlaReport) -> str:
     return f"since {report.since.isoformat()}" if report.since is not None else "all"
 
 
-def _last(report: SlaReport, database: str) -> Evidence | None:
-    drills = [e for e in report.evidence if e.database == database]
+def _last(report: SlaReport, database: str, kind: str | None = None) -> Evidence | None:
+    drills = [
+        e for e in report.evidence if e.database == database and (kind is None or e.kind == kind)
+    ]
     return max(drills, key=lambda e: e.when) if drills else None
+
+
+def _per_kind(report: SlaReport, registry: CollectorRegistry) -> None:
+    """The same figures per database AND kind of drill: a quarterly restore, a CI check of
+    ``latest`` and an incident recovery have different RTOs, so an alert is per kind."""
+    windowed = ("database", "kind", "window")
+    latest = ("database", "kind")
+
+    def gauge(name: str, text: str, labels: tuple[str, ...]) -> Gauge:
+        return Gauge(name, text, list(labels), registry=registry)
+
+    drills = gauge("restoredrill_kind_drills", "Drills of this kind in the window", windowed)
+    passed = gauge(
+        "restoredrill_kind_drills_passed", "Drills of this kind that passed in the window", windowed
+    )
+    p95 = gauge("restoredrill_kind_restore_p95_seconds", "95th pct. restore time", windowed)
+    rto = gauge("restoredrill_kind_rto_objective_seconds", "RTO objective of this kind", latest)
+    last_rto = gauge("restoredrill_kind_last_drill_rto_seconds", "Last drill's RTO", latest)
+    last_rpo = gauge("restoredrill_kind_last_drill_rpo_seconds", "Last drill's RPO", latest)
+    last_passed = gauge(
+        "restoredrill_kind_last_drill_passed", "1 when the last drill passed, else 0", latest
+    )
+    last_success = gauge(
+        "restoredrill_kind_last_success_timestamp_seconds",
+        "Unix time of the last drill of this kind that passed (0: never)",
+        latest,
+    )
+    window = _window(report)
+    for s in report.databases:
+        for k in s.kinds:
+            drills.labels(s.database, k.kind, window).set(k.drills)
+            passed.labels(s.database, k.kind, window).set(k.passed)
+            if k.restore_p95_seconds is not None:
+                p95.labels(s.database, k.kind, window).set(k.restore_p95_seconds)
+            if k.rto_objective_seconds is not None:
+                rto.labels(s.database, k.kind).set(k.rto_objective_seconds)
+            at = k.last_success_at.timestamp() if k.last_success_at else 0
+            last_success.labels(s.database, k.kind).set(at)
+            newest = _last(report, s.database, k.kind)
+            if newest is None:
+                continue
+            last_passed.labels(s.database, k.kind).set(1 if newest.verdict == "PASS" else 0)
+            if newest.rto_seconds is not None:
+                last_rto.labels(s.database, k.kind).set(newest.rto_seconds)
+            if newest.rpo_seconds is not None:
+                last_rpo.labels(s.database, k.kind).set(newest.rpo_seconds)
 
 
 def registry_for(report: SlaReport) -> CollectorRegistry:
@@ -98,6 +147,7 @@ def registry_for(report: SlaReport) -> CollectorRegistry:
             last_passed.labels(db).set(1 if newest.verdict == "PASS" else 0)
             if newest.rto_seconds is not None:
                 last_rto.labels(db).set(newest.rto_seconds)
+    _per_kind(report, registry)
     return registry
 
 

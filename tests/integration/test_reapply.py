@@ -20,7 +20,8 @@ from restoredrill.drill.reapply import (
 )
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
-from restoredrill.errors import ReapplyRefused
+from restoredrill.errors import ReapplyRefused, RestoreDrillError
+from restoredrill.ledger import Ledger
 from tests.diffhelp import Pair, new_pair
 
 
@@ -129,6 +130,23 @@ def test_guard_skips_rows_edited_since_and_archives_what_it_overwrites(
 
     again = reapply(out, pair.production, ReapplyOptions(execute=True))
     assert (again.inserted, again.updated, again.already, again.conflict_count) == (0, 0, 8, 2)
+
+
+def test_executing_runs_are_in_the_ledger_and_dry_runs_are_not(pair: Pair, tmp_path: Path) -> None:
+    out = _diff(pair, tmp_path)
+    ledger = tmp_path / "ledger.db"
+    reapply(out, pair.production, ReapplyOptions(ledger=ledger))
+    assert not ledger.exists()
+    reapply(out, pair.production, ReapplyOptions(execute=True, ledger=ledger))
+    pair.run(pair.production, "DROP TABLE acct")
+    with pytest.raises(RestoreDrillError):
+        reapply(out, pair.production, ReapplyOptions(execute=True, ledger=ledger))
+    with Ledger(ledger) as history:
+        applied, failed = history.records()
+    assert (applied.kind, applied.verdict) == ("reapply", "APPLIED")
+    assert applied.details["inserted"] == 5 and applied.details["updated"] == 5
+    assert applied.source == str(out) and "password" not in applied.target
+    assert failed.kind == "reapply" and failed.verdict.startswith("ERROR")
 
 
 def test_ceiling_is_checked_before_anything_is_written(pair: Pair, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ def test_help_does_not_import_boto3() -> None:
         "from restoredrill.drill import restore; from restoredrill.engines.postgres import plan; "
         "from restoredrill.sources import base, rds; "
         "from restoredrill.engines.postgres import source_s3, pgbackrest, wal_fetch; "
+        "from restoredrill.storage import s3, open; "
         "from restoredrill.sandboxes import rds as rds_sandbox; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
     )

@@ -183,6 +183,17 @@ def test_prometheus_textfile(ledger_path: Path, tmp_path: Path) -> None:
     # gauges only: "quantile" is reserved for summaries
     assert not any(dict(labels).get("quantile") for _, labels in samples)
     assert ("restoredrill_last_drill_passed", (db,)) in samples
+    kinds = {
+        dict(labels).get("kind")
+        for name, labels in samples
+        if name.startswith("restoredrill_kind_")
+    }
+    assert kinds and None not in kinds
+    for kind in kinds:
+        key = (db, ("kind", kind))
+        assert ("restoredrill_kind_last_drill_passed", key) in samples
+        assert ("restoredrill_kind_last_success_timestamp_seconds", key) in samples
+        assert ("restoredrill_kind_drills", (db, ("kind", kind), window)) in samples
 
 
 def test_prometheus_textfile_with_no_drills(tmp_path: Path) -> None:
