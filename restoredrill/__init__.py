@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from restoredrill.drill.result import DrillResult
     from restoredrill.drill.run import DrillOptions
     from restoredrill.drill.verify import verify
+    from restoredrill.engines.mysql.restore_options import MySqlOptions
+    from restoredrill.engines.postgres.restore_options import DockerOptions, PostgresOptions
     from restoredrill.errors import (
         ConfigError,
         DrillFailed,
@@ -49,6 +51,9 @@ _EXPORTS = {
     "restore": "restoredrill.drill.restore",
     "restored": "restoredrill.drill.restore",
     "RestoreRequest": "restoredrill.drill.restore",
+    "PostgresOptions": "restoredrill.engines.postgres.restore_options",
+    "DockerOptions": "restoredrill.engines.postgres.restore_options",
+    "MySqlOptions": "restoredrill.engines.mysql.restore_options",
     "verify": "restoredrill.drill.verify",
     "diff": "restoredrill.drill.diff",
     "reapply": "restoredrill.drill.reapply",
@@ -77,11 +82,14 @@ _EXPORTS = {
 __all__ = [
     "ConfigError",
     "DiffDocument",
+    "DockerOptions",
     "DrillFailed",
     "DrillOptions",
     "DrillResult",
     "InfrastructureError",
+    "MySqlOptions",
     "Playbook",
+    "PostgresOptions",
     "ReapplyOptions",
     "ReapplyReport",
     "RecoverRequest",

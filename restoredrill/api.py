@@ -19,27 +19,15 @@ def plan(request: RestoreRequest) -> RestorePlan:
     """The dry run of ``restore(request)``: the base backup (or snapshot) it would use, the
     log range it needs and the preflight checks. Provisions nothing; ``plan.ok`` is False
     when a restore would be refused. PostgreSQL sources are directories or s3:// URLs
-    (``request.source`` for others); ``engine="mariadb"`` reads a snapshot and binlogs."""
-    if request.engine != "postgres":
-        from restoredrill.engines.mysql.plan import plan_mysql
-        from restoredrill.engines.mysql.source import open_mysql_source
+    (``request.source`` for others); ``backend=MySqlOptions()`` reads a snapshot and binlogs."""
+    from restoredrill.errors import ConfigError
+    from restoredrill.sandboxes.registry import restore_backend
 
-        snapshot, binlogs = str(request.base_backups), str(request.wal_archive)
-        mysql_source = open_mysql_source(snapshot, binlogs, request.aws)
-        try:
-            return plan_mysql(snapshot, binlogs, request.target, mysql_source).plan
-        finally:
-            mysql_source.close()
-    from restoredrill.drill.plan import plan_restore
-    from restoredrill.engines.postgres.tools import find_pg_tools
-
-    source = request.open_source()
-    try:
-        return plan_restore(source, request.target, find_pg_tools(request.pg_bin)).plan
-    finally:
-        close = getattr(source, "close", None)  # only remote sources hold connections
-        if callable(close):
-            close()
+    name = request.backend.backend
+    planner = restore_backend(name).plan
+    if planner is None:
+        raise ConfigError(f"{name}: restores of this kind have no dry run")
+    return planner(request)
 
 
 def run_playbook(

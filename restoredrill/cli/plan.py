@@ -110,7 +110,7 @@ def _plan(
             return plan_mysql(snapshot, binlogs, recovery_target, mysql_source).plan
         finally:
             mysql_source.close()
-    from restoredrill.drill.plan import plan_restore
+    from restoredrill.engines.postgres.plan import plan_restore
     from restoredrill.engines.postgres.tools import find_pg_tools
 
     recovery_target = recovery_target.model_copy(update={"timeline": targets.timeline})

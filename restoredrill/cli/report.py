@@ -83,7 +83,7 @@ def report_command(
     )
     plot_png: bytes | None = None
     if plot is not None:
-        from restoredrill.report.outputs import write_atomic
+        from restoredrill.report.atomic_file import write_atomic
         from restoredrill.report.plot import png_bytes
 
         plot_png = png_bytes(report)
@@ -101,7 +101,7 @@ def report_command(
 
 
 def _emit(fmt: str, report: SlaReport, output: Path | None, plot_png: bytes | None) -> None:
-    from restoredrill.report.outputs import write_atomic
+    from restoredrill.report.atomic_file import write_atomic
 
     if fmt == "prometheus" and output is not None:
         from restoredrill.report.prometheus import write_textfile

@@ -47,6 +47,8 @@ def _request(
     backup: BackupOptions, targets: TargetOptions, sandbox: SandboxOptions
 ) -> RestoreRequest:
     from restoredrill.drill.restore import RestoreRequest
+    from restoredrill.engines.mysql.restore_options import MySqlOptions
+    from restoredrill.engines.postgres.restore_options import sandbox_options
 
     if sandbox.image is not None and sandbox.kind != "docker":
         raise ConfigError("--image goes with --sandbox docker")
@@ -64,23 +66,24 @@ def _request(
             keep=sandbox.keep,
             os_user="mysql" if sandbox.os_user == "postgres" else sandbox.os_user,
             dbname="" if sandbox.dbname == "postgres" else sandbox.dbname,
-            engine=backup.engine,
-            aws=backup.aws.config(),
+            backend=MySqlOptions(aws=backup.aws.config()),
         )
     return RestoreRequest(
         base_backups=backup.base_backups or "",
         wal_archive=backup.wal_archive or "",
         target=recovery_target.model_copy(update={"timeline": targets.timeline}),
         keep=sandbox.keep,
-        pg_bin=sandbox.pg_bin,
         os_user=sandbox.os_user,
         dbname=sandbox.dbname,
         source=backup.open(sandbox.kind, sandbox.os_user),
-        wal_delivery="stream" if sandbox.wal_delivery == "stream" else "stage",
-        prefetch=sandbox.prefetch,
-        rds=sandbox.rds.options(backup.aws) if sandbox.kind == "rds" else None,
-        sandbox="docker" if sandbox.kind == "docker" else "local",
-        image=sandbox.image,
+        backend=(sandbox.rds.options(backup.aws) if sandbox.kind == "rds" else None)
+        or sandbox_options(
+            sandbox.kind,
+            sandbox.pg_bin,
+            "stream" if sandbox.wal_delivery == "stream" else "stage",
+            sandbox.prefetch,
+            sandbox.image,
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from restoredrill.dsn import describe
 from restoredrill.engines.mysql import archiving
 from restoredrill.engines.mysql import fingerprint as my_fingerprint
 from restoredrill.engines.mysql import session as my
+from restoredrill.engines.mysql.restore_options import MySqlOptions
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.engines.mysql.tools import find_mysql_tools
 from restoredrill.ledger import Ledger
@@ -210,7 +211,7 @@ def run_mysql_demo(
             )
             target = RecoveryTarget(kind="time", time=incident_at)
             request = RestoreRequest(
-                snapshots, archive, target, os_user=os_user, dbname=DATABASE, engine="mariadb"
+                snapshots, archive, target, os_user=os_user, dbname=DATABASE, backend=MySqlOptions()
             )
             listener.note(f"drill: restore to {incident_at.isoformat()} (just before the incident)")
             with restored(request, listener) as done:
@@ -236,7 +237,7 @@ def run_mysql_demo(
                     after_target,
                     os_user=os_user,
                     dbname=DATABASE,
-                    engine="mariadb",
+                    backend=MySqlOptions(),
                 )
                 incident = incident_step(
                     before_dsn,

@@ -37,6 +37,7 @@ from restoredrill.engines.postgres.archiving import (
     start_archiving,
     switch_and_wait_archived,
 )
+from restoredrill.engines.postgres.restore_options import PostgresOptions
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import find_pg_tools
 from restoredrill.ledger import Ledger
@@ -254,7 +255,8 @@ def run_demo(
                 FindRequest(archive, backups, top=3, dsn=production.dsn(), pg_bin=pg_bin)
             )
             target = RecoveryTarget(kind="time", time=incident_at)
-            request = RestoreRequest(backups, archive, target, os_user=os_user, pg_bin=pg_bin)
+            options = PostgresOptions(pg_bin=pg_bin)
+            request = RestoreRequest(backups, archive, target, os_user=os_user, backend=options)
             listener.note(f"drill: restore to {incident_at.isoformat()} (just before the incident)")
             with restored(request, listener) as done:
                 report = verify(done.dsn(), manifest_path, progress=listener)
@@ -272,7 +274,7 @@ def run_demo(
                     else RecoveryTarget(kind="time", time=after_incident)
                 )
                 after_request = RestoreRequest(
-                    backups, archive, after_target, os_user=os_user, pg_bin=pg_bin
+                    backups, archive, after_target, os_user=os_user, backend=options
                 )
                 incident = incident_step(
                     done.dsn(),

@@ -7,110 +7,44 @@ same backups to the same target is the recovery copy; then
 - a bad DELETE or an UPDATE without WHERE: keyed diff (recovery copy vs victim), reapply
   executed into the victim (guarded, batched; it is a throwaway), verify;
 - DROP TABLE: the table is reloaded from the recovery copy (pg_dump | psql), verify.
+
+What is engine-specific (the incident's SQL, the reload) is the engine's GameDayEngine,
+found through sandboxes/registry.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
+import dataclasses
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
-import psycopg
-from psycopg import sql
-
-from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.drill.result import GameDayOutcome
 from restoredrill.drill.verify import verify
-from restoredrill.engines.postgres import catalog as pg
-from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
-from restoredrill.errors import ConfigError, DatabaseUnavailable, SandboxError
+from restoredrill.engines.base import engine_for_dsn
+from restoredrill.engines.names import TableName
+from restoredrill.errors import ConfigError
 from restoredrill.models import VerifyStatus
 from restoredrill.playbook import GameDaySpec
+from restoredrill.sandboxes.registry import gameday_engine
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
 
-def incident_statement(spec: GameDaySpec, table: pg.TableName) -> sql.Composed:
-    """The incident as SQL, identifiers quoted by psycopg, the value a literal."""
-    target = table.identifier()
-    if spec.incident == "drop-table":
-        return sql.SQL("DROP TABLE {}").format(target)
-    assert spec.column is not None and spec.value is not None
-    column = sql.Identifier(spec.column)
-    if spec.incident == "update-without-where":
-        return sql.SQL("UPDATE {} SET {} = {}").format(target, column, sql.Literal(spec.value))
-    # What was meant: rows below the cut-off. What ran: NULLs matched too.
-    return sql.SQL("DELETE FROM {} WHERE {} < {} OR {} IS NULL").format(
-        target, column, sql.Literal(spec.value), column
-    )
+class GameDayEngine(Protocol):
+    """An engine's part of a game day."""
 
-
-def _user_tables(dsn: str) -> list[pg.TableName]:
-    with dsnlib.connect(dsn, autocommit=True) as conn:
-        return pg.list_tables(conn)
-
-
-def _inject(dsn: str, statement: sql.Composed) -> tuple[str, int | None]:
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            text = statement.as_string(conn)
-            cursor = conn.execute(statement)
-            affected = cursor.rowcount if cursor.rowcount >= 0 else None
-    except psycopg.errors.DependentObjectsStillExist as exc:
-        raise ConfigError(
-            f"game day: {str(exc).splitlines()[0]}; choose a table nothing references"
-        ) from exc
-    except psycopg.errors.UndefinedColumn as exc:
-        raise ConfigError(f"game day: {str(exc).splitlines()[0]}") from exc
-    except psycopg.Error as exc:
-        raise DatabaseUnavailable(f"game day incident failed: {str(exc).splitlines()[0]}") from exc
-    return text, affected
-
-
-def _reload_table(
-    copy: Restored, victim: Restored, dbname: str, table: pg.TableName, tools: PgTools
-) -> int:
-    """DROP TABLE recovery: dump the table from the recovery copy into the victim."""
-    quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (table.schema, table.name))
-    dump = subprocess.Popen(
-        [
-            tools.path("pg_dump"),
-            f"--dbname={copy.dsn(dbname)}",
-            f"--table={quoted}",
-            "--no-owner",
-            "--no-privileges",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert dump.stdout is not None
-    load = subprocess.run(
-        [
-            tools.path("psql"),
-            f"--dbname={victim.dsn(dbname)}",
-            "--quiet",
-            "--no-psqlrc",
-            "--single-transaction",
-            "--set=ON_ERROR_STOP=1",
-        ],
-        stdin=dump.stdout,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    dump.stdout.close()
-    dump_err = dump.stderr.read().decode(errors="replace") if dump.stderr else ""
-    if dump.wait() != 0 or load.returncode != 0:
-        reason = (dump_err or load.stderr).strip().splitlines()
-        raise SandboxError(f"reloading {table.display} failed: {reason[-1] if reason else '?'}")
-    with psycopg.connect(victim.dsn(dbname)) as conn:
-        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier())).fetchone()
-    return int(str(row[0])) if row is not None else 0
+    def user_tables(self, dsn: str) -> list[TableName]: ...
+    def resolve_table(self, spec: str, known: set[str]) -> str: ...
+    def inject(self, dsn: str, spec: GameDaySpec, table: TableName) -> tuple[str, int | None]: ...
+    def reload_table(
+        self, copy_dsn: str, victim_dsn: str, table: TableName, request: RestoreRequest
+    ) -> int: ...
 
 
 def run_gameday(
@@ -122,31 +56,24 @@ def run_gameday(
 ) -> GameDayOutcome:
     listener = progress or SilentProgress()
     victim_dsn = victim.dsn(dbname)
-    known = {t.display: t for t in _user_tables(victim_dsn)}
-    table = known[pg.resolve_table(spec.table, set(known))]
+    kit = gameday_engine(engine_for_dsn(victim_dsn).name)
+    known = {t.display: t for t in kit.user_tables(victim_dsn)}
+    table = known[kit.resolve_table(spec.table, set(known))]
     selected: Sequence[str]
     if spec.tables is not None:
-        selected = [pg.resolve_table(t, set(known)) for t in spec.tables]
+        selected = [kit.resolve_table(t, set(known)) for t in spec.tables]
     else:
         selected = sorted(known)
-    statement = incident_statement(spec, table)
     clock = PhaseClock(listener)
     listener.note(f"[red]game day incident[/red] in the restored copy: {spec.incident}")
     started = time.monotonic()
     with clock.phase("incident") as record:
-        text, affected = _inject(victim_dsn, statement)
+        text, affected = kit.inject(victim_dsn, spec, table)
         record.detail = text
     if spec.incident != "drop-table" and not affected:
         raise ConfigError(f"game day: the incident touched no rows of {table.display}")
-    copy_request = RestoreRequest(
-        base_backups=request.base_backups,
-        wal_archive=request.wal_archive,
-        target=request.target,
-        pg_bin=request.pg_bin,
-        os_user=request.os_user,
-        dbname=dbname,
-        timeout=request.timeout,
-    )
+    # the same restore again, as a fresh local copy
+    copy_request = dataclasses.replace(request, keep=False, dbname=dbname, source=None)
     with contextlib.ExitStack() as stack:
         with clock.phase("restore recovery copy"):
             copy = stack.enter_context(restored(copy_request, listener))
@@ -154,9 +81,7 @@ def run_gameday(
         recovered_rows = 0
         if spec.incident == "drop-table":
             with clock.phase("reload table") as record:
-                recovered_rows = _reload_table(
-                    copy, victim, dbname, table, find_pg_tools(request.pg_bin)
-                )
+                recovered_rows = kit.reload_table(copy_dsn, victim_dsn, table, request)
                 record.detail = f"{recovered_rows} rows"
             recovery = "reload-table"
         else:

@@ -19,6 +19,7 @@ from restoredrill.engines.base import Positions, Session, engine_for_dsn
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import Manifest, TableFingerprint
+from restoredrill.sandboxes.registry import local_restore
 
 MAX_RESTORE_POINT_NAME = 63  # MAXFNAMELEN - 1 in the server
 
@@ -36,11 +37,9 @@ def create_manifest(
     if restore_point is not None and not 0 < len(restore_point) <= MAX_RESTORE_POINT_NAME:
         raise ConfigError(f"restore point names are 1 to {MAX_RESTORE_POINT_NAME} characters")
     engine = engine_for_dsn(dsn)
-    if restore_point is not None and engine.name != "postgres":
-        raise ConfigError(
-            "MariaDB/MySQL have no named restore points: the manifest records the binlog "
-            "position of its snapshot instead (restore to it with --target-position)"
-        )
+    refusal = local_restore(engine.name).no_restore_points
+    if restore_point is not None and refusal is not None:
+        raise ConfigError(refusal)
     conn = engine.connect(dsn, read_only=True)
     try:
         engine.pin_session(conn)

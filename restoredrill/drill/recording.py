@@ -12,13 +12,13 @@ from restoredrill.models import RestoreResult
 
 
 def unverified_base(result: RestoreResult) -> str | None:
-    """Why something the restore rests on went unchecked, or None: a PostgreSQL physical base
-    without backup_manifest, or a log range we replayed whose records could not all be
-    checked (binlogs written without checksums). Logical and RDS restores have no base
-    backup or log range of ours to check."""
+    """Why something the restore rests on went unchecked, or None: a physical base backup
+    nothing checked (PostgreSQL's without backup_manifest), or a log range we replayed whose
+    records could not all be checked (binlogs written without checksums). Logical and RDS
+    restores have no base backup or log range of ours to check."""
     plan = result.plan
     backup = plan.base_backup
-    if plan.engine == "postgres" and backup is not None and result.base_check == "none":
+    if backup is not None and result.base_check == "none":
         return f"base backup {backup.path} has no backup_manifest: not checked"
     replayed = plan.wal_range is not None or (
         plan.binlog_range is not None and plan.binlog_range.files > 0

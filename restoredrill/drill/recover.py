@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AwareDatetime
 
@@ -29,7 +30,7 @@ from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.durations import format_duration
-from restoredrill.engines.base import engine_for_dsn, is_mysql_dsn
+from restoredrill.engines.base import engine_for_dsn
 from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget, ReapplyRefused
 from restoredrill.models import (
     DiffDocument,
@@ -41,6 +42,7 @@ from restoredrill.models import (
     RowDiffSummary,
     ServerIdentity,
 )
+from restoredrill.sandboxes.registry import local_restore
 from restoredrill.targets import parse_gtid
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
@@ -61,8 +63,8 @@ class RecoverResult(Frozen):
 
 @dataclass(frozen=True)
 class RecoverRequest:
-    base_backups: Path
-    wal_archive: Path
+    base_backups: Path | str  # as RestoreRequest's
+    wal_archive: Path | str
     before: datetime | None  # the incident by time (both), or by ``incident_xid``/``_gtid``
     after: datetime | None
     tables: Sequence[str]
@@ -71,7 +73,7 @@ class RecoverRequest:
     reapply: ReapplyOptions = field(default_factory=ReapplyOptions)
     dbname: str | None = None  # database inside the restores (default: the --to DSN's)
     pg_bin: str | None = None
-    os_user: str = "postgres"
+    os_user: str | None = None  # the server's OS user in the restores (None: the engine's)
     incident_xid: int | None = None  # PostgreSQL: restore to just before/after this xid
     incident_gtid: str | None = None  # MariaDB/MySQL: the same, by GTID
 
@@ -193,11 +195,12 @@ def incident_diff(
 
 
 def incident_targets(
-    request: RecoverRequest, mysql: bool = False
+    request: RecoverRequest, incident_id: Literal["xid", "gtid"] = "xid"
 ) -> tuple[RecoveryTarget, RecoveryTarget]:
     """Where the two restores stop: just before and just after the incident, given either
     as one transaction (PostgreSQL xid, MariaDB/MySQL GTID: exactly its effect, nothing of
-    the traffic around it) or as two times. Exactly one way, the one for the engine."""
+    the traffic around it) or as two times. Exactly one way; ``incident_id`` is the kind of
+    transaction id the engine names one by."""
     xid, gtid = request.incident_xid, request.incident_gtid
     before, after = request.before, request.after
     given = [
@@ -209,12 +212,12 @@ def incident_targets(
         )
         if value is not None
     ]
-    own = "--incident-gtid G" if mysql else "--incident-xid N"
+    own = "--incident-gtid G" if incident_id == "gtid" else "--incident-xid N"
     if len(given) > 1:
         both = "not both" if len(given) == 2 else "only one"
         raise InvalidTarget(f"give either {' or '.join(given)}, {both}")
     if xid is not None:
-        if mysql:
+        if incident_id != "xid":
             raise InvalidTarget(
                 "--incident-xid is a PostgreSQL transaction id; for MariaDB/MySQL give "
                 "--incident-gtid G (see `incident find --binlog-archive`)"
@@ -226,7 +229,7 @@ def incident_targets(
             RecoveryTarget(kind="xid", xid=xid, inclusive=True),
         )
     if gtid is not None:
-        if not mysql:
+        if incident_id != "gtid":
             raise InvalidTarget(
                 "--incident-gtid is a MariaDB/MySQL GTID; for PostgreSQL give --incident-xid N "
                 "(see `incident find --wal-archive`)"
@@ -254,8 +257,9 @@ def default_out(now: datetime | None = None) -> Path:
 def recover(request: RecoverRequest, progress: ProgressListener | None = None) -> RecoverResult:
     listener = progress or SilentProgress()
     started = time.monotonic()
-    mysql = is_mysql_dsn(request.to_dsn)
-    before_target, after_target = incident_targets(request, mysql)
+    engine = engine_for_dsn(request.to_dsn)
+    local = local_restore(engine.name)
+    before_target, after_target = incident_targets(request, local.incident_id)
     if not request.tables:
         raise ConfigError("choose the tables to recover (--table)")
     out = request.out or default_out()
@@ -264,9 +268,7 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
     if request.reapply.sql_out is not None:
         check_writable(request.reapply.sql_out, request.reapply.force, "the SQL script", True)
     production = production_identity(request.to_dsn)
-    engine = engine_for_dsn(request.to_dsn)
-    default_db = "" if mysql else "postgres"
-    dbname = request.dbname or engine.database_of(request.to_dsn) or default_db
+    dbname = request.dbname or engine.database_of(request.to_dsn) or local.default_dbname
     clock = PhaseClock(listener)
 
     def restore_request(target: RecoveryTarget) -> RestoreRequest:
@@ -274,10 +276,9 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
             base_backups=request.base_backups,
             wal_archive=request.wal_archive,
             target=target,
-            pg_bin=request.pg_bin,
-            os_user="mysql" if mysql and request.os_user == "postgres" else request.os_user,
+            os_user=request.os_user,  # MariaDB/MySQL read "postgres" (the CLI's default) as theirs
             dbname=dbname,
-            engine="mysql" if mysql else "postgres",
+            backend=local.options(request.pg_bin),
         )
 
     lock = threading.Lock()

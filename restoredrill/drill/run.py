@@ -7,336 +7,44 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from restoredrill.checks.registry import CheckReport
-from restoredrill.checks.run import CheckRequest, run_checks
-from restoredrill.drill.assertions import run_assertions, with_assertions
-from restoredrill.drill.gameday import run_gameday
-from restoredrill.drill.reapply import ReapplyOptions
-from restoredrill.drill.recording import unverified_base
-from restoredrill.drill.recover import RecoverRequest, RecoverResult, recover
-from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.drill.result import VERDICT_RANK as _VERDICT_RANK
 from restoredrill.drill.result import (
     DatabaseOutcome,
     DrillResult,
     FleetResult,
-    GameDayOutcome,
-    ObjectiveCheck,
-    SlaStatus,
     Verdict,
     evidence,
     verdict_reasons,
 )
-from restoredrill.drill.verify import overall_status, verify
+from restoredrill.drill.run_objectives import measured_rpo, measured_rto, objectives, sla_status
+from restoredrill.drill.run_state import ACCEPT_HINT, DrillOptions, PlaybookRun
+from restoredrill.drill.run_steps import run_steps
 from restoredrill.errors import (
     ConfigError,
     DrillFailed,
     InfrastructureError,
-    RestoreDrillError,
     UsageError,
 )
 from restoredrill.ledger import Ledger
-from restoredrill.models import PhaseTiming, RecoveryTarget, TableCheck, VerifyReport, VerifyStatus
+from restoredrill.models import PhaseTiming
 from restoredrill.playbook import (
-    DatabaseSpec,
-    FileSourceSpec,
-    MysqlSourceSpec,
     Playbook,
     load_playbooks,
-    resolve_time,
 )
 from restoredrill.timing import ProgressListener, SilentProgress
 
-# What the user can do about an UNVERIFIED drill, said beside its reason.
-ACCEPT_HINT = "accept it with --allow-unverified-base or allow_unverified_base: true"
-
-
-@dataclass(frozen=True)
-class DrillOptions:
-    ledger_path: Path | None = None
-    results_dir: Path | None = None  # also write each DrillResult as JSON here
-    junit: Path | None = None  # JUnit XML of all the drills run
-    webhook_url: str | None = None  # secret: never printed
-    parallel: int = 1
-    env: dict[str, str] | None = None  # variables for ${...} in playbooks (default: os.environ)
-    allow_unverified_base: bool = False  # also the playbook's source.allow_unverified_base
-
-
-@dataclass
-class _Run:
-    """What one playbook run has gathered so far."""
-
-    playbook: Playbook
-    path: Path
-    started_at: datetime
-    started: float
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    target: RecoveryTarget | None = None
-    checks: CheckReport | None = None
-    restore: Restored | None = None
-    databases: list[DatabaseOutcome] = field(default_factory=list)
-    gameday: GameDayOutcome | None = None
-    recover: RecoverResult | None = None
-    failures: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)  # not checked: UNVERIFIED, not PASS
-    allow_unverified: bool = False
-    error: RestoreDrillError | None = None
-
-
-# --- steps ----------------------------------------------------------------------------------------
-
-
-def _restore_request(playbook: Playbook, target: RecoveryTarget, dbname: str) -> RestoreRequest:
-    source = playbook.source
-    if isinstance(source, MysqlSourceSpec):  # MariaDB/MySQL: snapshot + binlog replay
-        return RestoreRequest(
-            base_backups=source.snapshot,
-            wal_archive=source.binlog_archive,
-            target=target,
-            os_user=playbook.sandbox.os_user,
-            dbname=dbname,
-            timeout=playbook.sandbox.timeout,
-            engine=playbook.engine,
-        )
-    return RestoreRequest(
-        base_backups=source.base_backups,
-        wal_archive=source.wal_archive,
-        target=target,
-        pg_bin=playbook.sandbox.pg_bin,
-        os_user=playbook.sandbox.os_user,
-        dbname=dbname,
-        timeout=playbook.sandbox.timeout,
-    )
-
-
-def _config_checks(playbook: Playbook) -> CheckReport:
-    spec = playbook.checks
-    assert spec is not None
-    source = playbook.source
-    assert isinstance(source, FileSourceSpec)  # the schema allows checks with postgres only
-    return run_checks(
-        CheckRequest(
-            engine="postgres",
-            dsn=spec.live,
-            postgresql_conf=spec.postgresql_conf,
-            pgbackrest_conf=spec.pgbackrest_conf,
-            base_backups=source.base_backups if spec.archive else None,
-            wal_archive=source.wal_archive if spec.archive else None,
-            rpo_seconds=playbook.objectives.rpo,
-            max_backup_age_seconds=spec.max_backup_age,
-        )
-    )
-
-
-def apply_tolerances(
-    report: VerifyReport, database: DatabaseSpec
-) -> tuple[VerifyStatus, list[str]]:
-    """The verify status once row-count tolerances are applied, and the tolerated tables."""
-    spec = database.verify
-    tolerated: list[str] = []
-    effective: list[TableCheck] = []
-    for check in report.tables:
-        tolerance = spec.tolerances.get(check.table) if spec is not None else None
-        if (
-            tolerance is not None
-            and check.status in (VerifyStatus.FAIL, VerifyStatus.INCONCLUSIVE)
-            and check.restored is not None
-            and check.reference is not None
-            and tolerance.allows(check.restored.rows, check.reference.rows)
-        ):
-            tolerated.append(check.table)
-            check = check.model_copy(update={"status": VerifyStatus.PASS})
-        effective.append(check)
-    return overall_status(effective), tolerated
-
-
-def _verify_database(
-    playbook: Playbook,
-    database: DatabaseSpec,
-    done: Restored,
-    now: datetime,
-    progress: ProgressListener,
-) -> DatabaseOutcome:
-    label = playbook.label(database)
-    spec = database.verify
-    if spec is None:
-        return DatabaseOutcome(database=database.name, label=label, verdict="PASS")
-    as_of = resolve_time(spec.as_of, now) if spec.as_of is not None else None
-    report = verify(
-        done.dsn(database.name),
-        spec.reference,
-        tables=spec.tables,
-        as_of_columns=spec.as_of_columns,
-        as_of=as_of,
-        progress=progress,
-    )
-    status, tolerated = apply_tolerances(report, database)
-    failures = [
-        f"{label}: {check.table} {check.status}: {check.detail or ''}".rstrip(": ")
-        for check in report.tables
-        if check.status != VerifyStatus.PASS and check.table not in tolerated
-    ]
-    verdict: Verdict = {VerifyStatus.PASS: "PASS", VerifyStatus.ERROR: "ERROR"}.get(status, "FAIL")  # type: ignore[assignment]
-    return DatabaseOutcome(
-        database=database.name,
-        label=label,
-        verdict=verdict,
-        verify=report,
-        tolerated=tolerated,
-        failures=failures,
-    )
-
-
-def _recover(playbook: Playbook, now: datetime, progress: ProgressListener) -> RecoverResult:
-    spec = playbook.recover
-    assert spec is not None
-    source = playbook.source
-    assert isinstance(source, FileSourceSpec)  # the schema allows recover with postgres only
-    dbname = spec.database or playbook.databases[0].name
-    return recover(
-        RecoverRequest(
-            base_backups=source.base_backups,
-            wal_archive=source.wal_archive,
-            before=resolve_time(spec.before, now),
-            after=resolve_time(spec.after, now),
-            tables=spec.tables,
-            to_dsn=spec.to,
-            out=spec.diff_out,
-            # diff_out is the playbook's own output: each scheduled run replaces it (0600)
-            reapply=ReapplyOptions(execute=False, max_rows=spec.max_rows, force=True),
-            dbname=dbname,
-            pg_bin=playbook.sandbox.pg_bin,
-            os_user=playbook.sandbox.os_user,
-        ),
-        progress,
-    )
-
-
-def _recover_failures(result: RecoverResult) -> list[str]:
-    problems = []
-    total = sum(t.counts.total for t in result.tables)
-    if total == 0:
-        problems.append(
-            "recover: the restores before and after the incident do not differ (wrong times?)"
-        )
-    if result.reapply.over_ceiling:
-        problems.append(
-            f"recover: {result.reapply.rows_selected} rows exceed max_rows "
-            f"{result.reapply.max_rows}"
-        )
-    if result.reapply.conflict_count:
-        problems.append(
-            f"recover: {result.reapply.conflict_count} row(s) changed in production since the "
-            f"incident would be skipped as conflicts"
-        )
-    return problems
-
-
-# --- objectives ---------------------------------------------------------------------------------
-
-
-def _measured_rto(run: _Run) -> tuple[float | None, str]:
-    if run.gameday is not None:
-        return run.gameday.verified_seconds, "incident → verified rows (game day)"
-    if run.restore is not None:
-        return run.restore.result.rto_seconds, "provision → ready"
-    if run.recover is not None:
-        return run.recover.seconds, "incident recovery: restores, diff, reapply plan"
-    return None, "-"
-
-
-def _measured_rpo(run: _Run) -> tuple[float | None, str]:
-    if run.restore is None:
-        return None, "-"
-    result = run.restore.result
-    if result.rpo_seconds is not None:
-        return result.rpo_seconds, "target time - last recovered transaction"
-    last = result.last_replayed_xact_time
-    if run.target is not None and run.target.kind == "latest" and last is not None:
-        return (
-            max(0.0, (run.started_at - last).total_seconds()),
-            "drill start - last recovered transaction (latest)",
-        )
-    return None, f"not measurable for a {run.target.kind if run.target else '?'} target"
-
-
-def objectives(run: _Run) -> list[ObjectiveCheck]:
-    checks = []
-    for name, objective, (measured, what) in (
-        ("rto", run.playbook.objectives.rto, _measured_rto(run)),
-        ("rpo", run.playbook.objectives.rpo, _measured_rpo(run)),
-    ):
-        if objective is None:
-            continue
-        if measured is None:
-            status = "unmeasured"
-        else:
-            status = "met" if measured <= objective else "breached"
-        checks.append(
-            ObjectiveCheck(
-                name=name,  # type: ignore[arg-type]
-                objective_seconds=objective,
-                measured_seconds=measured,
-                status=status,  # type: ignore[arg-type]
-                measured=what,
-            )
-        )
-    return checks
-
-
-def sla_status(checks: Sequence[ObjectiveCheck]) -> SlaStatus:
-    if any(c.status == "breached" for c in checks):
-        return "BREACHED"
-    if any(c.status == "met" for c in checks):
-        return "MET"
-    return "UNMEASURED"
-
+# the CLI and the playbook tests use these through this module
+__all__ = ["ACCEPT_HINT", "DrillOptions", "run_drills", "run_playbook"]
 
 # --- one playbook -------------------------------------------------------------------------------
 
 
-def _steps(run: _Run, progress: ProgressListener) -> None:
-    playbook = run.playbook
-    if playbook.checks is not None:
-        progress.note("config checks")
-        run.checks = _config_checks(playbook)
-        run.failures += [f"check {c.rule}: {c.detail}" for c in run.checks.failures]
-    if playbook.target is not None:
-        run.target = playbook.target.recovery_target(run.started_at, playbook.engine)
-        first = playbook.databases[0].name
-        request = _restore_request(playbook, run.target, first)
-        with restored(request, progress) as done:
-            run.restore = done
-            unchecked = unverified_base(done.result)
-            if unchecked and not run.allow_unverified:
-                run.unverified.append(f"{unchecked} ({ACCEPT_HINT})")
-            for database in playbook.databases:
-                outcome = _verify_database(playbook, database, done, run.started_at, progress)
-                if database.assertions:
-                    progress.note(f"assertions on {outcome.label}")
-                    checks = run_assertions(done.dsn(database.name), database.assertions)
-                    outcome = with_assertions(outcome, checks)
-                run.databases.append(outcome)
-            if playbook.gameday is not None:
-                dbname = playbook.gameday.database or first
-                run.gameday = run_gameday(playbook.gameday, done, request, dbname, progress)
-                if run.gameday.verdict != "PASS":
-                    run.failures.append(
-                        f"game day: verification after recovery {run.gameday.verify.status}"
-                    )
-    if playbook.recover is not None:
-        run.recover = _recover(playbook, run.started_at, progress)
-        run.failures += _recover_failures(run.recover)
-
-
-def _verdict(run: _Run) -> Verdict:
+def _verdict(run: PlaybookRun) -> Verdict:
     if run.error is not None and not isinstance(run.error, DrillFailed):
         return "ERROR"
     verdicts = [d.verdict for d in run.databases]
@@ -360,11 +68,11 @@ def run_playbook(
     database that does not connect) become the result's verdict; Ctrl-C propagates."""
     opts = options or DrillOptions()
     listener = progress or SilentProgress()
-    run = _Run(playbook, Path(path), datetime.now(UTC), time.monotonic())
+    run = PlaybookRun(playbook, Path(path), datetime.now(UTC), time.monotonic())
     source = playbook.source
     run.allow_unverified = opts.allow_unverified_base or source.allow_unverified_base
     try:
-        _steps(run, listener)
+        run_steps(run, listener)
     except DrillFailed as exc:
         run.error = exc
         run.failures.append(str(exc))
@@ -403,8 +111,8 @@ def run_playbook(
         gameday=run.gameday,
         recover=run.recover,
         objectives=checks,
-        measured_rto_seconds=_measured_rto(run)[0],
-        measured_rpo_seconds=_measured_rpo(run)[0],
+        measured_rto_seconds=measured_rto(run)[0],
+        measured_rpo_seconds=measured_rpo(run)[0],
         verdict=verdict,
         sla=sla,
         failures=verdict_reasons(verdict, [*run.failures, *run.unverified], run.databases, error),

@@ -11,181 +11,46 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill import guards
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.guards import TimeoutKind
 from restoredrill.drill.manifest import load_manifest
-from restoredrill.engines.base import (
-    Engine,
-    Session,
-    engine_family,
-    engine_for_dsn,
-    engine_for_dsns,
+from restoredrill.drill.verify_input import (
+    parse_as_of,
+    parse_as_of_columns,
+    require_aware,
+    split_tables,
 )
+from restoredrill.drill.verify_ledger import record_verify
+from restoredrill.drill.verify_sides import connect_side, fingerprint_side, one_line
+from restoredrill.drill.verify_verdict import (
+    SideResult,
+    classify,
+    overall_status,
+    production_moved_on,
+)
+from restoredrill.engines.base import Engine, engine_family, engine_for_dsn, engine_for_dsns
 from restoredrill.engines.names import TableName
-from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget
-from restoredrill.ledger import Ledger
-from restoredrill.lsn import format_lsn
-from restoredrill.models import (
-    Manifest,
-    PhaseTiming,
-    TableCheck,
-    TableFingerprint,
-    VerifyReport,
-    VerifyStatus,
-)
+from restoredrill.errors import ConfigError, DatabaseUnavailable
+from restoredrill.models import Manifest, PhaseTiming, TableCheck, VerifyReport
 from restoredrill.timing import ProgressListener, SilentProgress
 
-ReferenceKind = Literal["live", "manifest"]
-# One side's result for a table: its fingerprint, an error message, or None (no such table).
-SideResult = TableFingerprint | str | None
-
-ADVICE = "add --as-of-column TABLE=COLUMN or verify against a manifest"
-
-
-# --- parsing user input (shared with the CLI) ---------------------------------------------------
-
-
-def parse_as_of(text: str) -> datetime:
-    """An ISO time with a timezone; a naive or unparseable time → InvalidTarget (exit 2)."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidTarget(f"--as-of {text!r} is not an ISO 8601 time") from None
-    _require_aware(value)
-    return value
-
-
-def _require_aware(value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidTarget(
-            f"--as-of {value.isoformat()} has no timezone (add one, e.g. +00:00 or Z)"
-        )
-
-
-def split_tables(items: Iterable[str] | None) -> list[str] | None:
-    """``--tables a,b --tables c`` → ['a', 'b', 'c']; None when not given."""
-    if not items:
-        return None
-    specs = [part.strip() for item in items for part in item.split(",")]
-    return [s for s in specs if s] or None
-
-
-def parse_as_of_columns(items: Iterable[str] | None) -> dict[str, str]:
-    """``TABLE=COLUMN`` items → {table: column}; the last '=' separates (tables may hold one)."""
-    result: dict[str, str] = {}
-    for item in items or ():
-        table, sep, column = item.rpartition("=")
-        if not sep or not table.strip() or not column.strip():
-            raise ConfigError(f"--as-of-column {item!r}: expected TABLE=COLUMN")
-        result[table.strip()] = column.strip()
-    return result
-
-
-# --- decisions (pure) -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MovedOn:
-    """Whether live production may hold changes made after the restored point."""
-
-    moved: bool
-    reason: str
-
-
-def production_moved_on(
-    restored_system_id: int | None,
-    reference_system_id: int | None,
-    restored_end_lsn: int | None,
-    reference_lsn: int | None,
-    fmt: Callable[[int], str] = format_lsn,
-) -> MovedOn:
-    if restored_system_id is None or reference_system_id is None:
-        return MovedOn(True, "cannot read the servers' system identifiers")
-    if restored_system_id != reference_system_id:
-        return MovedOn(True, "the reference is another cluster: system identifiers differ")
-    if restored_end_lsn is None:
-        return MovedOn(True, "the restored server's recovery end is unknown")
-    if reference_lsn is None:
-        return MovedOn(True, "production's WAL position is unknown")
-    if reference_lsn > restored_end_lsn:
-        return MovedOn(
-            True,
-            f"production is at {fmt(reference_lsn)}, past the restored point "
-            f"{fmt(restored_end_lsn)}",
-        )
-    return MovedOn(False, "production has not moved past the restored point")
-
-
-def classify(
-    table: str,
-    restored: SideResult,
-    reference: SideResult,
-    reference_kind: ReferenceKind,
-    predicate: str | None,
-    moved_on: MovedOn | None,
-) -> TableCheck:
-    """One table's status from the two sides' results."""
-    restored_fp = restored if isinstance(restored, TableFingerprint) else None
-    reference_fp = reference if isinstance(reference, TableFingerprint) else None
-
-    def check(status: VerifyStatus, detail: str | None) -> TableCheck:
-        return TableCheck(
-            table=table,
-            status=status,
-            restored=restored_fp,
-            reference=reference_fp,
-            predicate=predicate,
-            detail=detail,
-        )
-
-    where = "the manifest" if reference_kind == "manifest" else "the reference"
-    # A table on one side only is a data difference, never an infrastructure error.
-    if restored is None and reference is not None:
-        return check(VerifyStatus.FAIL, "missing in the restored database")
-    if reference is None and restored is not None:
-        return check(VerifyStatus.FAIL, f"missing in {where}")
-    if restored is None or reference is None:
-        return check(VerifyStatus.ERROR, "could not be read on either side")
-    if isinstance(restored, str):
-        return check(VerifyStatus.ERROR, f"restored: {restored}")
-    if isinstance(reference, str):
-        return check(VerifyStatus.ERROR, f"reference: {reference}")
-    if restored == reference:
-        return check(VerifyStatus.PASS, None)
-    if restored.rows != reference.rows:
-        difference = f"row counts differ ({restored.rows} restored, {reference.rows} reference)"
-    else:
-        difference = "same row count, checksums differ"
-    if reference_kind == "manifest" or predicate is not None:
-        return check(VerifyStatus.FAIL, difference)
-    if moved_on is None or moved_on.moved:
-        reason = f" ({moved_on.reason})" if moved_on is not None else ""
-        return check(
-            VerifyStatus.INCONCLUSIVE,
-            f"{difference}; production may have moved on since the restored point{reason}, "
-            f"so later traffic may explain it: {ADVICE}",
-        )
-    return check(VerifyStatus.FAIL, difference)
-
-
-def overall_status(checks: Sequence[TableCheck]) -> VerifyStatus:
-    statuses = {c.status for c in checks}
-    for status in (VerifyStatus.ERROR, VerifyStatus.FAIL, VerifyStatus.INCONCLUSIVE):
-        if status in statuses:
-            return status
-    return VerifyStatus.PASS
-
-
-# --- running ---------------------------------------------------------------------------------
+# the CLI's verify command uses these through this module
+__all__ = [
+    "parse_as_of",
+    "parse_as_of_columns",
+    "record_verify",
+    "split_tables",
+    "verify",
+]
 
 
 @dataclass
@@ -195,77 +60,6 @@ class _Job:
     reference: TableName | None
     where: Any = None
     predicate: str | None = None
-
-
-@dataclass
-class _Side:
-    results: dict[str, SideResult] = field(default_factory=dict)
-    wal_lsn: int | None = None
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-def _fingerprint_side(
-    engine: Engine,
-    conn: Any,
-    items: Sequence[tuple[str, TableName, Any]],
-    label: str,
-    progress: ProgressListener,
-    read_position: bool,
-    fan: FanOut[tuple[str, TableName, Any]],
-    on_timeout: Callable[[TimeoutKind, str | None], Exception] | None = None,
-) -> _Side:
-    """Fingerprint ``items`` in one REPEATABLE READ, READ ONLY snapshot, several tables at
-    once on connections sharing it (``fan``); errors stay per table (each table runs in its
-    own savepoint), except a session limit of production (``on_timeout``), which ends the
-    whole verify."""
-    side = _Side()
-    lock = threading.Lock()
-
-    def one(connection: Any, item: tuple[str, TableName, Any]) -> None:
-        table, name, where = item
-        result: SideResult
-        try:
-            with engine.savepoint(connection):
-                result = engine.fingerprint(connection, name, where)
-        except engine.errors as exc:
-            kind = engine.timeout_kind(exc)
-            if kind is not None and on_timeout is not None:
-                raise on_timeout(kind, table) from exc
-            if engine.broken(connection):
-                raise
-            result = _one_line(exc)
-        with lock:
-            side.results[table] = result
-        progress.note(f"{label}: {table} done")
-
-    try:
-        with engine.snapshot(conn):
-            fan.run(conn, items, one)
-        if read_position:
-            # Read after fingerprinting: if production is still at or before the restored
-            # point now, it was during the snapshot too.
-            side.wal_lsn = engine.wal_position(conn)
-    except engine.errors as exc:
-        message = _one_line(exc)
-        for table, _, _ in items:
-            side.results.setdefault(table, message)
-    return side
-
-
-def _connect(engine: Session, dsn: str, restored: bool = False) -> Any:
-    conn = engine.connect(dsn, read_only=True)
-    try:
-        engine.pin_session(conn)
-        if restored:  # a throwaway copy: use its cores even if production's config did not
-            engine.allow_parallel(conn)
-    except engine.errors as exc:
-        engine.close(conn)
-        raise DatabaseUnavailable(f"{dsnlib.redact(dsn)}: {_one_line(exc)}") from exc
-    return conn
 
 
 def _is_manifest_reference(reference: str | Path) -> bool:
@@ -322,7 +116,7 @@ def verify(
     limits = guards.session_limits(lock_timeout, statement_timeout)
     as_of_columns = dict(as_of_columns or {})
     if as_of is not None:
-        _require_aware(as_of)
+        require_aware(as_of)
         if not as_of_columns:
             raise ConfigError("--as-of only applies together with --as-of-column")
     started = time.monotonic()
@@ -352,7 +146,7 @@ def verify(
         engine = engine_for_dsns(restored_dsn, str(reference))
 
     listener.phase_started("verify")
-    restored = _connect(engine, restored_dsn, restored=True)
+    restored = connect_side(engine, restored_dsn, restored=True)
     reference_conn: Any = None
     where = f"production ({dsnlib.describe(str(reference))})"
 
@@ -360,11 +154,11 @@ def verify(
         return guards.timeout_error(kind, table, limits, where)
 
     def open_restored() -> Any:
-        return _connect(engine, restored_dsn, restored=True)
+        return connect_side(engine, restored_dsn, restored=True)
 
     def open_reference() -> Any:
         """Another production connection, as read-only and as limited as the first."""
-        conn = _connect(engine, str(reference))
+        conn = connect_side(engine, str(reference))
         try:
             engine.limit_session(conn, limits.lock_timeout, limits.statement_timeout)
         except BaseException:
@@ -374,7 +168,7 @@ def verify(
 
     try:
         if manifest is None:
-            reference_conn = _connect(engine, str(reference))
+            reference_conn = connect_side(engine, str(reference))
             engine.limit_session(reference_conn, limits.lock_timeout, limits.statement_timeout)
             guards.refuse_same_server(
                 engine.server_identity(restored, dsnlib.redact(restored_dsn)),
@@ -399,7 +193,7 @@ def verify(
         kind = engine.timeout_kind(exc)
         if kind is not None and reference_conn is not None:  # only production is limited
             raise on_timeout(kind, None) from exc
-        raise DatabaseUnavailable(f"verify failed: {_one_line(exc)}") from exc
+        raise DatabaseUnavailable(f"verify failed: {one_line(exc)}") from exc
     finally:
         engine.close(restored)
         if reference_conn is not None:
@@ -440,13 +234,10 @@ def _verify(
     restored_end = engine.replay_end(restored)
     if columns and as_of is None:
         if restored_end.xact_time is None:
-            what = (
-                "pg_last_xact_replay_timestamp() is NULL: no transaction replayed, or the "
-                "server was restarted"
-                if engine.name == "postgres"
-                else "not a restoredrill restore, or no transaction replayed"
+            raise ConfigError(
+                "cannot tell the restored point in time (no transaction replayed, the server "
+                "was restarted, or it is not a restoredrill restore); pass --as-of"
             )
-            raise ConfigError(f"cannot tell the restored point in time ({what}); pass --as-of")
         as_of = restored_end.xact_time
     jobs = [_Job(t, restored_tables.get(t), reference_tables.get(t)) for t in selected]
     for job in jobs:
@@ -469,7 +260,7 @@ def _verify(
     reference_fan: FanOut[tuple[str, TableName, Any]] = FanOut(engine, open_helpers[1], stop=stop)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
         restored_future = pool.submit(
-            _fingerprint_side,
+            fingerprint_side,
             engine,
             restored,
             restored_items,
@@ -481,7 +272,7 @@ def _verify(
         reference_future = None
         if reference is not None:
             reference_future = pool.submit(
-                _fingerprint_side,
+                fingerprint_side,
                 engine,
                 reference,
                 reference_items,
@@ -538,50 +329,3 @@ def _verify(
         tables=checks,
         seconds=time.monotonic() - started,
     )
-
-
-# --- ledger --------------------------------------------------------------------------------------
-
-
-def ledger_details(report: VerifyReport) -> dict[str, Any]:
-    tables: dict[str, Any] = {}
-    for check in report.tables:
-        tables[check.table] = {
-            "status": str(check.status),
-            "rows_restored": check.restored.rows if check.restored else None,
-            "rows_reference": check.reference.rows if check.reference else None,
-            "predicate": check.predicate,
-            "detail": check.detail,
-        }
-    return {"seconds": report.seconds, "tables": tables}
-
-
-def record_verify(
-    restored_dsn: str,
-    reference: str | Path,
-    report: VerifyReport | None,
-    ledger_path: Path | None = None,
-    error: str | None = None,
-) -> int:
-    """Record a verify in the ledger (kind "verify"); with no report, an ERROR with ``error``."""
-    is_file = isinstance(reference, Path) or Path(reference).is_file()
-    source = str(reference) if is_file else dsnlib.redact(str(reference))
-    with Ledger(ledger_path) as ledger:
-        if report is None:
-            return ledger.record(
-                kind="verify",
-                database=dsnlib.describe(restored_dsn),
-                source=source,
-                target="-",
-                verdict=str(VerifyStatus.ERROR),
-                details={"error": error},
-            )
-        return ledger.record(
-            kind="verify",
-            database=dsnlib.describe(restored_dsn),
-            source=source,
-            target=f"as of {report.as_of.isoformat()}" if report.as_of else "-",
-            verdict=str(report.status),
-            phases=[PhaseTiming(name="verify", seconds=report.seconds)],
-            details=ledger_details(report),
-        )

@@ -39,6 +39,10 @@ class FileSourceSpec(Strict):
     def describe(self) -> str:
         return f"file:{self.base_backups}"
 
+    def locations(self) -> tuple[Path, Path]:
+        """The backups and the log archive a restore reads."""
+        return self.base_backups, self.wal_archive
+
 
 class MysqlSourceSpec(Strict):
     """A MariaDB/MySQL snapshot (a dump made with --master-data, a mariabackup directory, or
@@ -49,6 +53,10 @@ class MysqlSourceSpec(Strict):
     binlog_archive: Location
     # binlogs written without checksums (events not verifiable) may still PASS
     allow_unverified_base: bool = False
+
+    def locations(self) -> tuple[str, str]:
+        """The backups and the log archive a restore reads."""
+        return self.snapshot, self.binlog_archive
 
     def describe(self) -> str:
         if self.snapshot.startswith("s3://"):

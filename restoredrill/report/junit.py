@@ -16,7 +16,7 @@ from restoredrill.checks.registry import CheckReport
 from restoredrill.drill.result import DrillResult
 from restoredrill.durations import format_duration
 from restoredrill.models import CheckStatus, VerifyStatus
-from restoredrill.report.outputs import write_atomic
+from restoredrill.report.atomic_file import write_atomic
 from restoredrill.report.sla import SlaReport
 
 

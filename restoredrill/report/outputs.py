@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from restoredrill.drill.result import DrillResult
-from restoredrill.errors import ConfigError
 from restoredrill.playbook import Playbook
+from restoredrill.report.atomic_file import write_atomic
 
 if TYPE_CHECKING:
-    from restoredrill.drill.run import DrillOptions
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Temporary file in the same directory + rename: readers never see half a file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are for others too
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc}") from exc
+    from restoredrill.drill.run_state import DrillOptions
 
 
 def results_file_name(result: DrillResult) -> str:

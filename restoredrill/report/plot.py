@@ -124,7 +124,7 @@ def optional_png(report: SlaReport) -> bytes | None:
 
 def write_plot(report: SlaReport, path: Path) -> int:
     """Write the PNG atomically; returns the number of points plotted."""
-    from restoredrill.report.outputs import write_atomic
+    from restoredrill.report.atomic_file import write_atomic
 
     write_atomic(Path(path), png_bytes(report))
     return point_count(report)

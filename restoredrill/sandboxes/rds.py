@@ -48,6 +48,10 @@ class RdsOptions:
     # in libpq's environment or passfile); off only where no server is behind the API
     check_connect: bool = True
 
+    @property
+    def backend(self) -> str:
+        return "rds"
+
     def validate(self) -> None:
         missing = [
             name

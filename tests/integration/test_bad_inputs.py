@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import restoredrill.drill.restore as restore_module
-from restoredrill.drill.plan import PlanOutcome, plan_restore
+import restoredrill.engines.postgres.restore as restore_module
 from restoredrill.drill.restore import RestoreRequest, restored
+from restoredrill.engines.postgres.plan import PlanOutcome, plan_restore
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import RecoveryIncomplete
 from restoredrill.lsn import format_lsn, segment_name, segment_of

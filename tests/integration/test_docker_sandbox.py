@@ -18,6 +18,7 @@ import pytest
 
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.postgres.restore_logical import restore_logical
+from restoredrill.engines.postgres.restore_options import DockerOptions
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import SandboxError
@@ -73,8 +74,7 @@ def test_pitr_into_container(prod: Production, image: str, sandbox_root: Path) -
         prod.backups / "tar",
         prod.archive,
         parse_target(name="after-6"),
-        sandbox="docker",
-        image=image,
+        backend=DockerOptions(image=image),
     )
     with restored(request) as done:
         assert counter_rows(done.dsn()) == [1, 2, 3, 4, 5, 6]
@@ -147,7 +147,7 @@ def test_gc_removes_container_of_killed_run(image: str, sandbox_root: Path) -> N
         import os, signal
         from restoredrill.engines.postgres.tools import PgTools
         from pathlib import Path
-        from restoredrill.sandboxes.docker import docker_postgres
+        from restoredrill.engines.postgres.sandbox_docker import docker_postgres
         with docker_postgres("gc-test", PgTools(Path("/"), "0"), {image!r}) as sandbox:
             sandbox.initdb()
             sandbox.start()

@@ -159,7 +159,7 @@ def test_python_api_plans_the_mariadb_demo(maria_demo: MariaDemo) -> None:
         base_backups=env["DEMO_MARIADB_SNAPSHOT"],
         wal_archive=env["DEMO_MARIADB_BINLOG_ARCHIVE"],
         target=restoredrill.parse_target(target="latest", engine="mariadb"),
-        engine="mariadb",
+        backend=restoredrill.MySqlOptions(),
     )
     plan = restoredrill.plan(request)
     assert plan.ok, plan.checks

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.manifest import create_manifest
-from restoredrill.drill.verify import _connect
+from restoredrill.drill.verify_sides import connect_side
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres.engine import PostgresEngine
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
@@ -189,8 +189,8 @@ def test_restored_side_may_use_parallel_workers_production_side_as_configured(
         admin.execute("ALTER SYSTEM SET max_parallel_workers_per_gather = 0")
         admin.execute("SELECT pg_reload_conf()")
     try:
-        restored = _connect(engine, cluster.dsn(), restored=True)
-        production = _connect(engine, cluster.dsn())
+        restored = connect_side(engine, cluster.dsn(), restored=True)
+        production = connect_side(engine, cluster.dsn())
         try:
             assert _setting(restored) == "2"
             assert _setting(production) == "0"

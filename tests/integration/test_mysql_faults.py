@@ -343,10 +343,11 @@ def test_damaged_compressed_dump_is_a_corrupt_backup(
 def test_complete_dump_restores(backups: Backups, sandboxes: Path) -> None:
     """The footer check does not refuse a good dump (immediate: the dump alone)."""
     from restoredrill.drill.restore import RestoreRequest, restored
+    from restoredrill.engines.mysql.restore_options import MySqlOptions
     from restoredrill.models import RecoveryTarget
 
     request = RestoreRequest(
-        backups.dump_gz, backups.archive, RecoveryTarget(kind="immediate"), engine="mariadb"
+        backups.dump_gz, backups.archive, RecoveryTarget(kind="immediate"), backend=MySqlOptions()
     )
     with restored(request) as done:
         assert counter_rows(done.dsn(DB)) == [1, 2, 3]

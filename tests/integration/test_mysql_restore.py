@@ -20,6 +20,7 @@ from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.engines.mysql.binlog import read_binlog
 from restoredrill.engines.mysql.plan import plan_mysql
+from restoredrill.engines.mysql.restore_options import MySqlOptions
 from restoredrill.errors import DatabaseUnavailable, InvalidTarget, PreflightFailed, ReapplyRefused
 from restoredrill.models import RecoveryTarget, VerifyStatus
 from restoredrill.sandboxes.labels import sandbox_root
@@ -68,7 +69,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
 
 
 def _restore(h: History, target: RecoveryTarget, snapshot: Path | None = None) -> list[int]:
-    request = RestoreRequest(snapshot or h.snapshots, h.archive, target, engine="mariadb")
+    request = RestoreRequest(snapshot or h.snapshots, h.archive, target, backend=MySqlOptions())
     with restored(request) as done:
         assert done.result.plan.ok
         return counter_rows(done.dsn(DB))
@@ -76,7 +77,7 @@ def _restore(h: History, target: RecoveryTarget, snapshot: Path | None = None) -
 
 def test_time_target_uses_the_newest_snapshot_before_it(history: History) -> None:
     target = RecoveryTarget(kind="time", time=history.mid)
-    request = RestoreRequest(history.snapshots, history.archive, target, engine="mariadb")
+    request = RestoreRequest(history.snapshots, history.archive, target, backend=MySqlOptions())
     with restored(request) as done:
         assert counter_rows(done.dsn(DB)) == list(range(1, 16))
         result = done.result
@@ -121,7 +122,7 @@ def test_latest_verifies_and_is_never_taken_for_production(
     history: History, tmp_path: Path
 ) -> None:
     request = RestoreRequest(
-        history.snapshots, history.archive, RecoveryTarget(kind="latest"), engine="mariadb"
+        history.snapshots, history.archive, RecoveryTarget(kind="latest"), backend=MySqlOptions()
     )
     prod_dsn = history.prod.dsn()
     with restored(request) as done:
@@ -201,7 +202,7 @@ def test_dump_without_coordinates(history: History, tmp_path: Path) -> None:
 def test_failed_preflight_provisions_nothing(history: History) -> None:
     before = sorted(p.name for p in sandbox_root().iterdir() if not p.name.startswith("."))
     late = RecoveryTarget(kind="time", time=datetime.now(UTC) + timedelta(hours=1))
-    request = RestoreRequest(history.snapshots, history.archive, late, engine="mariadb")
+    request = RestoreRequest(history.snapshots, history.archive, late, backend=MySqlOptions())
     with pytest.raises(PreflightFailed), restored(request):
         pass
     after = sorted(p.name for p in sandbox_root().iterdir() if not p.name.startswith("."))

@@ -16,6 +16,7 @@ import pytest
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.mysql import source_storage as mysql_s3
 from restoredrill.engines.mysql.plan import plan_mysql
+from restoredrill.engines.mysql.restore_options import MySqlOptions
 from restoredrill.engines.mysql.snapshots import read_dump
 from restoredrill.engines.mysql.source_s3 import MysqlS3Source
 from restoredrill.errors import CloudAccessDenied, ConfigError, PreflightFailed
@@ -78,7 +79,7 @@ def _binlogs(archive: Path) -> list[Path]:
 def test_restore_from_s3_to_a_time(s3_maria: S3MariaDB, aws_env: str) -> None:
     target = RecoveryTarget(kind="time", time=s3_maria.mid)
     request = RestoreRequest(
-        s3_maria.url("dumps"), s3_maria.url("binlogs"), target, engine="mariadb", dbname=DB
+        s3_maria.url("dumps"), s3_maria.url("binlogs"), target, backend=MySqlOptions(), dbname=DB
     )
     with restored(request) as done:
         assert counter_rows(done.dsn(DB)) == list(range(1, 11))
@@ -123,7 +124,9 @@ def test_missing_binlog_mid_range_fails_before_provisioning(
     assert failure is not None and failure.name == "binlog chain"
     assert middle.name in failure.detail and "missing" in failure.detail
     before = sorted(p.name for p in sandbox_root().iterdir() if not p.name.startswith("."))
-    request = RestoreRequest(snapshot, binlogs, RecoveryTarget(kind="latest"), engine="mariadb")
+    request = RestoreRequest(
+        snapshot, binlogs, RecoveryTarget(kind="latest"), backend=MySqlOptions()
+    )
     with pytest.raises(PreflightFailed, match=middle.name), restored(request):
         pass
     after = sorted(p.name for p in sandbox_root().iterdir() if not p.name.startswith("."))

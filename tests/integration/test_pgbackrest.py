@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.postgres.pgbackrest import PgBackRestSource, target_options
+from restoredrill.engines.postgres.plan import plan_restore
 from restoredrill.engines.postgres.sandbox_local import local_postgres
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import RecoveryTarget

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
+from restoredrill.engines.postgres.plan import plan_restore
 from restoredrill.engines.postgres.source_local import FileSource
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.lsn import format_lsn, segment_name, segment_of

@@ -115,7 +115,7 @@ def test_restore_into_rds_tags_times_and_deletes(network: dict[str, Any]) -> Non
         "",
         RecoveryTarget(kind="latest"),
         source=RdsSource(instance=network["source"]),
-        rds=options,
+        backend=options,
         keep=True,  # kept, to look at it; deleted below through the guard
     )
     result = restore(request)
@@ -148,7 +148,7 @@ def test_restore_is_deleted_when_not_kept(network: dict[str, Any]) -> None:
         "",
         RecoveryTarget(kind="time", time=moment),
         source=RdsSource(instance=network["source"]),
-        rds=network["options"],
+        backend=network["options"],
     )
     result = restore(request)
     assert result.sandbox_id not in {i["DBInstanceIdentifier"] for i in _ours(rds)} | before
@@ -162,7 +162,7 @@ def test_target_outside_window_provisions_nothing(network: dict[str, Any]) -> No
         "",
         RecoveryTarget(kind="time", time=datetime.now(UTC) - timedelta(days=400)),
         source=RdsSource(instance=network["source"]),
-        rds=network["options"],
+        backend=network["options"],
     )
     with pytest.raises(PreflightFailed, match="outside the restore window"):
         restore(request)

@@ -16,8 +16,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from restoredrill.drill import restore as restore_module
 from restoredrill.drill.run import ACCEPT_HINT, DrillOptions, run_drills
+from restoredrill.engines.postgres import restore as restore_module
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.ledger import Ledger
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE, format_lsn, segment_name, segment_of

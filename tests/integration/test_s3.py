@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from restoredrill.aws import AwsConfig, RetryLog, retrying
-from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.postgres import wal_fetch
+from restoredrill.engines.postgres.plan import plan_restore
+from restoredrill.engines.postgres.restore_options import PostgresOptions
 from restoredrill.engines.postgres.source_s3 import S3Source
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import CloudAccessDenied, CloudError, CloudNotFound, CloudWrongRegion
@@ -92,7 +93,10 @@ def test_restore_from_s3_streaming_with_wal_fetch(s3_prod: S3Prod, aws_env: str)
     """restore_command = restoredrill wal-fetch (as the server's OS user), prefetching."""
     target = RecoveryTarget(kind="name", name="rp1")
     request = RestoreRequest(
-        s3_prod.url("base"), s3_prod.url("wal"), target, wal_delivery="stream", prefetch=4
+        s3_prod.url("base"),
+        s3_prod.url("wal"),
+        target,
+        backend=PostgresOptions(wal_delivery="stream", prefetch=4),
     )
     with restored(request) as done:
         assert counter_rows(done.dsn()) == list(range(1, s3_prod.restore_points["rp1"] + 1))

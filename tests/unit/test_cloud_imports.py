@@ -10,7 +10,7 @@ def test_help_does_not_import_boto3() -> None:
     code = (
         "import sys; from restoredrill.cli.commands import COMMANDS; "
         "from restoredrill.cli.lazy import load; [load(n, s) for n, s in COMMANDS.items()]; "
-        "from restoredrill.drill import restore, plan; "
+        "from restoredrill.drill import restore; from restoredrill.engines.postgres import plan; "
         "from restoredrill.sources import base, rds; "
         "from restoredrill.engines.postgres import source_s3, pgbackrest, wal_fetch; "
         "from restoredrill.storage import s3, open; "

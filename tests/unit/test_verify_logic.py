@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 
 from restoredrill.drill.manifest import load_manifest, write_manifest
-from restoredrill.drill.verify import (
+from restoredrill.drill.verify_input import parse_as_of, parse_as_of_columns, split_tables
+from restoredrill.drill.verify_verdict import (
     MovedOn,
     classify,
     overall_status,
-    parse_as_of,
-    parse_as_of_columns,
     production_moved_on,
-    split_tables,
 )
 from restoredrill.engines.mysql.engine import MySQLEngine
 from restoredrill.engines.postgres.engine import PostgresEngine

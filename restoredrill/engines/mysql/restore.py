@@ -23,16 +23,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from restoredrill.drill.restore import Restored, RestoreRequest, check_plan
+from restoredrill.drill.restore_request import RestoreBackend, Restored, RestoreRequest, check_plan
 from restoredrill.engines.mysql import catalog as my_catalog
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.binlog_crc import CHECK as CHECKSUM_CHECK
 from restoredrill.engines.mysql.plan import MysqlPlanOutcome, plan_mysql
+from restoredrill.engines.mysql.restore_options import MySqlOptions
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.engines.mysql.source import open_mysql_source
 from restoredrill.engines.mysql.tools import MysqlTools, find_mysql_tools
-from restoredrill.errors import BackupCorrupt, RecoveryIncomplete, SandboxError
-from restoredrill.models import CheckStatus, MysqlSnapshot, RestoreResult
+from restoredrill.errors import BackupCorrupt, ConfigError, RecoveryIncomplete, SandboxError
+from restoredrill.models import CheckStatus, MysqlSnapshot, RestorePlan, RestoreResult
 from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
 from restoredrill.sources.base import retry_note
 from restoredrill.storage.compression import open_decompressed
@@ -41,9 +42,16 @@ from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 CHUNK = 1 << 20
 
 
-def default_os_user(os_user: str) -> str:
+def default_os_user(os_user: str | None) -> str:
     """The server user: ``mysql`` unless another was asked for (PostgreSQL's default is not)."""
-    return "mysql" if os_user == "postgres" else os_user
+    return "mysql" if os_user is None or os_user == "postgres" else os_user
+
+
+def mysql_options(request: RestoreRequest) -> MySqlOptions:
+    options = request.backend
+    if not isinstance(options, MySqlOptions):
+        raise ConfigError(f"a MariaDB/MySQL restore cannot take {options.backend} options")
+    return options
 
 
 @contextlib.contextmanager
@@ -54,9 +62,10 @@ def restored_mysql(
     listener = progress or SilentProgress()
     tools = find_mysql_tools()
     clock = PhaseClock(listener)
-    dbname = "" if request.dbname == "postgres" else request.dbname
+    dbname = "" if request.dbname is None or request.dbname == "postgres" else request.dbname
+    aws = mysql_options(request).aws
     with contextlib.ExitStack() as stack:
-        source = open_mysql_source(request.base_backups, request.wal_archive, request.aws)
+        source = open_mysql_source(request.base_backups, request.wal_archive, aws)
         stack.callback(source.close)
         with clock.phase("plan") as record:
             outcome = plan_mysql(request.base_backups, request.wal_archive, request.target, source)
@@ -323,3 +332,17 @@ def _tail(handle: IO[bytes]) -> str:
     handle.seek(0)
     lines = [ln for ln in handle.read().decode(errors="replace").splitlines() if ln.strip()]
     return lines[-1].strip() if lines else "(no message)"
+
+
+def plan_request(request: RestoreRequest) -> RestorePlan:
+    """The dry run of ``request``: its snapshot and binlog archive opened and planned."""
+    snapshot, binlogs = str(request.base_backups), str(request.wal_archive)
+    aws = request.backend.aws if isinstance(request.backend, MySqlOptions) else None
+    source = open_mysql_source(snapshot, binlogs, aws)
+    try:
+        return plan_mysql(snapshot, binlogs, request.target, source).plan
+    finally:
+        source.close()
+
+
+BACKEND = RestoreBackend(restored_mysql, plan=plan_request)

@@ -56,8 +56,7 @@ def _restore(
     progress: ProgressListener | None,
     ready_timeout: float,
 ) -> RestoreResult:
-    from restoredrill.engines.mysql.sandbox_docker import DUMP_MOUNT, docker_mariadb
-    from restoredrill.sandboxes.docker import dump_image_for
+    from restoredrill.engines.mysql.sandbox_docker import DUMP_MOUNT, docker_mariadb, dump_image
 
     dump = dump.resolve()
     compressed = is_gzip(dump)
@@ -69,7 +68,7 @@ def _restore(
         elif compressed:
             chosen = _gzip_image(dump)
         else:
-            chosen = dump_image_for(dump, "mariadb")
+            chosen = dump_image(dump)
         record.detail = f"{kind} dump, image {chosen}"
     plan = RestorePlan(
         engine="mariadb",
@@ -118,7 +117,7 @@ def _gzip_image(dump: Path) -> str:
     import gzip
     import tempfile
 
-    from restoredrill.sandboxes.docker import dump_image_for
+    from restoredrill.engines.mysql.sandbox_docker import dump_image
 
     try:
         with gzip.open(dump, "rb") as handle:
@@ -128,5 +127,5 @@ def _gzip_image(dump: Path) -> str:
     with tempfile.NamedTemporaryFile(suffix=".sql") as tmp:
         tmp.write(head)
         tmp.flush()
-        image = dump_image_for(Path(tmp.name), "mariadb")
+        image = dump_image(Path(tmp.name))
     return image

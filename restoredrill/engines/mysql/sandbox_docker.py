@@ -16,6 +16,7 @@ gc``, exactly as for the PostgreSQL docker sandbox.
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import shlex
 import time
@@ -26,9 +27,10 @@ from typing import Any
 from restoredrill.errors import SandboxError
 from restoredrill.sandboxes import labels
 from restoredrill.sandboxes.docker import (
-    _one_line,
     client,
     ensure_image,
+    one_line,
+    read_dump_head,
     sandbox_labels,
 )
 from restoredrill.sandboxes.lifecycle import throwaway
@@ -39,6 +41,7 @@ PASSWORD_ENV = "RESTOREDRILL_SANDBOX_PASSWORD"
 WORK = "/tmp/restoredrill"
 SOCKET = f"{WORK}/mysqld.sock"
 DUMP_MOUNT = Path("/restoredrill-dump")
+_SERVER_VERSION = re.compile(rb"Server version\s+(\d+\.\d+)\.\d+(-MariaDB)?", re.IGNORECASE)
 # Run by sh inside the container; "$@" are extra server options. A failed initialisation
 # ends its log with the error lines, which the never-ready message quotes.
 START_SCRIPT = f"""\
@@ -123,7 +126,7 @@ class DockerMariaDB:
                 volumes=volumes,
             )
         except APIError as exc:
-            message = _one_line(exc)
+            message = one_line(exc)
             self._adopt_created()
             if "address already in use" in message or "port is already allocated" in message:
                 raise SandboxError(f"cannot publish the sandbox port: {message}") from exc
@@ -131,7 +134,7 @@ class DockerMariaDB:
         except DockerException as exc:
             self._adopt_created()
             raise SandboxError(
-                f"cannot start container from {self.image}: {_one_line(exc)}"
+                f"cannot start container from {self.image}: {one_line(exc)}"
             ) from exc
         self.container.reload()
         bindings = self.container.attrs["NetworkSettings"]["Ports"].get(f"{CONTAINER_PORT}/tcp")
@@ -242,3 +245,13 @@ def docker_mariadb(
     removed unless kept."""
     with throwaway(DockerMariaDB(purpose, image, mounts, host_port, server_args), keep) as sandbox:
         yield sandbox
+
+
+def dump_image(dump: Path, engine: str = "mariadb") -> str:
+    """The image a mysqldump / mariadb-dump restores into by default: the server version
+    its header records (a MariaDB server says so; ``engine`` decides otherwise)."""
+    match = _SERVER_VERSION.search(read_dump_head(dump))
+    if match is None:
+        raise SandboxError(f"{dump}: no server version found in the dump header; pass --image")
+    flavor = "mariadb" if match.group(2) or engine == "mariadb" else "mysql"
+    return f"{flavor}:{match.group(1).decode()}"

@@ -53,13 +53,13 @@ def restore_logical(
 def _restore(
     dump: Path, image: str | None, dbname: str, keep: bool, progress: ProgressListener | None
 ) -> RestoreResult:
-    from restoredrill.sandboxes.docker import docker_postgres, dump_image_for
+    from restoredrill.engines.postgres.sandbox_docker import docker_postgres, dump_image
 
     dump = dump.resolve()
     kind = dump_format(dump)
     clock = PhaseClock(progress or SilentProgress())
     with clock.phase("plan") as record:
-        chosen = image or dump_image_for(dump, "postgres")
+        chosen = image or dump_image(dump)
         record.detail = f"{kind} dump, image {chosen}"
     plan = RestorePlan(
         engine="postgres",
