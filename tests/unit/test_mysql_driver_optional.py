@@ -17,7 +17,8 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_postgres_paths_do_not_need_the_mysql_driver() -> None:
     done = _run(
-        "import restoredrill.drill.restore, restoredrill.drill.plan, restoredrill.drill.verify, "
+        "import restoredrill.drill.restore, restoredrill.engines.postgres.plan, "
+        "restoredrill.drill.verify, "
         "restoredrill.drill.diff, restoredrill.drill.reapply, restoredrill.drill.recover, "
         "restoredrill.drill.run, restoredrill.drill.incident, restoredrill.demo.postgres, "
         "restoredrill.checks.run, restoredrill.doctor; "
