@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -26,12 +26,20 @@ from pydantic import AwareDatetime
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import diff_tables, make_document, write_diff
+from restoredrill.drill.ledger_writes import reapply_details, reapply_verdict, record_write
 from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.drill.restore import Restored, RestoreRequest, restored
 from restoredrill.durations import format_duration
 from restoredrill.engines.base import engine_for_dsn
-from restoredrill.errors import ConfigError, DatabaseUnavailable, InvalidTarget, ReapplyRefused
+from restoredrill.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    InvalidTarget,
+    ReapplyRefused,
+    RestoreDrillError,
+    UsageError,
+)
 from restoredrill.models import (
     DiffDocument,
     Frozen,
@@ -255,6 +263,28 @@ def default_out(now: datetime | None = None) -> Path:
 
 
 def recover(request: RecoverRequest, progress: ProgressListener | None = None) -> RecoverResult:
+    """Restore before and after the incident, diff, reapply (dry run unless
+    ``request.reapply.execute``). Every run that got past its own checks is recorded in the
+    ledger as one ``recover`` entry (its phases, the counts, how it ended)."""
+    label = dsnlib.redact(request.to_dsn)
+    ledger = request.reapply.ledger
+    try:
+        result = _recover(request, progress)
+    except RestoreDrillError as exc:
+        if not isinstance(exc, UsageError):  # a refusal before any work is not a recovery
+            what = {"error": str(exc), "tables": list(request.tables)}
+            out = request.out or "(no diff)"
+            record_write("recover", ledger, label, out, f"ERROR: {type(exc).__name__}", what)
+        raise
+    report = result.reapply
+    verdict = reapply_verdict(report) if report.executed else "DRY RUN"
+    details = {**reapply_details(report), "incident_xid": request.incident_xid}
+    details["incident_gtid"] = request.incident_gtid
+    record_write("recover", ledger, label, result.diff_file, verdict, details, result.phases)
+    return result
+
+
+def _recover(request: RecoverRequest, progress: ProgressListener | None) -> RecoverResult:
     listener = progress or SilentProgress()
     started = time.monotonic()
     engine = engine_for_dsn(request.to_dsn)
@@ -311,7 +341,8 @@ def recover(request: RecoverRequest, progress: ProgressListener | None = None) -
         before_result, after_result = before.result, after.result
     write_diff(document, out, request.reapply.force)
     with clock.phase("reapply" if request.reapply.execute else "reapply (dry run)"):
-        report = reapply_document(document, out, request.to_dsn, request.reapply, listener)
+        once = replace(request.reapply, record=False)  # recorded once, as this recover
+        report = reapply_document(document, out, request.to_dsn, once, listener)
     return RecoverResult(
         before=before_result,
         after=after_result,

@@ -24,6 +24,7 @@ from restoredrill.engines.postgres.archiving import (
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ReapplyRefused
+from restoredrill.ledger import Ledger
 from restoredrill.models import RecoveryTarget
 from tests.pgsetup import cli
 
@@ -164,6 +165,10 @@ def test_recover_puts_back_exactly_what_the_incident_destroyed(
     assert _count(production, "SELECT count(*) FROM orders") == 400
     again = reapply(out, production, ReapplyOptions(execute=True))
     assert (again.inserted, again.updated) == (0, 0)
+    # the recover (a dry run) and both executing reapplies are on record, nothing else
+    with Ledger() as history:
+        entries = [(e.kind, e.verdict) for e in history.records()]
+    assert entries == [("recover", "DRY RUN"), ("reapply", "CONFLICTS"), ("reapply", "CONFLICTS")]
 
 
 def test_reapply_refuses_the_restored_sandbox(incident: Incident, tmp_path: Path) -> None:
