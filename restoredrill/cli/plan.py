@@ -21,7 +21,7 @@ from restoredrill.cli.source_options import (
     StanzaOpt,
     WalArchiveOpt,
 )
-from restoredrill.cli.sources import AwsOptions, BackupOptions, close
+from restoredrill.cli.sources import AwsOptions, BackupOptions
 from restoredrill.cli.target_options import (
     ExclusiveOpt,
     TargetGtidOpt,
@@ -35,6 +35,7 @@ from restoredrill.cli.target_options import (
     TimelineOpt,
 )
 from restoredrill.errors import ConfigError
+from restoredrill.sources.base import close_source
 
 if TYPE_CHECKING:
     from restoredrill.models import RestorePlan
@@ -118,4 +119,4 @@ def _plan(
     try:
         return plan_restore(source, recovery_target, find_pg_tools(pg_bin)).plan
     finally:
-        close(source)
+        close_source(source)

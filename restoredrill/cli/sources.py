@@ -102,9 +102,3 @@ class BackupOptions:
         from restoredrill.sources.base import open_source
 
         return open_source(self.base_backups, self.wal_archive, self.aws.config())
-
-
-def close(source: object) -> None:
-    closer = getattr(source, "close", None)
-    if callable(closer):
-        closer()

@@ -111,3 +111,11 @@ def open_source(
 
         return S3Source(S3Url.parse(base), S3Url.parse(wal), aws or AwsConfig.from_env())
     return FileSource(Path(base), Path(wal))
+
+
+def close_source(source: object) -> None:
+    """Release what a source holds (a remote one: its client and its local cache); sources
+    that hold nothing have no ``close``."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()

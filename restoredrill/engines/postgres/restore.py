@@ -33,7 +33,14 @@ from restoredrill.lsn import DEFAULT_SEGMENT_SIZE
 from restoredrill.models import BaseBackup, RestorePlan, RestoreResult, WalSegment
 from restoredrill.sandboxes.diskspace import disk_full_as_infrastructure
 from restoredrill.sandboxes.replay_tuning import data_version, replay_tuning
-from restoredrill.sources.base import CustomFetch, Source, Targeted, base_manifest, retry_note
+from restoredrill.sources.base import (
+    CustomFetch,
+    Source,
+    Targeted,
+    base_manifest,
+    close_source,
+    retry_note,
+)
 from restoredrill.timing import (
     PhaseClock,
     PhaseRecord,
@@ -64,7 +71,7 @@ def _restored(
     tools = find_pg_tools(options.pg_bin)
     with contextlib.ExitStack() as stack:
         source = request.open_source()
-        stack.callback(_close, source)
+        stack.callback(close_source, source)
         if not isinstance(source, Source):
             raise ConfigError(f"{source.describe()} restores into its own sandbox (--sandbox rds)")
         clock = PhaseClock(listener)
@@ -175,12 +182,6 @@ def _base_check(
     return "none", f"base backup {backup.path} has no backup_manifest: not checked"
 
 
-def _close(source: object) -> None:
-    close = getattr(source, "close", None)
-    if callable(close):
-        close()
-
-
 def _deliver_wal(
     options: PostgresOptions,
     source: Source,
@@ -258,9 +259,7 @@ def plan_request(request: RestoreRequest) -> RestorePlan:
         pg_bin = getattr(request.backend, "pg_bin", None)
         return plan_restore(source, request.target, find_pg_tools(pg_bin)).plan
     finally:
-        close = getattr(source, "close", None)  # only remote sources hold connections
-        if callable(close):
-            close()
+        close_source(source)
 
 
 LOCAL_BACKEND = RestoreBackend(restored_local, plan=plan_request)
