@@ -8,8 +8,9 @@ against the playbook's directory, and validates with pydantic (unknown keys reje
 mistake is reported as ``file:line: where: what`` and is a ConfigError (exit 2).
 
 Sources are a discriminated union on ``kind``: ``file`` (PostgreSQL base backups and WAL in
-directories) and ``mysql`` (a MariaDB/MySQL snapshot and binlog archive, local paths or
-s3:// URLs, for ``engine: mariadb``); further kinds join the union.
+directories), ``barman`` (a barman-cloud store: the server's folder, s3:// or local) and
+``mysql`` (a MariaDB/MySQL snapshot and binlog archive, local paths or s3:// URLs, for
+``engine: mariadb``); further kinds join the union.
 """
 
 from __future__ import annotations
@@ -110,6 +111,18 @@ class FileSourceSpec(Strict):
         return f"file:{self.base_backups}"
 
 
+class BarmanSourceSpec(Strict):
+    """A barman-cloud store (barman-cloud-backup + barman-cloud-wal-archive, CloudNativePG):
+    the server's folder, ``s3://bucket/prefix/<server>`` or a local directory."""
+
+    kind: Literal["barman"]
+    location: Location
+    allow_unverified_base: bool = False  # barman-cloud writes no backup_manifest
+
+    def describe(self) -> str:
+        return f"barman:{self.location}"
+
+
 class MysqlSourceSpec(Strict):
     """A MariaDB/MySQL snapshot (a dump made with --master-data, a mariabackup directory, or
     a directory of them) and its binlog archive: local paths or s3:// URLs (dumps only)."""
@@ -127,8 +140,12 @@ class MysqlSourceSpec(Strict):
 
 
 # Add further kinds (s3, pgbackrest, ...) to this union; "kind" picks the member.
-SourceSpec = Annotated[Union[FileSourceSpec, MysqlSourceSpec], Field(discriminator="kind")]  # noqa: UP007
+SourceSpec = Annotated[
+    Union[FileSourceSpec, BarmanSourceSpec, MysqlSourceSpec],  # noqa: UP007
+    Field(discriminator="kind"),
+]
 SOURCE_KINDS = {"postgres": "file", "mariadb": "mysql", "mysql": "mysql"}  # engine -> kind
+OTHER_KINDS = {"postgres": {"barman"}}  # engine -> further kinds it restores from
 
 
 class SandboxSpec(Strict):
@@ -343,7 +360,8 @@ class Playbook(Strict):
     def _source_fits_engine(cls, source: Any, info: ValidationInfo) -> Any:
         engine = info.data.get("engine")
         wanted = SOURCE_KINDS.get(str(engine))
-        if wanted is not None and source.kind != wanted:
+        also = OTHER_KINDS.get(str(engine), set())
+        if wanted is not None and source.kind != wanted and source.kind not in also:
             what = {"file": "base_backups, wal_archive", "mysql": "snapshot, binlog_archive"}
             raise ValueError(
                 f"kind {source.kind} is not a source for engine {engine}: "
@@ -375,6 +393,12 @@ class Playbook(Strict):
             raise ValueError("give a target (what to restore), a recover section, or checks")
         if self.gameday is not None and self.target is None:
             raise ValueError("gameday needs a target: the incident is injected into that restore")
+        if self.source.kind == "barman":
+            archive = self.checks is not None and self.checks.archive
+            given = [n for n, v in (("recover", self.recover), ("gameday", self.gameday)) if v]
+            if given or archive:
+                what = "checks.archive" if archive else given[0]
+                raise ValueError(f"{what}: not with source kind barman yet")
         names = [d.name for d in self.databases]
         if len(set(names)) != len(names):
             raise ValueError("databases: each name only once")

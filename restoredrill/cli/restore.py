@@ -19,6 +19,7 @@ from restoredrill.cli.common import (
     out,
 )
 from restoredrill.cli.sources import (
+    BarmanOpt,
     EndpointOpt,
     PgbrConfigOpt,
     PrefetchOpt,
@@ -97,6 +98,7 @@ def plan_command(
     wal_archive: SourceWalOpt = None,
     pgbackrest_stanza: StanzaOpt = None,
     pgbackrest_config: PgbrConfigOpt = None,
+    barman: BarmanOpt = None,
     rds_instance: RdsInstanceOpt = None,
     rds_snapshot: RdsSnapshotOpt = None,
     sandbox: SandboxOpt = "local",
@@ -141,7 +143,7 @@ def plan_command(
     options = SourceOptions(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
         rds_snapshot, sandbox, aws_region=aws_region, aws_endpoint_url=aws_endpoint_url,
-        os_user=os_user,
+        os_user=os_user, barman=barman,
     )  # fmt: skip
     source = options.open()
     try:
@@ -161,6 +163,7 @@ def restore_command(
     wal_archive: SourceWalOpt = None,
     pgbackrest_stanza: StanzaOpt = None,
     pgbackrest_config: PgbrConfigOpt = None,
+    barman: BarmanOpt = None,
     rds_instance: RdsInstanceOpt = None,
     rds_snapshot: RdsSnapshotOpt = None,
     sandbox: SandboxOpt = "local",
@@ -232,6 +235,7 @@ def restore_command(
         base_backups, wal_archive, pgbackrest_stanza, pgbackrest_config, rds_instance,
         rds_snapshot, sandbox, rds_subnet_group, list(rds_security_group or []),
         rds_parameter_group, rds_instance_class, aws_region, aws_endpoint_url, os_user,
+        barman,
     )  # fmt: skip
     delivery = wal_delivery(wal_delivery_mode)
     request = RestoreRequest(

@@ -1,7 +1,8 @@
 """Options that pick a backup source and a sandbox, shared by `plan` and `restore`.
 
---base-backups/--wal-archive (directories or s3:// URLs) · --pgbackrest-stanza · --rds-instance
-or --rds-snapshot (with --sandbox rds). Cloud SDKs are imported only when one is chosen."""
+--base-backups/--wal-archive (directories or s3:// URLs) · --pgbackrest-stanza · --barman (a
+barman-cloud store) · --rds-instance or --rds-snapshot (with --sandbox rds). Cloud SDKs are
+imported only when one is chosen."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ StanzaOpt = Annotated[
 ]
 PgbrConfigOpt = Annotated[
     Path | None, typer.Option("--pgbackrest-config", help="pgbackrest.conf to use.")
+]
+BarmanOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--barman",
+        help="A barman-cloud store: the server's folder, s3://bucket/prefix/SERVER or a directory.",
+    ),
 ]
 RdsInstanceOpt = Annotated[
     str | None,
@@ -98,6 +106,7 @@ class SourceOptions:
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
     os_user: str = "postgres"
+    barman: str | None = None
 
     def open(self) -> Source | SelfPlanning:
         """The source these options name (exactly one kind)."""
@@ -106,6 +115,7 @@ class SourceOptions:
             for name, given in (
                 ("--base-backups/--wal-archive", self.base_backups or self.wal_archive),
                 ("--pgbackrest-stanza", self.pgbackrest_stanza),
+                ("--barman", self.barman),
                 ("--rds-instance/--rds-snapshot", self.rds_instance or self.rds_snapshot),
             )
             if given
@@ -113,7 +123,7 @@ class SourceOptions:
         if len(kinds) != 1:
             raise ConfigError(
                 "choose one source: --base-backups with --wal-archive, --pgbackrest-stanza, "
-                "or --rds-instance / --rds-snapshot"
+                "--barman, or --rds-instance / --rds-snapshot"
                 + (f" (not {' and '.join(kinds)})" if kinds else "")
             )
         if self.sandbox not in ("local", "docker", "rds"):
@@ -130,6 +140,10 @@ class SourceOptions:
             return PgBackRestSource(
                 self.pgbackrest_stanza, self.pgbackrest_config, os_user=self.os_user
             )
+        if self.barman:
+            from restoredrill.engines.postgres.barman import open_barman
+
+            return open_barman(self.barman, self.aws_config())
         if rds_source:
             from restoredrill.sources.rds import RdsSource
 

@@ -45,6 +45,7 @@ from restoredrill.errors import (
 from restoredrill.ledger import Ledger
 from restoredrill.models import PhaseTiming, RecoveryTarget, TableCheck, VerifyReport, VerifyStatus
 from restoredrill.playbook import (
+    BarmanSourceSpec,
     DatabaseSpec,
     FileSourceSpec,
     MysqlSourceSpec,
@@ -104,6 +105,19 @@ def _restore_request(playbook: Playbook, target: RecoveryTarget, dbname: str) ->
             dbname=dbname,
             timeout=playbook.sandbox.timeout,
             engine=playbook.engine,
+        )
+    if isinstance(source, BarmanSourceSpec):  # a barman-cloud store, s3:// or a directory
+        from restoredrill.engines.postgres.barman import open_barman
+
+        return RestoreRequest(
+            base_backups="",
+            wal_archive="",
+            target=target,
+            pg_bin=playbook.sandbox.pg_bin,
+            os_user=playbook.sandbox.os_user,
+            dbname=dbname,
+            timeout=playbook.sandbox.timeout,
+            source=open_barman(source.location),
         )
     return RestoreRequest(
         base_backups=source.base_backups,

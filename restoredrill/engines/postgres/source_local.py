@@ -51,7 +51,7 @@ class FileSource:
         if any(datadir.iterdir()):
             raise ConfigError(f"data directory {datadir} is not empty")
         if backup.format == "plain":
-            return self._untar_stream(self._tar_of_directory(source), datadir, run_as)
+            return untar_stream(self._tar_of_directory(source), datadir, run_as)
         extra = [
             p.name
             for p in source.iterdir()
@@ -67,21 +67,11 @@ class FileSource:
         wal_tar = next((source / n for n in wal_names if (source / n).is_file()), None)
         # progress in bytes of the backup's files read (compressed, as they are stored)
         size = base_tar.stat().st_size + (wal_tar.stat().st_size if wal_tar else 0)
-        total = self._untar_file(base_tar, datadir, run_as, 0, size)
+        total = untar_file(base_tar, datadir, run_as, 0, size)
         if wal_tar is not None:
             offset = base_tar.stat().st_size
-            total += self._untar_file(wal_tar, datadir / "pg_wal", run_as, offset, size)
+            total += untar_file(wal_tar, datadir / "pg_wal", run_as, offset, size)
         return total
-
-    def _untar_file(self, path: Path, dest: Path, run_as: RunAs, before: int, size: int) -> int:
-        with opened(path) as (stream, position):
-
-            def chunks() -> Iterator[bytes]:
-                for chunk in _chunks(stream):
-                    report_progress(before + position(), size)
-                    yield chunk
-
-            return self._untar_stream(chunks(), dest, run_as, label=path.name)
 
     @staticmethod
     def _tar_of_directory(source: Path) -> Iterator[bytes]:
@@ -96,52 +86,6 @@ class FileSource:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             raise BackupCorrupt(f"{source}: cannot read the backup directory: {err.strip()}")
 
-    @staticmethod
-    def _untar_stream(
-        chunks: Iterator[bytes], dest: Path, run_as: RunAs, label: str = "base backup"
-    ) -> int:
-        # GNU tar as the server user: files land with the right owner, and tar refuses
-        # absolute paths and '..' members by default.
-        dest.mkdir(mode=0o700, exist_ok=True)
-        run_as.own(dest)
-        proc = subprocess.Popen(
-            [
-                "tar",
-                "-x",
-                "-f",
-                "-",
-                "-C",
-                str(dest),
-                "--no-same-owner",
-                "--delay-directory-restore",
-            ],
-            stdin=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            **run_as.popen_kwargs(),  # type: ignore[call-overload]
-        )
-        assert proc.stdin is not None
-        total = 0
-        problem: str | None = None
-        try:
-            for chunk in chunks:
-                total += len(chunk)
-                proc.stdin.write(chunk)
-        except (EOFError, OSError) as exc:
-            problem = str(exc)
-        finally:
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
-            stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            code = proc.wait()
-        if problem or code != 0:
-            lines = stderr.strip().splitlines()
-            full = next((ln for ln in lines if NO_SPACE in ln), None)
-            if full is not None:  # the sandbox's disk, not the backup (restore.py adds sizes)
-                raise SandboxDiskFull(f"extracting {label} into {dest}: {full}")
-            reason = problem or (lines[-1] if lines else f"tar exit code {code}")
-            raise BackupCorrupt(f"{label} is truncated or damaged: {reason}")
-        return total
-
     def stage_segments(self, segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
         """Put the segments replay needs (those the plan read, no others) in the staging
         directory the sandbox's restore_command copies from: links to the archive's own
@@ -154,6 +98,65 @@ class FileSource:
             target = dest / history.name
             target.write_bytes(history.read_bytes())
             run_as.own(target)
+
+
+def untar_file(path: Path, dest: Path, run_as: RunAs, before: int = 0, size: int = 0) -> int:
+    """Unpack a (compressed) tar into ``dest`` as the server user; returns the bytes read
+    (uncompressed). Progress counts ``before`` + the bytes of ``path`` read, of ``size``."""
+    with opened(path) as (stream, position):
+
+        def chunks() -> Iterator[bytes]:
+            for chunk in _chunks(stream):
+                report_progress(before + position(), size or path.stat().st_size)
+                yield chunk
+
+        return untar_stream(chunks(), dest, run_as, label=path.name)
+
+
+def untar_stream(
+    chunks: Iterator[bytes], dest: Path, run_as: RunAs, label: str = "base backup"
+) -> int:
+    # GNU tar as the server user: files land with the right owner, and tar refuses
+    # absolute paths and '..' members by default.
+    dest.mkdir(mode=0o700, exist_ok=True)
+    run_as.own(dest)
+    proc = subprocess.Popen(
+        [
+            "tar",
+            "-x",
+            "-f",
+            "-",
+            "-C",
+            str(dest),
+            "--no-same-owner",
+            "--delay-directory-restore",
+        ],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **run_as.popen_kwargs(),  # type: ignore[call-overload]
+    )
+    assert proc.stdin is not None
+    total = 0
+    problem: str | None = None
+    try:
+        for chunk in chunks:
+            total += len(chunk)
+            proc.stdin.write(chunk)
+    except (EOFError, OSError) as exc:
+        problem = str(exc)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        code = proc.wait()
+    if problem or code != 0:
+        lines = stderr.strip().splitlines()
+        full = next((ln for ln in lines if NO_SPACE in ln), None)
+        if full is not None:  # the sandbox's disk, not the backup (restore.py adds sizes)
+            raise SandboxDiskFull(f"extracting {label} into {dest}: {full}")
+        reason = problem or (lines[-1] if lines else f"tar exit code {code}")
+        raise BackupCorrupt(f"{label} is truncated or damaged: {reason}")
+    return total
 
 
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:

@@ -1,0 +1,279 @@
+"""A barman-cloud object store as a source (what ``barman-cloud-backup`` and
+``barman-cloud-wal-archive`` write, as CloudNativePG does), on S3 or in a local directory,
+read through the one storage interface (``restoredrill/storage``)::
+
+    <server>/base/<backup id>/backup.info
+    <server>/base/<backup id>/data.tar[.gz]   (data_0001.tar… when split; <oid>.tar per tablespace)
+    <server>/wals/<timeline+log>/<segment>[.gz]   (and <segment>.<offset>.backup)
+    <server>/wals/<timeline>.history[.gz]
+
+The catalogue comes from each backup.info (only DONE backups); the WAL goes through the
+plan's preflight like any other archive: segments are listed, fetched lazily into a local
+cache (in place for a local directory) and read by the plan's checks, so chain, timelines
+and damaged segments are judged exactly as for a directory of WAL.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from restoredrill.engines.postgres.barman_info import BackupInfo
+from restoredrill.engines.postgres.barman_wal import catalogue_wal
+from restoredrill.engines.postgres.source_local import Catalogue, untar_file
+from restoredrill.engines.postgres.wal_archive import WalArchive
+from restoredrill.engines.postgres.wal_remote import SegmentCache
+from restoredrill.engines.postgres.wal_staging import stage_wal
+from restoredrill.errors import BackupCorrupt, ConfigError
+from restoredrill.models import BaseBackup, WalSegment
+from restoredrill.osuser import RunAs
+from restoredrill.storage.base import Storage, StoredObject
+from restoredrill.storage.compression import Compression
+
+_TAR = re.compile(r"^(data|\d+)(?:_(\d{4}))?\.tar(\.gz|\.lz4|\.zst|\.bz2|\.snappy|\.xz)?$")
+_COMPRESSION: dict[str, Compression] = {"": "none", ".gz": "gzip", ".lz4": "lz4", ".zst": "zstd"}
+PREFIX = "barman:"
+
+
+@dataclass(frozen=True)
+class _Backup:
+    info: BackupInfo
+    data: list[StoredObject]  # data.tar, data_0001.tar, … in order
+    tablespaces: dict[int, list[StoredObject]]  # oid -> its tars, in order
+
+
+class BarmanSource:
+    kind = "barman"
+
+    def __init__(self, storage: Storage, server: str, workers: int = 8, prefetch: int = 8) -> None:
+        if not server or "/" in server:
+            raise ConfigError(f"barman server name {server!r}: expected one path component")
+        self.storage = storage
+        self.server = server
+        self.workers = workers
+        self.prefetch = prefetch
+        self._tmp: Path | None = None
+        self._cache: SegmentCache | None = None
+        self._backups: dict[str, _Backup] = {}
+        self._archive: WalArchive | None = None
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return f"{PREFIX}{self.storage.describe(self.server)}"
+
+    @property
+    def retries(self) -> object:
+        return getattr(self.storage, "retries", None)
+
+    @property
+    def workdir(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="restoredrill-barman-"))
+        return self._tmp
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+        self.storage.close()
+
+    # --- catalogue -------------------------------------------------------------------
+
+    def catalogue(self) -> Catalogue:
+        infos = self._read_infos()
+        segment_size = infos[-1].info.segment_size if infos else None
+        archive, cache = catalogue_wal(
+            self.storage, f"{self.server}/wals", self.workdir / "wal", segment_size,
+            self.workers, self.prefetch,
+        )  # fmt: skip
+        if self._cache is not None:
+            self._cache.close()
+        self._cache = cache
+        self._archive = archive
+        backups = [self._base_backup(b, archive) for b in infos]
+        return Catalogue(sorted(backups, key=lambda b: (b.end_lsn, b.start_time)), archive)
+
+    def _read_infos(self) -> list[_Backup]:
+        base = f"{self.server}/base/"
+        groups: dict[str, list[StoredObject]] = {}
+        for obj in self.storage.list(base.rstrip("/")):
+            backup_id, sep, rest = obj.key[len(base) :].partition("/")
+            if sep and "/" not in rest:
+                groups.setdefault(backup_id, []).append(obj)
+        found: list[_Backup] = []
+        for backup_id, objects in sorted(groups.items()):
+            names = {o.name: o for o in objects}
+            if "backup.info" not in names:
+                continue  # an upload in progress, or not a backup
+            where = self.storage.describe(names["backup.info"].key)
+            text = self.storage.read(names["backup.info"].key).decode(errors="replace")
+            info = BackupInfo.parse(backup_id, text, where)
+            if not info.done:
+                continue  # FAILED, or still running: barman-cloud-restore refuses those too
+            found.append(self._tars(info, objects))
+        return sorted(found, key=lambda b: b.info.end_lsn)
+
+    def _tars(self, info: BackupInfo, objects: list[StoredObject]) -> _Backup:
+        data: list[tuple[int, StoredObject]] = []
+        spaces: dict[int, list[tuple[int, StoredObject]]] = {}
+        for obj in objects:
+            match = _TAR.match(obj.name)
+            if match is None:
+                continue
+            if match.group(3) in (".bz2", ".snappy", ".xz"):
+                raise ConfigError(
+                    f"{self.storage.describe(obj.key)}: compressed with "
+                    f"{match.group(3)[1:]}, which restoredrill does not read "
+                    "(barman-cloud-backup without compression, --gzip, --lz4 or --zstd)"
+                )
+            part = (int(match.group(2) or 0), obj)
+            if match.group(1) == "data":
+                data.append(part)
+            else:
+                spaces.setdefault(int(match.group(1)), []).append(part)
+        where = self.storage.describe(f"{self.server}/base/{info.backup_id}")
+        if not data:
+            raise BackupCorrupt(f"{where}: backup.info says DONE but there is no data.tar")
+        known = {t.oid for t in info.tablespaces}
+        if set(spaces) - known or known - set(spaces):
+            raise BackupCorrupt(
+                f"{where}: tablespace archives {sorted(spaces)} do not match backup.info's "
+                f"tablespaces {sorted(known)}"
+            )
+        return _Backup(
+            info,
+            [o for _n, o in sorted(data, key=lambda p: p[0])],
+            {
+                oid: [o for _n, o in sorted(parts, key=lambda p: p[0])]
+                for oid, parts in spaces.items()
+            },
+        )
+
+    def _base_backup(self, backup: _Backup, archive: WalArchive) -> BaseBackup:
+        info = backup.info
+        path = self.storage.describe(f"{self.server}/base/{info.backup_id}")
+        # The stop time: the backup history file's if archived (as for every source), else
+        # backup.info's end_time, which Barman records when pg_backup_stop() has returned,
+        # as the history file does.
+        history = archive.backup_histories.get(info.begin_lsn)
+        stop_time = (history.stop_time if history is not None else None) or info.end_time
+        suffix = backup.data[0].name.split(".tar", 1)[1]
+        objects = [*backup.data, *(o for tars in backup.tablespaces.values() for o in tars)]
+        self._backups[path] = backup
+        return BaseBackup(
+            path=path,
+            format="tar",
+            compression=_COMPRESSION.get(suffix, "none"),
+            label=info.backup_name or info.backup_id,
+            timeline=info.timeline,
+            start_lsn=info.begin_lsn,
+            end_lsn=info.end_lsn,
+            start_time=info.begin_time,
+            stop_time=stop_time,
+            stop_time_source="backup-history",
+            pg_version=info.major,
+            size_bytes=sum(o.size for o in objects),
+        )
+
+    def backup_info(self, backup: BaseBackup) -> BackupInfo:
+        return self._known(backup).info
+
+    def _known(self, backup: BaseBackup) -> _Backup:
+        found = self._backups.get(backup.path)
+        if found is None:
+            raise ConfigError(f"{backup.path}: not catalogued by this source")
+        return found
+
+    # --- fetching ----------------------------------------------------------------------
+
+    def extract_base(self, backup: BaseBackup, datadir: Path, run_as: RunAs) -> int:
+        """Unpack data.tar (and its parts) into ``datadir`` and each tablespace's tar into a
+        directory of the sandbox, linked from pg_tblspc/<oid> as barman-cloud-restore does
+        (the backup's own locations are production's, never written to)."""
+        known = self._known(backup)
+        if any(datadir.iterdir()):
+            raise ConfigError(f"data directory {datadir} is not empty")
+        download = datadir.parent / "base-download"
+        try:
+            total = self._unpack(known.data, datadir, run_as, download, backup.size_bytes, 0)
+            done = sum(o.size for o in known.data)
+            spaces = datadir.parent / "tablespaces"
+            for oid, tars in sorted(known.tablespaces.items()):
+                spaces.mkdir(mode=0o711, exist_ok=True)
+                location = spaces / str(oid)
+                total += self._unpack(tars, location, run_as, download, backup.size_bytes, done)
+                done += sum(o.size for o in tars)
+                links = datadir / "pg_tblspc"
+                links.mkdir(mode=0o700, exist_ok=True)
+                run_as.own(links)
+                (links / str(oid)).symlink_to(location)
+        finally:
+            shutil.rmtree(download, ignore_errors=True)
+        # pg_wal is not in the tars (barman-cloud leaves its content out); replay needs it
+        for sub in (datadir / "pg_wal", datadir / "pg_wal" / "archive_status"):
+            if not sub.exists():
+                sub.mkdir(mode=0o700)
+                run_as.own(sub)
+        return total
+
+    def _unpack(
+        self,
+        tars: list[StoredObject],
+        dest: Path,
+        run_as: RunAs,
+        download: Path,
+        size: int,
+        before: int,
+    ) -> int:
+        total = 0
+        for obj in tars:
+            local = self.storage.local_path(obj.key)
+            if local is None:  # remote: fetched next to the sandbox, removed once unpacked
+                download.mkdir(mode=0o700, exist_ok=True)
+                local = download / obj.name
+                self.storage.fetch(obj.key, local)
+            try:
+                total += untar_file(local, dest, run_as, before, size)
+            finally:
+                if local.is_relative_to(download):
+                    local.unlink(missing_ok=True)
+            before += obj.size
+        return total
+
+    def stage_segments(self, segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
+        if self._cache is not None:
+            self._cache.ensure(segments)
+        return stage_wal(segments, dest, run_as)
+
+    def stage_histories(self, dest: Path, run_as: RunAs) -> None:
+        assert self._archive is not None, "catalogue() first"
+        for path in sorted(self._archive.root.glob("*.history")):
+            target = dest / path.name
+            target.write_bytes(path.read_bytes())
+            run_as.own(target)
+
+
+def open_barman(location: str, aws: object | None = None) -> BarmanSource:
+    """``s3://bucket/prefix/<server>`` or ``/dir/<server>``: the server's folder of a
+    barman-cloud store (CloudNativePG: destinationPath + serverName)."""
+    from restoredrill.aws import AwsConfig
+    from restoredrill.storage.open import open_storage
+
+    text = location.rstrip("/")
+    parent, sep, server = text.rpartition("/")
+    if not sep or not server or parent in ("", "s3:/", "s3:"):
+        raise ConfigError(
+            f"--barman {location!r}: expected the server's folder, e.g. "
+            "s3://bucket/prefix/<server> or /srv/barman-cloud/<server>"
+        )
+    if parent.startswith("s3://") and "/" not in parent[len("s3://") :]:
+        parent += "/"  # the bucket's root
+    config = aws if isinstance(aws, AwsConfig) else None
+    return BarmanSource(open_storage(parent, config), server)
