@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from restoredrill.engines.postgres.majors import match_server
 from restoredrill.engines.postgres.source_local import Catalogue
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.engines.postgres.wal_archive import TimelineStep, WalArchive, validate_segment
@@ -42,6 +43,7 @@ class PlanOutcome:
 
     plan: RestorePlan
     segments: list[WalSegment] = field(default_factory=list)
+    tools: PgTools | None = None  # the binaries of the backup's major, to restore with
 
 
 @dataclass
@@ -126,7 +128,7 @@ def _plan(
         fields.update({k: v for k, v in extra.items() if k != "segments"})
         segments = extra.get("segments", [])
         assert isinstance(segments, list)
-        return PlanOutcome(RestorePlan.model_validate(fields), segments)
+        return PlanOutcome(RestorePlan.model_validate(fields), segments, tools)
 
     if not catalogue.backups:
         checks.fail("base backup", f"no base backups found in {described}")
@@ -186,6 +188,13 @@ def _plan(
         )
         return outcome()
     checks.ok("base backup", _backup_detail(backup))
+    server = match_server(backup.pg_version, tools)
+    if isinstance(server, str):
+        checks.fail("server version", server)
+        return outcome(base_backup=backup)
+    if server is not tools:
+        checks.ok("server version", f"PostgreSQL {server.major_name} from {server.bindir}")
+    tools = server
     if backup.stop_time_source != "backup-history" and target.kind == "time":
         checks.warn(
             "backup end time",

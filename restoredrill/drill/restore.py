@@ -122,6 +122,7 @@ def restored(
             record.detail = retry_note(source)
         plan = outcome.plan
         check_plan(plan)  # nothing is provisioned when preflight fails
+        tools = outcome.tools or tools  # the backup's major, when several are installed
         assert plan.base_backup is not None
         with clock.phase("provision"):
             sandbox = stack.enter_context(_provision(request, tools))
