@@ -17,6 +17,7 @@ from restoredrill.drill.plan import plan_restore
 from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.engines.postgres.barman import open_barman
+from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import RecoveryTarget, VerifyStatus
 from tests.awshelp import new_bucket
@@ -42,7 +43,6 @@ def store(
     pg_tools: PgTools, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     pytest.importorskip("barman")
-    from restoredrill.engines.postgres.sandbox_local import local_postgres
 
     bucket = new_bucket(moto_endpoint)
     prefix = f"s3://{bucket}/cnpg"
@@ -52,6 +52,13 @@ def store(
             cluster, cluster.root / "unused-archive", tmp_path_factory.mktemp("barman"),
             settings={"archive_command": f"{script} %p"},
         )  # fmt: skip
+        space = cluster.root / "space"  # a tablespace: barman-cloud writes it as <oid>.tar
+        space.mkdir()
+        cluster.run_as.own(space)
+        with cluster.connect() as conn:
+            conn.execute(f"CREATE TABLESPACE spaced LOCATION '{space}'")
+            conn.execute("CREATE TABLE far (n int) TABLESPACE spaced")
+            conn.execute("INSERT INTO far SELECT generate_series(1, 100)")
         prod.insert(3)
         first = cloud_backup(cluster, moto_endpoint, prefix, SERVER)
         prod.next_second()
@@ -85,7 +92,8 @@ def test_catalogue_reads_backup_info(store: Store, aws_env: str) -> None:
     assert first.pg_version == "15" and info.version is not None and info.version >= 150000
     assert (first.compression, second.compression) == ("none", "gzip")
     assert first.end_lsn < second.start_lsn and first.stop_time is not None
-    assert first.timeline == 1 and info.tablespaces == []
+    (space,) = info.tablespaces
+    assert first.timeline == 1 and space.name == "spaced" and space.location.endswith("/space")
     compressed = {
         s.compression for per in catalogue.archive.segments.values() for s in per.values()
     }
@@ -121,6 +129,9 @@ def test_restore_from_a_directory_to_latest_and_verify(store: Store) -> None:
     )
     with restored(request) as done:
         assert counter_rows(done.dsn()) == list(range(1, len(store.commits) + 1))
+        assert isinstance(done.sandbox, LocalPostgres)
+        (link,) = (done.sandbox.datadir / "pg_tblspc").iterdir()  # the tablespace's tar
+        assert link.resolve().is_relative_to(done.sandbox.root.resolve())
         report = verify(done.dsn(), store.prod.cluster.dsn())
     assert report.status == VerifyStatus.PASS, report
 

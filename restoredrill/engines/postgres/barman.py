@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from restoredrill.engines.postgres import tablespaces
 from restoredrill.engines.postgres.barman_info import BackupInfo
 from restoredrill.engines.postgres.barman_wal import catalogue_wal
 from restoredrill.engines.postgres.source_local import Catalogue, untar_file
@@ -204,16 +205,11 @@ class BarmanSource:
         try:
             total = self._unpack(known.data, datadir, run_as, download, backup.size_bytes, 0)
             done = sum(o.size for o in known.data)
-            spaces = datadir.parent / "tablespaces"
+            placed = {oid: tablespaces.location(datadir, oid) for oid in known.tablespaces}
             for oid, tars in sorted(known.tablespaces.items()):
-                spaces.mkdir(mode=0o711, exist_ok=True)
-                location = spaces / str(oid)
-                total += self._unpack(tars, location, run_as, download, backup.size_bytes, done)
+                total += self._unpack(tars, placed[oid], run_as, download, backup.size_bytes, done)
                 done += sum(o.size for o in tars)
-                links = datadir / "pg_tblspc"
-                links.mkdir(mode=0o700, exist_ok=True)
-                run_as.own(links)
-                (links / str(oid)).symlink_to(location)
+            tablespaces.place(datadir, placed, run_as, backup.path)
         finally:
             shutil.rmtree(download, ignore_errors=True)
         # pg_wal is not in the tars (barman-cloud leaves its content out); replay needs it

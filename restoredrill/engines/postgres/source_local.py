@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from restoredrill.engines.postgres import tablespaces
 from restoredrill.engines.postgres.basebackups import BASE_TAR_NAMES, list_base_backups
 from restoredrill.engines.postgres.wal_archive import WalArchive, scan_archive
 from restoredrill.engines.postgres.wal_staging import stage_wal
@@ -51,40 +52,44 @@ class FileSource:
         if any(datadir.iterdir()):
             raise ConfigError(f"data directory {datadir} is not empty")
         if backup.format == "plain":
-            return untar_stream(self._tar_of_directory(source), datadir, run_as)
+            total = untar_stream(tar_of_directory(source), datadir, run_as)
+            copied = tablespaces.foreign_links(datadir)
+            placed = {oid: tablespaces.location(datadir, oid) for oid in copied}
+            for oid, target in sorted(copied.items()):  # copied, never written in place
+                total += untar_stream(tar_of_directory(target), placed[oid], run_as)
+            tablespaces.place(datadir, placed, run_as, str(source))
+            return total
+        spaces = {
+            int(m.group(1)): p
+            for p in source.iterdir()
+            if (m := tablespaces.TABLESPACE_TAR.match(p.name)) is not None
+        }
         extra = [
             p.name
             for p in source.iterdir()
             if p.name.endswith((".tar", ".tar.gz", ".tar.lz4", ".tar.zst"))
             and not p.name.startswith(("base.", "pg_wal."))
+            and p not in spaces.values()
         ]
         if extra:
-            raise ConfigError(
-                f"{source}: tablespace archives ({', '.join(extra)}) are not supported"
-            )
+            raise ConfigError(f"{source}: unknown archives ({', '.join(extra)}) beside base.tar")
         base_tar = next(source / n for n in BASE_TAR_NAMES if (source / n).is_file())
         wal_names = (f"pg_wal{name[len('base') :]}" for name in BASE_TAR_NAMES)
         wal_tar = next((source / n for n in wal_names if (source / n).is_file()), None)
         # progress in bytes of the backup's files read (compressed, as they are stored)
-        size = base_tar.stat().st_size + (wal_tar.stat().st_size if wal_tar else 0)
+        tars = [base_tar, *([wal_tar] if wal_tar else []), *spaces.values()]
+        size = sum(t.stat().st_size for t in tars)
         total = untar_file(base_tar, datadir, run_as, 0, size)
+        offset = base_tar.stat().st_size
         if wal_tar is not None:
-            offset = base_tar.stat().st_size
             total += untar_file(wal_tar, datadir / "pg_wal", run_as, offset, size)
+            offset += wal_tar.stat().st_size
+        placed = {oid: tablespaces.location(datadir, oid) for oid in spaces}
+        for oid, tar in sorted(spaces.items()):
+            total += untar_file(tar, placed[oid], run_as, offset, size)
+            offset += tar.stat().st_size
+        tablespaces.place(datadir, placed, run_as, str(source))
         return total
-
-    @staticmethod
-    def _tar_of_directory(source: Path) -> Iterator[bytes]:
-        proc = subprocess.Popen(
-            ["tar", "-C", str(source), "-cf", "-", "--exclude=./postmaster.pid", "."],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert proc.stdout is not None
-        yield from _chunks(proc.stdout)
-        if proc.wait() != 0:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise BackupCorrupt(f"{source}: cannot read the backup directory: {err.strip()}")
 
     def stage_segments(self, segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
         """Put the segments replay needs (those the plan read, no others) in the staging
@@ -98,6 +103,19 @@ class FileSource:
             target = dest / history.name
             target.write_bytes(history.read_bytes())
             run_as.own(target)
+
+
+def tar_of_directory(source: Path) -> Iterator[bytes]:
+    proc = subprocess.Popen(
+        ["tar", "-C", str(source), "-cf", "-", "--exclude=./postmaster.pid", "."],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    yield from _chunks(proc.stdout)
+    if proc.wait() != 0:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise BackupCorrupt(f"{source}: cannot read the backup directory: {err.strip()}")
 
 
 def untar_file(path: Path, dest: Path, run_as: RunAs, before: int = 0, size: int = 0) -> int:
@@ -156,6 +174,9 @@ def untar_stream(
             raise SandboxDiskFull(f"extracting {label} into {dest}: {full}")
         reason = problem or (lines[-1] if lines else f"tar exit code {code}")
         raise BackupCorrupt(f"{label} is truncated or damaged: {reason}")
+    # tar restores the mode of the archive's "." (a plain backup copied 0755): PostgreSQL
+    # refuses a data directory open to group or others ("invalid permissions")
+    dest.chmod(0o700)
     return total
 
 
