@@ -394,11 +394,9 @@ class Playbook(Strict):
         if self.gameday is not None and self.target is None:
             raise ValueError("gameday needs a target: the incident is injected into that restore")
         if self.source.kind == "barman":
-            archive = self.checks is not None and self.checks.archive
             given = [n for n, v in (("recover", self.recover), ("gameday", self.gameday)) if v]
-            if given or archive:
-                what = "checks.archive" if archive else given[0]
-                raise ValueError(f"{what}: not with source kind barman yet")
+            if given:
+                raise ValueError(f"{given[0]}: not with source kind barman yet")
         names = [d.name for d in self.databases]
         if len(set(names)) != len(names):
             raise ValueError("databases: each name only once")

@@ -9,6 +9,7 @@ import typer
 
 from restoredrill.checks.run import CheckRequest, run_checks
 from restoredrill.cli.common import JsonOpt, emit_json, out
+from restoredrill.cli.sources import BarmanOpt
 from restoredrill.durations import parse_duration
 from restoredrill.errors import ConfigError
 from restoredrill.report.junit import checks_junit, write_xml
@@ -59,6 +60,7 @@ def check_command(
         Path | None, typer.Option("--junit", metavar="FILE", help="Write JUnit XML here.")
     ] = None,
     json_output: JsonOpt = False,
+    barman: BarmanOpt = None,
 ) -> None:
     """Validate backup configuration for CI; exit 1 when a rule fails.
 
@@ -76,6 +78,7 @@ def check_command(
             wal_archive=wal_archive,
             rpo_seconds=_seconds(rpo, "--rpo"),
             max_backup_age_seconds=_seconds(max_backup_age, "--max-backup-age"),
+            barman=barman,
         )
     )
     if junit is not None:

@@ -134,15 +134,20 @@ def _config_checks(playbook: Playbook) -> CheckReport:
     spec = playbook.checks
     assert spec is not None
     source = playbook.source
-    assert isinstance(source, FileSourceSpec)  # the schema allows checks with postgres only
+    # the schema allows checks with postgres only: a file or a barman source
+    assert isinstance(source, FileSourceSpec | BarmanSourceSpec)
+    files = source if isinstance(source, FileSourceSpec) and spec.archive else None
     return run_checks(
         CheckRequest(
             engine="postgres",
             dsn=spec.live,
             postgresql_conf=spec.postgresql_conf,
             pgbackrest_conf=spec.pgbackrest_conf,
-            base_backups=source.base_backups if spec.archive else None,
-            wal_archive=source.wal_archive if spec.archive else None,
+            base_backups=files.base_backups if files else None,
+            wal_archive=files.wal_archive if files else None,
+            barman=source.location
+            if isinstance(source, BarmanSourceSpec) and spec.archive
+            else None,
             rpo_seconds=playbook.objectives.rpo,
             max_backup_age_seconds=spec.max_backup_age,
         )

@@ -198,3 +198,33 @@ def test_playbook_refuses_barman_with_recover(tmp_path: Path) -> None:
     done = run_cli(["drill", str(playbook)])
     assert done.returncode == 2, done.stdout + done.stderr
     assert "not with source kind barman" in done.stdout + done.stderr
+
+
+def _rules(out: str) -> dict[str, dict[str, str]]:
+    return {c["rule"]: c for c in json.loads(out)["checks"]}
+
+
+def test_check_rules_on_the_store(store: Store, aws_env: str, tmp_path: Path) -> None:
+    """Newest backup age (backup.info) and WAL continuity since it, on S3 and locally."""
+    done = run_cli(["check", "--barman", store.url, "--max-backup-age", "1h", "--json"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = _rules(done.stdout)
+    assert found["archive.base_backup_age"]["status"] == "ok"
+    assert store.backups[1] in found["archive.base_backup_age"]["detail"]
+    assert found["archive.wal_continuity"]["status"] == "ok"
+    assert "archive.archive_head_age" not in found  # S3 objects: no archive time read
+    done = run_cli(["check", "--barman", store.url, "--max-backup-age", "1s", "--json"])
+    assert done.returncode == 1 and _rules(done.stdout)["archive.base_backup_age"]["status"] == (
+        "failed"
+    )
+    copy = tmp_path / SERVER
+    shutil.copytree(store.local, copy)
+    segments = sorted(p for p in (copy / "wals").rglob("*") if p.name[:24].isalnum())
+    missing = [p for p in segments if len(p.name.split(".")[0]) == 24 and ".backup" not in p.name]
+    missing[-2].unlink()  # after the newest backup: the head is unreachable
+    done = run_cli(["check", "--barman", str(copy), "--json"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    continuity = _rules(done.stdout)["archive.wal_continuity"]
+    assert continuity["status"] == "failed"
+    assert missing[-2].name.split(".")[0] in continuity["detail"]
+    assert _rules(done.stdout)["archive.archive_head_age"]["status"] == "ok"
