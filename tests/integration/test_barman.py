@@ -228,3 +228,14 @@ def test_check_rules_on_the_store(store: Store, aws_env: str, tmp_path: Path) ->
     assert continuity["status"] == "failed"
     assert missing[-2].name.split(".")[0] in continuity["detail"]
     assert _rules(done.stdout)["archive.archive_head_age"]["status"] == "ok"
+
+
+def test_a_bzip2_store_is_refused_by_name(store: Store, aws_env: str) -> None:
+    """barman-cloud-backup --bzip2 writes data.tar.bz2, which restoredrill does not read:
+    a usage error naming the file, not a plan that fails later."""
+    bucket = store.url[len("s3://") :].split("/")[0]
+    prefix = f"s3://{bucket}/bzip2"
+    cloud_backup(store.prod.cluster, store.endpoint, prefix, SERVER, ("--bzip2",))
+    done = run_cli(["plan", "--barman", f"{prefix}/{SERVER}", "--target", "latest"])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert ".tar.bz2: compressed with bz2, which restoredrill does not read" in done.stderr

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from restoredrill.engines.postgres import tablespaces
 from restoredrill.engines.postgres.barman_info import BackupInfo
@@ -33,6 +34,9 @@ from restoredrill.models import BaseBackup, WalSegment
 from restoredrill.osuser import RunAs
 from restoredrill.storage.base import Storage, StoredObject
 from restoredrill.storage.compression import Compression
+
+if TYPE_CHECKING:
+    from restoredrill.aws import AwsConfig
 
 _TAR = re.compile(r"^(data|\d+)(?:_(\d{4}))?\.tar(\.gz|\.lz4|\.zst|\.bz2|\.snappy|\.xz)?$")
 _COMPRESSION: dict[str, Compression] = {"": "none", ".gz": "gzip", ".lz4": "lz4", ".zst": "zstd"}
@@ -132,7 +136,7 @@ class BarmanSource:
                 raise ConfigError(
                     f"{self.storage.describe(obj.key)}: compressed with "
                     f"{match.group(3)[1:]}, which restoredrill does not read "
-                    "(barman-cloud-backup without compression, --gzip, --lz4 or --zstd)"
+                    "(barman-cloud-backup without compression, --gzip or --lz4)"
                 )
             part = (int(match.group(2) or 0), obj)
             if match.group(1) == "data":
@@ -256,10 +260,9 @@ class BarmanSource:
             run_as.own(target)
 
 
-def open_barman(location: str, aws: object | None = None) -> BarmanSource:
+def open_barman(location: str, aws: AwsConfig | None = None) -> BarmanSource:
     """``s3://bucket/prefix/<server>`` or ``/dir/<server>``: the server's folder of a
     barman-cloud store (CloudNativePG: destinationPath + serverName)."""
-    from restoredrill.aws import AwsConfig
     from restoredrill.storage.open import open_storage
 
     text = location.rstrip("/")
@@ -271,5 +274,4 @@ def open_barman(location: str, aws: object | None = None) -> BarmanSource:
         )
     if parent.startswith("s3://") and "/" not in parent[len("s3://") :]:
         parent += "/"  # the bucket's root
-    config = aws if isinstance(aws, AwsConfig) else None
-    return BarmanSource(open_storage(parent, config), server)
+    return BarmanSource(open_storage(parent, aws), server)
