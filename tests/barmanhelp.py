@@ -105,3 +105,33 @@ def download_store(endpoint: str, bucket: str, prefix: str, dest: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             client.download_file(bucket, key, str(target))
     os.sync()
+
+
+def barman_server_config(
+    cluster: LocalPostgres, home: Path, server: str, compression: str = "none"
+) -> Path:
+    """A Barman server configuration (backup_method postgres: pg_basebackup over a
+    connection; WAL shipped by archive_command into its incoming directory), run as the
+    server's OS user."""
+    home.mkdir(parents=True)
+    cluster.run_as.own(home)
+    conninfo = f"host={cluster.sockdir} port={cluster.port} user=postgres dbname=postgres"
+    config = home / "barman.conf"
+    config.write_text(
+        f"[barman]\nbarman_home = {home}\nbarman_user = {cluster.run_as.name or 'postgres'}\n"
+        f"log_file = {home}/barman.log\nlog_level = INFO\n\n"
+        f"[{server}]\ndescription = restoredrill test\nconninfo = {conninfo}\n"
+        f"streaming_conninfo = {conninfo}\nbackup_method = postgres\narchiver = on\n"
+        f"streaming_archiver = off\npath_prefix = {cluster.tools.bindir}\n"
+        + (f"compression = {compression}\n" if compression != "none" else "")
+    )
+    cluster.run_as.own(config)
+    return config
+
+
+def barman(cluster: LocalPostgres, config: Path, *args: str) -> str:
+    """The real `barman` command (Barman's own CLI) with this configuration."""
+    python = barman_python(cluster.run_as)
+    code = "import sys; from barman.cli import main; sys.argv[0] = 'barman'; sys.exit(main())"
+    argv = [*python, "-c", code, "-c", str(config), "-q", *args]
+    return cluster.run_tool(argv, what=f"barman {' '.join(args)}")

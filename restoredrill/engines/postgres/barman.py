@@ -7,6 +7,10 @@ read through the one storage interface (``restoredrill/storage``)::
     <server>/wals/<timeline+log>/<segment>[.gz]   (and <segment>.<offset>.backup)
     <server>/wals/<timeline>.history[.gz]
 
+A Barman server's own directory (``<barman_home>/<server>``) has the same ``wals/``, and per
+backup ``base/<id>/data/`` (a plain copy) with its backup.info beside it or, in newer
+Barman, as ``meta/<id>-backup.info``; it is read in place.
+
 The catalogue comes from each backup.info (only DONE backups); the WAL goes through the
 plan's preflight like any other archive: segments are listed, fetched lazily into a local
 cache (in place for a local directory) and read by the plan's checks, so chain, timelines
@@ -15,6 +19,7 @@ and damaged segments are judged exactly as for a directory of WAL.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -25,7 +30,13 @@ from typing import TYPE_CHECKING
 from restoredrill.engines.postgres import tablespaces
 from restoredrill.engines.postgres.barman_info import BackupInfo
 from restoredrill.engines.postgres.barman_wal import catalogue_wal
-from restoredrill.engines.postgres.source_local import Catalogue, untar_file
+from restoredrill.engines.postgres.source_local import (
+    Catalogue,
+    FileSource,
+    tar_of_directory,
+    untar_file,
+    untar_stream,
+)
 from restoredrill.engines.postgres.wal_archive import WalArchive
 from restoredrill.engines.postgres.wal_remote import SegmentCache
 from restoredrill.engines.postgres.wal_staging import stage_wal
@@ -48,6 +59,7 @@ class _Backup:
     info: BackupInfo
     data: list[StoredObject]  # data.tar, data_0001.tar, … in order
     tablespaces: dict[int, list[StoredObject]]  # oid -> its tars, in order
+    plain_size: int | None = None  # a Barman server's data/ directory (plain), its bytes
 
 
 class BarmanSource:
@@ -108,24 +120,34 @@ class BarmanSource:
     def _read_infos(self) -> list[_Backup]:
         base = f"{self.server}/base/"
         groups: dict[str, list[StoredObject]] = {}
+        nested: dict[str, int] = {}  # a Barman server's data/ (and <oid>/) directories: bytes
         for obj in self.storage.list(base.rstrip("/")):
             backup_id, sep, rest = obj.key[len(base) :].partition("/")
             if sep and "/" not in rest:
                 groups.setdefault(backup_id, []).append(obj)
+            elif sep:
+                nested[backup_id] = nested.get(backup_id, 0) + obj.size
+        # newer Barman servers keep backup.info as meta/<id>-backup.info
+        meta = {
+            obj.name[: -len("-backup.info")]: obj
+            for obj in self.storage.list(f"{self.server}/meta")
+            if obj.name.endswith("-backup.info")
+        }
         found: list[_Backup] = []
-        for backup_id, objects in sorted(groups.items()):
-            names = {o.name: o for o in objects}
-            if "backup.info" not in names:
+        for backup_id in sorted(set(groups) | set(nested)):
+            objects = groups.get(backup_id, [])
+            info_obj = {o.name: o for o in objects}.get("backup.info") or meta.get(backup_id)
+            if info_obj is None:
                 continue  # an upload in progress, or not a backup
-            where = self.storage.describe(names["backup.info"].key)
-            text = self.storage.read(names["backup.info"].key).decode(errors="replace")
+            where = self.storage.describe(info_obj.key)
+            text = self.storage.read(info_obj.key).decode(errors="replace")
             info = BackupInfo.parse(backup_id, text, where)
             if not info.done:
                 continue  # FAILED, or still running: barman-cloud-restore refuses those too
-            found.append(self._tars(info, objects))
+            found.append(self._tars(info, objects, nested.get(backup_id)))
         return sorted(found, key=lambda b: b.info.end_lsn)
 
-    def _tars(self, info: BackupInfo, objects: list[StoredObject]) -> _Backup:
+    def _tars(self, info: BackupInfo, objects: list[StoredObject], nested: int | None) -> _Backup:
         data: list[tuple[int, StoredObject]] = []
         spaces: dict[int, list[tuple[int, StoredObject]]] = {}
         for obj in objects:
@@ -144,6 +166,8 @@ class BarmanSource:
             else:
                 spaces.setdefault(int(match.group(1)), []).append(part)
         where = self.storage.describe(f"{self.server}/base/{info.backup_id}")
+        if not data and nested is not None:  # a Barman server's layout: base/<id>/data/
+            return _Backup(info, [], {}, plain_size=nested + sum(o.size for o in objects))
         if not data:
             raise BackupCorrupt(f"{where}: backup.info says DONE but there is no data.tar")
         known = {t.oid for t in info.tablespaces}
@@ -169,12 +193,12 @@ class BarmanSource:
         # as the history file does.
         history = archive.backup_histories.get(info.begin_lsn)
         stop_time = (history.stop_time if history is not None else None) or info.end_time
-        suffix = backup.data[0].name.split(".tar", 1)[1]
+        suffix = backup.data[0].name.split(".tar", 1)[1] if backup.data else ""
         objects = [*backup.data, *(o for tars in backup.tablespaces.values() for o in tars)]
         self._backups[path] = backup
         return BaseBackup(
             path=path,
-            format="tar",
+            format="tar" if backup.plain_size is None else "plain",
             compression=_COMPRESSION.get(suffix, "none"),
             label=info.backup_name or info.backup_id,
             timeline=info.timeline,
@@ -184,7 +208,7 @@ class BarmanSource:
             stop_time=stop_time,
             stop_time_source="backup-history",
             pg_version=info.major,
-            size_bytes=sum(o.size for o in objects),
+            size_bytes=sum(o.size for o in objects) + (backup.plain_size or 0),
         )
 
     def backup_info(self, backup: BaseBackup) -> BackupInfo:
@@ -205,6 +229,8 @@ class BarmanSource:
         known = self._known(backup)
         if any(datadir.iterdir()):
             raise ConfigError(f"data directory {datadir} is not empty")
+        if known.plain_size is not None:
+            return self._extract_plain(known, backup, datadir, run_as)
         download = datadir.parent / "base-download"
         try:
             total = self._unpack(known.data, datadir, run_as, download, backup.size_bytes, 0)
@@ -221,6 +247,30 @@ class BarmanSource:
             if not sub.exists():
                 sub.mkdir(mode=0o700)
                 run_as.own(sub)
+        return total
+
+    def _extract_plain(
+        self, known: _Backup, backup: BaseBackup, datadir: Path, run_as: RunAs
+    ) -> int:
+        """A Barman server's backup: base/<id>/data copied as a plain backup is (tablespaces
+        linked from pg_tblspc, or kept beside data/ as <oid>/, copied into the sandbox)."""
+        home = f"{self.server}/base/{known.info.backup_id}"
+        data = self.storage.local_path(f"{home}/data")
+        if data is None or not data.is_dir():
+            raise ConfigError(f"{backup.path}: a Barman server's backup is read from a directory")
+        plain = backup.model_copy(update={"path": str(data), "format": "plain"})
+        total = FileSource(data, data).extract_base(plain, datadir, run_as)
+        linked = {int(p.name) for p in (datadir / "pg_tblspc").iterdir() if p.name.isdigit()}
+        beside = {t.oid: data.parent / str(t.oid) for t in known.info.tablespaces}
+        missing = {oid: path for oid, path in beside.items() if oid not in linked}
+        if missing:
+            placed = tablespaces.foreign_links(datadir)
+            placed = {oid: Path(os.path.realpath(p)) for oid, p in placed.items()}
+            for oid, source in sorted(missing.items()):
+                target = tablespaces.location(datadir, oid)
+                total += untar_stream(tar_of_directory(source), target, run_as)
+                placed[oid] = target
+            tablespaces.place(datadir, placed, run_as, backup.path)
         return total
 
     def _unpack(

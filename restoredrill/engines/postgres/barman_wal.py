@@ -61,6 +61,12 @@ def catalogue_wal(
         timeline, segno = parse_segment_name(plain)
         in_place = storage.local_path(obj.key)
         path = in_place if in_place is not None else cache / name
+        if name == plain and obj.size != archive.segment_size:
+            # a Barman server compresses WAL under the segment's own name: found by its magic
+            # bytes, and read through the cache under a name that says how
+            kind = _sniff(storage, obj)
+            if kind is not None:
+                in_place, path = None, cache / f"{name}{kind}"
         if in_place is None:
             remote[str(path)] = obj
         _add_segment(
@@ -87,6 +93,25 @@ def catalogue_wal(
     return archive, segments_cache
 
 
+_MAGIC = {b"\x1f\x8b": ".gz", b"\x28\xb5\x2f\xfd": ".zst", b"\x04\x22\x4d\x18": ".lz4"}
+_UNREAD_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"\xff\x06\x00\x00sNaPpY": "snappy"}
+
+
+def _sniff(storage: Storage, obj: StoredObject) -> str | None:
+    """The suffix of a segment compressed without one (gzip, zstd, lz4), None if plain."""
+    head = storage.read(obj.key, 0, 10)
+    for magic, suffix in _MAGIC.items():
+        if head.startswith(magic):
+            return suffix
+    for magic, kind in _UNREAD_MAGIC.items():
+        if head.startswith(magic):
+            raise ConfigError(
+                f"{storage.describe(obj.key)}: compressed with {kind}, which restoredrill does "
+                "not read (Barman's compression = gzip, or none)"
+            )
+    return None
+
+
 def _add_segment(archive: WalArchive, segment: WalSegment) -> None:
     """As a directory archive does: the same segment twice (plain and compressed) is kept
     once, the other copy recorded so the plan compares them."""
@@ -106,6 +131,10 @@ def _small(storage: Storage, obj: StoredObject, dest: Path) -> Path:
     """A small object (history file) as a plain local file at ``dest``."""
     raw = dest.with_name(f".{obj.name}")
     storage.fetch(obj.key, raw)
+    if compression_of(raw) == "none":  # a Barman server compresses without a suffix
+        head = raw.read_bytes()[:10]
+        suffix = next((x for magic, x in _MAGIC.items() if head.startswith(magic)), "")
+        raw = raw.rename(raw.with_name(raw.name + suffix))
     if compression_of(raw) == "none":
         raw.replace(dest)
     else:
