@@ -9,7 +9,12 @@ from datetime import datetime, timedelta
 from restoredrill.engines.postgres.majors import match_server
 from restoredrill.engines.postgres.source_local import Catalogue
 from restoredrill.engines.postgres.tools import PgTools
-from restoredrill.engines.postgres.wal_archive import TimelineStep, WalArchive, validate_segment
+from restoredrill.engines.postgres.wal_archive import (
+    TimelineStep,
+    WalArchive,
+    contiguous_run,
+    validate_segment,
+)
 from restoredrill.engines.postgres.wal_conflicts import conflicting_copies, orphan_complaint
 from restoredrill.engines.postgres.wal_verify import (
     WalRead,
@@ -145,7 +150,7 @@ def _plan(
         head = archive.head_segno(steps)
         first = segment_of(oldest.start_lsn, archive.segment_size)
         present, gaps = archive.chain(steps, first, head if head is not None else first)
-        contiguous = _contiguous(present, first)
+        contiguous = contiguous_run(present, first)
         located = read_wal(tools, target, contiguous, archive.segment_size, head)
         if not located.found:
             what = (
@@ -238,7 +243,7 @@ def _plan(
         )
         return outcome(base_backup=backup, target_timeline=target_timeline)
     present, missing = archive.chain(steps, first, head)
-    contiguous = _contiguous(present, first)
+    contiguous = contiguous_run(present, first)
     conflict = conflicting_copies(archive, contiguous)
     if conflict is not None:
         checks.fail("WAL segments", conflict)
@@ -393,15 +398,3 @@ def _expected_end(
     if target.kind == "latest":
         return head.last_end
     return max(read.last_commit_end or 0, backup.end_lsn)
-
-
-def _contiguous(present: list[WalSegment], first: int) -> list[WalSegment]:
-    """The unbroken run of segments starting at ``first``."""
-    run: list[WalSegment] = []
-    expected = first
-    for segment in present:
-        if segment.segno != expected:
-            break
-        run.append(segment)
-        expected += 1
-    return run
