@@ -14,6 +14,7 @@ from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import RecoveryTarget
+from tests.dockerhelp import require_docker
 from tests.pgsetup import Production, counter_rows, production
 
 pytestmark = [pytest.mark.slow]
@@ -77,3 +78,14 @@ def test_tablespace_restored_inside_the_sandbox(prod: Production, name: str) -> 
     assert sorted(p.relative_to(space) for p in space.rglob("*")) == before
     assert done.result.plan.base_backup is not None
     assert done.result.plan.base_backup.path.endswith(name)
+
+
+def test_tablespace_restored_in_a_docker_sandbox(prod: Production) -> None:
+    """The sandbox is mounted at the same path in the container: the links hold there."""
+    image = require_docker()
+    request = RestoreRequest(
+        prod.backups / "tar", prod.archive, RecoveryTarget(kind="latest"),
+        sandbox="docker", image=image,
+    )  # fmt: skip
+    with restored(request) as done:
+        assert _far(done.dsn()) == list(range(1, 151))
