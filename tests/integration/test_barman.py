@@ -239,3 +239,25 @@ def test_a_bzip2_store_is_refused_by_name(store: Store, aws_env: str) -> None:
     done = run_cli(["plan", "--barman", f"{prefix}/{SERVER}", "--target", "latest"])
     assert done.returncode == 2, done.stdout + done.stderr
     assert ".tar.bz2: compressed with bz2, which restoredrill does not read" in done.stderr
+
+
+def test_a_damaged_backup_info_is_named(store: Store, tmp_path: Path) -> None:
+    copy = tmp_path / SERVER
+    shutil.copytree(store.local, copy)
+    info = copy / "base" / store.backups[1] / "backup.info"
+    text = info.read_text()
+    info.write_text(text.replace("end_xlog=", "end_xlog=not-an-lsn"))
+    done = run_cli(["plan", "--barman", str(copy), "--target", "latest"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{info}: unreadable backup.info" in done.stderr
+
+
+def test_a_failed_backup_is_not_chosen(store: Store, tmp_path: Path) -> None:
+    """barman-cloud marks an interrupted backup FAILED (or leaves it STARTED): skipped."""
+    copy = tmp_path / SERVER
+    shutil.copytree(store.local, copy)
+    info = copy / "base" / store.backups[1] / "backup.info"
+    info.write_text(info.read_text().replace("status=DONE", "status=FAILED"))
+    done = run_cli(["plan", "--barman", str(copy), "--target", "latest", "--json"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["base_backup"]["label"] == store.backups[0]

@@ -8,7 +8,7 @@ import ast
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from restoredrill.errors import BackupCorrupt
+from restoredrill.errors import BackupCorrupt, InvalidTarget
 from restoredrill.lsn import parse_lsn
 
 
@@ -47,7 +47,7 @@ class BackupInfo:
         try:
             _ = (self.begin_lsn, self.end_lsn, self.begin_time, self.end_time, self.timeline)
             _ = (self.version, self.tablespaces, self.segment_size, self.backup_label)
-        except (KeyError, ValueError, SyntaxError, TypeError) as exc:
+        except (KeyError, ValueError, SyntaxError, TypeError, InvalidTarget) as exc:
             raise BackupCorrupt(f"{where}: unreadable backup.info ({exc!r})") from exc
 
     def _required(self, name: str) -> str:
