@@ -22,6 +22,7 @@ from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import RecoveryTarget, VerifyStatus
 from tests.awshelp import new_bucket
 from tests.barmanhelp import cloud_backup, download_store, gzip_flag, wal_archive_script
+from tests.dockerhelp import require_docker
 from tests.pgsetup import Commit, Production, counter_rows, run_cli, start_production
 
 pytestmark = [pytest.mark.slow]
@@ -261,3 +262,14 @@ def test_a_failed_backup_is_not_chosen(store: Store, tmp_path: Path) -> None:
     done = run_cli(["plan", "--barman", str(copy), "--target", "latest", "--json"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["base_backup"]["label"] == store.backups[0]
+
+
+def test_restore_into_a_docker_sandbox(store: Store) -> None:
+    """The tablespace's tar and the recreated pg_wal hold inside the container too."""
+    image = require_docker()
+    request = RestoreRequest(
+        "", "", RecoveryTarget(kind="latest"), source=open_barman(str(store.local)),
+        sandbox="docker", image=image,
+    )  # fmt: skip
+    with restored(request) as done:
+        assert counter_rows(done.dsn()) == list(range(1, len(store.commits) + 1))
