@@ -204,7 +204,11 @@ def _insert_one(cluster: LocalPostgres, n: int, prepared: bool = False) -> Commi
         ).fetchone()
         assert facts is not None and isinstance(facts[0], datetime)
         record = conn.execute(
-            "SELECT start_lsn::text FROM pg_get_wal_records_info(%s::pg_lsn, %s::pg_lsn)"
+            # bounded by the flush position: a background record (bgwriter's running-xacts)
+            # may be inserted after the commit and not flushed yet, which pg_walinspect
+            # refuses as a "future end LSN"; the commit itself was flushed
+            "SELECT start_lsn::text FROM pg_get_wal_records_info(%s::pg_lsn,"
+            " LEAST(%s::pg_lsn, pg_current_wal_flush_lsn()))"
             " WHERE resource_manager = 'Transaction' AND record_type = %s"
             " AND (xid = %s::text::xid OR %s <> 'COMMIT') AND description LIKE %s",
             (_text(before), facts[1], kind, xid, kind, match),

@@ -32,6 +32,7 @@ class CheckRequest:
     rpo_seconds: float | None = None
     max_backup_age_seconds: float | None = None
     now: datetime | None = None
+    barman: str | None = None  # a barman-cloud store: the server's folder (s3:// or local)
 
 
 def run_checks(request: CheckRequest) -> CheckReport:
@@ -42,11 +43,12 @@ def run_checks(request: CheckRequest) -> CheckReport:
         request.pgbackrest_conf,
         request.base_backups,
         request.wal_archive,
+        request.barman,
     )
     if all(s is None for s in subjects):
         raise ConfigError(
             "nothing to check: give --dsn (live), --postgresql-conf, --pgbackrest-conf, "
-            "--wal-archive or --base-backups"
+            "--wal-archive, --base-backups or --barman"
         )
     if request.engine == "mysql" and any(s is not None for s in subjects[1:]):
         raise ConfigError("for MySQL/MariaDB only live checks exist (--dsn mysql://...)")
@@ -76,6 +78,8 @@ def run_checks(request: CheckRequest) -> CheckReport:
         checks += REGISTRY.run(pgbackrest_rules.ENGINE, facts, policy)
     if request.wal_archive is not None or request.base_backups is not None:
         checks += archive_checks(request.base_backups, request.wal_archive, policy)
+    if request.barman is not None:
+        checks += barman_checks(request.barman, policy)
     return CheckReport(
         checks=checks,
         rpo_seconds=request.rpo_seconds,
@@ -110,21 +114,46 @@ def archive_checks(
         if not Path(base_backups).is_dir():
             raise ConfigError(f"--base-backups {base_backups}: no such directory")
         backups = list_base_backups(Path(base_backups), archive.backup_histories)
+    return _run_archive_rules(
+        Catalogue(backups, archive), f"{base_backups or '-'} + {wal_archive}",
+        base_backups is not None, policy,
+    )  # fmt: skip
+
+
+def barman_checks(location: str, policy: Policy) -> list[ConfigCheck]:
+    """The archive rules on a barman-cloud store: its newest backup's age (backup.info),
+    WAL continuity from the backups to the head."""
+    from restoredrill.engines.postgres.barman import open_barman
+
+    source = open_barman(location)
+    try:
+        catalogue = source.catalogue()
+        return _run_archive_rules(catalogue, source.describe(), True, policy)
+    finally:
+        source.close()
+
+
+def _run_archive_rules(
+    catalogue: Catalogue, subject: str, has_backups: bool, policy: Policy
+) -> list[ConfigCheck]:
+    # when each segment was archived: its file's mtime where it is a local file (a remote
+    # segment not yet fetched has none, and the head-age rule is then left out)
     mtimes = [
         Path(segment.path).stat().st_mtime
-        for per in archive.segments.values()
+        for per in catalogue.archive.segments.values()
         for segment in per.values()
+        if Path(segment.path).is_file()
     ]
     facts = Facts(
         archive_rules.ENGINE,
-        f"{base_backups or '-'} + {wal_archive}",
+        subject,
         data={
-            "catalogue": Catalogue(backups, archive),
-            "has_backups_dir": base_backups is not None,
+            "catalogue": catalogue,
+            "has_backups_dir": has_backups,
             "newest_segment_mtime": datetime.fromtimestamp(max(mtimes), UTC) if mtimes else None,
         },
     )
     return REGISTRY.run(archive_rules.ENGINE, facts, policy)
 
 
-__all__ = ["CheckRequest", "archive_checks", "mysql_rules", "run_checks"]
+__all__ = ["CheckRequest", "archive_checks", "barman_checks", "mysql_rules", "run_checks"]

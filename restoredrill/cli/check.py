@@ -67,6 +67,15 @@ def check_command(
         Path | None,
         typer.Option("--wal-archive", metavar="DIR", help="WAL archive.", rich_help_panel=OFFLINE),
     ] = None,
+    barman: Annotated[
+        str | None,
+        typer.Option(
+            "--barman",
+            metavar="DIR|S3_URL",
+            help="A barman-cloud store (the server's folder): newest backup age, WAL since it.",
+            rich_help_panel=OFFLINE,
+        ),
+    ] = None,
     rpo: Annotated[
         str | None,
         typer.Option(
@@ -112,6 +121,7 @@ def check_command(
             wal_archive=wal_archive,
             rpo_seconds=_seconds(rpo, "--rpo"),
             max_backup_age_seconds=_seconds(max_backup_age, "--max-backup-age"),
+            barman=barman,
         )
     )
     if junit is not None:

@@ -10,6 +10,7 @@ from restoredrill.cli.choices import Engine, SandboxKind
 from restoredrill.cli.options import EngineOpt, JsonOpt, OsUserOpt, PgBinOpt
 from restoredrill.cli.sandbox_options import SandboxOpt
 from restoredrill.cli.source_options import (
+    BarmanOpt,
     BaseBackupsOpt,
     BinlogArchiveOpt,
     EndpointOpt,
@@ -50,6 +51,7 @@ def plan_command(
     exclusive: ExclusiveOpt = False,
     pgbackrest_stanza: StanzaOpt = None,
     pgbackrest_config: PgbrConfigOpt = None,
+    barman: BarmanOpt = None,
     target_lsn: TargetLsnOpt = None,
     target_xid: TargetXidOpt = None,
     target_name: TargetNameOpt = None,
@@ -74,7 +76,7 @@ def plan_command(
     aws = AwsOptions(aws_region, aws_endpoint_url)
     backup = BackupOptions(
         engine=engine, base_backups=base_backups, wal_archive=wal_archive,
-        pgbackrest_stanza=pgbackrest_stanza, pgbackrest_config=pgbackrest_config,
+        pgbackrest_stanza=pgbackrest_stanza, pgbackrest_config=pgbackrest_config, barman=barman,
         rds_instance=rds_instance, rds_snapshot=rds_snapshot,
         snapshot=snapshot, binlog_archive=binlog_archive, aws=aws,
     )  # fmt: skip

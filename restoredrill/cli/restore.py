@@ -25,6 +25,7 @@ from restoredrill.cli.sandbox_options import (
     WalDeliveryOpt,
 )
 from restoredrill.cli.source_options import (
+    BarmanOpt,
     BaseBackupsOpt,
     BinlogArchiveOpt,
     EndpointOpt,
@@ -72,6 +73,7 @@ def restore_command(
     exclusive: ExclusiveOpt = False,
     pgbackrest_stanza: StanzaOpt = None,
     pgbackrest_config: PgbrConfigOpt = None,
+    barman: BarmanOpt = None,
     target_lsn: TargetLsnOpt = None,
     target_xid: TargetXidOpt = None,
     target_name: TargetNameOpt = None,
@@ -106,7 +108,7 @@ def restore_command(
     aws = AwsOptions(aws_region, aws_endpoint_url)
     backup = BackupOptions(
         engine=engine, base_backups=base_backups, wal_archive=wal_archive,
-        pgbackrest_stanza=pgbackrest_stanza, pgbackrest_config=pgbackrest_config,
+        pgbackrest_stanza=pgbackrest_stanza, pgbackrest_config=pgbackrest_config, barman=barman,
         rds_instance=rds_instance, rds_snapshot=rds_snapshot,
         snapshot=snapshot, binlog_archive=binlog_archive, aws=aws,
     )  # fmt: skip

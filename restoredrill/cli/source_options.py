@@ -40,6 +40,16 @@ StanzaOpt = Annotated[
         rich_help_panel=POSTGRES,
     ),
 ]
+BarmanOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--barman",
+        metavar="DIR|S3_URL",
+        help="Restore from a barman-cloud store instead: the server's folder, "
+        "s3://bucket/prefix/SERVER or a directory.",
+        rich_help_panel=SOURCE,
+    ),
+]
 PgbrConfigOpt = Annotated[
     Path | None,
     typer.Option(

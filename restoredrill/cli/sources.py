@@ -33,6 +33,7 @@ class BackupOptions:
     wal_archive: str | None = None
     pgbackrest_stanza: str | None = None
     pgbackrest_config: Path | None = None
+    barman: str | None = None
     rds_instance: str | None = None
     rds_snapshot: str | None = None
     snapshot: str | None = None
@@ -71,6 +72,7 @@ class BackupOptions:
             for name, given in (
                 ("--base-backups/--wal-archive", self.base_backups or self.wal_archive),
                 ("--pgbackrest-stanza", self.pgbackrest_stanza),
+                ("--barman", self.barman),
                 ("--rds-instance/--rds-snapshot", self.rds_instance or self.rds_snapshot),
             )
             if given
@@ -78,7 +80,7 @@ class BackupOptions:
         if len(kinds) != 1:
             raise ConfigError(
                 "choose one source: --base-backups with --wal-archive, --pgbackrest-stanza, "
-                "or --rds-instance / --rds-snapshot"
+                "--barman, or --rds-instance / --rds-snapshot"
                 + (f" (not {' and '.join(kinds)})" if kinds else "")
             )
         rds_source = bool(self.rds_instance or self.rds_snapshot)
@@ -91,6 +93,10 @@ class BackupOptions:
             from restoredrill.engines.postgres.pgbackrest import PgBackRestSource
 
             return PgBackRestSource(self.pgbackrest_stanza, self.pgbackrest_config, os_user=os_user)
+        if self.barman:
+            from restoredrill.engines.postgres.barman import open_barman
+
+            return open_barman(self.barman, self.aws.config())
         if rds_source:
             from restoredrill.sources.rds import RdsSource
 

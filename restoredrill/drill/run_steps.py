@@ -4,6 +4,7 @@ tolerances and assertions) → game day → incident recovery."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from restoredrill.checks.registry import CheckReport
 from restoredrill.checks.run import CheckRequest, run_checks
@@ -18,8 +19,15 @@ from restoredrill.drill.run_state import ACCEPT_HINT, PlaybookRun
 from restoredrill.drill.verify import verify
 from restoredrill.drill.verify_verdict import overall_status
 from restoredrill.models import RecoveryTarget, TableCheck, VerifyReport, VerifyStatus
-from restoredrill.playbook import DatabaseSpec, FileSourceSpec, Playbook, resolve_time
+from restoredrill.playbook import (
+    BarmanSourceSpec,
+    DatabaseSpec,
+    FileSourceSpec,
+    Playbook,
+    resolve_time,
+)
 from restoredrill.sandboxes.registry import local_restore
+from restoredrill.sources.base import Source
 from restoredrill.timing import ProgressListener
 
 
@@ -32,6 +40,7 @@ def _restore_request(playbook: Playbook, target: RecoveryTarget, dbname: str) ->
         os_user=playbook.sandbox.os_user,
         dbname=dbname,
         timeout=playbook.sandbox.timeout,
+        source=cast("Source | None", playbook.source.opened()),
         backend=local_restore(playbook.engine).options(playbook.sandbox.pg_bin),
     )
 
@@ -40,15 +49,19 @@ def _config_checks(playbook: Playbook) -> CheckReport:
     spec = playbook.checks
     assert spec is not None
     source = playbook.source
-    assert isinstance(source, FileSourceSpec)  # the schema allows checks with postgres only
+    # the schema allows checks with postgres only: a file or a barman source
+    assert isinstance(source, FileSourceSpec | BarmanSourceSpec)
+    files = source if isinstance(source, FileSourceSpec) and spec.archive else None
+    store = source if isinstance(source, BarmanSourceSpec) and spec.archive else None
     return run_checks(
         CheckRequest(
             engine="postgres",
             dsn=spec.live,
             postgresql_conf=spec.postgresql_conf,
             pgbackrest_conf=spec.pgbackrest_conf,
-            base_backups=source.base_backups if spec.archive else None,
-            wal_archive=source.wal_archive if spec.archive else None,
+            base_backups=files.base_backups if files else None,
+            wal_archive=files.wal_archive if files else None,
+            barman=store.location if store else None,
             rpo_seconds=playbook.objectives.rpo,
             max_backup_age_seconds=spec.max_backup_age,
         )

@@ -21,10 +21,12 @@ from restoredrill.playbook.load import MAX_ERRORS, PROBLEMS_HEADER, load_playboo
 from restoredrill.playbook.models import Playbook
 from restoredrill.playbook.sections import (
     MYSQL_TARGETS,
+    OTHER_KINDS,
     POSTGRES_TARGETS,
     SOURCE_KINDS,
     TARGET_KINDS,
     AssertionSpec,
+    BarmanSourceSpec,
     ChecksSpec,
     DatabaseSpec,
     FileSourceSpec,
@@ -44,11 +46,13 @@ from restoredrill.playbook.sections import (
 __all__ = [
     "MAX_ERRORS",
     "MYSQL_TARGETS",
+    "OTHER_KINDS",
     "POSTGRES_TARGETS",
     "PROBLEMS_HEADER",
     "SOURCE_KINDS",
     "TARGET_KINDS",
     "AssertionSpec",
+    "BarmanSourceSpec",
     "ChecksSpec",
     "DatabaseSpec",
     "Duration",

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from restoredrill.playbook.fields import Strict
 from restoredrill.playbook.sections import (
     MYSQL_TARGETS,
+    OTHER_KINDS,
     POSTGRES_TARGETS,
     SOURCE_KINDS,
     ChecksSpec,
@@ -44,7 +45,8 @@ class Playbook(Strict):
     def _source_fits_engine(cls, source: Any, info: ValidationInfo) -> Any:
         engine = info.data.get("engine")
         wanted = SOURCE_KINDS.get(str(engine))
-        if wanted is not None and source.kind != wanted:
+        also = OTHER_KINDS.get(str(engine), set())
+        if wanted is not None and source.kind != wanted and source.kind not in also:
             what = {"file": "base_backups, wal_archive", "mysql": "snapshot, binlog_archive"}
             raise ValueError(
                 f"kind {source.kind} is not a source for engine {engine}: "
@@ -76,6 +78,10 @@ class Playbook(Strict):
             raise ValueError("give a target (what to restore), a recover section, or checks")
         if self.gameday is not None and self.target is None:
             raise ValueError("gameday needs a target: the incident is injected into that restore")
+        if self.source.kind == "barman":
+            given = [n for n, v in (("recover", self.recover), ("gameday", self.gameday)) if v]
+            if given:
+                raise ValueError(f"{given[0]}: not with source kind barman yet")
         names = [d.name for d in self.databases]
         if len(set(names)) != len(names):
             raise ValueError("databases: each name only once")

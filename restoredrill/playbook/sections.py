@@ -2,8 +2,9 @@
 objectives, checks, game day, recover, outputs. Each is a strict model (unknown keys rejected).
 
 Sources are a discriminated union on ``kind``: ``file`` (PostgreSQL base backups and WAL in
-directories) and ``mysql`` (a MariaDB/MySQL snapshot and binlog archive, local paths or
-s3:// URLs, for ``engine: mariadb``); further kinds join the union.
+directories), ``barman`` (a barman-cloud store: the server's folder, s3:// or local) and
+``mysql`` (a MariaDB/MySQL snapshot and binlog archive, local paths or s3:// URLs, for
+``engine: mariadb``); further kinds join the union.
 """
 
 from __future__ import annotations
@@ -36,12 +37,38 @@ class FileSourceSpec(Strict):
     # a base without backup_manifest may still PASS (the warning stays)
     allow_unverified_base: bool = False
 
+    def opened(self) -> object:
+        """None: the restore opens the source from ``locations()`` itself."""
+        return None
+
     def describe(self) -> str:
         return f"file:{self.base_backups}"
 
     def locations(self) -> tuple[Path, Path]:
         """The backups and the log archive a restore reads."""
         return self.base_backups, self.wal_archive
+
+
+class BarmanSourceSpec(Strict):
+    """A barman-cloud store (barman-cloud-backup + barman-cloud-wal-archive, CloudNativePG):
+    the server's folder, ``s3://bucket/prefix/<server>`` or a local directory."""
+
+    kind: Literal["barman"]
+    location: Location
+    allow_unverified_base: bool = False  # barman-cloud writes no backup_manifest
+
+    def describe(self) -> str:
+        return f"barman:{self.location}"
+
+    def locations(self) -> tuple[str, str]:
+        """The store holds both the backups and the WAL."""
+        return self.location, self.location
+
+    def opened(self) -> object:
+        """The store opened as a source (the request cannot open it from two locations)."""
+        from restoredrill.engines.postgres.barman import open_barman
+
+        return open_barman(self.location)
 
 
 class MysqlSourceSpec(Strict):
@@ -58,6 +85,10 @@ class MysqlSourceSpec(Strict):
         """The backups and the log archive a restore reads."""
         return self.snapshot, self.binlog_archive
 
+    def opened(self) -> object:
+        """None: the restore opens the source from ``locations()`` itself."""
+        return None
+
     def describe(self) -> str:
         if self.snapshot.startswith("s3://"):
             return f"{self.snapshot} (binlogs {self.binlog_archive})"
@@ -65,8 +96,12 @@ class MysqlSourceSpec(Strict):
 
 
 # Add further kinds (s3, pgbackrest, ...) to this union; "kind" picks the member.
-SourceSpec = Annotated[Union[FileSourceSpec, MysqlSourceSpec], Field(discriminator="kind")]  # noqa: UP007
+SourceSpec = Annotated[
+    Union[FileSourceSpec, BarmanSourceSpec, MysqlSourceSpec],  # noqa: UP007
+    Field(discriminator="kind"),
+]
 SOURCE_KINDS = {"postgres": "file", "mariadb": "mysql", "mysql": "mysql"}  # engine -> kind
+OTHER_KINDS = {"postgres": {"barman"}}  # engine -> further kinds it restores from
 
 
 class SandboxSpec(Strict):

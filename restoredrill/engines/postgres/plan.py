@@ -6,9 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from restoredrill.engines.postgres.majors import match_server
 from restoredrill.engines.postgres.source import Catalogue
 from restoredrill.engines.postgres.tools import PgTools
-from restoredrill.engines.postgres.wal_archive import TimelineStep, WalArchive, validate_segment
+from restoredrill.engines.postgres.wal_archive import (
+    TimelineStep,
+    WalArchive,
+    contiguous_run,
+    validate_segment,
+)
 from restoredrill.engines.postgres.wal_conflicts import conflicting_copies, orphan_complaint
 from restoredrill.engines.postgres.wal_verify import (
     WalRead,
@@ -42,6 +48,7 @@ class PlanOutcome:
 
     plan: RestorePlan
     segments: list[WalSegment] = field(default_factory=list)
+    tools: PgTools | None = None  # the binaries of the backup's major, to restore with
 
 
 @dataclass
@@ -126,7 +133,7 @@ def _plan(
         fields.update({k: v for k, v in extra.items() if k != "segments"})
         segments = extra.get("segments", [])
         assert isinstance(segments, list)
-        return PlanOutcome(RestorePlan.model_validate(fields), segments)
+        return PlanOutcome(RestorePlan.model_validate(fields), segments, tools)
 
     if not catalogue.backups:
         checks.fail("base backup", f"no base backups found in {described}")
@@ -143,7 +150,7 @@ def _plan(
         head = archive.head_segno(steps)
         first = segment_of(oldest.start_lsn, archive.segment_size)
         present, gaps = archive.chain(steps, first, head if head is not None else first)
-        contiguous = _contiguous(present, first)
+        contiguous = contiguous_run(present, first)
         located = read_wal(tools, target, contiguous, archive.segment_size, head)
         if not located.found:
             what = (
@@ -186,6 +193,13 @@ def _plan(
         )
         return outcome()
     checks.ok("base backup", _backup_detail(backup))
+    server = match_server(backup.pg_version, tools)
+    if isinstance(server, str):
+        checks.fail("server version", server)
+        return outcome(base_backup=backup)
+    if server is not tools:
+        checks.ok("server version", f"PostgreSQL {server.major_name} from {server.bindir}")
+    tools = server
     if backup.stop_time_source != "backup-history" and target.kind == "time":
         checks.warn(
             "backup end time",
@@ -229,7 +243,7 @@ def _plan(
         )
         return outcome(base_backup=backup, target_timeline=target_timeline)
     present, missing = archive.chain(steps, first, head)
-    contiguous = _contiguous(present, first)
+    contiguous = contiguous_run(present, first)
     conflict = conflicting_copies(archive, contiguous)
     if conflict is not None:
         checks.fail("WAL segments", conflict)
@@ -384,15 +398,3 @@ def _expected_end(
     if target.kind == "latest":
         return head.last_end
     return max(read.last_commit_end or 0, backup.end_lsn)
-
-
-def _contiguous(present: list[WalSegment], first: int) -> list[WalSegment]:
-    """The unbroken run of segments starting at ``first``."""
-    run: list[WalSegment] = []
-    expected = first
-    for segment in present:
-        if segment.segno != expected:
-            break
-        run.append(segment)
-        expected += 1
-    return run

@@ -80,6 +80,7 @@ def _restored(
             record.detail = retry_note(source)
         plan = outcome.plan
         check_plan(plan)  # nothing is provisioned when preflight fails
+        tools = outcome.tools or tools  # the backup's major, when several are installed
         assert plan.base_backup is not None
         with clock.phase("provision"):
             sandbox = stack.enter_context(provision(request, tools))

@@ -20,10 +20,17 @@ SERVER_BINARIES = ("initdb", "postgres", "pg_ctl", "pg_controldata")
 class PgTools:
     bindir: Path
     version: str
+    explicit: bool = False  # named by --pg-bin: never swapped for another major's
 
     @property
     def major(self) -> int:
         return int(self.version.split(".")[0])
+
+    @property
+    def major_name(self) -> str:
+        """The major as PG_VERSION spells it: '15', '9.6'."""
+        parts = self.version.split(".")
+        return parts[0] if self.major >= 10 or len(parts) < 2 else f"{parts[0]}.{parts[1]}"
 
     def path(self, name: str) -> str:
         candidate = self.bindir / name
@@ -43,7 +50,7 @@ def _version_key(bindir: Path) -> tuple[int, ...]:
     return tuple(int(p) for p in parts[0] if p)
 
 
-def _candidates() -> list[Path]:
+def _candidates(versioned_glob: str = "/usr/lib/postgresql/*/bin") -> list[Path]:
     found: list[Path] = []
     on_path = shutil.which("postgres")
     if on_path:
@@ -57,7 +64,7 @@ def _candidates() -> list[Path]:
             found.append(Path(out))
         except (subprocess.SubprocessError, OSError):
             pass
-    versioned = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")]
+    versioned = [Path(p) for p in glob.glob(versioned_glob)]
     found.extend(sorted(versioned, key=_version_key, reverse=True))
     return found
 
@@ -80,7 +87,7 @@ def find_pg_tools(pg_bin: str | os.PathLike[str] | None = None) -> PgTools:
             raise ConfigError(
                 f"--pg-bin {bindir}: no PostgreSQL server binaries (initdb, postgres)"
             )
-        return PgTools(bindir, _server_version(bindir))
+        return PgTools(bindir, _server_version(bindir), explicit=True)
     for bindir in _candidates():
         if _has_server(bindir):
             return PgTools(bindir, _server_version(bindir))
@@ -88,3 +95,20 @@ def find_pg_tools(pg_bin: str | os.PathLike[str] | None = None) -> PgTools:
         "PostgreSQL server binaries not found (looked at --pg-bin, PATH, pg_config --bindir, "
         "/usr/lib/postgresql/*/bin); install the postgresql server package"
     )
+
+
+def installed_servers(versioned_glob: str = "/usr/lib/postgresql/*/bin") -> list[PgTools]:
+    """Every PostgreSQL server installation found (PATH, pg_config, the versioned
+    directories), once each, in that order."""
+    found: list[PgTools] = []
+    seen: set[Path] = set()
+    for bindir in _candidates(versioned_glob):
+        real = bindir.resolve()
+        if real in seen or not _has_server(bindir):
+            continue
+        seen.add(real)
+        try:
+            found.append(PgTools(bindir, _server_version(bindir)))
+        except (ToolMissing, OSError, subprocess.SubprocessError):
+            continue  # a broken installation is not a candidate
+    return found

@@ -242,3 +242,15 @@ def validate_segment(segment: WalSegment, segment_size: int = DEFAULT_SEGMENT_SI
             f"({segment.path})"
         )
     return int(sysid)
+
+
+def contiguous_run(present: list[WalSegment], first: int) -> list[WalSegment]:
+    """The unbroken run of segments starting at ``first``."""
+    run: list[WalSegment] = []
+    expected = first
+    for segment in present:
+        if segment.segno != expected:
+            break
+        run.append(segment)
+        expected += 1
+    return run
