@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from restoredrill.dsn import describe
 from restoredrill.ledger import Ledger
 from restoredrill.models import PhaseTiming, ReapplyReport
 
@@ -41,13 +42,14 @@ def record_write(
     details: dict[str, Any],
     phases: list[PhaseTiming] | None = None,
 ) -> None:
-    """``target`` is the redacted DSN of production; the database is its label too."""
+    """``target`` is the redacted DSN of production; history shows it as host:port/db, with
+    the diff file whose rows were put back."""
     with Ledger(ledger_path) as ledger:
         ledger.record(
             kind,
-            database=target,
+            database=describe(target),
             source=str(diff_file),
-            target=target,
+            target=f"rows of {Path(diff_file).name}",
             verdict=verdict,
             phases=phases or (),
             details=details,

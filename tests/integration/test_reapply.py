@@ -145,7 +145,8 @@ def test_executing_runs_are_in_the_ledger_and_dry_runs_are_not(pair: Pair, tmp_p
         applied, failed = history.records()
     assert (applied.kind, applied.verdict) == ("reapply", "APPLIED")
     assert applied.details["inserted"] == 5 and applied.details["updated"] == 5
-    assert applied.source == str(out) and "password" not in applied.target
+    assert applied.source == str(out) and applied.target == f"rows of {out.name}"
+    assert applied.database.endswith(f"/{pair.production_db}")
     assert failed.kind == "reapply" and failed.verdict.startswith("ERROR")
 
 
