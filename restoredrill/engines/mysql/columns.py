@@ -123,6 +123,30 @@ def row_text(columns: list[ColumnInfo], alias: str | None = "r") -> str:
     return "CONCAT_WS(','," + ", ".join(_hash_piece(c, alias) for c in columns) + ")"
 
 
+def _quoted_piece(column: ColumnInfo, alias: str | None) -> str:
+    ref = _ref(column, alias)
+    kind = column.data_type.lower()
+    if kind in ("binary", "varbinary"):
+        return f"IFNULL(HEX({ref}), 'N')"  # hex digits only, and no binary row text
+    if kind in _IMPLICIT_TYPES:
+        return ref if column.not_null else f"IFNULL({ref}, 'N')"
+    if kind in _PLAIN_TYPES:
+        return f"IFNULL({text_expr(column, alias)}, 'N')"
+    # QUOTE: NULL reads NULL, any other value '...' with ' and \ escaped: self-delimiting.
+    # utf8mb4 text is taken as it is (a cast would copy it to the same bytes); blobs as bytes.
+    raw = kind in BINARY_TYPES or (column.charset or "").lower() == "utf8mb4"
+    return f"QUOTE({ref if raw else text_expr(column, alias)})"
+
+
+def quoted_row_text(columns: list[ColumnInfo], alias: str | None = "r") -> str:
+    """The fingerprint's row text: like ``row_text`` but strings, long values and blobs
+    QUOTEd whole (no length prefix, no MD5), NOT NULL numbers without a NULL marker. About
+    half the server's work of ``row_text``, which diffs keep using."""
+    if not columns:
+        return "''"
+    return "CONCAT_WS(','," + ", ".join(_quoted_piece(c, alias) for c in columns) + ")"
+
+
 def value_sql(column: ColumnInfo, text: str | None) -> str:
     """A typed SQL value from the column's text form: exact going back into the server, and
     compared in the column's own type and collation (never as a double)."""
