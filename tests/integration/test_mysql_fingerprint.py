@@ -147,3 +147,21 @@ def test_record_format_does_not_change_the_fingerprint(conn: my.MyConn) -> None:
     assert my_fingerprint.fingerprint(conn, old) == my_fingerprint.fingerprint(conn, new)
     checksums = [conn.rows(f"CHECKSUM TABLE {t.name}")[0][1] for t in (old, new)]
     assert checksums[0] != checksums[1]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("REPEAT('a', 600)", "CONCAT(REPEAT('a', 599), 'b')"),  # past 512 bytes: MD5
+        ("REPEAT('a', 512)", "REPEAT('a', 513)"),  # QUOTEd against MD5
+        ("REPEAT('é', 300)", "CONCAT(REPEAT('é', 299), 'e')"),
+    ],
+)
+def test_long_values_change_the_checksum(conn: my.MyConn, before: str, after: str) -> None:
+    for column in ("t", "bl", "j"):
+        if column == "j":
+            before, after = f"JSON_ARRAY({before})", f"JSON_ARRAY({after})"
+        base = _fingerprint_of(conn, _row(**{column: before}))
+        changed = _fingerprint_of(conn, _row(**{column: after}))
+        assert base.rows == changed.rows == 1
+        assert base.checksum != changed.checksum, column
