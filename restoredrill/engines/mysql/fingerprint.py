@@ -6,10 +6,11 @@ second is no function of the first, so together they are a 64-bit check; CRC32 r
 than MD5 and its hex-to-number conversions). Sums, not BIT_XOR: duplicate rows of a keyless
 table must not cancel out.
 
-Not ``CHECKSUM TABLE``, though it is 2-3x faster: its value depends on the server's record
-format (temporal formats, VARCHAR length bytes, the server version), it takes no WHERE (the
-``--as-of`` predicate), and it is a 32-bit sum; a manifest is compared months later with a copy
-restored by another tool, maybe onto another version (see bench/results/verify.md)."""
+Not ``CHECKSUM TABLE``, though it is 3-6x faster: its value depends on the server's record
+format (the same rows in a table of the pre-10.1 temporal format give another value; MariaDB
+says it may change between versions), it takes no WHERE (the ``--as-of`` predicate), and it is
+a 32-bit sum; a manifest is compared months later with a copy restored by another tool, maybe
+onto another version (see bench/results/verify.md)."""
 
 from __future__ import annotations
 
