@@ -169,12 +169,16 @@ NOTES = """
   form, as the by-hand anchor does, so it runs at about the anchor's speed.
 - manifest and verify also take several tables at once: up to four connections per side
   import one exported snapshot (`pg_export_snapshot` / `SET TRANSACTION SNAPSHOT`).
-- MariaDB fingerprint now (`my-crc32-reverse-sum/1`): the sums of CRC32 of the row text and
-  of the text reversed (64 bits together), numbers and dates without length prefixes. The
-  row text is built twice (MariaDB shares no subexpressions), so it stays slower than the
-  by-hand anchors, which are 32-bit and weaker: `BIT_XOR(CRC32(CONCAT_WS(...)))` skips NULLs
-  (`(NULL, 'a')` = `('a', NULL)`) and cancels duplicate rows; `CHECKSUM TABLE` depends on
-  the row format and takes no WHERE. Goal (2.5 M rows/s) not met on MariaDB on this machine.
+- MariaDB fingerprint now (`my-crc32-reverse-sum/2`): the sums of CRC32 of the row text and
+  of the text reversed (64 bits together); strings, long values and blobs QUOTEd whole (no
+  length prefix, no MD5, no cast of utf8mb4 text), NOT NULL numbers without a NULL marker.
+  `/1` (length prefixes, MD5 of long values) cost ~1.5x more server CPU. The row text is
+  built twice (MariaDB shares no subexpressions, a derived table is materialised: slower), so
+  it stays slower than the by-hand anchors, which are 32-bit and weaker:
+  `BIT_XOR(CRC32(CONCAT_WS(...)))` skips NULLs (`(NULL, 'a')` = `('a', NULL)`) and cancels
+  duplicate rows; `CHECKSUM TABLE` depends on the record format (a table of the pre-10.1
+  temporal format gives another value for the same rows), takes no WHERE, and is 32-bit.
+  Goal (2.5 M rows/s) not met on MariaDB on this machine.
 """
 
 

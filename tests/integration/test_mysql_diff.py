@@ -136,7 +136,7 @@ def test_verify_is_exact_for_tricky_values(pair: Pair) -> None:
     assert verify(pair.restored, pair.production).status == VerifyStatus.PASS
     manifest = create_manifest(pair.production)
     assert manifest.engine == "mysql" and len(manifest.tables) == len(TRICKY) + 3
-    assert manifest.checksum_algorithm == "my-crc32-reverse-sum/1"
+    assert manifest.checksum_algorithm == "my-crc32-reverse-sum/2"
     for name, (_kind, _value, other) in TRICKY.items():
         pair.run(pair.production, f"UPDATE {name} SET v = {other} WHERE id = 1")
     pair.run(
@@ -167,6 +167,11 @@ def test_manifest_and_verify_against_it(pair: Pair, tmp_path: Path) -> None:
     assert verify(pair.restored, path).status == VerifyStatus.PASS
     pair.run(pair.restored, "UPDATE t SET v = 'MAX' WHERE id = 18446744073709551615")
     assert verify(pair.restored, path).status == VerifyStatus.FAIL
+    # a manifest of the previous fingerprint (/1) is refused by name, never a false verdict
+    old = path.read_text().replace('"my-crc32-reverse-sum/2"', '"my-crc32-reverse-sum/1"')
+    path.write_text(old)
+    with pytest.raises(ConfigError, match="'my-crc32-reverse-sum/1', this restoredrill computes"):
+        verify(pair.restored, path)
     with pytest.raises(ConfigError, match="restore points"):
         create_manifest(pair.production, restore_point="x")
 

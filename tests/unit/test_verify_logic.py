@@ -174,7 +174,7 @@ def test_manifest_records_its_checksum_algorithm(tmp_path: Path) -> None:
     path.write_text(json.dumps(document))
     assert load_manifest(path).checksum_algorithm == "md5-halves-sum/1"
     assert PostgresEngine.checksum_algorithm == "pg-rowhash64-sum/1"
-    assert MySQLEngine.checksum_algorithm == "my-crc32-reverse-sum/1"
+    assert MySQLEngine.checksum_algorithm == "my-crc32-reverse-sum/2"
     new = _manifest().model_copy(update={"checksum_algorithm": "pg-rowhash64-sum/1"})
     write_manifest(new, tmp_path / "new.json")
     assert load_manifest(tmp_path / "new.json").checksum_algorithm == "pg-rowhash64-sum/1"

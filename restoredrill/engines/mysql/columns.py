@@ -123,6 +123,42 @@ def row_text(columns: list[ColumnInfo], alias: str | None = "r") -> str:
     return "CONCAT_WS(','," + ", ".join(_hash_piece(c, alias) for c in columns) + ")"
 
 
+# Longer values go in as their MD5: QUOTE and CONCAT_WS return NULL past max_allowed_packet
+# (a row would silently drop out of the sums), and the row text is built twice per row.
+_QUOTED_BYTES = 512
+
+
+def _quoted_piece(column: ColumnInfo, alias: str | None) -> str:
+    ref = _ref(column, alias)
+    kind = column.data_type.lower()
+    long_value = kind in LONG_TYPES or (
+        kind in ("varchar", "varbinary") and _length(column) > 255
+    )  # fmt: skip
+    if kind in ("binary", "varbinary") and not long_value:
+        return f"IFNULL(HEX({ref}), 'N')"  # hex digits only
+    if kind in _IMPLICIT_TYPES:
+        return ref if column.not_null else f"IFNULL({ref}, 'N')"
+    if kind in _PLAIN_TYPES:
+        return f"IFNULL({text_expr(column, alias)}, 'N')"
+    # QUOTE: NULL reads NULL, any other value '...' with ' and \ escaped: self-delimiting,
+    # and never 32 hex digits. utf8mb4 text is taken as it is (a cast would copy it to the
+    # same bytes), other text as utf8mb4 as before; binary values as their bytes.
+    raw = kind in BINARY_TYPES or kind == "varbinary" or (column.charset or "") == "utf8mb4"
+    value = ref if raw else text_expr(column, alias)
+    if not long_value:
+        return f"QUOTE({value})"
+    return f"IF(LENGTH({value}) > {_QUOTED_BYTES}, MD5({value}), QUOTE({value}))"
+
+
+def quoted_row_text(columns: list[ColumnInfo], alias: str | None = "r") -> str:
+    """The fingerprint's row text: like ``row_text`` but strings QUOTEd (no length prefix),
+    long values and blobs too up to 512 bytes (MD5 past that), NOT NULL numbers without a
+    NULL marker. About half the server's work of ``row_text``, which diffs keep using."""
+    if not columns:
+        return "''"
+    return "CONCAT_WS(','," + ", ".join(_quoted_piece(c, alias) for c in columns) + ")"
+
+
 def value_sql(column: ColumnInfo, text: str | None) -> str:
     """A typed SQL value from the column's text form: exact going back into the server, and
     compared in the column's own type and collation (never as a double)."""

@@ -1,16 +1,23 @@
 """MariaDB / MySQL fingerprints computed inside the server.
 
 A fingerprint is ``COUNT(*)`` plus the exact (DECIMAL) sums of two 32-bit CRCs of each row's
-canonical text (``columns.row_text``), of the text and of its characters reversed (the second
-is no function of the first, so together they are a 64-bit check; CRC32 runs ~5x faster than
-MD5 and its hex-to-number conversions)."""
+canonical text (``columns.quoted_row_text``), of the text and of its characters reversed (the
+second is no function of the first, so together they are a 64-bit check; CRC32 runs ~5x faster
+than MD5 and its hex-to-number conversions). Sums, not BIT_XOR: duplicate rows of a keyless
+table must not cancel out.
+
+Not ``CHECKSUM TABLE``, though it is 3-6x faster: its value depends on the server's record
+format (the same rows in a table of the pre-10.1 temporal format give another value; MariaDB
+says it may change between versions), it takes no WHERE (the ``--as-of`` predicate), and it is
+a 32-bit sum; a manifest is compared months later with a copy restored by another tool, maybe
+onto another version (see bench/results/verify.md)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from restoredrill.engines.mysql.columns import ColumnInfo, column_info, row_text
+from restoredrill.engines.mysql.columns import ColumnInfo, column_info, quoted_row_text
 from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn, literal, quote_ident, quote_table
 from restoredrill.engines.names import TableName
@@ -19,7 +26,8 @@ from restoredrill.models import TableFingerprint
 _MASK64 = (1 << 64) - 1
 # --- fingerprints ------------------------------------------------------------------------------
 
-CHECKSUM_ALGORITHM = "my-crc32-reverse-sum/1"  # recorded in manifests
+# recorded in manifests; /1 hashed ``columns.row_text`` (length prefixes, MD5 of long values)
+CHECKSUM_ALGORITHM = "my-crc32-reverse-sum/2"
 
 
 def _where(where: str | None) -> str:
@@ -29,7 +37,7 @@ def _where(where: str | None) -> str:
 def fingerprint_query(table: TableName, columns: list[ColumnInfo], where: str | None) -> str:
     # The row text is built twice (the server shares no subexpressions; a derived table
     # would be materialised): still far cheaper than MD5 and its hex-to-number conversions.
-    text = row_text(columns)
+    text = quoted_row_text(columns)
     return (
         f"SELECT COUNT(*), COALESCE(SUM(CRC32({text})), 0),"
         f" COALESCE(SUM(CRC32(REVERSE({text}))), 0)"
