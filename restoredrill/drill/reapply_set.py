@@ -130,39 +130,39 @@ def write_set(
     ``payload``: the batch as ``encode`` made it for the script (encoded once)."""
     spec, groups, sigs, data = encode(stager, conn, work, batch) if payload is None else payload
     stager.load(conn, spec, data)
-    changed = any(s is not None for s in sigs)
+    lost = [n for n, s in enumerate(sigs) if s is None]
+    changed = [n for n, s in enumerate(sigs) if s is not None]
     current: dict[tuple[str | None, ...], dict[str, str | None]] = {}
     if changed:
         stager.before_join(conn)
         current = current_rows(engine, conn, work, stager.lock(spec, True))
-    key_at = values_of(work.key)
-    keys = [key_at(i.values) for i in batch]
-    inserting: tuple[RowOutcome, str] = ("insert", "")
     # a lost row's outcome is known once the INSERT has run (inserted, or skipped: then it
     # is read below); a changed row's from the locked read, as with the per-row statements
-    expected = [inserting if i.kind == "lost" else classify(work, i, current) for i in batch]
-    updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
+    expected: list[tuple[RowOutcome, str]] = [("insert", "")] * len(batch)
+    for n in changed:
+        expected[n] = classify(work, batch[n], current)
+    updates = {n for n in changed if expected[n][0] == "update"}
     if updates and work.archive is not None and not work.archive_exists:
         raise NeedArchive
     archive, update_statements, insert = batch_statements(
         stager, spec, work, batch, groups, sigs, work.archive_exists, updates
     )
-    updated, inserted = stager.apply(conn, archive, update_statements, insert)
-    skipped = [n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] not in inserted]
+    updated, inserted = stager.apply(conn, spec, archive, update_statements, insert)
+    if len(inserted) == len(lost):
+        # the INSERT inserts staged lost rows only, each key once: all of them went in
+        added = set(lost)
+    else:
+        key_at = values_of(work.key)
+        added = {n for n in lost if key_at(batch[n].values) in inserted}
+    skipped = [n for n in lost if n not in added]
     if skipped:  # already there, or a conflict: production's row tells which
         stager.before_join(conn)
         present = current_rows(engine, conn, work, stager.lock(spec, False))
         for n in skipped:
             expected[n] = classify(work, batch[n], present)
-    written = {
-        n: item
-        for n, item in enumerate(batch)
-        if (item.kind == "lost" and keys[n] in inserted)
-        or (item.kind == "changed" and n in updated)
-    }
-    bad = stager.readback(conn, spec, sorted(written))
+    written = {n: batch[n] for n in sorted(added.union(n for n in updated if sigs[n] is not None))}
+    bad = stager.readback(conn, spec, list(written))
     rewritten = check_written(engine, conn, work, written, bad)
-    added = {n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] in inserted}
     return expected, updated, added, rewritten
 
 

@@ -45,7 +45,12 @@ class Stager(Protocol):
     def update(self, spec: StageSpec, sig: int, set_columns: Sequence[str]) -> Statement: ...
     def insert(self, spec: StageSpec) -> Statement: ...
     def apply(
-        self, conn: Connection, archive: Statement, updates: Sequence[Statement], insert: Statement
+        self,
+        conn: Connection,
+        spec: StageSpec,
+        archive: Statement,
+        updates: Sequence[Statement],
+        insert: Statement,
     ) -> tuple[set[int], set[tuple[str | None, ...]]]: ...
     def readback(
         self, conn: Connection, spec: StageSpec, positions: Sequence[int]
