@@ -148,7 +148,7 @@ def write_set(
         stager, spec, work, batch, groups, sigs, work.archive_exists, updates
     )
     updated, inserted = stager.apply(conn, spec, archive, update_statements, insert)
-    if len(inserted) == len(lost):
+    if inserted is None or len(inserted) == len(lost):
         # the INSERT inserts staged lost rows only, each key once: all of them went in
         added = set(lost)
     else:

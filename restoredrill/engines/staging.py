@@ -51,7 +51,7 @@ class Stager(Protocol):
         archive: Statement,
         updates: Sequence[Statement],
         insert: Statement,
-    ) -> tuple[set[int], set[tuple[str | None, ...]]]: ...
+    ) -> tuple[set[int], set[tuple[str | None, ...]] | None]: ...  # None: every lost row
     def readback(
         self, conn: Connection, spec: StageSpec, positions: Sequence[int]
     ) -> dict[int, list[str]]: ...

@@ -147,13 +147,17 @@ def insert(spec: StageSpec, plain: bool = False) -> sql.Composed:
     """The lost rows not in production: ON CONFLICT skips a key production has (it probes
     the key's index once per row; a NOT EXISTS anti-join before it made the INSERT 1.5x
     slower in bench/reapply_bench.py for no other effect). ``plain``: without ON CONFLICT,
-    which execution tries first (see ``PostgresStager.apply``)."""
+    which execution tries first (see ``PostgresStager.apply``); it inserts every staged lost
+    row or fails, so it returns nothing."""
     conflict = sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(
         sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
     )
+    returning = sql.SQL(" RETURNING {}").format(
+        sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in spec.key)
+    )
     return sql.SQL(
         "INSERT INTO {table} AS t ({cols}){overriding} SELECT {scols} FROM {stage} AS s"
-        " WHERE s.{sig} IS NULL ORDER BY s.{n}{conflict} RETURNING {returning}"
+        " WHERE s.{sig} IS NULL ORDER BY s.{n}{conflict}{returning}"
     ).format(
         table=spec.table.identifier(),
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns),
@@ -163,9 +167,7 @@ def insert(spec: StageSpec, plain: bool = False) -> sql.Composed:
         sig=_SIG,
         n=_N,
         conflict=sql.SQL("") if plain else conflict,
-        returning=sql.SQL(", ").join(
-            sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in spec.key
-        ),
+        returning=sql.SQL("") if plain else returning,
     )
 
 
@@ -283,15 +285,17 @@ class PostgresStager:
         archive_statement: Any,
         updates: Sequence[Any],
         insert_statement: Any,
-    ) -> tuple[set[int], set[tuple[str | None, ...]]]:
-        """Positions the UPDATEs changed (pipelined), keys the INSERT inserted.
+    ) -> tuple[set[int], set[tuple[str | None, ...]] | None]:
+        """Positions the UPDATEs changed (pipelined), keys the INSERT inserted (None: every
+        staged lost row).
 
         The lost rows go in first with a plain INSERT under a savepoint: ON CONFLICT's
         speculative insertion costs a second index probe and a WAL record per row (a plain
-        INSERT took half its time in bench/reapply_bench.py). A key production has (a rerun,
-        a row inserted since) fails it with a unique violation: rolled back to the
-        savepoint, the rows go through ``insert_statement`` (ON CONFLICT DO NOTHING), so the
-        outcome is that statement's either way and no row is ever overwritten."""
+        INSERT took half its time in bench/reapply_bench.py), and the plain form inserts all
+        rows or none, so it returns nothing. A key production has (a rerun, a row inserted
+        since) fails it with a unique violation: rolled back to the savepoint, the rows go
+        through ``insert_statement`` (ON CONFLICT DO NOTHING), so the outcome is that
+        statement's either way and no row is ever overwritten."""
         cursors = []
         if archive_statement is not None or updates:
             with conn.pipeline():
@@ -299,15 +303,14 @@ class PostgresStager:
                     conn.execute(archive_statement)
                 cursors = [conn.execute(u) for u in updates]
         updated = {int(row[0]) for cursor in cursors for row in cursor.fetchall()}
-        inserted: set[tuple[str | None, ...]] = set()
-        if insert_statement is not None:
-            try:
-                with conn.transaction():  # a savepoint inside the batch's transaction
-                    rows = conn.execute(insert(spec, plain=True)).fetchall()
-            except UniqueViolation:
-                rows = conn.execute(insert_statement).fetchall()
-            inserted = set(rows)  # key::text: tuples of str already
-        return updated, inserted
+        if insert_statement is None:
+            return updated, set()
+        try:
+            with conn.transaction():  # a savepoint inside the batch's transaction
+                conn.execute(insert(spec, plain=True))
+            return updated, None
+        except UniqueViolation:
+            return updated, set(conn.execute(insert_statement).fetchall())  # key::text: str
 
     def readback(
         self, conn: Connection, spec: StageSpec, positions: Sequence[int]
