@@ -8,15 +8,14 @@ back (a trigger may have rewritten them) before the caller commits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from operator import itemgetter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from restoredrill.drill.reapply_readback import check_written
-from restoredrill.drill.reapply_work import Item, TableWork, classify, current_rows
+from restoredrill.drill.reapply_work import Item, TableWork, classify, current_rows, values_of
 from restoredrill.engines.base import Engine
 from restoredrill.engines.staging import Stager, StageRow, StageSpec
-from restoredrill.models import RowOutcome, RowValues
+from restoredrill.models import RowOutcome
 
 
 class NeedArchive(Exception):
@@ -54,23 +53,6 @@ def set_groups(
         ]
         sigs.append(groups.setdefault((*item.set_columns, *stamps), len(groups)))
     return list(groups), sigs
-
-
-def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None, ...]]:
-    """A row's values of ``columns`` as a tuple (itemgetter: this runs once per row)."""
-    if not columns:
-        return lambda values: ()
-    get = itemgetter(*columns)
-    one = len(columns) == 1
-
-    def of(values: RowValues) -> tuple[str | None, ...]:
-        try:
-            found = get(values)
-        except KeyError:  # a value the diff left out is NULL, as the per-row form reads it
-            return tuple(values.get(c) for c in columns)
-        return (found,) if one else found
-
-    return of
 
 
 def stage_rows(
