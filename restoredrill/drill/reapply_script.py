@@ -119,7 +119,7 @@ def _set_batch(
     )
     head = "".join(engine.render(conn, s) + ";\n" for s in batch_settings(engine, work, opts))
     changed = any(s is not None for s in sigs)
-    writes = [*([stager.lock(spec, True)] if changed else []), *([archive] if archive else [])]
+    writes = [*([stager.lock(spec)] if changed else []), *([archive] if archive else [])]
     writes += updates
     writes += [insert] if insert is not None else []
     text = head + stager.script_load(conn, spec, data)

@@ -12,7 +12,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from restoredrill.drill.reapply_readback import check_written
-from restoredrill.drill.reapply_work import Item, TableWork, classify, current_rows, values_of
+from restoredrill.drill.reapply_work import (
+    Item,
+    TableWork,
+    classify,
+    current_rows,
+    rows_by_key,
+    values_of,
+)
 from restoredrill.engines.base import Engine
 from restoredrill.engines.staging import Stager, StageRow, StageSpec
 from restoredrill.models import RowOutcome
@@ -117,7 +124,7 @@ def write_set(
     current: dict[tuple[str | None, ...], dict[str, str | None]] = {}
     if changed:
         stager.before_join(conn)
-        current = current_rows(engine, conn, work, stager.lock(spec, True))
+        current = current_rows(engine, conn, work, stager.lock(spec))
     # a lost row's outcome is known once the INSERT has run (inserted, or skipped: then it
     # is read below); a changed row's from the locked read, as with the per-row statements
     expected: list[tuple[RowOutcome, str]] = [("insert", "")] * len(batch)
@@ -139,9 +146,10 @@ def write_set(
     skipped = [n for n in lost if n not in added]
     if skipped:  # already there, or a conflict: production's row tells which
         stager.before_join(conn)
-        present = current_rows(engine, conn, work, stager.lock(spec, False))
-        for n in skipped:
-            expected[n] = classify(work, batch[n], present)
+        unlike = {int(r[0]): r[1:] for r in engine.fetchall(conn, stager.skipped(spec), [])}
+        present = rows_by_key(work, [r for r in unlike.values() if r[0] is not None])
+        for n in skipped:  # a row not read is held as staged: already there
+            expected[n] = classify(work, batch[n], present) if n in unlike else ("already", "")
     written = {n: batch[n] for n in sorted(added.union(n for n in updated if sigs[n] is not None))}
     bad = stager.readback(conn, spec, list(written))
     rewritten = check_written(engine, conn, work, written, bad)

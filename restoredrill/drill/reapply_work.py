@@ -283,7 +283,13 @@ def classify(
 def current_rows(
     engine: Engine, conn: Any, work: TableWork, statement: Any
 ) -> dict[tuple[str | None, ...], dict[str, str | None]]:
-    rows = engine.fetchall(conn, statement, [])
+    return rows_by_key(work, engine.fetchall(conn, statement, []))
+
+
+def rows_by_key(
+    work: TableWork, rows: Sequence[Sequence[Any]]
+) -> dict[tuple[str | None, ...], dict[str, str | None]]:
+    """Rows of (key..., other compared columns...) text forms, by key."""
     cols = [*work.key, *[c for c in work.compared if c not in work.key]]
     result: dict[tuple[str | None, ...], dict[str, str | None]] = {}
     for row in rows:

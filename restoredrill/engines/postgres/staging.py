@@ -4,7 +4,8 @@ function, exactly as the literals of the per-row form did) into a temporary tabl
 ``ON COMMIT DROP`` in the batch's transaction with the target's column types, then:
 
 - lock: the production rows with the keys of the staged changed rows, ``FOR UPDATE OF``
-  them, as text forms (the lost rows the INSERT skips are read after it);
+  them, as text forms (of the lost rows the INSERT skips, only those production does not
+  hold as staged are read after it);
 - archive: ``INSERT INTO archive SELECT t.* ... WHERE <guard>`` (what the UPDATEs overwrite);
 - one ``UPDATE ... FROM stage WHERE <key> AND <guard>`` per group of SET columns;
 - ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING``;
@@ -88,22 +89,48 @@ def _guard(spec: StageSpec) -> sql.Composable:
     )
 
 
-def lock(spec: StageSpec, changed: bool) -> sql.Composed:
+def lock(spec: StageSpec) -> sql.Composed:
     """Production's text forms of the staged changed rows, locked FOR UPDATE before they are
-    classified and written; or (``changed`` false) of the staged lost rows the INSERT
-    skipped, read after it to tell "already there" from a conflict (never written, so never
-    locked)."""
+    classified and written."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
     return sql.SQL(
-        "SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys} WHERE s.{sig} IS {which}{lock}"
+        "SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
+        " WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
     ).format(
         cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         table=spec.table.identifier(),
         stage=STAGE,
         keys=_keys(spec),
         sig=_SIG,
-        which=sql.SQL("NOT NULL" if changed else "NULL"),
-        lock=sql.SQL(" FOR UPDATE OF t") if changed else sql.SQL(""),
+    )
+
+
+def _differs(spec: StageSpec) -> list[sql.Composable]:
+    return [
+        sql.SQL("t.{}::text IS DISTINCT FROM s.{}::text").format(sql.Identifier(c), _v(spec, c))
+        for c in spec.compared
+    ]
+
+
+def skipped(spec: StageSpec) -> sql.Composed:
+    """(position, production's text forms) of the staged lost rows production does not hold
+    as staged (absent: NULLs), read after the INSERT skipped some (never written, so never
+    locked). The rows it holds as staged are "already there" without crossing the wire: a
+    rerun skips every row of every batch. The comparison is the read back's."""
+    cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
+    differs = _differs(spec)
+    return sql.SQL(
+        "SELECT s.{n}, {cols} FROM {stage} AS s LEFT JOIN {table} AS t ON {keys}"
+        " WHERE s.{sig} IS NULL AND (t.{first} IS NULL OR {any})"
+    ).format(
+        n=_N,
+        cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
+        stage=STAGE,
+        table=spec.table.identifier(),
+        keys=_keys(spec),
+        sig=_SIG,
+        first=sql.Identifier(spec.key[0]),
+        any=sql.SQL(" OR ").join(differs) if differs else sql.SQL("FALSE"),
     )
 
 
@@ -176,10 +203,7 @@ def readback(spec: StageSpec) -> sql.Composed:
     their staged values (the caller keeps the written ones: a row not written, a conflict,
     reads otherwise by definition). No position list: ``= ANY(big array)`` per row is
     quadratic."""
-    differs = [
-        sql.SQL("t.{}::text IS DISTINCT FROM s.{}::text").format(sql.Identifier(c), _v(spec, c))
-        for c in spec.compared
-    ]
+    differs = _differs(spec)
     missing = sql.SQL("t.{} IS NULL").format(sql.Identifier(spec.key[0]))
     return sql.SQL(
         "SELECT s.{n}, {missing}, {differs} FROM {stage} AS s LEFT JOIN {table} AS t ON {keys}"
@@ -266,8 +290,11 @@ class PostgresStager:
             f"{data.decode(conn.info.encoding)}\\.\n{ANALYZE.as_string(conn)};\n"
         )
 
-    def lock(self, spec: StageSpec, changed: bool) -> sql.Composed:
-        return lock(spec, changed)
+    def lock(self, spec: StageSpec) -> sql.Composed:
+        return lock(spec)
+
+    def skipped(self, spec: StageSpec) -> sql.Composed:
+        return skipped(spec)
 
     def archive(self, spec: StageSpec, archive_table: TableName) -> sql.Composed:
         return archive(spec, archive_table)
