@@ -5,7 +5,8 @@ By set (reapply_set): each batch's rows are COPY data inline after ``COPY ... FR
 (psql reads them from the script up to ``\\.``), then the guarded statements; by hand every
 group of SET columns gets its UPDATE (execution leaves out a group with no row to revert),
 and the lost rows the INSERT skips are not read. Execution encodes each batch once, here:
-the script's data is the data streamed to production."""
+the script's data is the data streamed to production. (Execution tries the INSERT without
+ON CONFLICT first, under a savepoint, and runs the script's form only if a key is taken.)"""
 
 from __future__ import annotations
 

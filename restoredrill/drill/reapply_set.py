@@ -4,7 +4,8 @@ and read, every row is classified as before (reapply_work.classify), then a few 
 statements write the batch: the archive of what the UPDATEs overwrite, one UPDATE per group
 of SET columns, one INSERT of the lost rows. The guard is repeated in every write, so a row
 edited since the read is skipped, as with the per-row statements; the written rows are read
-back (a trigger may have rewritten them) before the caller commits."""
+back (a trigger may have rewritten them) before the caller commits. The INSERT is tried
+without ON CONFLICT first, under a savepoint (PostgresStager.apply): same outcome, faster."""
 
 from __future__ import annotations
 
