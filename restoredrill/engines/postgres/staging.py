@@ -8,7 +8,8 @@ function, exactly as the literals of the per-row form did) into a temporary tabl
   hold as staged are read after it);
 - archive: ``INSERT INTO archive SELECT t.* ... WHERE <guard>`` (what the UPDATEs overwrite);
 - one ``UPDATE ... FROM stage WHERE <key> AND <guard>`` per group of SET columns;
-- ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING``;
+- ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING`` (execution tries it without ON
+  CONFLICT first, under a savepoint: ``PostgresStager.apply``);
 - read back: the written rows whose text forms are not the staged values' (a trigger).
 
 The guard is the per-row form's, column by column: ``t.c::text IS NOT DISTINCT FROM s.g``."""
