@@ -138,17 +138,18 @@ def _apply(
             expected, updated, inserted, rewritten = found
         else:
             expected, updated, inserted, rewritten = _write_rows(engine, conn, work, batch, opts)
-        for n, item in enumerate(batch):
-            outcome, reason = expected[n]
-            if item.kind == "lost" and outcome == "insert" and n not in inserted:
+        totals = work.totals
+        # classify says "insert" of lost rows only and "update" of changed rows only
+        for n, (outcome, reason) in enumerate(expected):
+            if outcome == "insert" and n not in inserted:
                 outcome, reason = "conflict", "inserted concurrently in production"
-            if item.kind == "changed" and outcome == "update" and n not in updated:
+            elif outcome == "update" and n not in updated:
                 outcome, reason = "conflict", "the guard did not match when writing"
             if n in rewritten:
                 outcome, reason = "conflict", rewritten[n]
-            work.totals[outcome] = work.totals.get(outcome, 0) + 1
+            totals[outcome] = totals.get(outcome, 0) + 1
             if outcome == "conflict":
-                conflicts.append(_conflict(work, item, reason))
+                conflicts.append(_conflict(work, batch[n], reason))
         run.state = "commit"  # leaving the block sends COMMIT
     run.state = "committed"
     run.committed += 1

@@ -5,7 +5,8 @@ By set (reapply_set): each batch's rows are COPY data inline after ``COPY ... FR
 (psql reads them from the script up to ``\\.``), then the guarded statements; by hand every
 group of SET columns gets its UPDATE (execution leaves out a group with no row to revert),
 and the lost rows the INSERT skips are not read. Execution encodes each batch once, here:
-the script's data is the data streamed to production."""
+the script's data is the data streamed to production. (Execution tries the INSERT without
+ON CONFLICT first, under a savepoint, and runs the script's form only if a key is taken.)"""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def _set_batch(
     )
     head = "".join(engine.render(conn, s) + ";\n" for s in batch_settings(engine, work, opts))
     changed = any(s is not None for s in sigs)
-    writes = [*([stager.lock(spec, True)] if changed else []), *([archive] if archive else [])]
+    writes = [*([stager.lock(spec)] if changed else []), *([archive] if archive else [])]
     writes += updates
     writes += [insert] if insert is not None else []
     text = head + stager.script_load(conn, spec, data)

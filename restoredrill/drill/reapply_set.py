@@ -4,19 +4,26 @@ and read, every row is classified as before (reapply_work.classify), then a few 
 statements write the batch: the archive of what the UPDATEs overwrite, one UPDATE per group
 of SET columns, one INSERT of the lost rows. The guard is repeated in every write, so a row
 edited since the read is skipped, as with the per-row statements; the written rows are read
-back (a trigger may have rewritten them) before the caller commits."""
+back (a trigger may have rewritten them) before the caller commits. The INSERT is tried
+without ON CONFLICT first, under a savepoint (PostgresStager.apply): same outcome, faster."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from operator import itemgetter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from restoredrill.drill.reapply_readback import check_written
-from restoredrill.drill.reapply_work import Item, TableWork, classify, current_rows
+from restoredrill.drill.reapply_work import (
+    Item,
+    TableWork,
+    classify,
+    current_rows,
+    rows_by_key,
+    values_of,
+)
 from restoredrill.engines.base import Engine
 from restoredrill.engines.staging import Stager, StageRow, StageSpec
-from restoredrill.models import RowOutcome, RowValues
+from restoredrill.models import RowOutcome
 
 
 class NeedArchive(Exception):
@@ -54,23 +61,6 @@ def set_groups(
         ]
         sigs.append(groups.setdefault((*item.set_columns, *stamps), len(groups)))
     return list(groups), sigs
-
-
-def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None, ...]]:
-    """A row's values of ``columns`` as a tuple (itemgetter: this runs once per row)."""
-    if not columns:
-        return lambda values: ()
-    get = itemgetter(*columns)
-    one = len(columns) == 1
-
-    def of(values: RowValues) -> tuple[str | None, ...]:
-        try:
-            found = get(values)
-        except KeyError:  # a value the diff left out is NULL, as the per-row form reads it
-            return tuple(values.get(c) for c in columns)
-        return (found,) if one else found
-
-    return of
 
 
 def stage_rows(
@@ -130,39 +120,40 @@ def write_set(
     ``payload``: the batch as ``encode`` made it for the script (encoded once)."""
     spec, groups, sigs, data = encode(stager, conn, work, batch) if payload is None else payload
     stager.load(conn, spec, data)
-    changed = any(s is not None for s in sigs)
+    lost = [n for n, s in enumerate(sigs) if s is None]
+    changed = [n for n, s in enumerate(sigs) if s is not None]
     current: dict[tuple[str | None, ...], dict[str, str | None]] = {}
     if changed:
         stager.before_join(conn)
-        current = current_rows(engine, conn, work, stager.lock(spec, True))
-    key_at = values_of(work.key)
-    keys = [key_at(i.values) for i in batch]
-    inserting: tuple[RowOutcome, str] = ("insert", "")
+        current = current_rows(engine, conn, work, stager.lock(spec))
     # a lost row's outcome is known once the INSERT has run (inserted, or skipped: then it
     # is read below); a changed row's from the locked read, as with the per-row statements
-    expected = [inserting if i.kind == "lost" else classify(work, i, current) for i in batch]
-    updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
+    expected: list[tuple[RowOutcome, str]] = [("insert", "")] * len(batch)
+    for n in changed:
+        expected[n] = classify(work, batch[n], current)
+    updates = {n for n in changed if expected[n][0] == "update"}
     if updates and work.archive is not None and not work.archive_exists:
         raise NeedArchive
     archive, update_statements, insert = batch_statements(
         stager, spec, work, batch, groups, sigs, work.archive_exists, updates
     )
-    updated, inserted = stager.apply(conn, archive, update_statements, insert)
-    skipped = [n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] not in inserted]
+    updated, inserted = stager.apply(conn, spec, archive, update_statements, insert)
+    if inserted is None or len(inserted) == len(lost):
+        # the INSERT inserts staged lost rows only, each key once: all of them went in
+        added = set(lost)
+    else:
+        key_at = values_of(work.key)
+        added = {n for n in lost if key_at(batch[n].values) in inserted}
+    skipped = [n for n in lost if n not in added]
     if skipped:  # already there, or a conflict: production's row tells which
         stager.before_join(conn)
-        present = current_rows(engine, conn, work, stager.lock(spec, False))
-        for n in skipped:
-            expected[n] = classify(work, batch[n], present)
-    written = {
-        n: item
-        for n, item in enumerate(batch)
-        if (item.kind == "lost" and keys[n] in inserted)
-        or (item.kind == "changed" and n in updated)
-    }
-    bad = stager.readback(conn, spec, sorted(written))
+        unlike = {int(r[0]): r[1:] for r in engine.fetchall(conn, stager.skipped(spec), [])}
+        present = rows_by_key(work, [r for r in unlike.values() if r[0] is not None])
+        for n in skipped:  # a row not read is held as staged: already there
+            expected[n] = classify(work, batch[n], present) if n in unlike else ("already", "")
+    written = {n: batch[n] for n in sorted(added.union(n for n in updated if sigs[n] is not None))}
+    bad = stager.readback(conn, spec, list(written))
     rewritten = check_written(engine, conn, work, written, bad)
-    added = {n for n, i in enumerate(batch) if i.kind == "lost" and keys[n] in inserted}
     return expected, updated, added, rewritten
 
 

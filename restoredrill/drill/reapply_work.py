@@ -3,10 +3,12 @@ row's outcome is given production's current values (shared by the dry run and ex
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from restoredrill.drill.reapply_triggers import TriggerPlan
 from restoredrill.engines.base import Engine
@@ -35,8 +37,7 @@ class ReapplyOptions:
     record: bool = True  # False when the caller records the write itself (recover)
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):  # a NamedTuple: one per row, made 3x faster than a frozen dataclass
     kind: Literal["lost", "changed"]
     values: RowValues  # restored values (what is written)
     guard: RowValues | None  # changed rows: the version production must still hold
@@ -66,16 +67,35 @@ class TableWork:
     def key(self) -> list[str]:
         return self.diff.key
 
+    @cached_property
+    def compared_of(self) -> Callable[[RowValues], tuple[str | None, ...]]:
+        return values_of(self.compared)
+
+
+def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None, ...]]:
+    """A row's values of ``columns`` as a tuple (itemgetter: this runs once per row)."""
+    if not columns:
+        return lambda values: ()
+    get = itemgetter(*columns)
+    one = len(columns) == 1
+
+    def of(values: RowValues) -> tuple[str | None, ...]:
+        try:
+            found = get(values)
+        except KeyError:  # a value the diff left out is NULL, as the per-row form reads it
+            return tuple(values.get(c) for c in columns)
+        return (found,) if one else found
+
+    return of
+
 
 def table_items(diff: RowDiff, only: ReapplyOnly) -> list[Item]:
     """Changed rows first, then lost rows; each list in key order (as the diff found them)."""
     items: list[Item] = []
     if only in ("changed", "all"):
-        for row in diff.changed:
-            items.append(Item("changed", row.restored, row.production, tuple(row.columns)))
+        items += [Item("changed", r.restored, r.production, tuple(r.columns)) for r in diff.changed]
     if only in ("lost", "all"):
-        for values in diff.lost:
-            items.append(Item("lost", values, None, ()))
+        items += [Item("lost", values, None, ()) for values in diff.lost]
     return items
 
 
@@ -242,18 +262,20 @@ def classify(
     """What reapplying ``item`` does given production's current text forms."""
     key = tuple(item.values.get(k) for k in work.key)
     now = current.get(key)
+    compared = work.compared_of  # tuples compared at C speed (a rerun classifies every row)
     if item.kind == "lost":
         if now is None:
             return "insert", ""
-        if all(now.get(c) == item.values.get(c) for c in work.compared):
+        if compared(now) == compared(item.values):
             return "already", ""
         return "conflict", "a row with this key exists in production with other values"
     assert item.guard is not None
     if now is None:
         return "conflict", "the row was deleted in production since"
-    if all(now.get(c) == item.guard.get(c) for c in work.compared):
+    current_values = compared(now)
+    if current_values == compared(item.guard):
         return "update", ""
-    if all(now.get(c) == item.values.get(c) for c in work.compared):
+    if current_values == compared(item.values):
         return "already", ""
     return "conflict", "the row was edited in production since"
 
@@ -261,10 +283,16 @@ def classify(
 def current_rows(
     engine: Engine, conn: Any, work: TableWork, statement: Any
 ) -> dict[tuple[str | None, ...], dict[str, str | None]]:
-    rows = engine.fetchall(conn, statement, [])
+    return rows_by_key(work, engine.fetchall(conn, statement, []))
+
+
+def rows_by_key(
+    work: TableWork, rows: Sequence[Sequence[Any]]
+) -> dict[tuple[str | None, ...], dict[str, str | None]]:
+    """Rows of (key..., other compared columns...) text forms, by key."""
     cols = [*work.key, *[c for c in work.compared if c not in work.key]]
     result: dict[tuple[str | None, ...], dict[str, str | None]] = {}
     for row in rows:
-        values = {c: (None if v is None else str(v)) for c, v in zip(cols, row, strict=True)}
+        values = dict(zip(cols, [None if v is None else str(v) for v in row], strict=True))
         result[tuple(values[k] for k in work.key)] = values
     return result

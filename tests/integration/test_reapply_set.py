@@ -155,6 +155,29 @@ def test_a_row_edited_since_is_a_conflict_and_left_alone(kinds: Pair, tmp_path: 
     assert now["4"]["vc"] == "mine" and now["3"]["t"] == "someone else"
 
 
+def test_lost_rows_already_back_or_taken_share_a_batch_with_rows_inserted(
+    kinds: Pair, tmp_path: Path
+) -> None:
+    """One batch: lost row 1 is already back as restored (every type of the corpus: the
+    comparison in SQL must call it "already"), row 3's key was taken by someone else, row 5
+    is missing. The plain INSERT fails on a taken key, so the batch goes through ON CONFLICT
+    DO NOTHING: row 5 inserted, row 1 already there, row 3 a conflict left alone."""
+    out = _diff(kinds, tmp_path)
+    first = reapply(out, kinds.production, ReapplyOptions(execute=True, where="id = 1"))
+    assert first.inserted == 1
+    kinds.run(kinds.production, "INSERT INTO kinds (id, t) VALUES (3, 'someone else')")
+    report = reapply(out, kinds.production, ReapplyOptions(execute=True, only="lost"))
+    assert (report.inserted, report.already, report.conflict_count) == (1, 1, 1)
+    assert report.batches == 1
+    assert [(c.key["id"], c.reason) for c in report.conflicts] == [
+        ("3", "a row with this key exists in production with other values")
+    ]
+    now = {r["id"]: r for r in _rows(kinds.production)}
+    restored = {r["id"]: r for r in _rows(kinds.restored)}
+    assert now["1"] == restored["1"] and now["5"] == restored["5"]
+    assert now["3"]["t"] == "someone else"
+
+
 # A SIGINT delivered by the process to itself in the middle of the second batch's COPY
 # stream (half its data sent): the CLI's real signal handler runs there. The second batch
 # (rows 6 and 1, batch size 2) is the one whose data holds the lost row 1 as position 1:

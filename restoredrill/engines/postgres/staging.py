@@ -4,10 +4,12 @@ function, exactly as the literals of the per-row form did) into a temporary tabl
 ``ON COMMIT DROP`` in the batch's transaction with the target's column types, then:
 
 - lock: the production rows with the keys of the staged changed rows, ``FOR UPDATE OF``
-  them, as text forms (the lost rows the INSERT skips are read after it);
+  them, as text forms (of the lost rows the INSERT skips, only those production does not
+  hold as staged are read after it);
 - archive: ``INSERT INTO archive SELECT t.* ... WHERE <guard>`` (what the UPDATEs overwrite);
 - one ``UPDATE ... FROM stage WHERE <key> AND <guard>`` per group of SET columns;
-- ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING``;
+- ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING`` (execution tries it without ON
+  CONFLICT first, under a savepoint: ``PostgresStager.apply``);
 - read back: the written rows whose text forms are not the staged values' (a trigger).
 
 The guard is the per-row form's, column by column: ``t.c::text IS NOT DISTINCT FROM s.g``."""
@@ -18,8 +20,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from psycopg import sql
-from psycopg._copy_base import TextFormatter  # the C formatter COPY itself uses
+from psycopg._copy_base import format_row_text  # the C formatter COPY itself uses
 from psycopg.adapt import Transformer
+from psycopg.errors import UniqueViolation
 
 from restoredrill.engines.postgres.catalog import Connection, TableName
 from restoredrill.engines.staging import StageRow, StageSpec
@@ -87,22 +90,48 @@ def _guard(spec: StageSpec) -> sql.Composable:
     )
 
 
-def lock(spec: StageSpec, changed: bool) -> sql.Composed:
+def lock(spec: StageSpec) -> sql.Composed:
     """Production's text forms of the staged changed rows, locked FOR UPDATE before they are
-    classified and written; or (``changed`` false) of the staged lost rows the INSERT
-    skipped, read after it to tell "already there" from a conflict (never written, so never
-    locked)."""
+    classified and written."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
     return sql.SQL(
-        "SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys} WHERE s.{sig} IS {which}{lock}"
+        "SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
+        " WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
     ).format(
         cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         table=spec.table.identifier(),
         stage=STAGE,
         keys=_keys(spec),
         sig=_SIG,
-        which=sql.SQL("NOT NULL" if changed else "NULL"),
-        lock=sql.SQL(" FOR UPDATE OF t") if changed else sql.SQL(""),
+    )
+
+
+def _differs(spec: StageSpec) -> list[sql.Composable]:
+    return [
+        sql.SQL("t.{}::text IS DISTINCT FROM s.{}::text").format(sql.Identifier(c), _v(spec, c))
+        for c in spec.compared
+    ]
+
+
+def skipped(spec: StageSpec) -> sql.Composed:
+    """(position, production's text forms) of the staged lost rows production does not hold
+    as staged (absent: NULLs), read after the INSERT skipped some (never written, so never
+    locked). The rows it holds as staged are "already there" without crossing the wire: a
+    rerun skips every row of every batch. The comparison is the read back's."""
+    cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
+    differs = _differs(spec)
+    return sql.SQL(
+        "SELECT s.{n}, {cols} FROM {stage} AS s LEFT JOIN {table} AS t ON {keys}"
+        " WHERE s.{sig} IS NULL AND (t.{first} IS NULL OR {any})"
+    ).format(
+        n=_N,
+        cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
+        stage=STAGE,
+        table=spec.table.identifier(),
+        keys=_keys(spec),
+        sig=_SIG,
+        first=sql.Identifier(spec.key[0]),
+        any=sql.SQL(" OR ").join(differs) if differs else sql.SQL("FALSE"),
     )
 
 
@@ -142,14 +171,21 @@ def update(spec: StageSpec, sig: int, set_columns: Sequence[str]) -> sql.Compose
     )
 
 
-def insert(spec: StageSpec) -> sql.Composed:
+def insert(spec: StageSpec, plain: bool = False) -> sql.Composed:
     """The lost rows not in production: ON CONFLICT skips a key production has (it probes
     the key's index once per row; a NOT EXISTS anti-join before it made the INSERT 1.5x
-    slower in bench/reapply_bench.py for no other effect)."""
+    slower in bench/reapply_bench.py for no other effect). ``plain``: without ON CONFLICT,
+    which execution tries first (see ``PostgresStager.apply``); it inserts every staged lost
+    row or fails, so it returns nothing."""
+    conflict = sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(
+        sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
+    )
+    returning = sql.SQL(" RETURNING {}").format(
+        sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in spec.key)
+    )
     return sql.SQL(
         "INSERT INTO {table} AS t ({cols}){overriding} SELECT {scols} FROM {stage} AS s"
-        " WHERE s.{sig} IS NULL ORDER BY s.{n} ON CONFLICT ({key}) DO NOTHING"
-        " RETURNING {returning}"
+        " WHERE s.{sig} IS NULL ORDER BY s.{n}{conflict}{returning}"
     ).format(
         table=spec.table.identifier(),
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns),
@@ -158,10 +194,8 @@ def insert(spec: StageSpec) -> sql.Composed:
         stage=STAGE,
         sig=_SIG,
         n=_N,
-        key=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key),
-        returning=sql.SQL(", ").join(
-            sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in spec.key
-        ),
+        conflict=sql.SQL("") if plain else conflict,
+        returning=sql.SQL("") if plain else returning,
     )
 
 
@@ -170,10 +204,7 @@ def readback(spec: StageSpec) -> sql.Composed:
     their staged values (the caller keeps the written ones: a row not written, a conflict,
     reads otherwise by definition). No position list: ``= ANY(big array)`` per row is
     quadratic."""
-    differs = [
-        sql.SQL("t.{}::text IS DISTINCT FROM s.{}::text").format(sql.Identifier(c), _v(spec, c))
-        for c in spec.compared
-    ]
+    differs = _differs(spec)
     missing = sql.SQL("t.{} IS NULL").format(sql.Identifier(spec.key[0]))
     return sql.SQL(
         "SELECT s.{n}, {missing}, {differs} FROM {stage} AS s LEFT JOIN {table} AS t ON {keys}"
@@ -233,10 +264,12 @@ class PostgresStager:
         self._analyzed = False
 
     def encode(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> bytes:
-        """COPY text data of ``rows``, made by the formatter COPY itself uses."""
-        formatter = TextFormatter(Transformer(conn))
-        data = b"".join(bytes(formatter.write_row(row)) for row in rows)  # buffers: end()
-        return data + bytes(formatter.end())
+        """COPY text data of ``rows``, made by the formatter COPY itself uses, appended to
+        one buffer (no per-row buffer to join: half the time of ``write_row``)."""
+        transformer, data = Transformer(conn), bytearray()
+        for row in rows:
+            format_row_text(row, transformer, data)
+        return bytes(data)
 
     def load(self, conn: Connection, spec: StageSpec, data: bytes) -> None:
         conn.execute(create(spec))
@@ -258,8 +291,11 @@ class PostgresStager:
             f"{data.decode(conn.info.encoding)}\\.\n{ANALYZE.as_string(conn)};\n"
         )
 
-    def lock(self, spec: StageSpec, changed: bool) -> sql.Composed:
-        return lock(spec, changed)
+    def lock(self, spec: StageSpec) -> sql.Composed:
+        return lock(spec)
+
+    def skipped(self, spec: StageSpec) -> sql.Composed:
+        return skipped(spec)
 
     def archive(self, spec: StageSpec, archive_table: TableName) -> sql.Composed:
         return archive(spec, archive_table)
@@ -273,21 +309,36 @@ class PostgresStager:
     def apply(
         self,
         conn: Connection,
+        spec: StageSpec,
         archive_statement: Any,
         updates: Sequence[Any],
         insert_statement: Any,
-    ) -> tuple[set[int], set[tuple[str | None, ...]]]:
-        """Positions the UPDATEs changed, keys the INSERT inserted (pipelined)."""
-        with conn.pipeline():
-            if archive_statement is not None:
-                conn.execute(archive_statement)
-            cursors = [conn.execute(u) for u in updates]
-            inserting = conn.execute(insert_statement) if insert_statement is not None else None
+    ) -> tuple[set[int], set[tuple[str | None, ...]] | None]:
+        """Positions the UPDATEs changed (pipelined), keys the INSERT inserted (None: every
+        staged lost row).
+
+        The lost rows go in first with a plain INSERT under a savepoint: ON CONFLICT's
+        speculative insertion costs a second index probe and a WAL record per row (a plain
+        INSERT took half its time in bench/reapply_bench.py), and the plain form inserts all
+        rows or none, so it returns nothing. A key production has (a rerun, a row inserted
+        since) fails it with a unique violation: rolled back to the savepoint, the rows go
+        through ``insert_statement`` (ON CONFLICT DO NOTHING), so the outcome is that
+        statement's either way and no row is ever overwritten."""
+        cursors = []
+        if archive_statement is not None or updates:
+            with conn.pipeline():
+                if archive_statement is not None:
+                    conn.execute(archive_statement)
+                cursors = [conn.execute(u) for u in updates]
         updated = {int(row[0]) for cursor in cursors for row in cursor.fetchall()}
-        inserted: set[tuple[str | None, ...]] = set()
-        if inserting is not None:
-            inserted = set(inserting.fetchall())  # key::text: tuples of str already
-        return updated, inserted
+        if insert_statement is None:
+            return updated, set()
+        try:
+            with conn.transaction():  # a savepoint inside the batch's transaction
+                conn.execute(insert(spec, plain=True))
+            return updated, None
+        except UniqueViolation:
+            return updated, set(conn.execute(insert_statement).fetchall())  # key::text: str
 
     def readback(
         self, conn: Connection, spec: StageSpec, positions: Sequence[int]
