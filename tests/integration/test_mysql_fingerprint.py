@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+import pymysql
 import pytest
 
 from restoredrill.engines.mysql import fingerprint as my_fingerprint
@@ -165,3 +166,23 @@ def test_long_values_change_the_checksum(conn: my.MyConn, before: str, after: st
         changed = _fingerprint_of(conn, _row(**{column: after}))
         assert base.rows == changed.rows == 1
         assert base.checksum != changed.checksum, column
+
+
+def test_a_table_whose_row_text_could_pass_max_allowed_packet_is_refused() -> None:
+    """The server makes a text over max_allowed_packet NULL, which would drop that row from
+    the sums unnoticed: such a table is an error, never a checksum."""
+    with local_mysql("test-mysql-fingerprint-packet") as server:
+        server.init_datadir()
+        server.start(init_file=False)
+        setup = server.connect()
+        setup.run("CREATE DATABASE fp CHARACTER SET utf8mb4")
+        setup.run("SET GLOBAL max_allowed_packet = 1024")  # the server's minimum
+        setup.close()
+        small = server.connect("fp")
+        my.pin_session(small)
+        small.run("CREATE TABLE narrow (id INT PRIMARY KEY, a VARCHAR(20))")
+        small.run("CREATE TABLE wide (id INT PRIMARY KEY, t TEXT)")
+        assert my_fingerprint.fingerprint(small, TableName("", "narrow")).rows == 0
+        with pytest.raises(pymysql.err.NotSupportedError, match="max_allowed_packet"):
+            my_fingerprint.fingerprint(small, TableName("", "wide"))
+        small.close()

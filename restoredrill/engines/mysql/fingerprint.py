@@ -17,7 +17,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from restoredrill.engines.mysql.columns import ColumnInfo, column_info, quoted_row_text
+from restoredrill.engines.mysql.columns import (
+    ColumnInfo,
+    column_info,
+    quoted_row_text,
+    quoted_row_text_bound,
+)
 from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn, literal, quote_ident, quote_table
 from restoredrill.engines.names import TableName
@@ -53,6 +58,14 @@ def fingerprint(conn: MyConn, table: TableName, where: str | None = None) -> Tab
     columns = column_info(conn, table)
     if not columns:
         raise pymysql.err.ProgrammingError(1146, f"Table '{table.display}' doesn't exist")
+    packet = int(conn.rows("SELECT @@max_allowed_packet")[0][0])
+    bound = quoted_row_text_bound(columns)
+    if bound > packet:  # a row's text could come back NULL and leave the sums unnoticed
+        raise pymysql.err.NotSupportedError(
+            1301,
+            f"{table.display}: a row's text can reach {bound} bytes, over this server's "
+            f"max_allowed_packet ({packet}); raise max_allowed_packet to fingerprint it",
+        )
     row = conn.rows(fingerprint_query(table, columns, where))[0]
     return TableFingerprint(rows=int(row[0]), checksum=format_checksum(row[1], row[2]))
 
