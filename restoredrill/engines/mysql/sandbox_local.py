@@ -13,6 +13,7 @@ brought with it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import pwd
@@ -110,6 +111,14 @@ class LocalMySQL:
         final = labels.sandbox_root() / f".{self.engine}-template-{key.hexdigest()[:12]}"
         if (final / "mysql").is_dir():
             return final
+        # one build at a time per sandbox root (two restores side by side, as recover runs,
+        # would run two bootstraps at once): the second waits and takes the first's template
+        with _locked(final.with_name(f"{final.name}.lock")):
+            if (final / "mysql").is_dir():
+                return final
+            return self._build_template(final)
+
+    def _build_template(self, final: Path) -> Path:
         building = final.with_name(f"{final.name}.{os.getpid()}.{os.urandom(3).hex()}")
         building.mkdir(mode=0o700)
         self.run_as.own(building)
@@ -346,7 +355,9 @@ def _run(
     if done.returncode != 0:
         lines = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()]
         errors = [ln for ln in lines if "ERROR" in ln or "error" in ln] or lines
-        raise SandboxError(f"{what} failed: {errors[-1] if errors else done.returncode}")
+        # the first error is the cause; the server's last one is only "[ERROR] Aborting"
+        causes = [ln for ln in errors if not ln.rstrip().endswith("Aborting")] or errors
+        raise SandboxError(f"{what} failed: {causes[0] if causes else done.returncode}")
     return str(done.stdout)
 
 
@@ -370,3 +381,15 @@ def local_mysql(
         LocalMySQL(tools or find_mysql_tools(), server_user(os_user), purpose), keep
     ) as sandbox:
         yield sandbox
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created), held for the block. flock treats each open of
+    the file on its own, so it serialises threads of one process as well as processes."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
