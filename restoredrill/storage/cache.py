@@ -110,13 +110,14 @@ class PrefetchCache:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
         try:
             self.download(self._keys[path], tmp)
+            size = tmp.stat().st_size
+            with self._lock:  # counted before it appears: a reader that sees it sees the count
+                self.fetched += 1
+                self.fetched_bytes += size
             tmp.replace(dest)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        with self._lock:
-            self.fetched += 1
-            self.fetched_bytes += dest.stat().st_size
 
 
 def ensure_local(paths: Iterable[Path | str]) -> None:
