@@ -128,12 +128,16 @@ def row_text(columns: list[ColumnInfo], alias: str | None = "r") -> str:
 _QUOTED_BYTES = 512
 
 
+def _is_long(column: ColumnInfo) -> bool:
+    """Hashed with MD5 past ``_QUOTED_BYTES`` rather than always QUOTEd whole."""
+    kind = column.data_type.lower()
+    return kind in LONG_TYPES or (kind in ("varchar", "varbinary") and _length(column) > 255)
+
+
 def _quoted_piece(column: ColumnInfo, alias: str | None) -> str:
     ref = _ref(column, alias)
     kind = column.data_type.lower()
-    long_value = kind in LONG_TYPES or (
-        kind in ("varchar", "varbinary") and _length(column) > 255
-    )  # fmt: skip
+    long_value = _is_long(column)
     if kind in ("binary", "varbinary") and not long_value:
         return f"IFNULL(HEX({ref}), 'N')"  # hex digits only
     if kind in _IMPLICIT_TYPES:
@@ -157,7 +161,7 @@ def quoted_row_text_bound(columns: list[ColumnInfo]) -> int:
     total = max(len(columns) - 1, 0)  # the separators
     for column in columns:
         kind = column.data_type.lower()
-        if kind in LONG_TYPES or (kind in ("varchar", "varbinary") and _length(column) > 255):
+        if _is_long(column):
             total += 2 * _QUOTED_BYTES + 2  # QUOTEd up to 512 bytes, else a 32-digit MD5
         elif kind in _PLAIN_TYPES:
             total += 80  # numbers and times print short ('N' for NULL)

@@ -17,11 +17,9 @@ plan already fetched. mariabackup directories must be local (they are refused el
 
 from __future__ import annotations
 
-import tempfile
 import zlib
 from pathlib import Path
 
-from restoredrill.aws import RetryLog
 from restoredrill.engines.mysql.binlog import BinlogArchive, scan_binlogs
 from restoredrill.engines.mysql.dump_check import TAIL_BYTES as FOOTER_BYTES
 from restoredrill.engines.mysql.dump_check import check_dump_complete, footer_problem
@@ -37,13 +35,14 @@ from restoredrill.storage.base import Storage, StoredObject
 from restoredrill.storage.cache import PrefetchCache
 from restoredrill.storage.compression import compression_of
 from restoredrill.storage.s3_head import decompress_prefix
+from restoredrill.storage.workspace import StorageWorkspace
 
 WHOLE_BYTES = 4 << 20  # remote dumps up to this size are fetched whole while cataloguing
 HEAD_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
 
 
-class StorageMysqlSource:
+class StorageMysqlSource(StorageWorkspace):
     """Snapshots on ``snapshots`` (``single``: the key of the one dump ``--snapshot`` names;
     None: every snapshot at the storage's top level), binlogs on ``binlogs``."""
 
@@ -55,16 +54,15 @@ class StorageMysqlSource:
         workers: int = 8,
         prefetch: int = 8,
     ) -> None:
+        super().__init__(snapshots, binlogs)
         self.snap = snapshots
         self.single = single
         self.binlog_storage = binlogs
         self.workers = workers
         self.prefetch = prefetch
         self.kind = "file" if snapshots.local_path("") is not None else "s3"
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._objects: dict[str, StoredObject] = {}  # snapshot path -> its object
         self._local: dict[str, Path] = {}  # snapshot path -> a copy fetched whole
-        self._cache: PrefetchCache | None = None
 
     def describe(self) -> str:
         where = f"{self.snap.describe(self.single or '')} (binlogs {self.binlog_label()})"
@@ -72,27 +70,6 @@ class StorageMysqlSource:
 
     def binlog_label(self) -> str:
         return self.binlog_storage.describe()
-
-    @property
-    def retries(self) -> RetryLog | None:
-        log = getattr(self.snap, "retries", None)
-        return log if isinstance(log, RetryLog) else None
-
-    @property
-    def workdir(self) -> Path:
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="restoredrill-source-")
-        return Path(self._tmp.name)
-
-    def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
-        self.snap.close()
-        self.binlog_storage.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
 
     @property
     def fetch_stats(self) -> tuple[int, int]:

@@ -13,12 +13,10 @@ sandbox first (``storage/tree.py``) and removed after.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from restoredrill.aws import RetryLog
 from restoredrill.engines.postgres.basebackups import BASE_TAR_NAMES, catalogue_backups
 from restoredrill.engines.postgres.untar import extract_directory
 from restoredrill.engines.postgres.wal_archive import WalArchive, all_segments, scan_wal
@@ -30,6 +28,7 @@ from restoredrill.storage.base import Storage, StoredObject, join
 from restoredrill.storage.cache import PrefetchCache
 from restoredrill.storage.s3 import S3Storage
 from restoredrill.storage.tree import fetch_tree
+from restoredrill.storage.workspace import StorageWorkspace
 
 
 @dataclass(frozen=True)
@@ -38,46 +37,23 @@ class Catalogue:
     archive: WalArchive
 
 
-class BasebackupSource:
+class BasebackupSource(StorageWorkspace):
     """Base backups on ``base``, WAL on ``wal``."""
 
     def __init__(self, base: Storage, wal: Storage, workers: int = 8, prefetch: int = 8) -> None:
+        super().__init__(base, wal)
         self.base = base
         self.wal = wal
         self.workers = workers
         self.prefetch = prefetch
         remote = base.local_path("") is None
         self.kind = "s3" if remote else "file"
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._cache: PrefetchCache | None = None
         self._archive: WalArchive | None = None
         self._backups: dict[str, tuple[str, list[StoredObject]]] = {}  # path -> (prefix, objects)
 
     def describe(self) -> str:
         where = f"{self.base.describe()} (WAL {self.wal.describe()})"
         return where if self.kind == "s3" else f"file:{where}"
-
-    @property
-    def retries(self) -> RetryLog | None:
-        """What a flaky API (S3) needed retried, for phase details; None for a directory."""
-        log = getattr(self.base, "retries", None)
-        return log if isinstance(log, RetryLog) else None
-
-    @property
-    def workdir(self) -> Path:
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="restoredrill-source-")
-        return Path(self._tmp.name)
-
-    def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
-        self.base.close()
-        self.wal.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
 
     # --- catalogue -------------------------------------------------------------------
 
