@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
+from restoredrill.sandboxes import readiness
 from restoredrill.sandboxes.readiness import LogWatch, backoff
 from restoredrill.sandboxes.replay_tuning import data_version, replay_tuning, shared_buffers
 
@@ -49,8 +49,24 @@ def test_log_watch_reads_what_was_appended_and_finds_split_markers(tmp_path: Pat
     assert "redo done at 0/3000028" in watch.read()
 
 
-def test_backoff_starts_tight_and_stops_at_the_deadline() -> None:
-    start = time.monotonic()
-    ticks = list(backoff(start + 0.2))
-    assert len(ticks) > 10  # a ms, then longer: many looks early on
-    assert time.monotonic() - start < 0.3
+def test_backoff_starts_tight_and_stops_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fake clock: the schedule, not the machine's load, is what is checked.
+    class Clock:
+        def __init__(self) -> None:
+            self.now = 100.0
+            self.pauses: list[float] = []
+
+        def monotonic(self) -> float:
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.pauses.append(seconds)
+            self.now += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(readiness, "time", clock)
+    ticks = list(backoff(clock.now + 0.2))
+    assert clock.pauses[0] == pytest.approx(0.001)  # a ms, then longer: many looks early on
+    assert clock.pauses == sorted(clock.pauses) and max(clock.pauses) <= 0.025
+    assert len(ticks) > 10
+    assert 0.2 <= clock.now - 100.0 < 0.2 + 0.025

@@ -4,13 +4,13 @@ triggers). Functions whose signature is already the protocol's are bound as they
 
 Statements are complete SQL strings (``reapply_sql.RowInserts`` for a batch of guarded
 single-row inserts). MySQL keeps a transaction going after a failed statement, so a
-per-table "savepoint" needs nothing; MariaDB/MySQL cannot share a snapshot between
-connections. Reapply writes row by row (no ``staging()``)."""
+per-table "savepoint" needs nothing; connections share a snapshot only where nothing
+committed between them (shared_snapshot.py). Reapply writes row by row (no ``staging()``)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from restoredrill.engines.mysql import (
     diff_ranges,
     keys,
     positions,
+    shared_snapshot,
     triggers,
 )
 from restoredrill.engines.mysql import fingerprint as fp
@@ -54,7 +55,6 @@ class MySQLEngine:
     timeout_kind = staticmethod(my.timeout_kind)
     one_line = staticmethod(my.one_line)
     cancel = staticmethod(my.cancel)
-    snapshot = staticmethod(my.snapshot)
     transaction = staticmethod(my.transaction)
 
     def connect(self, dsn: str, read_only: bool) -> MyConn:
@@ -71,11 +71,16 @@ class MySQLEngine:
     def savepoint(self, conn: MyConn) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    def export_snapshot(self, conn: MyConn) -> str | None:
-        return None  # no way to share a consistent snapshot between connections
+    @contextlib.contextmanager
+    def snapshot(self, conn: MyConn) -> Iterator[None]:
+        shared_snapshot.before_snapshot(conn)
+        with my.snapshot(conn):
+            yield
 
-    def join_snapshot(self, conn: MyConn, token: str) -> None:
-        raise NotImplementedError("MariaDB/MySQL cannot import a snapshot")
+    # No snapshot import: a helper shares the main snapshot only if provably nothing
+    # committed in between (shared_snapshot.py); otherwise it drops out.
+    export_snapshot = staticmethod(shared_snapshot.export_token)
+    join_snapshot = staticmethod(shared_snapshot.join)
 
     def broken(self, conn: MyConn) -> bool:
         return not conn.raw.open

@@ -115,6 +115,8 @@ class MyConn:
         version = str(self.scalar("SELECT @@version") or "")
         self.mariadb = "mariadb" in version.lower()
         self.version = version
+        # set by shared_snapshot just before a snapshot starts (None: not known)
+        self.lsn_before_snapshot: int | None = None
 
     def cursor(self) -> Any:
         return self.raw.cursor()
