@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.private_file import check_writable, write_private
+from restoredrill.drill.table_pieces import Assembly, Piece, split
 from restoredrill.engines.base import Positions, Session, engine_for_dsn
-from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import Manifest, TableFingerprint
 from restoredrill.sandboxes.registry import local_restore
@@ -51,16 +51,24 @@ def create_manifest(
         found: dict[str, TableFingerprint] = {}
         lock = threading.Lock()
 
-        def one(connection: Any, table: TableName) -> None:
-            fingerprint = engine.fingerprint(connection, table)
+        def done(table: str, outcome: TableFingerprint | str) -> None:
+            assert isinstance(outcome, TableFingerprint)  # a piece's error was raised
             with lock:
-                found[table.display] = fingerprint
+                found[table] = outcome
+
+        assembly = Assembly[str](engine, done)
+
+        def one(connection: Any, piece: Piece[str]) -> None:
+            assembly.add(piece, engine.fingerprint(connection, piece.table, piece.where))
 
         with engine.snapshot(conn):
             # The first statement takes the snapshot; its position is read in the same one.
             snapshot_lsn, snapshot_position = engine.snapshot_position(conn)
-            # More connections import this very snapshot: several tables at once.
-            FanOut[TableName](engine, lambda: _open(engine, dsn)).run(conn, selected, one)
+            # More connections share this very snapshot: several tables (and pieces of big
+            # ones) at once.
+            fan = FanOut[Piece[str]](engine, lambda: _open(engine, dsn))
+            tasks = [(table.display, table, None) for table in selected]
+            fan.run(conn, split(engine, conn, tasks, fan.width), one)
         fingerprints = {table.display: found[table.display] for table in selected}
         point_lsn = None
         if restore_point is not None:

@@ -23,6 +23,7 @@ from restoredrill.drill import guards
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.guards import TimeoutKind
 from restoredrill.drill.manifest import load_manifest
+from restoredrill.drill.table_pieces import Piece
 from restoredrill.drill.verify_input import (
     parse_as_of,
     parse_as_of_columns,
@@ -256,8 +257,8 @@ def _verify(
 
     stop = threading.Event()
     # More connections per side, sharing that side's snapshot: several tables at once.
-    restored_fan: FanOut[tuple[str, TableName, Any]] = FanOut(engine, open_helpers[0], stop=stop)
-    reference_fan: FanOut[tuple[str, TableName, Any]] = FanOut(engine, open_helpers[1], stop=stop)
+    restored_fan: FanOut[Piece[str]] = FanOut(engine, open_helpers[0], stop=stop)
+    reference_fan: FanOut[Piece[str]] = FanOut(engine, open_helpers[1], stop=stop)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
         restored_future = pool.submit(
             fingerprint_side,

@@ -10,6 +10,7 @@ from typing import Any
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.guards import TimeoutKind
+from restoredrill.drill.table_pieces import Assembly, Piece, split
 from restoredrill.drill.verify_verdict import SideResult
 from restoredrill.engines.base import Engine
 from restoredrill.engines.names import TableName
@@ -35,36 +36,40 @@ def fingerprint_side(
     label: str,
     progress: ProgressListener,
     read_position: bool,
-    fan: FanOut[tuple[str, TableName, Any]],
+    fan: FanOut[Piece[str]],
     on_timeout: Callable[[TimeoutKind, str | None], Exception] | None = None,
 ) -> Side:
-    """Fingerprint ``items`` in one REPEATABLE READ, READ ONLY snapshot, several tables at
-    once on connections sharing it (``fan``); errors stay per table (each table runs in its
-    own savepoint), except a session limit of production (``on_timeout``), which ends the
-    whole verify."""
+    """Fingerprint ``items`` in one REPEATABLE READ, READ ONLY snapshot, several tables (and
+    pieces of big ones, table_pieces.py) at once on connections sharing it (``fan``); errors
+    stay per table (each piece runs in its own savepoint), except a session limit of
+    production (``on_timeout``), which ends the whole verify."""
     side = Side()
     lock = threading.Lock()
 
-    def one(connection: Any, item: tuple[str, TableName, Any]) -> None:
-        table, name, where = item
-        result: SideResult
-        try:
-            with engine.savepoint(connection):
-                result = engine.fingerprint(connection, name, where)
-        except engine.errors as exc:
-            kind = engine.timeout_kind(exc)
-            if kind is not None and on_timeout is not None:
-                raise on_timeout(kind, table) from exc
-            if engine.broken(connection):
-                raise
-            result = one_line(exc)
+    def done(table: str, result: SideResult) -> None:
         with lock:
             side.results[table] = result
         progress.note(f"{label}: {table} done")
 
+    assembly = Assembly[str](engine, done)
+
+    def one(connection: Any, piece: Piece[str]) -> None:
+        result: SideResult
+        try:
+            with engine.savepoint(connection):
+                result = engine.fingerprint(connection, piece.table, piece.where)
+        except engine.errors as exc:
+            kind = engine.timeout_kind(exc)
+            if kind is not None and on_timeout is not None:
+                raise on_timeout(kind, piece.key) from exc
+            if engine.broken(connection):
+                raise
+            result = one_line(exc)
+        assembly.add(piece, result)
+
     try:
         with engine.snapshot(conn):
-            fan.run(conn, items, one)
+            fan.run(conn, split(engine, conn, items, fan.width), one)
         if read_position:
             # Read after fingerprinting: if production is still at or before the restored
             # point now, it was during the snapshot too.

@@ -114,6 +114,10 @@ class Fingerprinting(Protocol):
     def fingerprint(
         self, conn: Connection, table: TableName, where: Statement = None
     ) -> TableFingerprint: ...
+    def fingerprint_pieces(
+        self, conn: Connection, table: TableName, where: Statement, pieces: int
+    ) -> list[Statement] | None: ...  # disjoint WHEREs covering the table, or None: whole
+    def add_fingerprints(self, parts: Sequence[TableFingerprint]) -> TableFingerprint: ...
 
 
 class Positions(Protocol):

@@ -1,7 +1,7 @@
 """Several MariaDB connections on one snapshot, on a real server: a helper joins only when
 nothing committed between the main snapshot and its own (the data it sees is then the main
 one's), drops out when something did, and a fan-out over tables gives the one-connection
-answers either way."""
+answers either way; a big table fingerprinted in key-range pieces sums to its whole value."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pymysql
 import pytest
 
 from restoredrill.drill.fanout import FanOut
+from restoredrill.drill.manifest import create_manifest
+from restoredrill.engines.mysql import fingerprint as my_fingerprint
 from restoredrill.engines.mysql.engine import MySQLEngine
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.engines.names import TableName
@@ -124,3 +126,41 @@ def test_fan_out_uses_several_connections_only_when_they_share_the_snapshot(
     busy, busy_connections = _fan_out(server, write_after_export=True)
     assert busy == single  # the main snapshot's answer, although t3 changed meanwhile
     assert len(busy_connections) == 1
+
+
+def test_a_big_table_in_pieces_sums_to_its_whole_fingerprint(
+    server: LocalMySQL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(my_fingerprint, "PIECE_MIN_ROWS", 10)
+    engine = MySQLEngine()
+    conn = server.connect("shared")
+    conn.run("CREATE TABLE big (id BIGINT PRIMARY KEY, v VARCHAR(10), n INT)")
+    conn.run("CREATE TABLE by_text (k VARCHAR(10) PRIMARY KEY, v INT)")
+    conn.run("CREATE TABLE keyless (v INT)")
+    # gaps, negative keys, NULLs and duplicate values: pieces must still cover every row once
+    conn.run(
+        "INSERT INTO big SELECT CAST(seq AS SIGNED) * 7 - 3000, IF(seq % 5 = 0, NULL, CONCAT('v', seq % 9)),"
+        " seq % 3 FROM seq_1_to_1000"
+    )
+    conn.run("INSERT INTO by_text SELECT CONCAT('k', seq), seq FROM seq_1_to_100")
+    conn.run("INSERT INTO keyless SELECT seq % 4 FROM seq_1_to_100")
+    conn.run("ANALYZE TABLE big, by_text, keyless")
+    try:
+        table = TableName("", "big")
+        for where in (None, "n = 1"):
+            pieces = engine.fingerprint_pieces(conn, table, where, 3)
+            assert pieces is not None and len(pieces) == 3
+            parts = [engine.fingerprint(conn, table, w) for w in pieces]
+            assert sum(p.rows for p in parts) == engine.fingerprint(conn, table, where).rows
+            assert engine.add_fingerprints(parts) == engine.fingerprint(conn, table, where)
+        for other in ("by_text", "keyless"):  # no integer key: one statement
+            assert engine.fingerprint_pieces(conn, TableName("", other), None, 3) is None
+        assert engine.fingerprint_pieces(conn, table, None, 1) is None
+
+        # a manifest splits it over its connections and records the whole-table values
+        built = create_manifest(server.dsn("shared"))
+        for name in ("big", "by_text", "keyless", "t0"):
+            assert built.tables[name] == engine.fingerprint(conn, TableName("", name))
+    finally:
+        conn.run("DROP TABLE big, by_text, keyless")
+        conn.close()

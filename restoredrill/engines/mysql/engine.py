@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from restoredrill.engines.base import Diffing, Engine, Reapplying, ReplayEnd, Write
 from restoredrill.engines.driver import Statement
+from restoredrill.engines.folded_sums import add_fingerprints
 from restoredrill.engines.mysql import (
     catalog,
     columns,
@@ -111,6 +112,8 @@ class MySQLEngine:
     list_tables = staticmethod(catalog.list_tables)
     resolve_table = staticmethod(catalog.resolve_table)
     fingerprint = staticmethod(fp.fingerprint)
+    fingerprint_pieces = staticmethod(fp.fingerprint_pieces)
+    add_fingerprints = staticmethod(add_fingerprints)
     system_identifier = staticmethod(positions.lineage_id)
     format_position = staticmethod(positions.format_position)
     server_identity = staticmethod(positions.server_identity)

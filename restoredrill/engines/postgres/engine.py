@@ -23,6 +23,7 @@ from restoredrill.engines.base import (
     Write,
 )
 from restoredrill.engines.driver import Statement
+from restoredrill.engines.folded_sums import add_fingerprints
 from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres import catalog as pg
 from restoredrill.engines.postgres import (
@@ -142,6 +143,13 @@ class PostgresEngine:
         self, conn: Connection, table: TableName, where: sql.Composable | None = None
     ) -> TableFingerprint:
         return pg.fingerprint(conn, table, where)
+
+    def fingerprint_pieces(
+        self, conn: Connection, table: TableName, where: sql.Composable | None, pieces: int
+    ) -> None:
+        return None  # one statement: PostgreSQL's parallel query splits a big table itself
+
+    add_fingerprints = staticmethod(add_fingerprints)
 
     def replay_end(self, conn: Connection) -> ReplayEnd:
         end = pg.replay_end(conn)
