@@ -4,8 +4,10 @@ transaction exports its snapshot, a few more connections import it (PostgreSQL's
 them take tables from one queue. Every connection sees exactly the main one's data, so a
 manifest or a verify side stays one consistent cut of the database.
 
-Engines that cannot share a snapshot (MariaDB/MySQL) run on the main connection alone, as
-does a server that refuses another connection: extra connections only ever make it faster.
+MariaDB has no snapshot import: a helper joins only when provably nothing committed between
+the main snapshot and its own (engines/mysql/shared_snapshot.py). A helper that cannot join,
+or a server that refuses another connection, leaves the work to the others: extra
+connections only ever make it faster.
 """
 
 from __future__ import annotations
