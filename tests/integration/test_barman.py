@@ -20,6 +20,8 @@ from restoredrill.engines.postgres.plan import plan_restore
 from restoredrill.engines.postgres.restore_options import DockerOptions
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
+from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEGMENT
+from restoredrill.lsn import segment_name, segment_of
 from restoredrill.models import RecoveryTarget, VerifyStatus
 from tests.awshelp import new_bucket
 from tests.barmanhelp import cloud_backup, download_store, gzip_flag, wal_archive_script
@@ -230,6 +232,42 @@ def test_check_rules_on_the_store(store: Store, aws_env: str, tmp_path: Path) ->
     assert continuity["status"] == "failed"
     assert missing[-2].name.split(".")[0] in continuity["detail"]
     assert _rules(done.stdout)["archive.archive_head_age"]["status"] == "ok"
+
+
+def test_check_recovery_window(store: Store, aws_env: str, tmp_path: Path) -> None:
+    """How far back retention lets a restore aim: to the end of the oldest backup with
+    continuous WAL to the head; --recovery-window is the threshold."""
+    done = run_cli(["check", "--barman", store.url, "--json"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    window = _rules(done.stdout)["archive.recovery_window"]
+    assert window["status"] == "ok" and store.backups[0] in window["detail"]
+    done = run_cli(["check", "--barman", store.url, "--recovery-window", "7d", "--json"])
+    assert done.returncode == 1, done.stdout + done.stderr  # the store is minutes old
+    window = _rules(done.stdout)["archive.recovery_window"]
+    assert (
+        window["status"] == "failed" and "shorter than the recovery window 7d" in window["detail"]
+    )
+    done = run_cli(["check", "--barman", store.url, "--recovery-window", "1s", "--json"])
+    assert done.returncode == 0 and _rules(done.stdout)["archive.recovery_window"]["status"] == "ok"
+    # retention as barman-cloud-backup-delete leaves it when a segment after the first
+    # backup is gone: only the second backup reaches the head, the window is shorter
+    copy = tmp_path / SERVER
+    shutil.copytree(store.local, copy)
+    source = open_barman(str(copy))
+    try:
+        first, second = source.catalogue().backups
+    finally:
+        source.close()
+    gone = segment_name(first.timeline, segment_of(first.end_lsn, SEGMENT), SEGMENT)
+    (match,) = [p for p in (copy / "wals").rglob(f"{gone}*") if ".backup" not in p.name]
+    match.unlink()
+    done = run_cli(["check", "--barman", str(copy), "--json"])
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning: older backup cut off
+    found = _rules(done.stdout)
+    assert found["archive.wal_continuity"]["status"] == "warning"
+    assert found["archive.recovery_window"]["status"] == "ok"
+    assert second.label in found["archive.recovery_window"]["detail"]
+    assert first.label not in found["archive.recovery_window"]["detail"]
 
 
 def test_a_bzip2_store_is_refused_by_name(store: Store, aws_env: str) -> None:
