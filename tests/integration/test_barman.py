@@ -270,6 +270,17 @@ def test_check_recovery_window(store: Store, aws_env: str, tmp_path: Path) -> No
     assert first.label not in found["archive.recovery_window"]["detail"]
 
 
+def test_playbook_checks_recovery_window(store: Store, aws_env: str, tmp_path: Path) -> None:
+    playbook = tmp_path / "retention.yaml"
+    playbook.write_text(
+        f'name: retention\nsource: {{kind: barman, location: "{store.url}"}}\n'
+        "checks: {recovery_window: 7d}\n"
+    )
+    done = run_cli(["drill", str(playbook), "--json"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "shorter than the recovery window 7d" in done.stdout
+
+
 def test_a_bzip2_store_is_refused_by_name(store: Store, aws_env: str) -> None:
     """barman-cloud-backup --bzip2 writes data.tar.bz2, which restoredrill does not read:
     a usage error naming the file, not a plan that fails later."""
