@@ -17,7 +17,7 @@ from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.engines.postgres.barman import open_barman
 from restoredrill.engines.postgres.plan import plan_restore
-from restoredrill.engines.postgres.restore_options import DockerOptions
+from restoredrill.engines.postgres.restore_options import DockerOptions, PostgresOptions
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEGMENT
@@ -125,6 +125,24 @@ def test_restore_from_s3_to_a_time(store: Store, aws_env: str) -> None:
         assert counter_rows(done.dsn()) == list(range(1, 7))
         assert done.result.plan.base_backup is not None
         assert done.result.plan.base_backup.label == store.backups[0]
+
+
+def test_restore_from_s3_streaming_wal_with_wal_fetch(store: Store, aws_env: str) -> None:
+    """--wal-delivery stream: PostgreSQL's restore_command (restoredrill wal-fetch) reads
+    barman-cloud's wals/<timeline+log>/ layout, plain then gzip segments, prefetching."""
+    target = RecoveryTarget(kind="time", time=store.commits[9].time)  # after the gzip switch
+    request = RestoreRequest(
+        "", "", target, source=open_barman(store.url),
+        backend=PostgresOptions(wal_delivery="stream", prefetch=2),
+    )  # fmt: skip
+    with restored(request) as done:
+        assert counter_rows(done.dsn()) == list(range(1, 11))
+        assert done.result.plan.base_backup is not None
+        assert done.result.plan.base_backup.label == store.backups[0]
+        conf = (done.sandbox.datadir / "postgresql.auto.conf").read_text()  # type: ignore[attr-defined]
+        assert "wal-fetch --config" in conf
+        replay = next(p for p in done.result.phases if p.name == "replay WAL")
+        assert replay.detail is not None and "via wal-fetch" in replay.detail
 
 
 def test_restore_from_a_directory_to_latest_and_verify(store: Store) -> None:
