@@ -43,7 +43,13 @@ if [ "$(cat "$CACHE/debs/.complete" 2>/dev/null)" != "${PACKAGES[*]}" ]; then
   state=$CACHE/apt
   mkdir -p "$state/lists/partial" "$state/archives/partial" "$state/parts"
   keys=/usr/share/keyrings
-  security=${mirror%/debian}/debian-security  # security updates sit beside the main archive
+  # security updates: apt's own security mirror, else beside the main archive
+  security=$(
+    { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
+      grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
+    } | grep -E '/debian-security/?$' | head -n1
+  ) || true
+  security=${security:-${mirror%/debian}/debian-security}
   {
     echo "deb [signed-by=$keys/debian-archive-$SUITE-stable.gpg] $mirror $SUITE main"
     echo "deb [signed-by=$keys/debian-archive-$SUITE-security-automatic.gpg] $security $SUITE-security main"
@@ -53,7 +59,8 @@ if [ "$(cat "$CACHE/debs/.complete" 2>/dev/null)" != "${PACKAGES[*]}" ]; then
         -o "Dir::State::Lists=$state/lists" -o "Dir::State::status=$state/status"
         -o "Dir::Cache::archives=$state/archives" -o Dir::Cache::pkgcache=
         -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root)
-  apt-get "${opts[@]}" update -qq
+  # a security mirror that cannot be reached is not fatal: bullseye main has postgresql-13 too
+  apt-get "${opts[@]}" update -qq || echo "install-pg$MAJOR: apt-get update reported errors" >&2
   rm -f "$CACHE"/debs/*.deb
   (cd "$CACHE/debs" && apt-get "${opts[@]}" download -qq "${PACKAGES[@]}")
   echo "${PACKAGES[*]}" >"$CACHE/debs/.complete"
