@@ -1,9 +1,9 @@
 """A second PostgreSQL major end to end: a real PostgreSQL 13 production archiving WAL and a
 PostgreSQL 13 pg_basebackup, with 15 installed too. The plan reports 13 and reads the WAL
 with pg_waldump 13; restore picks the 13 binaries by itself; verify against the 13
-production passes; after a bad DELETE, diff finds the rows and reapply --execute puts them
-back. PostgreSQL 13 comes from Debian bullseye (tests/majors/install-pg13.sh, run by
-`bash scripts/test` as root)."""
+production passes; `incident find` reads the 13 WAL by itself; after a bad DELETE, diff finds
+the rows and reapply --execute puts them back. PostgreSQL 13 comes from Debian bullseye
+(tests/majors/install-pg13.sh, run by `bash scripts/test` as root)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,22 @@ def test_latest_restore_verifies_against_the_13_production(prod13: Production13)
     document = json.loads(verified.stdout)
     assert document["status"] == "PASS"
     assert [t["restored"]["rows"] for t in document["tables"]] == [120 - LOST]
+
+
+def test_incident_find_reads_13_wal_by_its_page_magic(prod13: Production13) -> None:
+    """WAL alone (no PG_VERSION): its page magic picks pg_waldump 13 by itself."""
+    done = run_cli(
+        ["incident", "find", "--wal-archive", str(prod13.archive), "--dsn",
+         prod13.cluster.dsn(), "--json"]
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = [
+        (t["table"], t["inserted"], t["deleted"])
+        for i in json.loads(done.stdout)["incidents"]
+        for t in i["tables"]
+    ]
+    assert ("public.acct", 0, LOST) in counts
+    assert ("public.acct", 20, 0) in counts  # the inserts after the base backup
 
 
 def test_diff_and_reapply_put_the_deleted_rows_back(prod13: Production13, tmp_path: Path) -> None:
