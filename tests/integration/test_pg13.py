@@ -1,8 +1,9 @@
 """A second PostgreSQL major end to end: a real PostgreSQL 13 production archiving WAL and a
 PostgreSQL 13 pg_basebackup, with 15 installed too. The plan reports 13 and reads the WAL
 with pg_waldump 13; restore picks the 13 binaries by itself; verify against the 13
-production passes; `incident find` reads the 13 WAL by itself; after a bad DELETE, diff finds
-the rows and reapply --execute puts them back. PostgreSQL 13 comes from Debian bullseye
+production passes; `incident find` reads the 13 WAL by itself; `recover --incident-xid`
+finds the lost rows; after a bad DELETE, diff finds the rows and reapply --execute puts them
+back. PostgreSQL 13 comes from Debian bullseye
 (tests/majors/install-pg13.sh, run by `bash scripts/test` as root)."""
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Production13:
     backups: Path
     archive: Path
     before_delete: datetime  # after the last insert's commit, before the DELETE
+    delete_xid: int  # the bad DELETE's transaction
 
     def source(self) -> list[str]:
         return ["--base-backups", str(self.backups), "--wal-archive", str(self.archive)]
@@ -75,9 +77,11 @@ def prod13(pg13: PgTools) -> Iterator[Production13]:
         assert row is not None and isinstance(row[0], datetime)
         time.sleep(0.05)  # the DELETE commits surely after the target time
         with cluster.connect() as conn:
-            conn.execute("DELETE FROM acct WHERE id <= %s", (LOST,))
+            deleted = "DELETE FROM acct WHERE id <= %s RETURNING txid_current()"
+            xid = conn.execute(deleted, (LOST,)).fetchone()
         switch_and_wait_archived(cluster)
-        yield Production13(cluster, backups, archive, row[0])
+        assert xid is not None
+        yield Production13(cluster, backups, archive, row[0], int(xid[0]))
 
 
 def _ids(dsn: str) -> list[int]:
@@ -131,6 +135,19 @@ def test_incident_find_reads_13_wal_by_its_page_magic(prod13: Production13) -> N
     ]
     assert ("public.acct", 0, LOST) in counts
     assert ("public.acct", 20, 0) in counts  # the inserts after the base backup
+
+
+def test_recover_by_xid_restores_before_and_after_with_13(prod13: Production13) -> None:
+    """An xid target is located in the WAL with pg_waldump 13 (the backups' major) before a
+    backup is chosen; recover (a dry run) finds the rows the DELETE took."""
+    done = run_cli(
+        ["recover", *prod13.source(), "--incident-xid", str(prod13.delete_xid),
+         "--table", "acct", "--to", prod13.cluster.dsn(), "--json"]
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert [t["counts"]["lost"] for t in result["tables"]] == [LOST]
+    assert result["reapply"]["executed"] is False and result["reapply"]["rows_selected"] == LOST
 
 
 def test_diff_and_reapply_put_the_deleted_rows_back(prod13: Production13, tmp_path: Path) -> None:
