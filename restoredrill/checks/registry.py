@@ -27,6 +27,7 @@ class CheckReport(Frozen):
     checks: list[ConfigCheck]
     rpo_seconds: float | None = None
     max_backup_age_seconds: float | None = None
+    recovery_window_seconds: float | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -51,6 +52,8 @@ class Policy:
     now: datetime
     rpo_seconds: float | None = None
     max_backup_age_seconds: float | None = None
+    # how far back point-in-time recovery must reach (barman's RECOVERY WINDOW OF ...)
+    recovery_window_seconds: float | None = None
 
     @property
     def pitr_window_seconds(self) -> float | None:

@@ -31,6 +31,7 @@ class CheckRequest:
     wal_archive: Path | None = None
     rpo_seconds: float | None = None
     max_backup_age_seconds: float | None = None
+    recovery_window_seconds: float | None = None  # retention must keep PITR reaching back
     now: datetime | None = None
     barman: str | None = None  # a barman-cloud store: the server's folder (s3:// or local)
 
@@ -56,6 +57,7 @@ def run_checks(request: CheckRequest) -> CheckReport:
         now=request.now or datetime.now(UTC),
         rpo_seconds=request.rpo_seconds,
         max_backup_age_seconds=request.max_backup_age_seconds,
+        recovery_window_seconds=request.recovery_window_seconds,
     )
     checks: list[ConfigCheck] = []
     if request.dsn is not None:
@@ -84,6 +86,7 @@ def run_checks(request: CheckRequest) -> CheckReport:
         checks=checks,
         rpo_seconds=request.rpo_seconds,
         max_backup_age_seconds=request.max_backup_age_seconds,
+        recovery_window_seconds=request.recovery_window_seconds,
     )
 
 
@@ -122,7 +125,7 @@ def archive_checks(
 
 def barman_checks(location: str, policy: Policy) -> list[ConfigCheck]:
     """The archive rules on a barman-cloud store: its newest backup's age (backup.info),
-    WAL continuity from the backups to the head."""
+    WAL continuity from the backups to the head, how far back recovery reaches (retention)."""
     from restoredrill.engines.postgres.barman import open_barman
 
     source = open_barman(location)

@@ -72,7 +72,7 @@ def check_command(
         typer.Option(
             "--barman",
             metavar="DIR|S3_URL",
-            help="A barman-cloud store (the server's folder): newest backup age, WAL since it.",
+            help="A barman-cloud store (the server's folder): backup age, WAL, retention.",
             rich_help_panel=OFFLINE,
         ),
     ] = None,
@@ -91,6 +91,15 @@ def check_command(
             "--max-backup-age",
             metavar="DURATION",
             help="The newest base backup must be younger, e.g. 26h.",
+            rich_help_panel=POLICY,
+        ),
+    ] = None,
+    recovery_window: Annotated[
+        str | None,
+        typer.Option(
+            "--recovery-window",
+            metavar="DURATION",
+            help="Point-in-time recovery must reach back this far, e.g. 7d (retention).",
             rich_help_panel=POLICY,
         ),
     ] = None,
@@ -121,6 +130,7 @@ def check_command(
             wal_archive=wal_archive,
             rpo_seconds=_seconds(rpo, "--rpo"),
             max_backup_age_seconds=_seconds(max_backup_age, "--max-backup-age"),
+            recovery_window_seconds=_seconds(recovery_window, "--recovery-window"),
             barman=barman,
         )
     )

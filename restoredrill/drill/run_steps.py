@@ -64,6 +64,7 @@ def _config_checks(playbook: Playbook) -> CheckReport:
             barman=store.location if store else None,
             rpo_seconds=playbook.objectives.rpo,
             max_backup_age_seconds=spec.max_backup_age,
+            recovery_window_seconds=spec.recovery_window,
         )
     )
 

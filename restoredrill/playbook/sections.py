@@ -247,6 +247,7 @@ class ChecksSpec(Strict):
     pgbackrest_conf: FilePath | None = None
     archive: bool = True  # WAL continuity and base backup age of this playbook's source
     max_backup_age: Duration | None = None
+    recovery_window: Duration | None = None  # how far back PITR must reach (retention)
 
 
 GameDayIncident = Literal["delete-matching-nulls", "drop-table", "update-without-where"]

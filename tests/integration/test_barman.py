@@ -17,9 +17,11 @@ from restoredrill.drill.restore import RestoreRequest, restored
 from restoredrill.drill.verify import verify
 from restoredrill.engines.postgres.barman import open_barman
 from restoredrill.engines.postgres.plan import plan_restore
-from restoredrill.engines.postgres.restore_options import DockerOptions
+from restoredrill.engines.postgres.restore_options import DockerOptions, PostgresOptions
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
+from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEGMENT
+from restoredrill.lsn import segment_name, segment_of
 from restoredrill.models import RecoveryTarget, VerifyStatus
 from tests.awshelp import new_bucket
 from tests.barmanhelp import cloud_backup, download_store, gzip_flag, wal_archive_script
@@ -123,6 +125,24 @@ def test_restore_from_s3_to_a_time(store: Store, aws_env: str) -> None:
         assert counter_rows(done.dsn()) == list(range(1, 7))
         assert done.result.plan.base_backup is not None
         assert done.result.plan.base_backup.label == store.backups[0]
+
+
+def test_restore_from_s3_streaming_wal_with_wal_fetch(store: Store, aws_env: str) -> None:
+    """--wal-delivery stream: PostgreSQL's restore_command (restoredrill wal-fetch) reads
+    barman-cloud's wals/<timeline+log>/ layout, plain then gzip segments, prefetching."""
+    target = RecoveryTarget(kind="time", time=store.commits[9].time)  # after the gzip switch
+    request = RestoreRequest(
+        "", "", target, source=open_barman(store.url),
+        backend=PostgresOptions(wal_delivery="stream", prefetch=2),
+    )  # fmt: skip
+    with restored(request) as done:
+        assert counter_rows(done.dsn()) == list(range(1, 11))
+        assert done.result.plan.base_backup is not None
+        assert done.result.plan.base_backup.label == store.backups[0]
+        conf = (done.sandbox.datadir / "postgresql.auto.conf").read_text()  # type: ignore[attr-defined]
+        assert "wal-fetch --config" in conf
+        replay = next(p for p in done.result.phases if p.name == "replay WAL")
+        assert replay.detail is not None and "via wal-fetch" in replay.detail
 
 
 def test_restore_from_a_directory_to_latest_and_verify(store: Store) -> None:
@@ -230,6 +250,53 @@ def test_check_rules_on_the_store(store: Store, aws_env: str, tmp_path: Path) ->
     assert continuity["status"] == "failed"
     assert missing[-2].name.split(".")[0] in continuity["detail"]
     assert _rules(done.stdout)["archive.archive_head_age"]["status"] == "ok"
+
+
+def test_check_recovery_window(store: Store, aws_env: str, tmp_path: Path) -> None:
+    """How far back retention lets a restore aim: to the end of the oldest backup with
+    continuous WAL to the head; --recovery-window is the threshold."""
+    done = run_cli(["check", "--barman", store.url, "--json"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    window = _rules(done.stdout)["archive.recovery_window"]
+    assert window["status"] == "ok" and store.backups[0] in window["detail"]
+    done = run_cli(["check", "--barman", store.url, "--recovery-window", "7d", "--json"])
+    assert done.returncode == 1, done.stdout + done.stderr  # the store is minutes old
+    window = _rules(done.stdout)["archive.recovery_window"]
+    assert (
+        window["status"] == "failed" and "shorter than the recovery window 7d" in window["detail"]
+    )
+    done = run_cli(["check", "--barman", store.url, "--recovery-window", "1s", "--json"])
+    assert done.returncode == 0 and _rules(done.stdout)["archive.recovery_window"]["status"] == "ok"
+    # retention as barman-cloud-backup-delete leaves it when a segment after the first
+    # backup is gone: only the second backup reaches the head, the window is shorter
+    copy = tmp_path / SERVER
+    shutil.copytree(store.local, copy)
+    source = open_barman(str(copy))
+    try:
+        first, second = source.catalogue().backups
+    finally:
+        source.close()
+    gone = segment_name(first.timeline, segment_of(first.end_lsn, SEGMENT), SEGMENT)
+    (match,) = [p for p in (copy / "wals").rglob(f"{gone}*") if ".backup" not in p.name]
+    match.unlink()
+    done = run_cli(["check", "--barman", str(copy), "--json"])
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning: older backup cut off
+    found = _rules(done.stdout)
+    assert found["archive.wal_continuity"]["status"] == "warning"
+    assert found["archive.recovery_window"]["status"] == "ok"
+    assert second.label in found["archive.recovery_window"]["detail"]
+    assert first.label not in found["archive.recovery_window"]["detail"]
+
+
+def test_playbook_checks_recovery_window(store: Store, aws_env: str, tmp_path: Path) -> None:
+    playbook = tmp_path / "retention.yaml"
+    playbook.write_text(
+        f'name: retention\nsource: {{kind: barman, location: "{store.url}"}}\n'
+        "checks: {recovery_window: 7d}\n"
+    )
+    done = run_cli(["drill", str(playbook), "--json"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "shorter than the recovery window 7d" in done.stdout
 
 
 def test_a_bzip2_store_is_refused_by_name(store: Store, aws_env: str) -> None:

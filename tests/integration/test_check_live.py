@@ -103,6 +103,7 @@ def test_offline_archive_and_backup_age(
         "archive.base_backup_age": "ok",
         "archive.wal_continuity": "ok",
         "archive.archive_head_age": "ok",
+        "archive.recovery_window": "ok",
     }
     time.sleep(1.1)
     code, out, _ = cli([*args, "--max-backup-age", "1s"], capsys)

@@ -41,7 +41,7 @@ def test_plan_names_the_major_needed_and_installed(
     source = ["--base-backups", str(backups), "--wal-archive", str(prod.archive)]
     done = run_cli(["plan", *source, "--target", "latest"])
     assert done.returncode == 1, done.stderr
-    text = " ".join(done.stdout.split())  # rich wraps long lines
+    text = " ".join(done.stdout.replace("│", " ").split())  # rich wraps long lines in a box
     assert "needs PostgreSQL 11" in text
     assert f"installed: {pg_tools.major_name} (" in text
     assert "--pg-bin /usr/lib/postgresql/11/bin" in text
@@ -61,3 +61,18 @@ def test_the_same_backup_with_its_own_major_plans(prod: Production) -> None:
     source = ["--base-backups", str(prod.backups), "--wal-archive", str(prod.archive)]
     done = run_cli(["plan", *source, "--target", "latest"])
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_15_backup_still_picks_15_beside_other_majors(
+    prod: Production, pg_tools: PgTools
+) -> None:
+    """With 13 installed too (tests/majors/install-pg13.sh), the backup's own major wins."""
+    from restoredrill.drill.restore import RestoreRequest, restored
+    from restoredrill.engines.postgres.sandbox_local import LocalPostgres
+    from restoredrill.models import RecoveryTarget
+
+    request = RestoreRequest(prod.backups, prod.archive, RecoveryTarget(kind="latest"))
+    with restored(request) as done:
+        assert isinstance(done.sandbox, LocalPostgres)
+        assert done.sandbox.tools.bindir == pg_tools.bindir
+        assert done.sandbox.tools.major_name == pg_tools.major_name

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
 
-from restoredrill.engines.postgres.majors import match_server
+from restoredrill.engines.postgres.majors import match_server, wal_tools
 from restoredrill.engines.postgres.tools import PgTools, installed_servers
+from restoredrill.errors import ConfigError
+from restoredrill.models import WalSegment
 
 BINARIES = ("initdb", "pg_ctl", "pg_controldata")
 
@@ -62,3 +65,30 @@ def test_no_installed_major_says_what_to_install(two_majors: str) -> None:
 def test_old_majors_are_spelled_as_pg_version_spells_them() -> None:
     assert PgTools(Path("/x"), "9.6.24").major_name == "9.6"
     assert PgTools(Path("/x"), "15.6").major_name == "15"
+
+
+def _wal(tmp_path: Path, magic: int) -> WalSegment:
+    path = tmp_path / "000000010000000000000003"
+    path.write_bytes(struct.pack("<HHIQI4xQII", magic, 2, 1, 3 << 24, 0, 1, 1 << 24, 8192))
+    return WalSegment(
+        name=path.name, timeline=1, segno=3, path=str(path), compression="none", size_bytes=48
+    )
+
+
+def test_wal_alone_names_its_major_by_page_magic(two_majors: str, tmp_path: Path) -> None:
+    """incident find has no PG_VERSION: the WAL's page magic picks the pg_waldump."""
+    found = installed_servers(two_majors)
+    first = PgTools(Path("/somewhere/16/bin"), "16.2")
+    picked = wal_tools(_wal(tmp_path, 0xD10D), first, lambda: found)  # 14's magic
+    assert picked.major_name == "14"
+    assert wal_tools(_wal(tmp_path, 0xD113), first, lambda: found) is first
+    assert wal_tools(_wal(tmp_path, 0xD1FF), first, lambda: found) is first  # not guessed
+    with pytest.raises(ConfigError) as caught:
+        wal_tools(_wal(tmp_path, 0xD106), first, lambda: found)  # 13: not installed
+    message = str(caught.value)
+    assert message.startswith(
+        "WAL segment 000000010000000000000003 was written by PostgreSQL 13 (its page magic) "
+        "and only its pg_waldump reads it; installed: "
+    )
+    assert f"14 ({two_majors.replace('*', '14')})" in message
+    assert message.endswith("; install it and pass --pg-bin /usr/lib/postgresql/13/bin")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from restoredrill.engines.postgres.basebackups import parse_label_time
+from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.engines.postgres.wal_archive import (
     TimelineStep,
     read_history_file,
@@ -21,7 +22,7 @@ from restoredrill.engines.postgres.wal_archive import (
     scan_wal,
     validate_segment,
 )
-from restoredrill.engines.postgres.wal_scan import WalEvent, parse_line
+from restoredrill.engines.postgres.wal_scan import WalEvent, parse_line, rmgr_filter
 from restoredrill.errors import BackupCorrupt, ConfigError
 from restoredrill.lsn import DEFAULT_SEGMENT_SIZE as SEG
 from restoredrill.lsn import parse_lsn, segment_name
@@ -347,3 +348,13 @@ def test_restore_point_and_other_lines() -> None:
     assert parse_line(line("XLOG", 0, "08000350", "SWITCH")) == WalEvent(0x8000350, "record", 0)
     assert parse_line("pg_waldump: error: could not find file 000000010000000000000009") is None
     assert parse_line("") is None
+
+
+def test_rmgr_filter_only_where_it_is_repeatable() -> None:
+    """pg_waldump takes several -r from 15 on; before, the last one wins (a Transaction+XLOG
+    filter would print no commit), so older majors print every record."""
+    assert rmgr_filter(PgTools(Path("/x"), "15.2"), "Transaction", "XLOG") == [
+        "-r", "Transaction", "-r", "XLOG",
+    ]  # fmt: skip
+    assert rmgr_filter(PgTools(Path("/x"), "13.23"), "Transaction", "XLOG") == []
+    assert rmgr_filter(PgTools(Path("/x"), "9.6.24"), "Heap") == []

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,9 +43,10 @@ from restoredrill.engines.postgres.wal_staging import stage_wal
 from restoredrill.errors import BackupCorrupt, ConfigError
 from restoredrill.models import BaseBackup, WalSegment
 from restoredrill.osuser import RunAs
-from restoredrill.storage.base import Storage, StoredObject
+from restoredrill.storage.base import Storage, StoredObject, join
 from restoredrill.storage.cache import PrefetchCache
 from restoredrill.storage.compression import Compression
+from restoredrill.storage.s3 import S3Storage
 
 if TYPE_CHECKING:
     from restoredrill.aws import AwsConfig
@@ -296,6 +298,30 @@ class BarmanSource:
                     local.unlink(missing_ok=True)
             before += obj.size
         return total
+
+    @property
+    def wal_fetch_config(self) -> Callable[[], dict[str, object]] | None:
+        """What `restoredrill wal-fetch` needs to stream this store's WAL during replay
+        (--wal-delivery stream; no credentials): barman-cloud's layout under wals/. None
+        for a directory (wal-fetch reads S3 only)."""
+        storage = self.storage
+        if not isinstance(storage, S3Storage):
+            return None
+        wals = join(join(storage.url.prefix, self.server), "wals")
+
+        def config() -> dict[str, object]:
+            return {
+                "kind": "s3",
+                "layout": "barman",  # segments in wals/<timeline+log>/, histories in wals/
+                "bucket": storage.url.bucket,
+                "prefix": wals,
+                "region": storage.aws.region,
+                "endpoint_url": storage.aws.endpoint_url,
+                "retry_mode": storage.aws.retry_mode,
+                "max_attempts": storage.aws.max_attempts,
+            }
+
+        return config
 
     def stage_segments(self, segments: list[WalSegment], dest: Path, run_as: RunAs) -> int:
         if self._cache is not None:

@@ -1,6 +1,7 @@
-"""Archive rules, offline: is the WAL archive continuous, and is the newest base backup
-younger than the policy allows? (For the file source: a directory of base backups and a
-cp-style WAL archive.)"""
+"""Archive rules, offline: is the WAL archive continuous, is the newest base backup
+younger than the policy allows, and does retention keep point-in-time recovery reaching back
+the recovery window? (For the file source — a directory of base backups and a cp-style WAL
+archive — and a barman-cloud store.)"""
 
 from __future__ import annotations
 
@@ -104,3 +105,61 @@ def archive_head_age(facts: Facts, policy: Policy) -> Finding | None:
             round(age, 1),
         )
     return ok(detail, round(age, 1))
+
+
+@REGISTRY.rule(
+    ENGINE,
+    "recovery_window",
+    "retention keeps point-in-time recovery reaching back the recovery window",
+)
+def recovery_window(facts: Facts, policy: Policy) -> Finding | None:
+    """How far back a restore can aim: the end of the oldest base backup whose WAL is
+    continuous to the head (retention — barman-cloud-backup-delete, a cron job — removes
+    older backups and their WAL; the store does not record the policy, so its effect is
+    measured)."""
+    catalogue = _catalogue(facts)
+    if catalogue is None or not facts.data.get("has_backups_dir") or not catalogue.backups:
+        return None  # base_backup_age says there are none
+    limit = policy.recovery_window_seconds
+    oldest = _oldest_restorable(catalogue)
+    if oldest is None:
+        if limit is None:
+            return None  # wal_continuity says why no backup reaches the head
+        return failed(
+            f"no base backup has continuous WAL to the archive head: point-in-time recovery "
+            f"cannot reach back the recovery window {format_duration(limit)}",
+            0,
+        )
+    earliest = oldest.stop_time or oldest.start_time
+    window = max(0.0, (policy.now - earliest).total_seconds())
+    detail = (
+        f"point-in-time recovery reaches back {format_duration(window)}, to the end of "
+        f"{oldest.label!r} ({oldest.path}) at {earliest.isoformat()}"
+        + ("" if oldest.stop_time else " (its start: its end time is unknown)")
+    )
+    if limit is None:
+        return ok(detail, round(window, 1))
+    if window < limit:
+        return failed(
+            f"{detail}: shorter than the recovery window {format_duration(limit)} (retention "
+            f"removed older backups and their WAL, or backups started too recently)",
+            round(window, 1),
+        )
+    return ok(f"{detail} (recovery window {format_duration(limit)})", round(window, 1))
+
+
+def _oldest_restorable(catalogue: Catalogue) -> BaseBackup | None:
+    """The oldest backup from whose start the WAL is continuous up to the archive head."""
+    archive = catalogue.archive
+    if not archive.segments:
+        return None
+    steps = archive.path_to(max(archive.segments))
+    head = archive.head_segno(steps)
+    if head is None:
+        return None
+    for backup in sorted(catalogue.backups, key=lambda b: b.start_lsn):
+        first = segment_of(backup.start_lsn, archive.segment_size)
+        _present, missing = archive.chain(steps, first, head)
+        if not missing:
+            return backup
+    return None

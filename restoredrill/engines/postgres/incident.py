@@ -25,6 +25,7 @@ from restoredrill.drill.incident_models import (
 )
 from restoredrill.engines.postgres.basebackups import list_base_backups
 from restoredrill.engines.postgres.incident_names import RelName, RelNamer
+from restoredrill.engines.postgres.majors import wal_tools
 from restoredrill.engines.postgres.tools import find_pg_tools
 from restoredrill.engines.postgres.wal_archive import WalArchive, scan_archive
 from restoredrill.engines.postgres.wal_stats import Counts, RelFile, TxChanges, committed_changes
@@ -152,6 +153,8 @@ def find_wal_incidents(request: FindRequest) -> IncidentReport:
     archive = scan_archive(request.wal_archive)
     runs, missing = _segments(archive, request.base_backups)
     tools = find_pg_tools(request.pg_bin)
+    if runs:
+        tools = wal_tools(runs[0][0], tools)
     stop_after = request.until + UNTIL_SLACK if request.until is not None else None
     top = Top(request.top)
     aborted = unfinished = scanned = 0

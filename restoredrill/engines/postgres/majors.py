@@ -10,6 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from restoredrill.engines.postgres.tools import PgTools, installed_servers
+from restoredrill.engines.postgres.wal_archive import page_magic
+from restoredrill.errors import ConfigError
+from restoredrill.models import WalSegment
+
+# XLOG_PAGE_MAGIC per major (src/include/access/xlog_internal.h): what WAL alone says about
+# the major that wrote it. A magic not listed here is not guessed at.
+WAL_MAGIC = {0xD101: "12", 0xD106: "13", 0xD10D: "14", 0xD110: "15", 0xD113: "16", 0xD116: "17"}
 
 
 def match_server(
@@ -33,4 +40,29 @@ def match_server(
         f"{'install it and ' if matching is None else ''}pass --pg-bin {hint} "
         f"(--sandbox docker --image postgres:{needed} needs it too: the plan reads the WAL "
         f"with pg_waldump {needed})"
+    )
+
+
+def wal_tools(
+    segment: WalSegment,
+    tools: PgTools,
+    installed: Callable[[], list[PgTools]] = installed_servers,
+) -> PgTools:
+    """The binaries whose pg_waldump reads this WAL (no base backup to ask: the page magic
+    of ``segment`` names the major); another major's pg_waldump would call every segment
+    unreadable."""
+    magic = page_magic(segment)
+    needed = WAL_MAGIC.get(magic) if magic is not None else None
+    picked = match_server(needed, tools, installed)
+    if isinstance(picked, PgTools):
+        return picked
+    servers = installed()
+    have = ", ".join(f"{s.major_name} ({s.bindir})" for s in servers) or "none"
+    matching = next((s.bindir for s in servers if s.major_name == needed), None)
+    given = f"--pg-bin {tools.bindir} is PostgreSQL {tools.major_name}; " if tools.explicit else ""
+    raise ConfigError(
+        f"WAL segment {segment.name} was written by PostgreSQL {needed} (its page magic) and "
+        f"only its pg_waldump reads it; {given}installed: {have}; "
+        f"{'install it and ' if matching is None else ''}pass --pg-bin "
+        f"{matching or f'/usr/lib/postgresql/{needed}/bin'}"
     )

@@ -19,6 +19,7 @@ from restoredrill.engines.postgres.wal_conflicts import conflicting_copies, orph
 from restoredrill.engines.postgres.wal_verify import (
     WalRead,
     blocker,
+    fmt_time,
     head_of,
     reach,
     reached,
@@ -65,10 +66,6 @@ class _Checks:
         self.items.append(PreflightCheck(name=name, status=CheckStatus.WARNING, detail=detail))
 
 
-def _fmt_time(value: datetime | None) -> str:
-    return value.isoformat() if value else "unknown"
-
-
 def _choose_backup(
     target: RecoveryTarget, backups: list[BaseBackup], target_lsn: int | None
 ) -> BaseBackup | None:
@@ -95,7 +92,7 @@ def _backup_detail(backup: BaseBackup) -> str:
     fmt = backup.format if backup.compression == "none" else f"{backup.format}.{backup.compression}"
     return (
         f"{backup.path} ({fmt}, label {backup.label!r}, timeline {backup.timeline}, "
-        f"ends at {format_lsn(backup.end_lsn)} / {_fmt_time(backup.stop_time)})"
+        f"ends at {format_lsn(backup.end_lsn)} / {fmt_time(backup.stop_time)})"
     )
 
 
@@ -146,17 +143,20 @@ def _plan(
     located_steps: list[TimelineStep] = []
     if target.kind in ("xid", "name"):
         oldest = catalogue.backups[0]
+        # the scan reads the WAL with pg_waldump: the backups' major's, not the one found first
+        scanner = match_server(oldest.pg_version, tools)
+        if isinstance(scanner, str):
+            checks.fail("server version", scanner)
+            return outcome(base_backup=oldest)
         steps = _steps_for(archive, oldest, target.timeline)
         head = archive.head_segno(steps)
         first = segment_of(oldest.start_lsn, archive.segment_size)
         present, gaps = archive.chain(steps, first, head if head is not None else first)
         contiguous = contiguous_run(present, first)
-        located = read_wal(tools, target, contiguous, archive.segment_size, head)
+        located = read_wal(scanner, target, contiguous, archive.segment_size, head)
         if not located.found:
-            what = (
-                f"restore point {target.name!r}" if target.kind == "name" else f"xid {target.xid}"
-            )
-            damage, reach_time = blocker(tools, located, contiguous, oldest, archive.segment_size)
+            what = f"xid {target.xid}" if target.kind == "xid" else f"restore point {target.name!r}"
+            damage, reach_time = blocker(scanner, located, contiguous, oldest, archive.segment_size)
             if damage is not None:  # the damage is the cause: the WAL past it is unreadable
                 checks.fail(
                     "WAL segments",
@@ -174,7 +174,7 @@ def _plan(
             checks.fail(
                 "target in archive",
                 f"{what} not found in the WAL archive after the oldest base backup "
-                f"(last commit seen {_fmt_time(located.last_commit)})",
+                f"(last commit seen {fmt_time(located.last_commit)})",
             )
             return outcome()
         located_steps = steps
@@ -189,7 +189,7 @@ def _plan(
         checks.fail(
             "target after backup end",
             f"target {target.describe()} is before the end of the oldest base backup "
-            f"({format_lsn(oldest.end_lsn)} / {_fmt_time(oldest.stop_time)}){resolution}",
+            f"({format_lsn(oldest.end_lsn)} / {fmt_time(oldest.stop_time)}){resolution}",
         )
         return outcome()
     checks.ok("base backup", _backup_detail(backup))
@@ -281,7 +281,7 @@ def _plan(
                 "target before archive head",
                 f"target LSN {format_lsn(target.lsn)} is after the archive head "
                 f"{format_lsn(head_info.lsn)} (latest reachable time "
-                f"{_fmt_time(head_info.last_commit)})",
+                f"{fmt_time(head_info.last_commit)})",
             )
             return outcome(**extra)
     found = read.found if target.kind in ("time", "xid", "name") else True
@@ -304,11 +304,11 @@ def _plan(
             checks.fail(
                 "target before archive head",
                 f"target {target.describe()} is after the archive head: latest reachable "
-                f"time {_fmt_time(head_info.last_commit)}",
+                f"time {fmt_time(head_info.last_commit)}",
             )
         return outcome(**extra)
     if target.kind == "time":
-        checks.ok("target before archive head", f"archive head {_fmt_time(head_info.last_commit)}")
+        checks.ok("target before archive head", f"archive head {fmt_time(head_info.last_commit)}")
     # 'latest' replays everything up to the archive head (even if its last segment cannot
     # be read by pg_waldump: validation below then says why).
     if target.kind == "latest" or stop_lsn is None:

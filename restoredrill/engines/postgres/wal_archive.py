@@ -244,6 +244,18 @@ def validate_segment(segment: WalSegment, segment_size: int = DEFAULT_SEGMENT_SI
     return int(sysid)
 
 
+def page_magic(segment: WalSegment) -> int | None:
+    """XLOG_PAGE_MAGIC of the segment's first page (which major wrote it); None when it
+    cannot be read (validate_segment says why, where it matters)."""
+    try:
+        ensure_local([segment.path])
+        with open_decompressed(Path(segment.path)) as stream:
+            header = stream.read(_LONG_HEADER.size)
+    except (OSError, EOFError):
+        return None
+    return int(_LONG_HEADER.unpack(header)[0]) if len(header) == _LONG_HEADER.size else None
+
+
 def contiguous_run(present: list[WalSegment], first: int) -> list[WalSegment]:
     """The unbroken run of segments starting at ``first``."""
     run: list[WalSegment] = []

@@ -14,6 +14,8 @@ Two ways WAL reaches a restored sandbox, chosen with ``--wal-delivery``:
   no background process outlives it, so a torn-down sandbox leaves nothing running. Use it
   to rehearse the restore_command production would run, or when the staged copy of the WAL
   would not fit next to the sandbox.
+  Barman-cloud stores too: their segments sit under ``wals/<timeline+log>/`` (layout
+  "barman" in the config).
 
 The call runs as the server's OS user. Its configuration (bucket, prefix, region, endpoint,
 cache directory; never credentials) comes from a JSON file in the sandbox directory, not
@@ -218,7 +220,7 @@ def _download(storage: S3Storage, config: dict[str, Any], name: str, cache: Path
         raw = cache / f".{name}.{os.getpid()}.dl{suffix}"
         part = cache / f".{name}.{os.getpid()}.part"
         try:
-            storage.fetch(f"{name}{suffix}", raw)
+            storage.fetch(_key(config, name, is_segment) + suffix, raw)
         except Exception as exc:
             raw.unlink(missing_ok=True)
             if error_code(exc.__cause__ or exc) in ("NoSuchKey", "404", "NotFound"):
@@ -232,6 +234,14 @@ def _download(storage: S3Storage, config: dict[str, Any], name: str, cache: Path
             part.unlink(missing_ok=True)
         return size
     raise NotFound(name)
+
+
+def _key(config: dict[str, Any], name: str, is_segment: bool) -> str:
+    """The object's name under the prefix: flat (a cp-style archive), or barman-cloud's
+    ``<timeline+log>/<segment>`` for segments (its timeline histories sit at the top)."""
+    if config.get("layout") == "barman" and is_segment:
+        return f"{name[:16]}/{name}"
+    return name
 
 
 def _deliver(cached: Path, dest: Path) -> None:

@@ -26,6 +26,15 @@ _COMMIT = re.compile(r"^(COMMIT|ABORT)(?:_PREPARED)? (?:(\d+): )?(\d{4}-\d\d-\d\
 WINDOW = 32
 
 
+def rmgr_filter(tools: PgTools, *rmgrs: str) -> list[str]:
+    """pg_waldump options keeping only these resource managers' records. Before 15 -r is
+    not repeatable (the last one wins: a Transaction+XLOG filter read no commit at all), so
+    older majors read every record and the callers skip the others."""
+    if tools.major < 15:
+        return []
+    return [arg for rmgr in rmgrs for arg in ("-r", rmgr)]
+
+
 @dataclass(frozen=True)
 class WalEvent:
     lsn: int
@@ -132,7 +141,7 @@ def scan(
                 _materialize(window, workdir)
                 argv = [tools.path("pg_waldump"), "-p", str(workdir)]
                 if not all_records:
-                    argv += ["-r", "Transaction", "-r", "XLOG"]
+                    argv += rmgr_filter(tools, "Transaction", "XLOG")
                 argv += [window[0].name, window[-1].name]
                 complaints: list[str] = []
                 for event in _run_waldump(argv, complaints):

@@ -24,6 +24,7 @@ from restoredrill.engines.postgres.wal_scan import (
     _materialize,
     _timeline_runs,
     parse_line,
+    rmgr_filter,
 )
 from restoredrill.errors import BackupCorrupt
 from restoredrill.lsn import parse_lsn, segment_of
@@ -151,7 +152,7 @@ def _changes(
                 window = run[start : start + WINDOW + 1]
                 _materialize(window, workdir)
                 argv = [tools.path("pg_waldump"), "-p", str(workdir)]
-                argv += ["-r", "Heap", "-r", "Heap2", "-r", "Transaction"]
+                argv += rmgr_filter(tools, "Heap", "Heap2", "Transaction")
                 argv += [window[0].name, window[-1].name]
                 final = start + WINDOW >= len(run) - 1
                 for lsn, line in _waldump_lines(argv, window, final):
