@@ -305,7 +305,10 @@ def postgres_pids_under(root: Path) -> list[int]:
 
 
 def run_cli(
-    args: list[str], env: dict[str, str] | None = None, timeout: float = 300
+    args: list[str],
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,  # where files a command writes by default land (recover's script)
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CLI), *args],
@@ -313,6 +316,7 @@ def run_cli(
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
 
 

@@ -139,8 +139,8 @@ def test_a_big_table_in_pieces_sums_to_its_whole_fingerprint(
     conn.run("CREATE TABLE keyless (v INT)")
     # gaps, negative keys, NULLs and duplicate values: pieces must still cover every row once
     conn.run(
-        "INSERT INTO big SELECT CAST(seq AS SIGNED) * 7 - 3000, IF(seq % 5 = 0, NULL, CONCAT('v', seq % 9)),"
-        " seq % 3 FROM seq_1_to_1000"
+        "INSERT INTO big SELECT CAST(seq AS SIGNED) * 7 - 3000,"
+        " IF(seq % 5 = 0, NULL, CONCAT('v', seq % 9)), seq % 3 FROM seq_1_to_1000"
     )
     conn.run("INSERT INTO by_text SELECT CONCAT('k', seq), seq FROM seq_1_to_100")
     conn.run("INSERT INTO keyless SELECT seq % 4 FROM seq_1_to_100")

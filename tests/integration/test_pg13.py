@@ -137,12 +137,15 @@ def test_incident_find_reads_13_wal_by_its_page_magic(prod13: Production13) -> N
     assert ("public.acct", 20, 0) in counts  # the inserts after the base backup
 
 
-def test_recover_by_xid_restores_before_and_after_with_13(prod13: Production13) -> None:
+def test_recover_by_xid_restores_before_and_after_with_13(
+    prod13: Production13, tmp_path: Path
+) -> None:
     """An xid target is located in the WAL with pg_waldump 13 (the backups' major) before a
     backup is chosen; recover (a dry run) finds the rows the DELETE took."""
     done = run_cli(
         ["recover", *prod13.source(), "--incident-xid", str(prod13.delete_xid),
-         "--table", "acct", "--to", prod13.cluster.dsn(), "--json"]
+         "--table", "acct", "--to", prod13.cluster.dsn(), "--json"],
+        cwd=tmp_path,  # the reviewable script is written to the working directory
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
