@@ -1,26 +1,28 @@
 """Binlog replay by the sandbox server itself: the staged binlog copies become its relay log
 and its SQL thread applies them with parallel workers (MariaDB's parallel replication), up to
-the plan's stop point — about twice the speed of ``mariadb-binlog … | mariadb`` (no text
-decoding, no client round trips; bench/results/binlog_replay.md).
+the plan's stop point — faster than ``mariadb-binlog … | mariadb`` (no text decoding, no
+client round trips; bench/results/binlog_replay.md).
 
 How: the sandbox starts with ``relay-log`` named like the archive's binlogs, so a relay
 position is the binlog position; the files the plan chose are copied into that directory
-(the last one cut at the stop position, so nothing past the target is in the sandbox) and
-listed in the relay-log index; ``CHANGE MASTER TO`` names a dummy master (no IO thread ever
-runs) and both the master and relay coordinates of the snapshot (without MASTER_LOG_FILE the
-server has no master log name and 10.11 crashes comparing it for UNTIL); ``START SLAVE
-SQL_THREAD UNTIL RELAY_LOG_FILE/POS`` stops at the plan's stop, which every target kind (time,
-position, GTID, latest) resolves to: the same point the pipe stops at. Workers commit in
-binlog order, so the state at the stop is the serial one.
+(the last one cut at the stop, so nothing past the target is in the sandbox) and listed in
+the relay-log index; ``CHANGE MASTER TO`` names a dummy master (no IO thread ever runs) and
+both the master and relay coordinates of the snapshot (without MASTER_LOG_FILE the server has
+no master log name, and 10.11 crashes comparing it for UNTIL); ``START SLAVE SQL_THREAD UNTIL
+RELAY_LOG_FILE/POS`` the plan's stop, which every target kind (time, position, GTID, latest)
+resolves to: the point the pipe stops at. UNTIL stops a run with events after the stop; a
+run whose copy ends at the stop idles there, and is stopped once done. Workers commit in
+binlog order within a domain, so the state at the end is the serial one.
 
-A restore holds only when the SQL thread stopped by itself without an error exactly at the
-stop, and the last GTID it applied in that domain is the plan's last transaction; anything
-else is a failed restore, never a PASS. The replica state is reset afterwards.
+Done means: the relay position is at or past the end of the last transaction to replay and
+@@gtid_slave_pos holds exactly the last GTID of every domain among them, with no SQL thread
+error; anything else is a failed restore (RecoveryIncomplete), never a PASS. The replica
+state (master info, relay log, gtid_slave_pos, server_id) is reset afterwards.
 
-The pipe (restore.py) stays the route where this one cannot apply: a MySQL server (other
-syntax, other GTIDs), binlogs not written by MariaDB, or a last transaction whose commit is not
-in the archive (the pipe's client rolls such a tail back at end of input; the SQL thread would
-wait for the rest forever).
+The pipe (restore.py) stays the route where this one cannot apply (why_not): a MySQL server
+(other syntax, other GTIDs), binlogs not written by MariaDB, transactions without GTIDs
+(completion is told by GTID), or a last transaction whose commit is not in the archive (the
+pipe's client rolls such a tail back at end of input; the SQL thread would wait for the rest).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import shutil
 import struct
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +43,7 @@ from restoredrill.engines.mysql.positions import binlog_seq
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL
 from restoredrill.engines.mysql.tools import MysqlTools
 from restoredrill.errors import RecoveryIncomplete, SandboxError
-from restoredrill.levers import lever_off
+from restoredrill.levers import lever_off, lever_value
 
 RELAY_DIR = "relay"
 MODE = "optimistic"  # conservative finds no parallelism in a serial production's binlog
@@ -55,7 +58,12 @@ def threads() -> int:
     """Parallel workers: 0 (one SQL thread) when the bench lever is off."""
     if lever_off("relay-parallel"):
         return 0
-    return max(4, 2 * (os.cpu_count() or 1))
+    return int(lever_value("relay-threads", str(max(4, 2 * (os.cpu_count() or 1)))))
+
+
+def mode() -> str:
+    chosen = lever_value("relay-mode", MODE)
+    return chosen if chosen in ("conservative", "optimistic", "aggressive") else MODE
 
 
 def why_not(tools: MysqlTools, outcome: MysqlPlanOutcome) -> str | None:
@@ -66,6 +74,8 @@ def why_not(tools: MysqlTools, outcome: MysqlPlanOutcome) -> str | None:
         return "the server is MySQL (this route is MariaDB's)"
     if any("mariadb" not in (f.server_version or "").lower() for f in outcome.files):
         return "binlogs not written by MariaDB"
+    if outcome.replayed and not replay_goal(outcome).gtids:
+        return "transactions without GTIDs (completion is told by GTID)"
     last = outcome.last_txn
     home = next((f for f in outcome.files for t in f.txns if t is last), None)
     if last is not None and outcome.replayed and (home is None or not ends_committed(home, last)):
@@ -77,6 +87,8 @@ def relay_options(sandbox: LocalMySQL, outcome: MysqlPlanOutcome) -> dict[str, s
     """Server options naming the relay log after the archive's binlogs."""
     base = outcome.files[0].name.rsplit(".", 1)[0]
     directory = sandbox.root / RELAY_DIR
+    directory.mkdir(mode=0o700)  # before start-up: a copied master.info opens the relay log
+    sandbox.run_as.own(directory)
     return {
         "relay-log": str(directory / base),
         "relay-log-index": str(directory / f"{base}.index"),
@@ -88,8 +100,6 @@ def stage(sandbox: LocalMySQL, outcome: MysqlPlanOutcome) -> tuple[list[Path], i
     opened for writing, nor its owner changed), the last one cut at the stop, and write the
     index; returns the copies and their bytes."""
     directory = sandbox.root / RELAY_DIR
-    directory.mkdir(mode=0o700, exist_ok=True)
-    sandbox.run_as.own(directory)
     staged, total = [], 0
     for info in outcome.files:
         target = directory / info.name
@@ -152,8 +162,8 @@ def _query_text(body: bytes) -> bytes:
 def replay(sandbox: LocalMySQL, outcome: MysqlPlanOutcome, timeout: float) -> str:
     """Apply the staged relay log up to the stop; returns how (for the phase's detail)."""
     assert outcome.stop_file is not None and outcome.stop_pos is not None
-    workers = threads()
-    expected = expected_gtids(outcome)
+    workers, how = threads(), mode()
+    goal = replay_goal(outcome)
     conn = sandbox.connect()
     try:
         saved_gtid = my.text_of(conn.scalar("SELECT @@global.gtid_slave_pos") or "")
@@ -162,7 +172,7 @@ def replay(sandbox: LocalMySQL, outcome: MysqlPlanOutcome, timeout: float) -> st
         conn.run(f"SET GLOBAL server_id = {_foreign_id(saved_id, outcome)}")
         for setting in (
             f"slave_parallel_threads = {workers}",
-            f"slave_parallel_mode = '{MODE}'",
+            f"slave_parallel_mode = '{how}'",
             "slave_parallel_max_queued = 4194304",
             "slave_ddl_exec_mode = 'STRICT'",  # IDEMPOTENT would hide a CREATE over a table
             "slave_exec_mode = 'STRICT'",
@@ -181,24 +191,33 @@ def replay(sandbox: LocalMySQL, outcome: MysqlPlanOutcome, timeout: float) -> st
             f" RELAY_LOG_POS = {outcome.stop_pos}"
         )
         try:
-            _wait_applied(conn, outcome, expected, timeout)
+            _wait_applied(conn, goal, timeout)
         finally:
             conn.run("STOP SLAVE")
-        _check_stop(conn, _status(conn), outcome, expected)
+        _check_stop(conn, _status(conn), goal)
         conn.run("RESET SLAVE ALL")
         conn.run(f"SET GLOBAL gtid_slave_pos = {_quoted(saved_gtid)}")
         conn.run(f"SET GLOBAL server_id = {saved_id}")
     finally:
         conn.close()
-    how = f"{workers} workers, {MODE}" if workers else "one SQL thread"
-    return f"parallel replication ({how})"
+    return f"parallel replication ({f'{workers} workers, {how}' if workers else 'one SQL thread'})"
 
 
-def expected_gtids(outcome: MysqlPlanOutcome) -> dict[str, str]:
-    """The last GTID of every domain among the transactions replay applies (domains commit
-    independently of each other in parallel replication)."""
+@dataclass(frozen=True)
+class Goal:
+    """Where replay is complete: the last GTID of every domain among the transactions it
+    applies (domains commit independently of each other in parallel replication), and the
+    end of the last of them (file sequence number, offset)."""
+
+    gtids: dict[str, str]
+    end: tuple[int, int]
+    label: str  # FILE:POS of that end
+
+
+def replay_goal(outcome: MysqlPlanOutcome) -> Goal:
     assert outcome.stop_pos is not None
-    last: dict[str, str] = {}
+    gtids: dict[str, str] = {}
+    end, label = (0, 0), ""
     first, final = outcome.files[0], outcome.files[-1]
     for info in outcome.files:
         for txn in info.txns:
@@ -207,8 +226,9 @@ def expected_gtids(outcome: MysqlPlanOutcome) -> dict[str, str]:
             if info is final and txn.end > outcome.stop_pos:
                 break
             if txn.gtid:
-                last[txn.gtid.split("-", 1)[0]] = txn.gtid
-    return last
+                gtids[txn.gtid.split("-", 1)[0]] = txn.gtid
+            end, label = (info.seq, txn.end), f"{info.name}:{txn.end}"
+    return Goal(gtids, end, label)
 
 
 def _quoted(text: str) -> str:
@@ -237,25 +257,30 @@ def _applied(conn: my.MyConn) -> dict[str, str]:
     return {g.strip().split("-", 1)[0]: g.strip() for g in text.split(",") if g.strip()}
 
 
-def _wait_applied(
-    conn: my.MyConn, outcome: MysqlPlanOutcome, expected: dict[str, str], timeout: float
-) -> None:
-    """Poll until every expected GTID is applied or the SQL thread stops; one idle at the end
-    of the relay log short of them (it will never get there) is reported."""
+def _position(status: dict[str, Any]) -> tuple[int, int]:
+    file = my.text_of(status.get("Relay_Log_File") or "")
+    return binlog_seq(file), int(status.get("Relay_Log_Pos") or 0)
+
+
+def _wait_applied(conn: my.MyConn, goal: Goal, timeout: float) -> None:
+    """Poll until the goal is reached or the SQL thread stops; one idle at the end of the
+    relay log short of the goal (it will never get there) is left to _check_stop."""
     deadline = time.monotonic() + timeout
     pause, idle_since, last = 0.02, 0.0, None
     while True:
         applied = _applied(conn)
-        if all(applied.get(d) == g for d, g in expected.items()):
-            return
         status = _status(conn)
+        if _position(status) >= goal.end and all(
+            applied.get(d) == g for d, g in goal.gtids.items()
+        ):
+            return
         if my.text_of(status.get("Slave_SQL_Running") or "No") != "Yes":
-            return  # stopped: by UNTIL or by an error (_check_stop says which)
-        where = (status.get("Relay_Log_File"), status.get("Relay_Log_Pos"), applied)
+            return  # stopped: by UNTIL or by an error
+        where = (_position(status), applied)
         if "waiting for more" in my.text_of(status.get("Slave_SQL_Running_State") or ""):
             idle_since = idle_since if where == last else time.monotonic()
             if time.monotonic() - idle_since > 2.0:
-                return  # the relay log is exhausted: _check_stop reports what is missing
+                return  # the relay log is exhausted
         last = where
         if time.monotonic() > deadline:
             raise SandboxError(f"binlog replay did not finish within {timeout:.0f}s")
@@ -263,24 +288,18 @@ def _wait_applied(
         pause = min(0.2, pause * 1.5)
 
 
-def _check_stop(
-    conn: my.MyConn, status: dict[str, Any], outcome: MysqlPlanOutcome, expected: dict[str, str]
-) -> None:
-    """The SQL thread met no error, reached the stop, and applied exactly the last GTID of
-    every domain up to it (the copy ends at the stop: nothing past it can have run)."""
+def _check_stop(conn: my.MyConn, status: dict[str, Any], goal: Goal) -> None:
+    """The SQL thread met no error, passed the end of the last transaction to replay, and
+    applied exactly the last GTID of every domain (the copy ends at the stop: nothing past
+    it can have run)."""
     error = my.text_of(status.get("Last_SQL_Error") or "")
     if int(status.get("Last_SQL_Errno") or 0) or error:
         raise RecoveryIncomplete(f"binlog replay failed: {error or status.get('Last_SQL_Errno')}")
-    file = my.text_of(status.get("Relay_Log_File") or "")
-    pos = int(status.get("Relay_Log_Pos") or 0)
-    assert outcome.stop_file is not None and outcome.stop_pos is not None
-    if (binlog_seq(file), pos) < (binlog_seq(outcome.stop_file), outcome.stop_pos):
-        raise RecoveryIncomplete(
-            f"binlog replay stopped at {file}:{pos}, short of the target "
-            f"{outcome.stop_file}:{outcome.stop_pos}"
-        )
+    if _position(status) < goal.end:
+        at = f"{my.text_of(status.get('Relay_Log_File') or '?')}:{_position(status)[1]}"
+        raise RecoveryIncomplete(f"binlog replay stopped at {at}, short of {goal.label}")
     applied = _applied(conn)
-    wrong = [f"{applied.get(d, 'none')} instead of {g}" for d, g in expected.items()]
-    wrong = [w for w, (d, g) in zip(wrong, expected.items(), strict=True) if applied.get(d) != g]
+    wrong = [f"{applied.get(d, 'none')} instead of {g}" for d, g in goal.gtids.items()]
+    wrong = [w for w, (d, g) in zip(wrong, goal.gtids.items(), strict=True) if applied.get(d) != g]
     if wrong:
         raise RecoveryIncomplete(f"binlog replay did not end at the target: {'; '.join(wrong)}")

@@ -1,0 +1,176 @@
+"""Binlog replay by the sandbox's parallel replication (binlog_relay.py) on real servers: every
+target kind stops where the pipe stops, with two GTID domains, DDL and multi-row transactions
+in the binlogs; the archive is never written; the replica state is reset; an SQL thread error
+is a failed restore; a tail without its commit goes through the pipe, which rolls it back."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from restoredrill.drill.restore import RestoreRequest, restored
+from restoredrill.engines.mysql.binlog import MARIA_GTID, read_binlog
+from restoredrill.engines.mysql.restore_options import MySqlOptions
+from restoredrill.errors import RecoveryIncomplete
+from restoredrill.models import RecoveryTarget
+from restoredrill.targets import parse_target
+from tests.mysqlsetup import DB, MysqlProduction, counter_rows, next_second, production
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class History:
+    prod: MysqlProduction
+    snapshots: Path
+    archive: Path
+    mid: datetime  # between rows 10 and 11
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    root = tmp_path_factory.mktemp("mysql-relay")
+    with production("test-mysql-relay") as prod:
+        prod.insert(3)
+        snapshots = root / "snapshots"
+        prod.dump(snapshots / "a.sql.gz")
+        prod.insert(4)
+        prod.run(  # another domain, DDL and a multi-statement transaction
+            "SET SESSION gtid_domain_id = 7",
+            f"CREATE TABLE {DB}.other (id INT PRIMARY KEY, v VARCHAR(20))",
+            f"INSERT INTO {DB}.other VALUES (1, 'a'), (2, 'b')",
+        )
+        prod.flush()
+        prod.run(
+            "START TRANSACTION",
+            f"UPDATE {DB}.other SET v = 'c' WHERE id = 2",
+            f"INSERT INTO {DB}.other VALUES (3, 'd')",
+            "COMMIT",
+            db=DB,
+        )
+        prod.insert(3)
+        next_second()
+        mid = datetime.now(UTC)
+        next_second()
+        prod.insert(5)
+        archive = prod.archive(root / "archive")
+        yield History(prod, snapshots, archive, mid)
+
+
+def _digest(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in directory.iterdir()}
+
+
+def _restore(
+    h: History, target: RecoveryTarget, archive: Path | None = None
+) -> tuple[str, list[int]]:
+    """The replay phase's detail and the restored counter rows; the sandbox is checked to have
+    no replica state left."""
+    request = RestoreRequest(h.snapshots, archive or h.archive, target, backend=MySqlOptions())
+    with restored(request) as done:
+        assert done.result.plan.ok
+        replay = next(p for p in done.result.phases if p.name == "replay binlogs")
+        conn = done.sandbox.connect()
+        try:
+            assert conn.rows("SHOW SLAVE STATUS") == []
+            assert conn.scalar("SELECT @@global.gtid_slave_pos") == ""
+            assert int(conn.scalar("SELECT @@server_id")) == done.sandbox.server_id
+        finally:
+            conn.close()
+        return replay.detail or "", counter_rows(done.dsn(DB))
+
+
+def _gtid(h: History, n: int) -> str:
+    """Row n's GTID, read from the binlog (Commit.gtid takes the last domain's of the server's
+    position, which with two domains is not always this transaction's)."""
+    commit = h.prod.commits[n - 1]
+    txn = next(t for t in read_binlog(h.archive / commit.file).txns if t.end == commit.pos)
+    assert txn.gtid is not None and txn.gtid.startswith("0-")
+    return txn.gtid
+
+
+def test_every_target_kind_goes_through_parallel_replication(history: History) -> None:
+    before = _digest(history.archive)
+    c, g12 = history.prod.commits, _gtid(history, 12)
+    cases: list[tuple[RecoveryTarget, list[int]]] = [
+        (RecoveryTarget(kind="latest"), list(range(1, 16))),
+        (RecoveryTarget(kind="time", time=history.mid), list(range(1, 11))),
+        (parse_target(position=f"{c[8].file}:{c[8].pos}", engine="mariadb"), list(range(1, 10))),
+        (parse_target(gtid=g12, engine="mariadb"), list(range(1, 13))),
+        (
+            parse_target(gtid=g12, exclusive=True, engine="mariadb"),
+            list(range(1, 12)),
+        ),
+    ]
+    for target, rows in cases:
+        detail, restored_rows = _restore(history, target)
+        assert "parallel replication" in detail, (target, detail)
+        assert restored_rows == rows, target
+    assert _digest(history.archive) == before  # the archive is only ever read
+
+
+def test_other_domain_and_multi_statement_transaction_replayed(history: History) -> None:
+    request = RestoreRequest(
+        history.snapshots, history.archive, RecoveryTarget(kind="latest"), backend=MySqlOptions()
+    )
+    with restored(request) as done:
+        conn = done.sandbox.connect(DB)
+        try:
+            assert conn.rows("SELECT id, v FROM other ORDER BY id") == [
+                (1, "a"),
+                (2, "c"),
+                (3, "d"),
+            ]
+        finally:
+            conn.close()
+
+
+def test_sql_thread_error_is_a_failed_restore(history: History, tmp_path: Path) -> None:
+    """A dump that already holds a row the binlogs insert: the SQL thread stops on the
+    duplicate key, and the restore fails (never a copy that looks complete)."""
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    text = gzip.decompress((history.snapshots / "a.sql.gz").read_bytes())
+    footer = text.rindex(b"-- Dump completed")
+    extra = f"INSERT INTO {DB}.counter VALUES (6, '2020-01-01 00:00:00');\n".encode()
+    (snapshots / "a.sql.gz").write_bytes(gzip.compress(text[:footer] + extra + text[footer:]))
+    request = RestoreRequest(
+        snapshots, history.archive, RecoveryTarget(kind="latest"), backend=MySqlOptions()
+    )
+    failed = pytest.raises(RecoveryIncomplete, match=r"binlog replay failed: .*[Dd]uplicate")
+    with failed, restored(request):
+        pass
+
+
+def _event_starts(path: Path) -> list[tuple[int, int]]:
+    data = path.read_bytes()
+    pos, found = 4, []
+    while pos + 19 <= len(data):
+        _when, kind, _server, length, _end, _flags = struct.unpack_from("<IBIIIH", data, pos)
+        found.append((pos, kind))
+        pos += length
+    return found
+
+
+def test_tail_without_its_commit_goes_through_the_pipe(history: History, tmp_path: Path) -> None:
+    """The head file cut cleanly between two events of its last transaction: the server would
+    wait for the rest forever, so the pipe replays it (its client rolls the tail back)."""
+    archive = tmp_path / "archive"
+    shutil.copytree(history.archive, archive)
+    head = max(p for p in archive.iterdir() if p.name[-6:].isdigit())
+    events = _event_starts(head)
+    last_gtid = max(i for i, (_, kind) in enumerate(events) if kind == MARIA_GTID)
+    cut = events[last_gtid + 2][0]  # after the GTID and the next event, before the commit
+    with head.open("r+b") as handle:
+        handle.truncate(cut)
+    detail, rows = _restore(history, RecoveryTarget(kind="latest"), archive)
+    assert "mariadb-binlog | mariadb: the last transaction" in detail
+    assert rows == list(range(1, 15))
