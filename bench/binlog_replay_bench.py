@@ -6,7 +6,8 @@ then a write-heavy stream of single-statement transactions (inserts of ~0.5-1 KB
 updates, deletes over four tables) and a FLUSH; its closed binlogs are the archive.
 
 Per repetition, interleaved:
-  by hand      fresh sandbox server, dump loaded (not timed), then timed:
+  by hand      fresh sandbox server, dump loaded (not timed), then timed (twice: plain, and
+               with --disable-log-bin as the old pipe ran it):
                `mariadb-binlog --start-position=P <binlogs> | mariadb`
   old pipe     `restored()` with RESTOREDRILL_BENCH_OFF=relay-replay (its "replay binlogs" phase)
   new route    `restored()` as shipped (its "replay binlogs" phase), plus variants given by
@@ -105,7 +106,7 @@ def checksums(dsn: str) -> dict[str, int]:
         conn.close()
 
 
-def by_hand(snapshots: Path, archive: Path) -> tuple[float, dict[str, int]]:
+def by_hand(snapshots: Path, archive: Path, flags: str = "") -> tuple[float, dict[str, int]]:
     source = open_mysql_source(str(snapshots), str(archive))
     try:
         snapshot = source.snapshots()[0]
@@ -119,7 +120,7 @@ def by_hand(snapshots: Path, archive: Path) -> tuple[float, dict[str, int]]:
         server.init_datadir()
         server.start()
         load_dump(server, Path(snapshot.path))
-        reader = f"mariadb-binlog --no-defaults --start-position={pos} " + " ".join(
+        reader = f"mariadb-binlog --no-defaults {flags}--start-position={pos} " + " ".join(
             str(f) for f in files
         )
         client = " ".join(server.client_argv())
@@ -169,22 +170,29 @@ def main() -> None:
         snapshots, archive, want = build(Path(tmp), args.transactions)
         size = 0
         hand: list[float] = []
+        hand_quiet: list[float] = []  # with our old pipe's --disable-log-bin
         runs: dict[str, list[tuple[float, float, str]]] = {v[0]: [] for v in variants}
         for _ in range(args.reps):  # interleaved: drift on a shared machine hits every variant
             took, sums = by_hand(snapshots, archive)
             assert sums == want, f"by hand: {sums} != {want}"
             hand.append(took)
+            took, sums = by_hand(snapshots, archive, "--disable-log-bin ")
+            assert sums == want, f"by hand --disable-log-bin: {sums} != {want}"
+            hand_quiet.append(took)
             for name, off, settings in variants:
                 replay, fetch, detail, sums, size = ours(snapshots, archive, off, settings)
                 assert sums == want, f"{name}: {sums} != {want}"
                 runs[name].append((replay, fetch, detail))
                 print(f"{name}: replay {replay:.1f}s (fetch {fetch:.1f}s) {detail}", flush=True)
-            print(f"by hand: {hand[-1]:.1f}s", flush=True)
+            print(f"by hand: {hand[-1]:.1f}s, with --disable-log-bin {took:.1f}s", flush=True)
     anchor = statistics.median(hand)
     rows = [
         "| how | replay (median) | + staging copy | ratio (by hand / ours) | detail |",
         "| --- | --- | --- | --- | --- |",
         f"| by hand: mariadb-binlog \\| mariadb | {anchor:.1f} s | - | 1.00 | - |",
+        f"| by hand, mariadb-binlog --disable-log-bin \\| mariadb | "
+        f"{statistics.median(hand_quiet):.1f} s | - | "
+        f"{anchor / statistics.median(hand_quiet):.2f} | - |",
     ]
     for name, found in runs.items():
         replay = statistics.median(r[0] for r in found)

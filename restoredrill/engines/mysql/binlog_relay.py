@@ -62,6 +62,8 @@ def threads() -> int:
 
 
 def mode() -> str:
+    if lever_off("relay-parallel"):
+        return "one SQL thread"
     chosen = lever_value("relay-mode", MODE)
     return chosen if chosen in ("conservative", "optimistic", "aggressive") else MODE
 
@@ -162,8 +164,12 @@ def _query_text(body: bytes) -> bytes:
 def replay(sandbox: LocalMySQL, outcome: MysqlPlanOutcome, timeout: float) -> str:
     """Apply the staged relay log up to the stop; returns how (for the phase's detail)."""
     assert outcome.stop_file is not None and outcome.stop_pos is not None
-    workers, how = threads(), mode()
     goal = replay_goal(outcome)
+    workers, how = threads(), mode()
+    if len(goal.gtids) > 1:
+        # workers commit in binlog order within a domain only: one domain's transaction could
+        # run before another's it depends on; the pipe keeps binlog order, so one thread does
+        workers, how = 0, f"one SQL thread: {len(goal.gtids)} GTID domains kept in binlog order"
     conn = sandbox.connect()
     try:
         saved_gtid = my.text_of(conn.scalar("SELECT @@global.gtid_slave_pos") or "")
@@ -172,7 +178,7 @@ def replay(sandbox: LocalMySQL, outcome: MysqlPlanOutcome, timeout: float) -> st
         conn.run(f"SET GLOBAL server_id = {_foreign_id(saved_id, outcome)}")
         for setting in (
             f"slave_parallel_threads = {workers}",
-            f"slave_parallel_mode = '{how}'",
+            f"slave_parallel_mode = '{how if workers else MODE}'",
             "slave_parallel_max_queued = 4194304",
             "slave_ddl_exec_mode = 'STRICT'",  # IDEMPOTENT would hide a CREATE over a table
             "slave_exec_mode = 'STRICT'",
@@ -200,7 +206,7 @@ def replay(sandbox: LocalMySQL, outcome: MysqlPlanOutcome, timeout: float) -> st
         conn.run(f"SET GLOBAL server_id = {saved_id}")
     finally:
         conn.close()
-    return f"parallel replication ({f'{workers} workers, {how}' if workers else 'one SQL thread'})"
+    return f"server replication ({f'{workers} parallel workers, {how}' if workers else how})"
 
 
 @dataclass(frozen=True)
@@ -277,15 +283,27 @@ def _wait_applied(conn: my.MyConn, goal: Goal, timeout: float) -> None:
         if my.text_of(status.get("Slave_SQL_Running") or "No") != "Yes":
             return  # stopped: by UNTIL or by an error
         where = (_position(status), applied)
-        if "waiting for more" in my.text_of(status.get("Slave_SQL_Running_State") or ""):
+        if _exhausted(conn, status):
             idle_since = idle_since if where == last else time.monotonic()
             if time.monotonic() - idle_since > 2.0:
-                return  # the relay log is exhausted
+                return  # nothing left to read or apply, short of the goal
         last = where
         if time.monotonic() > deadline:
             raise SandboxError(f"binlog replay did not finish within {timeout:.0f}s")
         time.sleep(pause)
         pause = min(0.2, pause * 1.5)
+
+
+def _exhausted(conn: my.MyConn, status: dict[str, Any]) -> bool:
+    """Has the SQL thread read the whole relay log, with no worker still applying a
+    transaction (a long one keeps the position still without being stuck)?"""
+    if "waiting for more" not in my.text_of(status.get("Slave_SQL_Running_State") or ""):
+        return False
+    busy = conn.scalar(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_worker'"
+        " AND COALESCE(STATE, '') NOT LIKE 'Waiting for work%'"
+    )
+    return int(busy or 0) == 0
 
 
 def _check_stop(conn: my.MyConn, status: dict[str, Any], goal: Goal) -> None:

@@ -132,7 +132,9 @@ def restored_mysql(
             else:
                 how = binlog_relay.replay(sandbox, outcome, request.timeout)
                 record.bytes = outcome.plan.binlog_range.bytes if outcome.plan.binlog_range else 0
-            record.detail = f"{outcome.replayed} transaction(s), {how}"
+            record.detail = f"{outcome.replayed} transaction(s)" + (
+                f", {how}" if outcome.replayed else ""
+            )
         with clock.phase("promote/ready"):
             record_point(sandbox, outcome, request.target.describe())
         last = outcome.last_txn
