@@ -75,7 +75,7 @@ def _restore(h: History, target: RecoveryTarget, snapshot: Path | None = None) -
         replay = next(p for p in done.result.phases if p.name == "replay binlogs")
         if done.result.plan.binlog_range and done.result.plan.binlog_range.transactions:
             # every target kind: the server's parallel replication, not the pipe
-            assert "server replication (4 parallel workers" in (replay.detail or "")
+            assert "parallel workers, optimistic)" in (replay.detail or "")
         return counter_rows(done.dsn(DB))
 
 
@@ -134,7 +134,7 @@ def test_latest_verifies_and_is_never_taken_for_production(
         restored_dsn = done.dsn(DB)
         assert counter_rows(restored_dsn) == list(range(1, 21))
         replay = next(p for p in done.result.phases if p.name == "replay binlogs")
-        assert "server replication (4 parallel workers" in (replay.detail or "")
+        assert "parallel workers, optimistic)" in (replay.detail or "")
         report = verify(restored_dsn, prod_dsn)
         assert report.status == VerifyStatus.PASS
         # diff the sandbox against production, then point reapply at the sandbox: refused
