@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import random
 import shutil
 import struct
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from restoredrill.drill.restore import RestoreRequest, restored
+from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.binlog import MARIA_GTID, read_binlog
 from restoredrill.engines.mysql.restore_options import MySqlOptions
 from restoredrill.errors import RecoveryIncomplete
@@ -178,3 +181,83 @@ def test_tail_without_its_commit_goes_through_the_pipe(history: History, tmp_pat
     detail, rows = _restore(history, RecoveryTarget(kind="latest"), archive)
     assert "mariadb-binlog | mariadb: the last transaction" in detail
     assert rows == list(range(1, 15))
+
+
+# --- a busy stream: the parallel workers stop where the pipe stops ---------------------------
+
+
+def _statements(count: int, first_id: int, seed: int) -> str:
+    """Single-statement transactions on `busy` (values are numbers: nothing to quote)."""
+    rng = random.Random(seed)
+    lines, top = [f"USE {DB};"], first_id
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.5:
+            top += 1
+            lines.append(
+                f"INSERT INTO busy VALUES ({top}, {rng.randint(1, 999)}, REPEAT('x', 300))"
+            )
+        elif roll < 0.85:
+            lines.append(f"UPDATE busy SET k = k + 1 WHERE id = {rng.randint(1, top)}")
+        else:
+            lines.append(f"DELETE FROM busy WHERE id = {rng.randint(1, top)}")
+    return ";\n".join(lines) + ";\n"
+
+
+def _sums(dsn: str) -> tuple[int, int]:
+    conn = my.connect(dsn)
+    try:
+        row = conn.rows("CHECKSUM TABLE busy")[0]
+        return int(row[1]), int(conn.scalar("SELECT COUNT(*) FROM busy"))
+    finally:
+        conn.close()
+
+
+def test_busy_stream_parallel_workers_stop_where_the_pipe_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3,000 transactions of inserts, updates and deletes: for a time, a position, a GTID
+    (inclusive and exclusive) and latest, the parallel route's copy equals the pipe's."""
+    with production("test-mysql-relay-busy") as prod:
+        prod.run(
+            f"CREATE TABLE {DB}.busy (id INT PRIMARY KEY, k INT NOT NULL, pad TEXT)",
+            f"INSERT INTO {DB}.busy SELECT seq, seq, 'base' FROM {DB}.seq_1_to_500",
+        )
+        prod.dump(tmp_path / "snapshots" / "a.sql.gz")
+        client = prod.server.client_argv()
+        subprocess.run(client, input=_statements(1500, 500, 1).encode(), check=True)
+        conn = prod.server.connect()
+        try:
+            gtid = str(conn.scalar("SELECT @@gtid_binlog_pos"))
+            file, pos = conn.rows("SHOW MASTER STATUS")[0][:2]
+        finally:
+            conn.close()
+        next_second()
+        mid = datetime.now(UTC)
+        next_second()
+        subprocess.run(client, input=_statements(1500, 2000, 2).encode(), check=True)
+        archive = prod.archive(tmp_path / "archive")
+    targets = [
+        RecoveryTarget(kind="latest"),
+        RecoveryTarget(kind="time", time=mid),
+        parse_target(position=f"{file}:{int(pos) - 1}", engine="mariadb"),  # inside: before it
+        parse_target(gtid=gtid, engine="mariadb"),
+        parse_target(gtid=gtid, exclusive=True, engine="mariadb"),
+    ]
+    states = set()
+    for target in targets:
+        copies = []
+        for off in ("relay-replay", ""):
+            monkeypatch.setenv("RESTOREDRILL_BENCH_OFF", off)
+            request = RestoreRequest(
+                tmp_path / "snapshots", archive, target, backend=MySqlOptions()
+            )
+            with restored(request) as done:
+                replay = next(p for p in done.result.phases if p.name == "replay binlogs")
+                assert ("mariadb-binlog | mariadb" if off else "parallel workers") in (
+                    replay.detail or ""
+                )
+                copies.append(_sums(done.dsn(DB)))
+        assert copies[0] == copies[1], target
+        states.add(copies[0])
+    assert len(states) >= 3  # latest, the middle, and one transaction before it differ
