@@ -72,6 +72,10 @@ def _restore(h: History, target: RecoveryTarget, snapshot: Path | None = None) -
     request = RestoreRequest(snapshot or h.snapshots, h.archive, target, backend=MySqlOptions())
     with restored(request) as done:
         assert done.result.plan.ok
+        replay = next(p for p in done.result.phases if p.name == "replay binlogs")
+        if done.result.plan.binlog_range and done.result.plan.binlog_range.transactions:
+            # every target kind: the server's parallel replication, not the pipe
+            assert "parallel workers, optimistic)" in (replay.detail or "")
         return counter_rows(done.dsn(DB))
 
 
@@ -92,7 +96,8 @@ def test_time_target_uses_the_newest_snapshot_before_it(history: History) -> Non
             "promote/ready",
         ]
         replay = next(p for p in result.phases if p.name == "replay binlogs")
-        assert replay.bytes and replay.bytes > 0 and replay.detail == "5 transaction(s)"
+        assert replay.bytes and replay.bytes > 0 and replay.detail is not None
+        assert replay.detail.startswith("5 transaction(s), server replication (")
         assert result.rpo_seconds is not None and 0 <= result.rpo_seconds < 3
         assert result.recovered_to_position is not None
         # the restore never writes a binlog
@@ -128,6 +133,8 @@ def test_latest_verifies_and_is_never_taken_for_production(
     with restored(request) as done:
         restored_dsn = done.dsn(DB)
         assert counter_rows(restored_dsn) == list(range(1, 21))
+        replay = next(p for p in done.result.phases if p.name == "replay binlogs")
+        assert "parallel workers, optimistic)" in (replay.detail or "")
         report = verify(restored_dsn, prod_dsn)
         assert report.status == VerifyStatus.PASS
         # diff the sandbox against production, then point reapply at the sandbox: refused

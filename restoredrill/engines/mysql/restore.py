@@ -1,12 +1,17 @@
 """MariaDB / MySQL point-in-time restore into a throwaway sandbox, every phase timed:
 
 plan → provision (data directory) → restore base (load the dump, or prepare the mariabackup
-copy, and start) → fetch binlogs (copied next to the sandbox) → replay binlogs
-(mariadb-binlog from the snapshot's coordinates to the stop point, piped into the client) →
-ready (the restored point recorded in the sandbox's ``restoredrill_sandbox`` schema).
+copy, and start) → fetch binlogs (copied into the sandbox) → replay binlogs (from the
+snapshot's coordinates to the stop point) → ready (the restored point recorded in the
+sandbox's ``restoredrill_sandbox`` schema).
 
-The sandbox runs with log-bin off and replay adds SET sql_log_bin=0, so a restored copy never
-writes a binlog; mariadb-binlog only reads the copies staged inside the sandbox directory.
+Replay goes through the sandbox server's own parallel replication, the copies being its relay
+log (binlog_relay.py); where that route cannot apply (MySQL, binlogs not written by MariaDB, a
+last transaction without its commit: binlog_relay.why_not says which) through
+``mariadb-binlog … | mariadb``, as before.
+
+The sandbox runs with log-bin off and the pipe adds SET sql_log_bin=0, so a restored copy never
+writes a binlog; both routes only read the copies staged inside the sandbox directory.
 Time targets also go to mariadb-binlog as --stop-datetime in UTC with TZ=UTC (the tool reads
 it in its own local time zone).
 """
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from restoredrill.drill.restore_request import RestoreBackend, Restored, RestoreRequest, check_plan
+from restoredrill.engines.mysql import binlog_relay
 from restoredrill.engines.mysql import catalog as my_catalog
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.binlog_crc import CHECK as CHECKSUM_CHECK
@@ -74,6 +80,8 @@ def restored_mysql(
         check_plan(plan)  # nothing is provisioned when preflight fails
         snapshot = outcome.snapshot
         assert snapshot is not None
+        # the route is chosen before start-up: the relay log is named in the server's options
+        pipe_reason = binlog_relay.why_not(tools, outcome) if outcome.replayed else "no replay"
         with clock.phase("provision"):
             sandbox = stack.enter_context(
                 local_mysql(
@@ -85,6 +93,7 @@ def restored_mysql(
             )
             if snapshot.kind == "dump":
                 sandbox.init_datadir()
+        options = None if pipe_reason else binlog_relay.relay_options(sandbox, outcome)
         needed = snapshot.size_bytes + (plan.binlog_range.bytes if plan.binlog_range else 0)
 
         def disk(phase: str) -> contextlib.AbstractContextManager[None]:
@@ -93,7 +102,7 @@ def restored_mysql(
 
         with disk("restore base"), clock.phase("restore base") as record:
             if snapshot.kind == "dump":
-                sandbox.start(timeout=request.timeout)
+                sandbox.start(options=options, timeout=request.timeout)
                 local = source.local_snapshot(snapshot, sandbox.work)
                 try:
                     record.bytes = load_dump(sandbox, local)
@@ -106,16 +115,26 @@ def restored_mysql(
                 record.detail = ", ".join(n for n in [*notes, retry_note(source)] if n)
             else:
                 record.bytes = restore_backup(sandbox, tools, snapshot)
-                sandbox.start(timeout=request.timeout)
+                sandbox.start(options=options, timeout=request.timeout)
                 record.detail = "mariabackup copy prepared"
         with disk("fetch binlogs"), clock.phase("fetch binlogs") as record:
-            staged, record.bytes = stage_binlogs(sandbox, outcome)
+            if pipe_reason:
+                staged, record.bytes = stage_binlogs(sandbox, outcome)
+            else:
+                staged, record.bytes = binlog_relay.stage(sandbox, outcome)
             record.detail = ", ".join(
                 n for n in [f"{len(staged)} file(s)", retry_note(source)] if n
             )
         with disk("replay binlogs"), clock.phase("replay binlogs") as record:
-            record.bytes = replay(sandbox, tools, outcome, staged, request.timeout)
-            record.detail = f"{outcome.replayed} transaction(s)"
+            if pipe_reason:
+                record.bytes = replay(sandbox, tools, outcome, staged, request.timeout)
+                how = f"mariadb-binlog | mariadb: {pipe_reason}"
+            else:
+                how = binlog_relay.replay(sandbox, outcome, request.timeout)
+                record.bytes = outcome.plan.binlog_range.bytes if outcome.plan.binlog_range else 0
+            record.detail = f"{outcome.replayed} transaction(s)" + (
+                f", {how}" if outcome.replayed else ""
+            )
         with clock.phase("promote/ready"):
             record_point(sandbox, outcome, request.target.describe())
         last = outcome.last_txn
