@@ -16,6 +16,7 @@ import pytest
 from restoredrill.drill.fanout import FanOut
 from restoredrill.drill.manifest import create_manifest
 from restoredrill.engines.mysql import fingerprint as my_fingerprint
+from restoredrill.engines.mysql import shared_snapshot
 from restoredrill.engines.mysql.engine import MySQLEngine
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.engines.names import TableName
@@ -48,6 +49,7 @@ def _open(server: LocalMySQL, engine: MySQLEngine) -> Any:
 
 
 def test_a_helper_joins_a_quiet_snapshot_and_sees_its_data(server: LocalMySQL) -> None:
+    _quiet(server)
     engine = MySQLEngine()
     main, helper = _open(server, engine), _open(server, engine)
     try:
@@ -83,7 +85,24 @@ def test_a_commit_between_the_snapshots_keeps_the_helper_out(server: LocalMySQL)
             conn.close()
 
 
+def _quiet(server: LocalMySQL) -> None:
+    """Wait out InnoDB's background commits (statistics recalculated after the fixture's
+    inserts move the LSN for a few seconds; a helper would rightly drop out meanwhile)."""
+    conn = server.connect()
+    try:
+        last = shared_snapshot.redo_lsn(conn)
+        for _ in range(60):
+            time.sleep(0.5)
+            now = shared_snapshot.redo_lsn(conn)
+            if now == last:
+                return
+            last = now
+    finally:
+        conn.close()
+
+
 def _fan_out(server: LocalMySQL, write_after_export: bool) -> tuple[dict[str, Any], set[int]]:
+    _quiet(server)
     engine = MySQLEngine()
     main = _open(server, engine)
     found: dict[str, TableFingerprint] = {}

@@ -77,6 +77,9 @@ class LocalMySQL:
         self.pidfile = self.sockdir / PID_FILE
         self.logfile = self.root / "server.log"
         self.work = self.root / "work"
+        # the server's own temporary files: not the machine's /tmp, which other servers (and
+        # whatever cleans /tmp) share — a bootstrap failed on "Could not remove temporary table"
+        self.tmpdir = self.root / "tmp"
         self.server_id = int.from_bytes(os.urandom(3), "big") + 1000
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -94,9 +97,9 @@ class LocalMySQL:
         self.root.mkdir(mode=0o700)
         self._created = True
         labels.write_label(self.root, self.label)
-        for directory in (self.sockdir, self.work, self.datadir):
+        for directory in (self.sockdir, self.work, self.datadir, self.tmpdir):
             directory.mkdir(mode=0o700)
-        for path in (self.root, self.sockdir, self.work, self.datadir):
+        for path in (self.root, self.sockdir, self.work, self.datadir, self.tmpdir):
             self.run_as.own(path)
         self.run_as.own(self.root / labels.LABEL_FILE)
 
@@ -145,6 +148,7 @@ class LocalMySQL:
                 "--skip-name-resolve",
                 f"--innodb-log-file-size={LOG_FILE_SIZE}",
                 "--innodb-buffer-pool-size=64M",
+                f"--tmpdir={self.tmpdir}",  # passed on to the bootstrap server
             ]
             if self.run_as.name:
                 argv.append(f"--user={self.run_as.name}")
@@ -202,6 +206,7 @@ class LocalMySQL:
             f"--port={self.port}",
             f"--pid-file={self.pidfile}",
             f"--server-id={server_id or self.server_id}",
+            f"--tmpdir={self.tmpdir}",
         ]
         merged = dict(SANDBOX_OPTIONS)
         if log_bin is not None:
