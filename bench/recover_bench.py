@@ -84,7 +84,8 @@ FROM generate_series({users} + 1, {users} + 1000) g;
 UPDATE users SET last_login = now() WHERE id % 10 = 3 AND id <= 10000;
 UPDATE users SET balance = balance + 10 WHERE id % 5 = 0 AND id <= 5000;
 INSERT INTO orders
-SELECT {orders} + g, 5 * (g % ({users} / 5 - 1)) + 3, 1.5, 'open', now() FROM generate_series(1, 10000) g;
+SELECT {orders} + g, 5 * (g % ({users} / 5 - 1)) + 3, 1.5, 'open', now()
+FROM generate_series(1, 10000) g;
 DELETE FROM orders WHERE id <= 1000
 """
 WHERE = "last_login IS NULL"
