@@ -192,11 +192,16 @@ def check(tools: PgTools, dsn: str, meta: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def ours(tools: PgTools, cache: Path, meta: dict[str, Any], work: Path) -> dict[str, Any]:
+def ours(
+    tools: PgTools, cache: Path, meta: dict[str, Any], work: Path, profile: Path | None = None
+) -> dict[str, Any]:
     with local_postgres("bench-recover-production", tools=tools) as production:
         copy_seconds = production_copy(production, cache, tools)
         out = work / f"recover-{time.monotonic_ns()}.json"
-        argv = [sys.executable, "-m", "restoredrill", "recover",
+        python = [sys.executable]
+        if profile is not None:  # wall-clock samples of the main thread (pip install pyinstrument)
+            python += ["-m", "pyinstrument", "-r", "text", "-o", str(profile)]
+        argv = [*python, "-m", "restoredrill", "recover",
                 "--base-backups", str(cache / "backups"), "--wal-archive", str(cache / "archive"),
                 "--table", "users", "--to", production.dsn(),
                 "--incident-xid", str(meta["incident_xid"]), "--where", WHERE, "--execute",
@@ -273,6 +278,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--skip-hand", action="store_true")
+    parser.add_argument("--profile", type=Path, help="pyinstrument's text report of ours here")
     args = parser.parse_args()
     # timed as installed: an installed package has its bytecode compiled
     compileall.compile_dir(Path(restoredrill.__file__).parent, quiet=1)
@@ -296,7 +302,10 @@ def main() -> None:
                 if who == "by_hand" and args.skip_hand:
                     continue
                 subprocess.run(["sync"], check=False)
-                run[who] = (ours if who == "ours" else by_hand)(tools, cache, meta, work)
+                if who == "ours":
+                    run[who] = ours(tools, cache, meta, work, args.profile)
+                else:
+                    run[who] = by_hand(tools, cache, meta, work)
                 print(json.dumps({who: run[who]}), file=sys.stderr, flush=True)
             if "by_hand" in run:
                 run["ratio"] = round(run["ours"]["seconds"] / run["by_hand"]["seconds"], 2)

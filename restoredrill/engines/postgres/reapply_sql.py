@@ -198,8 +198,8 @@ def filter_query(
     """Which of ``rows`` (given as text forms) satisfy the user's ``where``: each row becomes a
     typed record whose columns carry the table's column names, then ``where`` filters."""
     names = [f"restoredrill_c{n}" for n in range(len(columns))]
-    arrays = [sql.SQL("%s::pg_catalog.int4[]")] + [
-        sql.SQL("%s::pg_catalog.text[]") for _ in columns
+    arrays = [sql.SQL("%b::pg_catalog.int4[]")] + [
+        sql.SQL("%b::pg_catalog.text[]") for _ in columns
     ]
     params: list[Any] = [list(range(len(rows)))]
     params += [[r.get(c.name) for r in rows] for c in columns]
