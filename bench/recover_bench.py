@@ -25,6 +25,7 @@ copies the production data directory into a fresh server, then:
   everything else (users and orders) exactly as production held it before the recovery.
 
     .venv/bin/python bench/recover_bench.py [--reps 1] [--cache /var/tmp/...] [--rebuild]
+        [--before-python /tmp/basevenv/bin/python]   # the code before, same repetitions
 
 Not a test: numbers go to bench/results/recover.md by hand, with the command.
 """
@@ -193,12 +194,17 @@ def check(tools: PgTools, dsn: str, meta: dict[str, Any]) -> dict[str, bool]:
 
 
 def ours(
-    tools: PgTools, cache: Path, meta: dict[str, Any], work: Path, profile: Path | None = None
+    tools: PgTools,
+    cache: Path,
+    meta: dict[str, Any],
+    work: Path,
+    profile: Path | None = None,
+    interpreter: str = sys.executable,
 ) -> dict[str, Any]:
     with local_postgres("bench-recover-production", tools=tools) as production:
         copy_seconds = production_copy(production, cache, tools)
         out = work / f"recover-{time.monotonic_ns()}.json"
-        python = [sys.executable]
+        python = [interpreter]
         if profile is not None:  # wall-clock samples of the main thread (pip install pyinstrument)
             python += ["-m", "pyinstrument", "-r", "text", "-o", str(profile)]
         argv = [*python, "-m", "restoredrill", "recover",
@@ -279,6 +285,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--skip-hand", action="store_true")
     parser.add_argument("--profile", type=Path, help="pyinstrument's text report of ours here")
+    parser.add_argument(
+        "--before-python",
+        help="Also run recover with this interpreter (another install, e.g. the code before).",
+    )
     args = parser.parse_args()
     # timed as installed: an installed package has its bytecode compiled
     compileall.compile_dir(Path(restoredrill.__file__).parent, quiet=1)
@@ -297,6 +307,8 @@ def main() -> None:
         os.environ["RESTOREDRILL_SANDBOX_DIR"] = str(work / "sandboxes")
         for rep in range(args.reps):  # alternate who goes first: drift hits both
             order = ["ours", "by_hand"] if rep % 2 else ["by_hand", "ours"]
+            if args.before_python:
+                order.append("before")
             run: dict[str, Any] = {}
             for who in order:
                 if who == "by_hand" and args.skip_hand:
@@ -304,11 +316,16 @@ def main() -> None:
                 subprocess.run(["sync"], check=False)
                 if who == "ours":
                     run[who] = ours(tools, cache, meta, work, args.profile)
+                elif who == "before":
+                    run[who] = ours(tools, cache, meta, work, None, args.before_python)
                 else:
                     run[who] = by_hand(tools, cache, meta, work)
                 print(json.dumps({who: run[who]}), file=sys.stderr, flush=True)
             if "by_hand" in run:
-                run["ratio"] = round(run["ours"]["seconds"] / run["by_hand"]["seconds"], 2)
+                for who in ("ours", "before"):
+                    if who in run:
+                        ratio = run[who]["seconds"] / run["by_hand"]["seconds"]
+                        run[f"{who}_ratio"] = round(ratio, 2)
             report["runs"].append(run)
     print(json.dumps(report, indent=2))
 
