@@ -201,7 +201,8 @@ def filter_query(
 
     The rows travel as one JSON text (an array of arrays of strings or nulls, made in C):
     as parameter arrays, psycopg's per-element dumping was most of the filter's time. A
-    value is its text form (``->>``, null as NULL) cast to the column's type, as before."""
+    value is its text form (``->>``, null as NULL) cast to the column's type, as before.
+    ``json``, not ``jsonb``: a jsonb value stops at 256 MB, a chunk of wide rows may not."""
     get = itemgetter(*(c.name for c in columns))
     try:  # itemgetter: this runs once per row and column
         values = [get(r) for r in rows] if len(columns) > 1 else [[get(r)] for r in rows]
@@ -215,7 +216,7 @@ def filter_query(
     )
     query = sql.SQL(
         "SELECT (v.restoredrill_i - 1)::pg_catalog.int4 FROM"
-        " pg_catalog.jsonb_array_elements(%s::pg_catalog.jsonb)"
+        " pg_catalog.json_array_elements(%s::pg_catalog.json)"
         " WITH ORDINALITY AS v(restoredrill_row, restoredrill_i)"
         " CROSS JOIN LATERAL (SELECT {typed}) AS r WHERE {where}"
     ).format(typed=typed, where=where_clause(user_where(where)))
