@@ -23,104 +23,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from common import USERS_INCIDENT, USERS_LOAD, USERS_SCHEMA, psql, run_measured
+
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
 
 PASSWORD = "bench"  # reladiff connects over TCP; throwaway servers
 SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min"}
-SCHEMA = """
-CREATE TABLE users (
-    id bigint PRIMARY KEY,
-    email text NOT NULL,
-    name text NOT NULL,
-    plan text NOT NULL,
-    created_at timestamptz NOT NULL,
-    last_login timestamptz,
-    balance numeric(12, 2) NOT NULL
-)
-"""
-LOAD = """
-INSERT INTO users
-SELECT g, 'user' || g || '@example.com', 'User number ' || g,
-       (ARRAY['free', 'pro', 'team'])[1 + g % 3],
-       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
-       CASE WHEN g % 5 = 1 OR g % 10 = 3 THEN NULL
-            ELSE timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second' END,
-       (g % 100000) / 100.0
-FROM generate_series(1, {rows}) g
-"""
-INCIDENT = "DELETE FROM users WHERE id % 5 IN (1, 2)"
-
-
-def run_child(
-    argv: list[str], stdout_path: Path, timeout: float | None = None, env: Any = None
-) -> dict[str, Any]:
-    """Run argv (killed with its process group after ``timeout``); wall seconds, exit code."""
-    with open(stdout_path, "w") as out:
-        started = time.monotonic()
-        # cwd: the work directory, so `python -m restoredrill` imports the interpreter's own
-        # install, never a checkout that happens to be the current directory
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,
-            cwd=stdout_path.parent,
-        )
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-            return {"seconds": None, "timed_out_after": timeout}
-        seconds = time.monotonic() - started
-    stderr = proc.stderr.read() if proc.stderr else ""
-    return {
-        "seconds": round(seconds, 2),
-        "exit": proc.returncode,
-        "stderr_tail": stderr.strip().splitlines()[-3:],
-    }
-
-
-def run_measured(
-    argv: list[str], stdout_path: Path, timeout: float | None = None
-) -> dict[str, Any]:
-    """run_child inside a fresh `python -c` wrapper that reports its child's peak RSS, so
-    every run's peak is its own (RUSAGE_CHILDREN of this process only ever grows)."""
-    wrapper = (
-        "import json, resource, subprocess, sys;"
-        "rc = subprocess.call(sys.argv[2:], stdout=open(sys.argv[1], 'w'));"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-        "print(json.dumps({'exit': rc, 'peak_rss_mib': round(peak / 1024, 1)}))"
-    )
-    meta = stdout_path.with_suffix(".meta")
-    measured = run_child(
-        [sys.executable, "-c", wrapper, str(stdout_path), *argv], meta, timeout=timeout
-    )
-    if measured.get("seconds") is not None:
-        measured.update(json.loads(meta.read_text()))
-    return measured
-
-
-def psql(tools: PgTools, cluster: LocalPostgres, statement: str) -> str:
-    done = subprocess.run(
-        [tools.path("psql"), "-X", "-q", "-At", "-d", cluster.dsn(), "-c", statement],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
+SCHEMA = USERS_SCHEMA
+LOAD = USERS_LOAD
+INCIDENT = USERS_INCIDENT
 
 
 def tcp_url(cluster: LocalPostgres) -> str:

@@ -23,8 +23,6 @@ import compileall
 import json
 import os
 import random
-import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,15 +31,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import hand_restore
+
 import restoredrill
 from restoredrill.engines.postgres.archiving import (
     base_backup,
     start_archiving,
     switch_and_wait_archived,
 )
-from restoredrill.engines.postgres.sandbox_local import free_port, local_postgres
+from restoredrill.engines.postgres.sandbox_local import local_postgres
 from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
-from restoredrill.osuser import server_user
 
 CLI = str(Path(sys.executable).with_name("restoredrill"))
 # Each lever, and the switch that turns it off (restoredrill/levers.py).
@@ -99,40 +98,8 @@ def build_case(
 
 def by_hand(case: Case, tools: PgTools, work: Path) -> float:
     """Seconds from nothing to a promoted server accepting connections (tear-down excluded)."""
-    run_as = server_user()
-    user = run_as.name or os.environ.get("USER", "postgres")
-    target = work / f"hand-{time.monotonic_ns()}"
-    target.mkdir()
-    run_as.own(target)
-    port = free_port()
-    b1 = case.backups / "b1"
-    bindir = Path(tools.path("postgres")).parent
-    script = f"""set -e
-D={shlex.quote(str(target / "data"))}
-mkdir -m 0700 $D
-tar -xzf {b1}/base.tar.gz -C $D
-tar -xzf {b1}/pg_wal.tar.gz -C $D/pg_wal
-cat >> $D/postgresql.auto.conf <<EOF
-restore_command = 'cp {case.archive}/%f %p'
-archive_mode = off
-port = {port}
-unix_socket_directories = '{target}'
-listen_addresses = ''
-EOF
-touch $D/recovery.signal
-{bindir}/pg_ctl -D $D -l {target}/log -w start >/dev/null
-until [ "$({bindir}/psql -h {target} -p {port} -U postgres -Atc \
-'select pg_is_in_recovery()' postgres 2>/dev/null)" = f ]; do sleep 0.05; done
-"""
-    start = time.monotonic()
-    subprocess.run(["runuser", "-u", user, "--", "bash", "-c", script], check=True)
-    seconds = time.monotonic() - start
-    subprocess.run(
-        ["runuser", "-u", user, "--", f"{bindir}/pg_ctl", "-D", str(target / "data"),
-         "-m", "immediate", "stop"], capture_output=True, check=False,
-    )  # fmt: skip
-    shutil.rmtree(target)
-    return seconds
+    with hand_restore(case.backups / "b1", case.archive, tools, work) as server:
+        return server.seconds
 
 
 def with_restoredrill(case: Case, keep: bool, env: dict[str, str]) -> tuple[float, float]:

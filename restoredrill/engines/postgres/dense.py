@@ -89,7 +89,7 @@ def rows_by_keys_query(
         "SELECT s.* FROM unnest({arrays}) AS k({names})"
         " CROSS JOIN LATERAL (SELECT {texts} FROM {table} AS r WHERE {match} LIMIT 2) AS s"
     ).format(
-        arrays=sql.SQL(", ").join(sql.SQL("%s::pg_catalog.text[]") for _ in key),
+        arrays=sql.SQL(", ").join(sql.SQL("%b::pg_catalog.text[]") for _ in key),
         names=sql.SQL(", ").join(sql.Identifier(n) for n in names),
         texts=texts,
         table=table.identifier(),
