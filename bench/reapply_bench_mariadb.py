@@ -186,7 +186,10 @@ def main() -> int:
         if log_bin is not None:
             log_bin.parent.mkdir()
             server.run_as.own(log_bin.parent)
-        server.start(log_bin=log_bin, init_file=False, options=OPTIONS)
+        tmpdir = server.root / "tmp"  # its own: something on this machine empties /tmp
+        tmpdir.mkdir()
+        server.run_as.own(tmpdir)
+        server.start(log_bin=log_bin, init_file=False, options={**OPTIONS, "tmpdir": str(tmpdir)})
         results["server"] = sql(server, "SELECT VERSION()")[0][0]
         started = time.monotonic()
         sql(

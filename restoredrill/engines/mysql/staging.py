@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from restoredrill.engines.mysql import stage_data
 from restoredrill.engines.mysql.columns import BINARY_TYPES, ColumnInfo, text_expr
 from restoredrill.engines.mysql.driver import offered, pymysql
 from restoredrill.engines.mysql.session import MyConn, literal, quote_ident, quote_table, text_of
@@ -39,12 +40,8 @@ from restoredrill.engines.staging import StageRow, StageSpec
 
 STAGE = "`restoredrill_stage`"
 _N, _SIG, _DONE = "`restoredrill_n`", "`restoredrill_sig`", "`restoredrill_done`"
-_SPECIAL = re.compile(r"[\\\t\n\0]")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\0": "\\0"})
-_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_UNESCAPED = {"t": "\t", "n": "\n", "0": "\0"}
-SCRIPT_STATEMENT_BYTES = 1 << 20  # per INSERT of the script (under the client's 16 MiB)
 DUPLICATE_KEY = 1062
+_FLOATS = ("float", "double", "real")
 
 
 def _v(spec: StageSpec, column: str) -> str:
@@ -68,6 +65,16 @@ def _text(spec: StageSpec, column: str, alias: str) -> str:
     return text_expr(info, alias)
 
 
+def _risky(spec: StageSpec) -> list[str]:
+    """Columns whose text form may not read back as it was written (a FLOAT or DOUBLE
+    printed short): the stage keeps their staged text too (``r``), to compare."""
+    return [c for c in spec.columns if _info(spec, c).data_type.lower() in _FLOATS]
+
+
+def _r(spec: StageSpec, column: str) -> str:
+    return f"`r{spec.columns.index(column)}`"
+
+
 def conversion(info: ColumnInfo) -> str:
     """How a staged field (a string) becomes the column's value: ``{}`` is the string."""
     kind = info.data_type.lower()
@@ -82,6 +89,7 @@ def create(spec: StageSpec) -> list[str]:
     """The stage, its ``v`` columns typed as the target's (nullable: LEFT JOIN ... ON FALSE),
     in the batch's transaction (no implicit commit for a temporary table)."""
     guards = "".join(f", {_g(spec, c)} LONGBLOB" for c in spec.guarded)
+    guards += "".join(f", {_r(spec, c)} LONGBLOB" for c in _risky(spec))
     values = ", ".join(f"t.{quote_ident(c)} AS {_v(spec, c)}" for c in spec.columns)
     return [
         f"DROP TEMPORARY TABLE IF EXISTS {STAGE}",
@@ -97,13 +105,16 @@ def _stage_columns(spec: StageSpec) -> list[str]:
 
 def load_data(spec: StageSpec, name: str) -> str:
     fields, sets = [_N, _SIG], []
+    risky = _risky(spec)
     for n, column in enumerate(spec.columns):
         how = conversion(_info(spec, column))
-        if how == "{}":
+        if how == "{}" and column not in risky:
             fields.append(_v(spec, column))
-        else:
-            fields.append(f"@x{n}")
-            sets.append(f"{_v(spec, column)} = {how.format(f'@x{n}')}")
+            continue
+        fields.append(f"@x{n}")
+        sets.append(f"{_v(spec, column)} = {how.format(f'@x{n}')}")
+        if column in risky:
+            sets.append(f"{_r(spec, column)} = @x{n}")
     fields += [_g(spec, c) for c in spec.guarded]
     return (
         f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE {STAGE} CHARACTER SET utf8mb4"
@@ -112,46 +123,12 @@ def load_data(spec: StageSpec, name: str) -> str:
     )
 
 
-def _field(value: int | str | None) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, int):
-        return str(value)
-    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
-
-
-def _unfield(field: str) -> str | None:
-    if field == "\\N":
-        return None
-    if "\\" not in field:
-        return field
-    return _UNESCAPE.sub(lambda m: _UNESCAPED.get(m.group(1), m.group(1)), field)
-
-
 def script_inserts(spec: StageSpec, data: bytes) -> list[str]:
     """The staged rows as multi-row INSERTs into the stage: each field through the same
     conversion as the LOAD (a string literal assigned to the column)."""
     hows = ["{}", "{}", *(conversion(_info(spec, c)) for c in spec.columns)]
-    hows += ["{}"] * len(spec.guarded)
     head = f"INSERT INTO {STAGE} ({', '.join(_stage_columns(spec))}) VALUES\n"
-    statements: list[str] = []
-    rows: list[str] = []
-    size = 0
-    for line in data.decode().split("\n")[:-1]:  # escaped: a raw newline ends a row
-        values = []
-        for n, (how, field) in enumerate(zip(hows, line.split("\t"), strict=True)):
-            value = _unfield(field)
-            text = "NULL" if value is None else value if n < 2 else literal(value)
-            values.append(text if value is None else how.format(text))
-        row = "(" + ", ".join(values) + ")"
-        if rows and size + len(row) > SCRIPT_STATEMENT_BYTES:
-            statements.append(head + ",\n".join(rows))
-            rows, size = [], 0
-        rows.append(row)
-        size += len(row) + 2
-    if rows:
-        statements.append(head + ",\n".join(rows))
-    return statements
+    return stage_data.insert_statements(head, [*hows, *(["{}"] * len(spec.guarded))], data)
 
 
 def _keys(spec: StageSpec, target: str = "t") -> str:
@@ -255,6 +232,16 @@ def readback(spec: StageSpec) -> str:
     )
 
 
+def staged_texts(spec: StageSpec) -> str | None:
+    """(position, differs...) of the staged rows whose risky values do not read back as
+    their staged text (``_risky``); None without such columns."""
+    risky = _risky(spec)
+    if not risky:
+        return None
+    differs = [f"NOT (CAST({_text(spec, c, 's')} AS BINARY) <=> s.{_r(spec, c)})" for c in risky]
+    return f"SELECT s.{_N}, {', '.join(differs)} FROM {STAGE} AS s WHERE {' OR '.join(differs)}"
+
+
 def may_rewrite(conn: MyConn, table: TableName) -> bool:
     """Can anything but reapply's own statements change the rows they write? A trigger on
     the table, or a foreign key of the table onto itself (a cascade)."""
@@ -288,8 +275,7 @@ class MariaDBStager:
 
     def encode(self, conn: MyConn, spec: StageSpec, rows: Iterable[StageRow]) -> bytes:
         """LOAD DATA's text: tab-separated fields, ``\\N`` for NULL, backslash escapes."""
-        field = _field
-        return "".join("\t".join([field(v) for v in row]) + "\n" for row in rows).encode()
+        return stage_data.encode(rows)
 
     def load(self, conn: MyConn, spec: StageSpec, data: bytes) -> None:
         for statement in create(spec):
@@ -362,22 +348,29 @@ class MariaDBStager:
     def readback(
         self, conn: MyConn, spec: StageSpec, positions: Sequence[int]
     ) -> dict[int, list[str]]:
+        """The written rows not as staged (a trigger, a cascade), and those whose FLOAT or
+        DOUBLE value does not read back as the diff's text (the per-row form read every row
+        back against the diff; elsewhere the stage's values are the diff's, exactly)."""
         if not positions:
-            return {}
-        if spec.table not in self._rewrites:
-            self._rewrites[spec.table] = may_rewrite(conn, spec.table)
-        if not self._rewrites[spec.table]:
             return {}
         wanted = set(positions)
         bad: dict[int, list[str]] = {}
+        texts = staged_texts(spec)
+        if texts is not None:
+            risky = _risky(spec)
+            for row in conn.rows(texts):
+                if int(row[0]) in wanted:
+                    bad[int(row[0])] = [c for c, d in zip(risky, row[1:], strict=True) if int(d)]
+        if spec.table not in self._rewrites:
+            self._rewrites[spec.table] = may_rewrite(conn, spec.table)
+        if not self._rewrites[spec.table]:
+            return bad
         for row in conn.rows(readback(spec)):
             n = int(row[0])
             if n not in wanted:
                 continue
-            if int(row[1]):
-                bad[n] = list(spec.compared)
-            else:
-                bad[n] = [c for c, d in zip(spec.compared, row[2:], strict=False) if int(d)]
+            found = [c for c, d in zip(spec.compared, row[2:], strict=False) if int(d)]
+            bad[n] = list(spec.compared) if int(row[1]) else [*bad.get(n, []), *found]
         return bad
 
 
