@@ -9,6 +9,7 @@ writes row by row; and the client sends a server no file it asks for."""
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,3 +227,24 @@ def test_the_client_sends_no_file_a_server_asks_for(server: LocalMySQL, tmp_path
         assert conn.rows("SELECT COUNT(*) FROM grab.grab") == [(0,)]
     finally:
         conn.close()
+
+
+def test_a_value_that_does_not_read_back_as_the_diff_says_is_a_conflict(
+    kinds: tuple[str, str], tmp_path: Path
+) -> None:
+    """A DOUBLE whose text in the diff is not the one the server prints for it ('2.5' with
+    twenty more digits goes in as 2.5, which reads '2.5'): the lost row is reported as
+    rewritten by the server (exit 1), as the per-row form reports it — never a silent
+    success over a value that is not the diff's."""
+    _, production = kinds
+    out = _diff(kinds, tmp_path)
+    document = json.loads(out.read_text())
+    (row,) = [r for r in document["tables"][0]["lost"] if r["id"] == "5"]
+    row["db"] = "2.50000000000000000000001"
+    out.write_text(json.dumps(document))
+    report = reapply(out, production, ReapplyOptions(execute=True))
+    assert (report.inserted, report.updated, report.conflict_count) == (2, 3, 1)
+    (conflict,) = report.conflicts
+    assert conflict.key == {"id": "5"}
+    assert conflict.reason.startswith("rewritten by the server"), conflict.reason
+    assert "db not as restored" in conflict.reason, conflict.reason
