@@ -33,13 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from restoredrill.drill.diff import load_diff
-from restoredrill.drill.reapply import ReapplyOptions, reapply_document
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reapply_bench import Clock, run_child
+from reapply_bench import phases, run_child
 
 USERS = """
 CREATE TABLE {db}.users (
@@ -147,24 +145,6 @@ def child(
     }
 
 
-def phases(server: LocalMySQL, diff_file: Path, lost: int, size: int) -> dict[str, float]:
-    """The same reapply in this process, in phases (see bench/reapply_bench.py)."""
-    started = time.monotonic()
-    document = load_diff(diff_file)
-    read = time.monotonic() - started
-    clock = Clock()
-    options = ReapplyOptions(execute=True, max_rows=lost, batch_size=size)
-    report = reapply_document(document, diff_file, server.dsn("production"), options, clock)
-    assert report.inserted == lost
-    batches = clock.last - clock.script
-    return {
-        "read_diff_seconds": round(read, 2),
-        "prepare_and_script_seconds": round(clock.script, 2),
-        "batches_seconds": round(batches, 2),
-        "batches_rows_per_second": round(lost / batches),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lost", type=int, default=400_000, help="rows lost (a quarter of users)")
@@ -223,7 +203,7 @@ def main() -> int:
         for size in sizes:
             results["runs"].append(child(server, diff_file, args.lost, size))
             delete_lost(server)
-            results["runs"][-1].update(phases(server, diff_file, args.lost, size))
+            results["runs"][-1].update(phases(server.dsn("production"), diff_file, args.lost, size))
             print(json.dumps(results["runs"][-1]), flush=True)
             delete_lost(server)
     print(json.dumps(results, indent=2))

@@ -21,6 +21,7 @@ from restoredrill.drill.reapply import ReapplyOptions, reapply
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
+from tests.mysqlsetup import run_pinned as _run
 
 pytestmark = pytest.mark.slow
 
@@ -69,16 +70,6 @@ def server() -> Iterator[LocalMySQL]:
         instance.init_datadir()
         instance.start(init_file=False)
         yield instance
-
-
-def _run(dsn: str, *statements: str) -> None:
-    conn = my.connect(dsn)
-    try:
-        my.pin_session(conn)
-        for statement in statements:
-            conn.run(statement)
-    finally:
-        conn.close()
 
 
 def _rows(dsn: str, table: str = "kinds") -> list[tuple[object, ...]]:
