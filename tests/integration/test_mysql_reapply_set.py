@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from restoredrill.drill.diff import diff
-from restoredrill.drill.reapply import ReapplyOptions, reapply
+from restoredrill.drill.reapply import ReapplyOptions, checkpoint_path, reapply
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from tests.mysqlsetup import run_pinned as _run
+from tests.pgsetup import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -239,3 +243,69 @@ def test_a_value_that_does_not_read_back_as_the_diff_says_is_a_conflict(
     assert conflict.key == {"id": "5"}
     assert conflict.reason.startswith("rewritten by the server"), conflict.reason
     assert "db not as restored" in conflict.reason, conflict.reason
+
+
+# A SIGINT the process sends itself in the middle of the second batch's LOAD DATA stream
+# (half its data sent): the CLI's real handler runs there. Batch 2 (rows 6 and 1, batch size
+# 2) holds the lost row 1 at position 1: "1<TAB>\N<TAB>1<TAB>" (position, no group, id).
+_CHILD = r"""
+import os, signal, sys
+import pymysql.connections
+from restoredrill.engines.mysql import driver
+from restoredrill.cli.app import main
+original = pymysql.connections._send_local_file
+def send(filename, conn):
+    data = bytes(driver._OFFERED[bytes(filename)])
+    if b"\n1\t\\N\t1\t" in data:
+        conn.write_packet(data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGINT)
+    return original(filename, conn)
+pymysql.connections._send_local_file = send
+main(sys.argv[1:])
+"""
+_LINE = re.compile(
+    r"^restoredrill: error: interrupted \(SIGINT\): 1 batch\(es\) committed, the batch in "
+    r"flight was rolled back; the checkpoint \S+ lets a rerun resume: restoredrill reapply .+$"
+)
+
+
+def test_sigint_mid_load_rolls_the_batch_back_and_a_rerun_resumes(
+    kinds: tuple[str, str], tmp_path: Path, server: LocalMySQL
+) -> None:
+    restored, production = kinds
+    out = _diff(kinds, tmp_path)
+    argv = ["reapply", str(out), "--to", production, "--execute", "--batch-size", "2"]
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "500"},
+    )
+    assert done.returncode == 130, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("restoredrill:")]
+    assert len(errors) == 1 and _LINE.match(errors[0]), done.stderr
+    now = {r[0]: r for r in _rows(production)}
+    then = {r[0]: r for r in _rows(restored)}
+    assert now["2"] == then["2"] and now["4"] == then["4"]  # batch 1 committed
+    assert now["6"] != then["6"] and "1" not in now  # batch 2 rolled back
+    assert json.loads(checkpoint_path(out).read_text())["positions"] == {"kinds": 2}
+    database = my.parse_dsn(production).database
+
+    def gone() -> bool:  # the child's session is gone, and its stage with it
+        conn = server.connect()
+        try:
+            found = conn.rows(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                f" WHERE DB = '{database}' AND ID <> CONNECTION_ID()"
+            )
+        finally:
+            conn.close()
+        return found == [(0,)]
+
+    assert wait_for(gone, timeout=10)
+    resumed = reapply(out, production, ReapplyOptions(execute=True, batch_size=2))
+    assert resumed.resumed
+    assert (resumed.inserted, resumed.updated, resumed.conflict_count) == (3, 3, 0)
+    assert _rows(production) == _rows(restored)
+    assert not checkpoint_path(out).exists()
