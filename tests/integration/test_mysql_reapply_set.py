@@ -24,6 +24,7 @@ from restoredrill.drill.reapply import ReapplyOptions, checkpoint_path, reapply
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
+from restoredrill.errors import DatabaseUnavailable
 from tests.mysqlsetup import run_pinned as _run
 from tests.pgsetup import wait_for
 
@@ -309,3 +310,21 @@ def test_sigint_mid_load_rolls_the_batch_back_and_a_rerun_resumes(
     assert (resumed.inserted, resumed.updated, resumed.conflict_count) == (3, 3, 0)
     assert _rows(production) == _rows(restored)
     assert not checkpoint_path(out).exists()
+
+
+def test_a_value_the_column_does_not_take_fails_the_batch(
+    kinds: tuple[str, str], tmp_path: Path
+) -> None:
+    """LOAD DATA LOCAL turns the strict mode's errors into warnings: a staged value the
+    column refuses (999 for a TINYINT) fails the batch with the server's message, as the
+    per-row form's strict error does; nothing is written."""
+    _, production = kinds
+    out = _diff(kinds, tmp_path)
+    document = json.loads(out.read_text())
+    (row,) = [r for r in document["tables"][0]["lost"] if r["id"] == "5"]
+    row["ti"] = "999"
+    out.write_text(json.dumps(document))
+    before = _rows(production)
+    with pytest.raises(DatabaseUnavailable, match="staging the batch: Out of range value"):
+        reapply(out, production, ReapplyOptions(execute=True, only="lost"))
+    assert _rows(production) == before
