@@ -124,7 +124,7 @@ class Clock:
             self.last = now
 
 
-def phases(cluster: LocalPostgres, diff_file: Path, lost: int, size: int) -> dict[str, float]:
+def phases(dsn: str, diff_file: Path, lost: int, size: int) -> dict[str, float]:
     """The same reapply in this process, in phases: read the diff; prepare (catalog, triggers,
     order) and write the SQL script (it encodes each batch's COPY data, used again by the
     batches); the batches (stage, lock, write, read back, commit, checkpoint)."""
@@ -133,7 +133,7 @@ def phases(cluster: LocalPostgres, diff_file: Path, lost: int, size: int) -> dic
     read = time.monotonic() - started
     clock = Clock()
     options = ReapplyOptions(execute=True, max_rows=lost, batch_size=size)
-    report = reapply_document(document, diff_file, cluster.dsn("production"), options, clock)
+    report = reapply_document(document, diff_file, dsn, options, clock)
     assert report.inserted == lost
     batches = clock.last - clock.script
     return {
@@ -209,7 +209,9 @@ def main() -> int:
             assert (rerun["inserted"], rerun["already"]) == (0, args.lost), rerun
             results["runs"][-1]["rerun_seconds"] = round(again, 2)
             delete_lost(cluster)
-            results["runs"][-1].update(phases(cluster, diff_file, args.lost, size))
+            results["runs"][-1].update(
+                phases(cluster.dsn("production"), diff_file, args.lost, size)
+            )
             print(json.dumps(results["runs"][-1]), flush=True)
             delete_lost(cluster)
     results["anchor_rows_per_second"] = round(args.lost / results["anchor_copy_seconds"])

@@ -149,3 +149,14 @@ def assert_no_mysql_left(root: Path) -> None:
     """No sandbox directory and no mariadbd under ``root``."""
     assert [p for p in root.iterdir() if not p.name.startswith(".")] == []
     assert mariadbd_pids_under(root) == []
+
+
+def run_pinned(dsn: str, *statements: str) -> None:
+    """Run statements on a new connection with reapply's pinned session settings."""
+    conn = my.connect(dsn)
+    try:
+        my.pin_session(conn)
+        for statement in statements:
+            conn.run(statement)
+    finally:
+        conn.close()

@@ -14,10 +14,10 @@
   checkpoint file after each batch so an interrupted run resumes (SIGINT/SIGTERM roll the
   batch in flight back and say so in one line). A second run changes zero rows and creates
   nothing.
-- By set where the engine can (PostgreSQL, a role with TEMP): each batch's rows are streamed
-  with COPY into a temporary table dropped at commit, then the lock, the archive, one UPDATE
-  per group of SET columns and one INSERT ... SELECT move them, each with the guard
-  (reapply_set); otherwise one guarded statement per row. Same outcomes row by row.
+- By set where the engine can (PostgreSQL, a role with TEMP; MariaDB 10.5+, LOAD DATA LOCAL
+  on): each batch's rows are streamed into a session-local temporary table, then the lock,
+  the archive, one UPDATE per group of SET columns and one INSERT ... SELECT move them, each
+  with the guard (reapply_set); otherwise one guarded statement per row. Same outcomes.
 - Split: reapply_work (what to write), reapply_execute (batches), reapply_set (a batch by
   set), reapply_checkpoint, reapply_script (the reviewable SQL).
 - Dry run (the default) opens production read-only, predicts each row's outcome from the

@@ -47,8 +47,8 @@ def write_script(
     stager = engine.staging(conn)
     how = (
         [
-            "-- Each batch: its rows are loaded (COPY, data inline) into a temporary table dropped",
-            "-- at COMMIT, production's rows with those keys are locked, then written by set:",
+            "-- Each batch: its rows are loaded (data inline) into a session-local staging table,",
+            "-- production's rows with those keys are locked, then written by set:",
         ]
         if stager is not None
         else []

@@ -22,6 +22,7 @@ from restoredrill.drill.verify import verify
 from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.models import VerifyStatus
+from tests.mysqlsetup import run_pinned as _run
 from tests.pgsetup import run_cli
 
 pytestmark = pytest.mark.slow
@@ -44,16 +45,6 @@ def server() -> Iterator[LocalMySQL]:
         instance.init_datadir()
         instance.start(init_file=False)
         yield instance
-
-
-def _run(dsn: str, *statements: str) -> None:
-    conn = my.connect(dsn)
-    try:
-        my.pin_session(conn)
-        for statement in statements:
-            conn.run(statement)
-    finally:
-        conn.close()
 
 
 def _statements() -> list[str]:

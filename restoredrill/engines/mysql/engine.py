@@ -5,7 +5,9 @@ triggers). Functions whose signature is already the protocol's are bound as they
 Statements are complete SQL strings (``reapply_sql.RowInserts`` for a batch of guarded
 single-row inserts). MySQL keeps a transaction going after a failed statement, so a
 per-table "savepoint" needs nothing; connections share a snapshot only where nothing
-committed between them (shared_snapshot.py). Reapply writes row by row (no ``staging()``)."""
+committed between them (shared_snapshot.py). Reapply writes by set on MariaDB 10.5+ with
+LOAD DATA LOCAL allowed (``staging.MariaDBStager``), row by row elsewhere (MySQL: no
+INSERT ... RETURNING)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from restoredrill.engines.mysql import (
     keys,
     positions,
     shared_snapshot,
+    staging,
     triggers,
 )
 from restoredrill.engines.mysql import fingerprint as fp
@@ -33,6 +36,7 @@ from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.columns import ColumnInfo
 from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn
+from restoredrill.engines.mysql.staging import MariaDBStager
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError
 from restoredrill.models import RowValues
@@ -208,8 +212,8 @@ class MySQLEngine:
                     inserted.add(key)
         return updated, inserted
 
-    def staging(self, conn: MyConn) -> None:
-        return None
+    def staging(self, conn: MyConn) -> MariaDBStager | None:
+        return MariaDBStager() if staging.may_stage(conn) else None
 
     # --- reapply: triggers and foreign keys ---
 

@@ -158,6 +158,9 @@ def connect(dsn: str, read_only: bool = False, timeout: float = 10.0) -> MyConn:
             autocommit=True,
             connect_timeout=int(max(1, timeout)),
             client_flag=CLIENT.FOUND_ROWS,  # UPDATE counts matched rows, as PostgreSQL does
+            # reapply's staging loads with LOAD DATA LOCAL; the client sends only what
+            # restoredrill offered for that statement (driver.offered), never a file
+            local_infile=not read_only,
         )
     except pymysql.err.MySQLError as exc:
         raise DatabaseUnavailable(f"cannot connect to {redact(dsn)}: {one_line(exc)}") from exc
