@@ -65,3 +65,21 @@ def test_dense_equals_bisection(pair: Pair, where: str | None) -> None:  # noqa:
         str(c.restored["region"]) for c in dense.changed
     }
     assert {"x\\y", "t\tab", "n\nl"} <= texts
+
+
+def test_extreme_doubles_are_listed_whole_on_both_paths(pair: Pair) -> None:  # noqa: F811
+    """A double's text is typed 22 characters long by the server; GROUP_CONCAT (the dense
+    listing) cut '-2.2250738585072014e-308' to '-2.2250738585072014e-3'."""
+    pair.both(
+        "CREATE TABLE dbl (k DOUBLE NOT NULL PRIMARY KEY, v DOUBLE NULL, f FLOAT NULL)",
+        "INSERT INTO dbl SELECT -seq * 1.2345678901234567e-300, -2.2250738585072014e-308,"
+        " -1.17549435e-38 FROM seq_1_to_200",
+    )
+    pair.run(pair.production, "DELETE FROM dbl WHERE k < -1.2345678901234567e-298")
+    for options in (DENSE, BISECT):
+        found = diff(pair.restored, pair.production, "dbl", options=options).tables[0]
+        assert found.counts.lost > 0
+        for row in found.lost:
+            assert row["v"] == "-2.2250738585072014e-308"
+            assert row["f"] == "-1.1754943508222875e-38"
+            assert str(row["k"]).endswith("e-298")  # every deleted key is -1.2e-298 to -2.5e-298

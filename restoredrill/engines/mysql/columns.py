@@ -75,8 +75,13 @@ def text_expr(column: ColumnInfo, alias: str | None = "r") -> str:
         return f"HEX({ref})"
     if kind == "bit":
         return f"CAST({ref} + 0 AS CHAR)"
+    # A double's CAST AS CHAR is typed 22 characters long, and GROUP_CONCAT or a UNION's
+    # temporary table cut it there ('-2.2250738585072014e-308' became '…e-3'): typed wider,
+    # the same text whole.
     if kind == "float":
-        return f"CAST(CAST({ref} AS DOUBLE) AS CHAR)"
+        return f"CAST(CAST({ref} AS DOUBLE) AS CHAR(64))"
+    if kind in ("double", "real"):
+        return f"CAST({ref} AS CHAR(64))"
     return f"CAST({ref} AS CHAR)"
 
 
