@@ -60,7 +60,7 @@ def write_script(
         + (f", --where {opts.where}" if opts.where else "")
         + ")",
         *how,
-        "-- Lost rows: INSERT ... ON CONFLICT (key) DO NOTHING.",
+        "-- Lost rows: inserted only where no row holds their key (a taken key is skipped).",
         f"-- Changed rows: UPDATE only while every compared column still holds its {guard_of}",
         "-- value (text form under the settings below); the current version is archived first.",
         "-- Idempotent: running it again changes nothing. Rows only in production are untouched.",
