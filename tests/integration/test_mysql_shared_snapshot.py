@@ -85,6 +85,27 @@ def test_a_commit_between_the_snapshots_keeps_the_helper_out(server: LocalMySQL)
             conn.close()
 
 
+def test_an_open_writer_at_the_main_snapshot_shares_nothing(server: LocalMySQL) -> None:
+    """Its commit could be written before the main snapshot's LSN was read and become
+    visible only between the two snapshots: with a read-write transaction open, no token."""
+    _quiet(server)
+    engine = MySQLEngine()
+    main = _open(server, engine)
+    writer = server.connect("shared")
+    try:
+        writer.run("START TRANSACTION")
+        writer.run("INSERT INTO t4 VALUES (9, 'open')")
+        with engine.snapshot(main):
+            assert engine.export_snapshot(main) is None
+        writer.run("ROLLBACK")
+        _quiet(server)
+        with engine.snapshot(main):
+            assert engine.export_snapshot(main) is not None
+    finally:
+        writer.close()
+        main.close()
+
+
 def _quiet(server: LocalMySQL) -> None:
     """Wait out InnoDB's background commits (statistics recalculated after the fixture's
     inserts move the LSN for a few seconds; a helper would rightly drop out meanwhile)."""

@@ -2,19 +2,21 @@
 
 MariaDB has no ``pg_export_snapshot``: each connection's ``START TRANSACTION WITH CONSISTENT
 SNAPSHOT`` sees what was committed when it ran. Two such snapshots see the same data if no
-transaction committed between them, and that can be checked without a lock:
+transaction became visible between them, and that can be checked without a lock:
 
-- InnoDB writes redo for every read-write commit, so the redo log sequence number
-  (``Innodb_lsn_current``) read before the first snapshot and after the last one is unchanged
-  only if nothing committed in between (purge and other background redo only make it differ:
-  the helper then drops out, never the other way round);
-- with the binlog on, MariaDB takes the snapshot under the commit-order lock, and
-  ``binlog_snapshot_file/position`` says exactly which binlogged commits it holds: both must be
-  equal too.
+- InnoDB writes redo for every read-write commit, so a redo log sequence number
+  (``Innodb_lsn_current``) read before the first snapshot and unchanged after the last one
+  means no commit wrote in between (purge and other background redo only make it differ: the
+  helper then drops out, never the other way round);
+- a commit whose redo was written just before that first read becomes visible a moment later;
+  it is still listed in ``information_schema.INNODB_TRX`` then, so no read-write transaction
+  may be open when the first snapshot starts (reading that list needs PROCESS: without it,
+  nothing is shared);
+- with the binlog on, the snapshots' ``binlog_snapshot_file/position`` must be equal too.
 
 A connection whose snapshot does not match does not join (``FanOut`` carries on without it):
 a busy production fingerprints on one connection as before, a restored sandbox — nobody
-writes to it — on several. MySQL, which reports neither, never shares.
+writes to it — on several. MySQL, which reports none of this, never shares.
 """
 
 from __future__ import annotations
@@ -35,9 +37,23 @@ def redo_lsn(conn: MyConn) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _writers_open(conn: MyConn) -> bool:
+    """Whether any read-write transaction is open (or mid-commit); True when it cannot tell."""
+    try:
+        found = conn.rows(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_is_read_only = 0"
+        )
+    except pymysql.err.MySQLError:  # no PROCESS privilege
+        return True
+    return int(found[0][0]) > 0
+
+
 def before_snapshot(conn: MyConn) -> None:
-    """Called just before the connection's snapshot starts: the LSN a helper must still see."""
-    conn.lsn_before_snapshot = redo_lsn(conn)
+    """Called just before the connection's snapshot starts: the LSN a helper must still see
+    (None: nothing may share this snapshot)."""
+    lsn = redo_lsn(conn)
+    # read the LSN first: a writer that opens after it moves the LSN before it can commit
+    conn.lsn_before_snapshot = None if lsn is None or _writers_open(conn) else lsn
 
 
 def export_token(conn: MyConn) -> str | None:
