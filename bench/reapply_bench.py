@@ -80,6 +80,19 @@ def delete_lost(cluster: LocalPostgres) -> None:
     sql(cluster, "production", f"DELETE FROM users WHERE {LOST}", "VACUUM ANALYZE users")  # noqa: S608
 
 
+def diff_users(restored: str, production: str, work: Path, results: dict[str, Any]) -> Path:
+    """The users table diffed by the CLI (CSV rows), timed into ``results``."""
+    diff_file = work / "users.json"
+    seconds, code, _, err = run_child(
+        [sys.executable, "-m", "restoredrill", "diff", restored, production,
+         "--table", "users", "--out", str(diff_file), "--format", "csv"]
+    )  # fmt: skip
+    assert code == 1, err
+    results["diff_seconds"] = round(seconds, 1)
+    results["diff_mib"] = round(diff_file.stat().st_size / 2**20, 1)
+    return diff_file
+
+
 def anchor(cluster: LocalPostgres, work: Path) -> float:
     """By hand: the lost rows out of the restore with COPY, into production with COPY."""
     path = work / "lost.copy"
@@ -166,15 +179,7 @@ def main() -> int:
         sql(cluster, "postgres", "CREATE DATABASE production TEMPLATE restored")
         delete_lost(cluster)
         results["setup_seconds"] = round(time.monotonic() - started, 1)
-        diff_file = work / "users.json"
-        seconds, code, _, err = run_child(
-            [sys.executable, "-m", "restoredrill", "diff", cluster.dsn("restored"),
-             cluster.dsn("production"), "--table", "users", "--out", str(diff_file),
-             "--format", "csv"]
-        )  # fmt: skip
-        assert code == 1, err
-        results["diff_seconds"] = round(seconds, 1)
-        results["diff_mib"] = round(diff_file.stat().st_size / 2**20, 1)
+        diff_file = diff_users(cluster.dsn("restored"), cluster.dsn("production"), work, results)
         results["anchor_copy_seconds"] = round(anchor(cluster, work), 2)
         delete_lost(cluster)
         for size in sizes:

@@ -37,7 +37,7 @@ from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reapply_bench import phases, run_child
+from reapply_bench import diff_users, phases
 
 USERS = """
 CREATE TABLE {db}.users (
@@ -183,15 +183,7 @@ def main() -> int:
         )
         delete_lost(server)
         results["setup_seconds"] = round(time.monotonic() - started, 1)
-        diff_file = work / "users.json"
-        seconds, code, _, err = run_child(
-            [sys.executable, "-m", "restoredrill", "diff", server.dsn("restored"),
-             server.dsn("production"), "--table", "users", "--out", str(diff_file),
-             "--format", "csv"]
-        )  # fmt: skip
-        assert code == 1, err
-        results["diff_seconds"] = round(seconds, 1)
-        results["diff_mib"] = round(diff_file.stat().st_size / 2**20, 1)
+        diff_file = diff_users(server.dsn("restored"), server.dsn("production"), work, results)
         results["anchor_load_data_seconds"] = round(anchor(server, work), 2)
         results["anchor_rows_per_second"] = round(args.lost / results["anchor_load_data_seconds"])
         print(json.dumps({k: v for k, v in results.items() if k != "runs"}), flush=True)

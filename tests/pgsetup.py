@@ -304,6 +304,13 @@ def postgres_pids_under(root: Path) -> list[int]:
     return pids
 
 
+# What an interrupted reapply prints (either engine): one line, with how to resume.
+INTERRUPTED_LINE = re.compile(
+    r"^restoredrill: error: interrupted \(SIGINT\): 1 batch\(es\) committed, the batch in "
+    r"flight was rolled back; the checkpoint \S+ lets a rerun resume: restoredrill reapply .+$"
+)
+
+
 def run_cli(
     args: list[str],
     env: dict[str, str] | None = None,

@@ -23,6 +23,7 @@ from restoredrill.engines.mysql import session as my
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.errors import ConfigError, ReapplyRefused
 from restoredrill.models import VerifyStatus
+from tests.mysqlsetup import run_pinned
 
 pytestmark = pytest.mark.slow
 _names = itertools.count()
@@ -43,13 +44,7 @@ class Pair:
         return self.server.dsn(self.production_db)
 
     def run(self, dsn: str, *statements: str) -> None:
-        conn = my.connect(dsn)
-        try:
-            my.pin_session(conn)
-            for statement in statements:
-                conn.run(statement)
-        finally:
-            conn.close()
+        run_pinned(dsn, *statements)
 
     def both(self, *statements: str) -> None:
         self.run(self.restored, *statements)

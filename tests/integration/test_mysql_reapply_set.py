@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.sandbox_local import LocalMySQL, local_mysql
 from restoredrill.errors import DatabaseUnavailable
 from tests.mysqlsetup import run_pinned as _run
-from tests.pgsetup import wait_for
+from tests.pgsetup import INTERRUPTED_LINE, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -264,10 +263,6 @@ def send(filename, conn):
 pymysql.connections._send_local_file = send
 main(sys.argv[1:])
 """
-_LINE = re.compile(
-    r"^restoredrill: error: interrupted \(SIGINT\): 1 batch\(es\) committed, the batch in "
-    r"flight was rolled back; the checkpoint \S+ lets a rerun resume: restoredrill reapply .+$"
-)
 
 
 def test_sigint_mid_load_rolls_the_batch_back_and_a_rerun_resumes(
@@ -285,7 +280,7 @@ def test_sigint_mid_load_rolls_the_batch_back_and_a_rerun_resumes(
     )
     assert done.returncode == 130, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("restoredrill:")]
-    assert len(errors) == 1 and _LINE.match(errors[0]), done.stderr
+    assert len(errors) == 1 and INTERRUPTED_LINE.match(errors[0]), done.stderr
     now = {r[0]: r for r in _rows(production)}
     then = {r[0]: r for r in _rows(restored)}
     assert now["2"] == then["2"] and now["4"] == then["4"]  # batch 1 committed

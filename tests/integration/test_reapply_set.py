@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from restoredrill.drill.reapply import ReapplyOptions, checkpoint_path, reapply
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
 from tests.diffhelp import Pair, all_text, new_pair
+from tests.pgsetup import INTERRUPTED_LINE
 
 SCHEMA = """
 CREATE SCHEMA app;
@@ -196,10 +196,6 @@ def write(self, buffer):
 psycopg.Copy.write = write
 main(sys.argv[1:])
 """
-_LINE = re.compile(
-    r"^restoredrill: error: interrupted \(SIGINT\): 1 batch\(es\) committed, the batch in "
-    r"flight was rolled back; the checkpoint \S+ lets a rerun resume: restoredrill reapply .+$"
-)
 
 
 def test_sigint_mid_copy_rolls_the_batch_back_and_a_rerun_resumes(
@@ -216,7 +212,7 @@ def test_sigint_mid_copy_rolls_the_batch_back_and_a_rerun_resumes(
     )
     assert done.returncode == 130, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("restoredrill:")]
-    assert len(errors) == 1 and _LINE.match(errors[0]), done.stderr
+    assert len(errors) == 1 and INTERRUPTED_LINE.match(errors[0]), done.stderr
     # batch 1 (the changed rows 2 and 4) committed; batch 2 (6, then lost 1) rolled back
     now = {r["id"]: r for r in _rows(kinds.production)}
     restored = {r["id"]: r for r in _rows(kinds.restored)}
