@@ -317,7 +317,10 @@ def _check_stop(conn: my.MyConn, status: dict[str, Any], goal: Goal) -> None:
         at = f"{my.text_of(status.get('Relay_Log_File') or '?')}:{_position(status)[1]}"
         raise RecoveryIncomplete(f"binlog replay stopped at {at}, short of {goal.label}")
     applied = _applied(conn)
-    wrong = [f"{applied.get(d, 'none')} instead of {g}" for d, g in goal.gtids.items()]
-    wrong = [w for w, (d, g) in zip(wrong, goal.gtids.items(), strict=True) if applied.get(d) != g]
+    wrong = [
+        f"{applied.get(d, 'none')} instead of {g}"
+        for d, g in goal.gtids.items()
+        if applied.get(d) != g
+    ]
     if wrong:
         raise RecoveryIncomplete(f"binlog replay did not end at the target: {'; '.join(wrong)}")
