@@ -229,9 +229,13 @@ def main() -> None:
     ):
         work = Path(tmp)
         report.update(build(tools, a, b, args.scale))
-        # warm both servers' shared buffers the same way for every tool (a plain seq scan of a
-        # big table would only use a small ring buffer)
+        # Every tool meets the same steady state: vacuumed and analysed (else autovacuum,
+        # woken by the load and the edits, competes with whichever tool runs first), the
+        # edits checkpointed, and both servers' shared buffers warmed the same way (a plain
+        # seq scan of a big table would only use a small ring buffer).
         for cluster in (a, b):
+            psql(tools, cluster, "VACUUM (ANALYZE) pgbench_accounts")
+            psql(tools, cluster, "CHECKPOINT")
             psql(tools, cluster, "CREATE EXTENSION IF NOT EXISTS pg_prewarm")
             psql(tools, cluster, "SELECT pg_prewarm('pgbench_accounts')")
             psql(tools, cluster, "SELECT pg_prewarm('pgbench_accounts_pkey')")

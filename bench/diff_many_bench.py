@@ -87,9 +87,13 @@ def ours(
     name: str,
     where: str | None,
     python: str = sys.executable,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     out = work / f"{name}.json"
-    argv = [python, "-m", "restoredrill", "diff", a.dsn(), b.dsn(), "--table", "users"]
+    argv = [python]
+    if profile is not None:  # wall-clock samples of the main thread (pip install pyinstrument)
+        argv += ["-m", "pyinstrument", "-r", "text", "-o", str(profile / f"{name}.txt")]
+    argv += ["-m", "restoredrill", "diff", a.dsn(), b.dsn(), "--table", "users"]
     argv += ["--out", str(out)]
     if where:
         argv += ["--where", where]
@@ -153,7 +157,10 @@ def main() -> None:
         "--before-python",
         help="Also run the diff with this interpreter (another install, e.g. the code before).",
     )
+    parser.add_argument("--profile", type=Path, help="pyinstrument's text reports of ours here")
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     tools = find_pg_tools()
     report: dict[str, Any] = {"rows": args.rows}
     with (
@@ -166,10 +173,10 @@ def main() -> None:
         expected = sorted(i for i in range(1, args.rows + 1) if i % 5 in (1, 2))
         expected_null = [i for i in expected if i % 5 == 1]
         report["by_hand"] = by_hand(tools, a, b, work)
-        whole = ours(a, b, work, "ours", None)
+        whole = ours(a, b, work, "ours", None, profile=args.profile)
         report["restoredrill"] = {k: v for k, v in whole.items() if k != "lost_ids"}
         report["restoredrill"]["lost_exact"] = whole["lost_ids"] == expected
-        where = ours(a, b, work, "ours-where", "last_login IS NULL")
+        where = ours(a, b, work, "ours-where", "last_login IS NULL", profile=args.profile)
         report["restoredrill_where"] = {k: v for k, v in where.items() if k != "lost_ids"}
         report["restoredrill_where"]["lost_exact"] = where["lost_ids"] == expected_null
         if args.before_python:

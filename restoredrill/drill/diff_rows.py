@@ -31,7 +31,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
 from typing import Any, TypeVar
 
 from restoredrill.drill.diff_sides import DiffOptions, Shape, Sides
@@ -42,6 +41,7 @@ from restoredrill.models import ChangedRow, RowValues
 T = TypeVar("T")
 Row = tuple[str | None, ...]
 Path = tuple[int, ...]
+_Range = tuple[Path, list[KeyText], list[KeyText]]  # a dense range: its differing keys, per side
 
 
 @dataclass
@@ -91,11 +91,6 @@ class _Pending:
 def sorted_items(items: list[tuple[Path, int, T]]) -> list[T]:
     items.sort(key=lambda t: (t[0], t[1]))
     return [item for _, _, item in items]
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), max(1, size)):
-        yield items[start : start + size]
 
 
 class RowComparer:
@@ -154,54 +149,41 @@ class RowComparer:
         elif r is None:
             self.found.new.append((item.path, item.n, self._values(p)))
         else:
-            differ = [self.names[c] for c in self.compared_at if r[c] != p[c]]
-            if differ:
-                changed = ChangedRow(
-                    restored=self._values(r), production=self._values(p), columns=differ
-                )
-                self.found.changed.append((item.path, item.n, changed))
+            self._compare(item.path, item.n, r, p)
 
-    def _by_keys(self, wanted: dict[str, list[_Pending]]) -> None:
-        """Fetch, per side, the rows of the given keys (without --where) into the items."""
+    def _fetch_keys(self, wanted: dict[str, list[KeyText]]) -> dict[str, dict[KeyText, Row]]:
+        """Per side, the rows of the given keys (without --where), by key; a key the side
+        does not have is absent from its dict."""
         step = max(1, self.options.fetch_chunk_rows)
-        longest = max((len(items) for items in wanted.values()), default=0)
+        found: dict[str, dict[KeyText, Row]] = {side: {} for side in wanted}
+        longest = max((len(keys) for keys in wanted.values()), default=0)
         for start in range(0, longest, step):
             jobs: dict[str, tuple[Any, list[Any]]] = {}
-            parts: dict[str, list[_Pending]] = {}
-            for side, items in wanted.items():
-                part = items[start : start + step]
+            for side, keys in wanted.items():
+                part = keys[start : start + step]
                 if part:
-                    parts[side] = part
                     jobs[side] = self.engine.rows_by_keys_query(
-                        self.shape.table,
-                        self.shape.key,
-                        self.shape.columns,
-                        [item.key for item in part],
+                        self.shape.table, self.shape.key, self.shape.columns, part
                     )
             if not jobs:
                 continue
-            done = self.sides.run(jobs)
-            for side, rows in done.items():
+            for side, rows in self.sides.run(jobs).items():
                 self.stats.fetched += len(rows)
-                found = self._index(rows)
-                for item in parts[side]:
-                    setattr(item, side, found.get(item.key))
+                found[side].update(self._index(rows))
+        return found
+
+    def _by_keys(self, wanted: dict[str, list[_Pending]]) -> None:
+        """Fetch, per side, the rows of the given keys (without --where) into the items."""
+        found = self._fetch_keys({side: [i.key for i in items] for side, items in wanted.items()})
+        for side, items in wanted.items():
+            rows = found[side]
+            for item in items:
+                setattr(item, side, rows.get(item.key))
 
     # -- leaves: every row fetched --
 
     def fetch_leaves(self, leaves: list[Bucket]) -> None:
-        chunk: list[Bucket] = []
-        rows_in_chunk = 0
-        for leaf in leaves:
-            chunk.append(leaf)
-            rows_in_chunk += leaf.size
-            if (
-                rows_in_chunk >= self.options.fetch_chunk_rows
-                or len(chunk) >= self.engine.max_ranges_per_statement
-            ):
-                self._fetch_chunk(chunk)
-                chunk, rows_in_chunk = [], 0
-        if chunk:
+        for chunk in self._grouped(leaves, self.options.fetch_chunk_rows):
             self._fetch_chunk(chunk)
 
     def _fetch_chunk(self, leaves: list[Bucket]) -> None:
@@ -250,21 +232,39 @@ class RowComparer:
     # -- dense ranges: (key, hash) listed, differing keys fetched --
 
     def list_dense(self, buckets: list[Bucket]) -> None:
+        """Chunk by chunk; the servers list the next chunk while Python classifies the rows
+        of this one (the per-row Python work is then no longer on the critical path)."""
+        chunks = list(self._grouped(buckets, self.options.dense_chunk_rows))
+        if not chunks:
+            return
+        pending = self.sides.submit(self._listing_jobs(chunks[0]))
+        for n, chunk in enumerate(chunks):
+            ranges = self._differing(chunk, self.sides.collect(pending))
+            found = self._fetch_keys(self._wanted(ranges))
+            if n + 1 == len(chunks):
+                self._classify_ranges(ranges, found)
+                break
+            pending = self.sides.submit(self._listing_jobs(chunks[n + 1]))
+            try:
+                self._classify_ranges(ranges, found)
+            except BaseException:
+                self.sides.abandon(pending)
+                raise
+
+    def _grouped(self, buckets: list[Bucket], rows: int) -> Iterable[list[Bucket]]:
+        """Consecutive buckets of about ``rows`` rows, one statement's worth."""
         chunk: list[Bucket] = []
         rows_in_chunk = 0
         for bucket in buckets:
             chunk.append(bucket)
             rows_in_chunk += bucket.size
-            if (
-                rows_in_chunk >= self.options.dense_chunk_rows
-                or len(chunk) >= self.engine.max_ranges_per_statement
-            ):
-                self._list_chunk(chunk)
+            if rows_in_chunk >= rows or len(chunk) >= self.engine.max_ranges_per_statement:
+                yield chunk
                 chunk, rows_in_chunk = [], 0
         if chunk:
-            self._list_chunk(chunk)
+            yield chunk
 
-    def _list_chunk(self, buckets: list[Bucket]) -> None:
+    def _listing_jobs(self, buckets: list[Bucket]) -> dict[str, tuple[Any, list[Any]]]:
         self.stats.dense_ranges += len(buckets)
         query = self.engine.hash_list_query(
             self.shape.table,
@@ -273,7 +273,10 @@ class RowComparer:
             self.where,
             [b.range for b in buckets],
         )
-        rows = self.sides.run({"restored": query, "production": query})
+        return {"restored": query, "production": query}
+
+    def _differing(self, buckets: list[Bucket], rows: dict[str, list[Any]]) -> list[_Range]:
+        """Per range, the keys of its differing listing lines, each side in key order."""
         # one listing text per range and side: rows "hash<TAB>key..." in key order. Split and
         # compared as sets (in C): rows equal on both sides cancel, and Python code only runs
         # per differing row.
@@ -292,8 +295,7 @@ class RowComparer:
                 listings[side][int(index)] = lines
                 self.stats.listed += len(lines)
         del rows
-        items: list[_Pending] = []
-        listed: dict[str, list[_Pending]] = {"restored": [], "production": []}
+        ranges: list[_Range] = []
         for index, bucket in enumerate(buckets):
             mine = listings["restored"].pop(index, [])
             theirs = listings["production"].pop(index, [])
@@ -301,24 +303,71 @@ class RowComparer:
             for lines, unique in ((mine, sets[0]), (theirs, sets[1])):
                 if len(unique) != len(lines):
                     raise self._duplicate(self._listed_key(Counter(lines).most_common(1)[0][0]))
-            differing = sets[0] ^ sets[1]
-            if not differing:
+            if sets[0] == sets[1]:
                 continue
-            seen: dict[KeyText, _Pending] = {}
-            for side, lines in (("restored", mine), ("production", theirs)):
-                for n in compress(range(len(lines)), map(differing.__contains__, lines)):
-                    key = self._listed_key(lines[n])
-                    item = seen.get(key)
-                    if item is None:
-                        item = seen[key] = _Pending(bucket.path, n, key)
-                        items.append(item)
-                    listed[side].append(item)
-        # without --where a key listed on one side only is absent from the other: no need to
-        # look for it there; with --where it may be there, not matching
-        wanted = {side: items if self.where is not None else mine for side, mine in listed.items()}
-        self._by_keys(wanted)
-        for item in items:
-            self._settle(item)
+            ours = self._listed_keys([line for line in mine if line not in sets[1]])
+            other = self._listed_keys([line for line in theirs if line not in sets[0]])
+            ranges.append((bucket.path, ours, other))
+        return ranges
+
+    def _wanted(self, ranges: list[_Range]) -> dict[str, list[KeyText]]:
+        """The keys whose rows each side must fetch to classify the ranges' keys."""
+        wanted: dict[str, list[KeyText]] = {"restored": [], "production": []}
+        for _, ours, other in ranges:
+            if self.where is None:
+                # every row of the range is listed: a key listed on one side only is absent
+                # from the other, and a key on both sides is in both lists
+                wanted["restored"] += ours
+                wanted["production"] += other
+            else:
+                # with --where a key listed on one side may be on the other, not matching
+                seen = set(ours)
+                union = ours + [k for k in other if k not in seen]
+                wanted["restored"] += union
+                wanted["production"] += union
+        return wanted
+
+    def _classify_ranges(self, ranges: list[_Range], found: dict[str, dict[KeyText, Row]]) -> None:
+        restored, production = found["restored"], found["production"]
+        for path, ours, other in ranges:
+            self._classify(path, ours, restored, production)
+            if other:
+                seen = set(ours)
+                self._classify(path, [k for k in other if k not in seen], restored, production)
+
+    def _classify(
+        self,
+        path: Path,
+        keys: list[KeyText],
+        restored: dict[KeyText, Row],
+        production: dict[KeyText, Row],
+    ) -> None:
+        """Each key from its two rows, as ``_settle`` does, without an object per key."""
+        lost, new, names = self.found.lost, self.found.new, self.names
+        for n, key in enumerate(keys):
+            r = restored.get(key)
+            p = production.get(key)
+            if p is None:
+                if r is not None:
+                    lost.append((path, n, dict(zip(names, r, strict=True))))
+            elif r is None:
+                new.append((path, n, dict(zip(names, p, strict=True))))
+            else:
+                self._compare(path, n, r, p)
+
+    def _compare(self, path: Path, n: int, r: Row, p: Row) -> None:
+        differ = [self.names[c] for c in self.compared_at if r[c] != p[c]]
+        if differ:
+            changed = ChangedRow(
+                restored=self._values(r), production=self._values(p), columns=differ
+            )
+            self.found.changed.append((path, n, changed))
+
+    def _listed_keys(self, lines: list[str]) -> list[KeyText]:
+        if len(self.key_at) == 1:  # the common case, without a call per line
+            texts = [line[line.index("\t") + 1 :] for line in lines]
+            return [(_unescape(t),) if "\\" in t else (t,) for t in texts]
+        return [self._listed_key(line) for line in lines]
 
     @staticmethod
     def _listed_key(line: str) -> KeyText:

@@ -70,11 +70,19 @@ class Sides:
 
     def run(self, jobs: dict[str, tuple[Any, list[Any]]]) -> dict[str, list[Any]]:
         """Run one statement per side (in parallel when both are given); returns the rows."""
+        return self.collect(self.submit(jobs))
+
+    def submit(self, jobs: dict[str, tuple[Any, list[Any]]]) -> dict[str, Future[list[Any]]]:
+        """Start one statement per side; ``collect`` (or ``abandon``) must follow, before
+        anything else runs on those sides."""
         self.round_trips += 1
-        futures: dict[str, Future[list[Any]]] = {
+        return {
             side: self.pool.submit(self.engine.fetchall, self.conn(side), query, params)
             for side, (query, params) in jobs.items()
         }
+
+    def collect(self, futures: dict[str, Future[list[Any]]]) -> dict[str, list[Any]]:
+        """The rows of the statements ``submit`` started."""
         try:
             results: dict[str, list[Any]] = {}
             for side, future in futures.items():
@@ -83,13 +91,19 @@ class Sides:
             self.failed_side = None
             return results
         except BaseException:
-            for side in futures:  # stop the other side's query too (Ctrl-C, errors)
+            self.abandon(futures)  # stop the other side's query too (Ctrl-C, errors)
+            raise
+
+    def abandon(self, futures: dict[str, Future[list[Any]]]) -> None:
+        """Stop the statements ``submit`` started whose rows are not wanted (an error came
+        first), and wait for them: the connections are free again after this."""
+        for side, future in futures.items():
+            if not future.done():
                 with contextlib.suppress(Exception):
                     self.engine.cancel(self.conn(side))
-            for future in futures.values():
-                with contextlib.suppress(BaseException):
-                    future.result()
-            raise
+        for future in futures.values():
+            with contextlib.suppress(BaseException):
+                future.result()
 
     def both(self, make: Callable[[str], tuple[Any, list[Any]]]) -> dict[str, list[Any]]:
         return self.run({side: make(side) for side in ("restored", "production")})
