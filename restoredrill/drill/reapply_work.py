@@ -141,10 +141,16 @@ def prepare(engine: Engine, conn: Any, diff: RowDiff, only: ReapplyOnly) -> Tabl
 
 
 def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None:
-    """Keep the items whose restored values satisfy ``where`` (evaluated in the target)."""
+    """Keep the items whose restored values satisfy ``where`` (evaluated in the target).
+
+    A lost row of a diff made with this very ``where`` satisfied it already: the diff lists
+    a key only when its row matches on either side, and a lost row is on the restored side
+    only; its restored values are the ones reapply writes. Only the other rows are sent."""
+    known = work.diff.where is not None and work.diff.where.strip() == where.strip()
     kept: list[Item] = []
-    for start in range(0, len(work.items), 5000):
-        chunk = work.items[start : start + 5000]
+    sent = [i for i in work.items if i.kind != "lost"] if known else work.items
+    for start in range(0, len(sent), 5000):
+        chunk = sent[start : start + 5000]
         query, params = engine.filter_query(work.columns, [i.values for i in chunk], where)
         try:
             with engine.savepoint(conn):
@@ -157,6 +163,8 @@ def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None
             ) from exc
         chosen = {int(r[0]) for r in rows}
         kept.extend(item for n, item in enumerate(chunk) if n in chosen)
+    if known:  # in the order of table_items: changed rows, then lost rows
+        kept.extend(i for i in work.items if i.kind == "lost")
     work.items = kept
 
 

@@ -51,6 +51,7 @@ from restoredrill.models import (
     ServerIdentity,
 )
 from restoredrill.sandboxes.registry import local_restore
+from restoredrill.shared_work import SharedWork
 from restoredrill.targets import parse_gtid
 from restoredrill.timing import PhaseClock, ProgressListener, SilentProgress
 
@@ -300,6 +301,7 @@ def _recover(request: RecoverRequest, progress: ProgressListener | None) -> Reco
     production = production_identity(request.to_dsn)
     dbname = request.dbname or engine.database_of(request.to_dsn) or local.default_dbname
     clock = PhaseClock(listener)
+    shared = SharedWork()  # e.g. one scan of the WAL for the incident's xid, not two
 
     def restore_request(target: RecoveryTarget) -> RestoreRequest:
         return RestoreRequest(
@@ -309,6 +311,7 @@ def _recover(request: RecoverRequest, progress: ProgressListener | None) -> Reco
             os_user=request.os_user,  # MariaDB/MySQL read "postgres" (the CLI's default) as theirs
             dbname=dbname,
             backend=local.options(request.pg_bin),
+            shared=shared,
         )
 
     lock = threading.Lock()

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 from restoredrill.errors import PreflightFailed
 from restoredrill.models import RecoveryTarget, RestorePlan, RestoreResult
 from restoredrill.sandboxes.registry import default_backend_options
+from restoredrill.shared_work import SharedWork
 from restoredrill.sources.base import SelfPlanning, Source, open_source
 from restoredrill.timing import PhaseClock, ProgressListener
 
@@ -41,6 +42,8 @@ class RestoreRequest:
     source: Source | SelfPlanning | None = None  # e.g. pgBackRest, RDS; used once, then closed
     # which backend restores (and its own options): PostgreSQL locally by default
     backend: BackendOptions = field(default_factory=default_backend_options)
+    # work shared with other restores of the same backup running beside this one (recover)
+    shared: SharedWork | None = None
 
     def open_source(self) -> Source | SelfPlanning:
         return self.source or open_source(self.base_backups, self.wal_archive)

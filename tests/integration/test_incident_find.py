@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -352,3 +353,38 @@ def test_a_transaction_without_commit_in_the_archive_is_not_listed_but_said(
     assert document["unfinished"] == 1
     assert all(i["rows"] != 900 for i in _incidents(document))
     assert any("no commit or abort record" in str(n) for n in document["notes"])  # type: ignore[attr-defined]
+
+
+def test_the_two_plans_of_one_xid_share_one_scan(
+    story: Story, pg_tools: PgTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """recover plans a restore to just before and one to just after the xid: with a
+    SharedWork the WAL is scanned for it once, and each plan is what it is alone."""
+    from restoredrill.engines.postgres import wal_verify
+    from restoredrill.engines.postgres.plan import plan_restore
+    from restoredrill.models import RecoveryTarget
+    from restoredrill.shared_work import SharedWork
+    from restoredrill.sources.base import open_source
+
+    scans: list[int] = []
+    real = wal_verify.read_wal
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        if args[1].kind == "xid":
+            scans.append(args[1].xid)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wal_verify, "read_wal", counted)
+    targets = [RecoveryTarget(kind="xid", xid=story.xid, inclusive=i) for i in (False, True)]
+    alone = [plan_restore(open_source(story.backups, story.archive), t, pg_tools) for t in targets]
+    assert scans == [story.xid, story.xid]
+    shared = SharedWork()
+    together = [
+        plan_restore(open_source(story.backups, story.archive), t, pg_tools, shared)
+        for t in targets
+    ]
+    assert scans == [story.xid] * 3
+    assert [o.plan for o in together] == [o.plan for o in alone]
+    assert together[0].segments == alone[0].segments
+    ends = [o.plan.expected_end_lsn for o in together]
+    assert ends[0] is not None and ends[1] is not None and ends[0] < ends[1]

@@ -226,6 +226,23 @@ def test_only_and_where(pair: Pair, tmp_path: Path) -> None:
     assert {r[0] for r in _acct(pair.production)} >= {2, 4}
 
 
+def test_where_of_the_diff_itself_still_filters_changed_rows(pair: Pair, tmp_path: Path) -> None:
+    """A diff made with --where W and a reapply --where W: the lost rows matched W (they are
+    on the restored side only), the changed rows are in the diff when they match on either
+    side, so only the changed rows whose restored values match W are written (6, 8, 10:
+    7 and 9 match on the production side only, by their new balance)."""
+    where = "note IS NULL OR balance > 100"
+    out = tmp_path / "acct-where.json"
+    document = diff(pair.restored, pair.production, "acct", out=out, where=where)
+    assert (document.counts.lost, document.counts.changed) == (2, 5)
+    done = reapply(out, pair.production, ReapplyOptions(execute=True, where=where))
+    assert (done.inserted, done.updated) == (2, 3)
+    restored = {r[0]: r for r in _acct(pair.restored)}
+    rows = {r[0]: r for r in _acct(pair.production)}
+    assert [rows[n] for n in (2, 4, 6, 8, 10)] == [restored[n] for n in (2, 4, 6, 8, 10)]
+    assert rows[7] != restored[7] and rows[9] != restored[9]
+
+
 def test_refuses_targets_that_are_not_the_diffs_production(
     pair: Pair, tmp_path: Path, pg_tools: PgTools
 ) -> None:

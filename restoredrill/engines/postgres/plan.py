@@ -4,8 +4,9 @@ preflight checks. Nothing is provisioned here, and a failed check says exactly w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from restoredrill.engines.postgres.backup_choice import backup_detail, choose_backup
 from restoredrill.engines.postgres.majors import match_server
 from restoredrill.engines.postgres.source import Catalogue
 from restoredrill.engines.postgres.tools import PgTools
@@ -21,6 +22,7 @@ from restoredrill.engines.postgres.wal_verify import (
     blocker,
     fmt_time,
     head_of,
+    locate,
     reach,
     reached,
     read_wal,
@@ -38,9 +40,8 @@ from restoredrill.models import (
     WalSegment,
 )
 from restoredrill.sandboxes.diskspace import space_checks
+from restoredrill.shared_work import SharedWork
 from restoredrill.sources.base import SelfPlanning, Source
-
-STOP_TIME_RESOLUTION = timedelta(seconds=1)
 
 
 @dataclass
@@ -66,51 +67,29 @@ class _Checks:
         self.items.append(PreflightCheck(name=name, status=CheckStatus.WARNING, detail=detail))
 
 
-def _choose_backup(
-    target: RecoveryTarget, backups: list[BaseBackup], target_lsn: int | None
-) -> BaseBackup | None:
-    """The newest backup that ends before the target."""
-    candidates: list[BaseBackup]
-    if target.kind == "time":
-        assert target.time is not None
-        # Stop times are recorded in whole seconds: a backup stopped at 12:00:00 may have
-        # ended at 12:00:00.9, and everything it contains is restored whatever the target.
-        # Only a backup whose recorded second is over before the target surely precedes it.
-        candidates = [
-            b
-            for b in backups
-            if b.stop_time is not None and b.stop_time + STOP_TIME_RESOLUTION <= target.time
-        ]
-    elif target_lsn is not None:
-        candidates = [b for b in backups if b.end_lsn <= target_lsn]
-    else:
-        candidates = list(backups)
-    return max(candidates, key=lambda b: b.end_lsn, default=None)
-
-
-def _backup_detail(backup: BaseBackup) -> str:
-    fmt = backup.format if backup.compression == "none" else f"{backup.format}.{backup.compression}"
-    return (
-        f"{backup.path} ({fmt}, label {backup.label!r}, timeline {backup.timeline}, "
-        f"ends at {format_lsn(backup.end_lsn)} / {fmt_time(backup.stop_time)})"
-    )
-
-
 def plan_restore(
-    source: Source | SelfPlanning, target: RecoveryTarget, tools: PgTools
+    source: Source | SelfPlanning,
+    target: RecoveryTarget,
+    tools: PgTools,
+    shared: SharedWork | None = None,
 ) -> PlanOutcome:
     """Plan from any source: a directory, S3 or pgBackRest through their catalogue, RDS by
-    asking the provider (it keeps the backups and the WAL to itself)."""
+    asking the provider (it keeps the backups and the WAL to itself). ``shared``: the scan
+    for an xid is done once for restores planned beside this one (recover's two)."""
     if not isinstance(source, Source):
         if target.timeline is not None:
             raise ConfigError("--timeline needs a WAL archive; this source plans its own recovery")
         return PlanOutcome(source.plan(target))
     catalogue = source.catalogue()
-    return _plan(catalogue, source.describe(), target, tools)
+    return _plan(catalogue, source.describe(), target, tools, shared)
 
 
 def _plan(
-    catalogue: Catalogue, described: str, target: RecoveryTarget, tools: PgTools
+    catalogue: Catalogue,
+    described: str,
+    target: RecoveryTarget,
+    tools: PgTools,
+    shared: SharedWork | None = None,
 ) -> PlanOutcome:
     checks = _Checks()
     archive = catalogue.archive
@@ -153,7 +132,7 @@ def _plan(
         first = segment_of(oldest.start_lsn, archive.segment_size)
         present, gaps = archive.chain(steps, first, head if head is not None else first)
         contiguous = contiguous_run(present, first)
-        located = read_wal(scanner, target, contiguous, archive.segment_size, head)
+        located = locate(scanner, target, contiguous, archive.segment_size, head, shared)
         if not located.found:
             what = f"xid {target.xid}" if target.kind == "xid" else f"restore point {target.name!r}"
             damage, reach_time = blocker(scanner, located, contiguous, oldest, archive.segment_size)
@@ -180,7 +159,7 @@ def _plan(
         located_steps = steps
         target_lsn = located.lsn
 
-    backup = _choose_backup(target, catalogue.backups, target_lsn)
+    backup = choose_backup(target, catalogue.backups, target_lsn)
     if backup is None:
         oldest = catalogue.backups[0]
         resolution = ""
@@ -192,7 +171,7 @@ def _plan(
             f"({format_lsn(oldest.end_lsn)} / {fmt_time(oldest.stop_time)}){resolution}",
         )
         return outcome()
-    checks.ok("base backup", _backup_detail(backup))
+    checks.ok("base backup", backup_detail(backup))
     server = match_server(backup.pg_version, tools)
     if isinstance(server, str):
         checks.fail("server version", server)

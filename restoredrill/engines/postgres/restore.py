@@ -76,7 +76,7 @@ def _restored(
             raise ConfigError(f"{source.describe()} restores into its own sandbox (--sandbox rds)")
         clock = PhaseClock(listener)
         with clock.phase("plan") as record:
-            outcome = plan_restore(source, request.target, tools)
+            outcome = plan_restore(source, request.target, tools, request.shared)
             record.detail = retry_note(source)
         plan = outcome.plan
         check_plan(plan)  # nothing is provisioned when preflight fails

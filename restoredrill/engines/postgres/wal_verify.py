@@ -5,6 +5,7 @@ replay must reach."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from restoredrill.engines.postgres.wal_scan import WaldumpError, WalEvent, scan
 from restoredrill.errors import BackupCorrupt
 from restoredrill.lsn import format_lsn, parse_lsn, parse_segment_name
 from restoredrill.models import BaseBackup, RecoveryTarget, WalSegment
+from restoredrill.shared_work import SharedWork
 
 HEAD_LOOKBACK = 8
 BLOCK_SIZE = 8192
@@ -92,12 +94,49 @@ def matches(target: RecoveryTarget, event: WalEvent) -> bool:
     return False
 
 
+def locate(
+    tools: PgTools,
+    target: RecoveryTarget,
+    segments: list[WalSegment],
+    segment_size: int,
+    head: int | None,
+    shared: SharedWork | None,
+) -> WalRead:
+    """``read_wal`` for a target known by its position in the WAL (xid, restore point). An
+    xid's pass is shared: stopping just before and just after one transaction read the same
+    records, and differ only in whether its commit counts as the last one."""
+    if shared is None or target.kind != "xid":
+        return read_wal(tools, target, segments, segment_size, head)
+    before = target.model_copy(update={"inclusive": False})
+    key = (
+        "postgres-wal-xid",
+        str(tools.bindir),
+        target.xid,
+        segment_size,
+        head,
+        tuple((s.path, s.segno, s.size_bytes) for s in segments),
+    )
+
+    def scan_once() -> tuple[WalRead, WalEvent | None]:
+        matched: list[WalEvent] = []
+        return read_wal(tools, before, segments, segment_size, head, matched), (
+            matched[0] if matched else None
+        )
+
+    read, event = shared.once(key, scan_once)
+    read = dataclasses.replace(read)  # each restore its own copy
+    if target.inclusive and event is not None and event.kind == "commit":
+        _commit(read, event, segment_size)
+    return read
+
+
 def read_wal(
     tools: PgTools,
     target: RecoveryTarget,
     segments: list[WalSegment],
     segment_size: int,
     head: int | None,
+    matched: list[WalEvent] | None = None,
 ) -> WalRead:
     """One pass of pg_waldump over ``segments`` (a contiguous run from the backup's first
     segment), every record read, stopping at the target's record. ``head``: the archive's
@@ -116,6 +155,8 @@ def read_wal(
         read.events += 1
         if target.kind in ("time", "xid", "name") and matches(target, event):
             read.found, read.lsn, read.complete = True, event.lsn, True
+            if matched is not None:
+                matched.append(event)
             if target.kind == "xid" and target.inclusive and event.kind == "commit":
                 _commit(read, event, segment_size)
             return read
