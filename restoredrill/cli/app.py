@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from types import FrameType
+from typing import NoReturn
 
 import typer
 
@@ -69,6 +70,32 @@ def _fail(error: str, exit_code: int, kind: str, what: str = "error") -> None:
         )
 
 
+def _parser_errors() -> tuple[type[Exception], ...]:
+    """The parser's own errors: Typer's (it vendors click from 0.29 on), and click's where
+    Typer still uses the click package."""
+    kinds: list[type[Exception]] = [typer.exceptions.TyperException]
+    try:
+        import click
+    except ImportError:
+        return tuple(kinds)
+    return (*kinds, click.ClickException)
+
+
+def _parser_error(exc: Exception) -> NoReturn:
+    """A usage error as our one line (exit 2), not a boxed panel; a group called without a
+    command shows its help, as before."""
+    code = int(getattr(exc, "exit_code", 2))
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(code)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    _fail(message, code, "UsageError", "usage")
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     invocation.json = False
     # The driver logs "error ignored in rollback" when a cancelled statement's rollback meets
@@ -80,9 +107,16 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
-        # Typer's standalone mode handles usage errors (exit 2) and turns a KeyboardInterrupt
-        # into a silent exit 130; the line saying so is printed below.
-        app(args=argv, prog_name="restoredrill")
+        # Not Typer's standalone mode: a usage error is our one line too (not a boxed panel),
+        # and typer.Exit's code comes back as the return value.
+        code = app(args=argv, prog_name="restoredrill", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)  # always an exit, as standalone did
+    except typer.Abort:  # Ctrl-C / SIGTERM reach the parser as an Abort
+        name = interrupt_name(_signals[0] if _signals else None)
+        _fail(name, Interrupted.exit_code, "Interrupted")
+        sys.exit(Interrupted.exit_code)
+    except _parser_errors() as exc:
+        _parser_error(exc)
     except RestoreDrillError as exc:
         _fail(str(exc), exc.exit_code, type(exc).__name__)
         sys.exit(exc.exit_code)
