@@ -107,6 +107,29 @@ def test_dense_equals_bisection(pair: Pair) -> None:
     )
 
 
+def test_single_text_key_with_the_listing_separators(pair: Pair) -> None:
+    """A one-column text key holding a backslash, a tab or a newline (the listing's escape
+    and separators): the dense path reads each key back whole, as the bisection does."""
+    pair.both(
+        "CREATE TABLE k (name text PRIMARY KEY, v int)",
+        "INSERT INTO k SELECT (ARRAY['p', 'back\\slash ', 'tab\t', 'new\nline '])[1 + g % 4]"
+        " || g, g FROM generate_series(1, 3000) g",
+    )
+    pair.run(
+        pair.production,
+        "DELETE FROM k WHERE v % 5 IN (1, 2)",
+        "UPDATE k SET v = -v WHERE v % 5 = 3 AND v % 2 = 0",
+    )
+    dense = diff(pair.restored, pair.production, "k", options=DENSE).tables[0]
+    plain = diff(pair.restored, pair.production, "k", options=BISECT).tables[0]
+    assert dense.stats is not None and dense.stats.dense_ranges > 0
+    assert _rows(dense) == _rows(plain)
+    assert dense.counts.lost == 1200 and dense.counts.changed == 300
+    names = {str(r["name"]) for r in dense.lost}
+    assert any("\\" in n for n in names) and any("\t" in n for n in names)
+    assert any("\n" in n for n in names)
+
+
 @pytest.mark.parametrize("options", [DENSE, BISECT], ids=["dense", "bisect"])
 def test_where_matches_on_either_side(pair: Pair, options: DiffOptions) -> None:
     """--where 'last_login IS NULL': lost = matches in the restored database and production
