@@ -75,7 +75,6 @@ class DiffStats(Frozen):
     scan_rows_per_second: float | None
     rows_listed: int = 0  # dense ranges: rows listed as (key, row hash), both sides
     dense_ranges: int = 0
-    rows_fetched_helper: int = 0  # of rows_fetched, by a second connection to one side
 
 
 class RowDiff(Frozen):

@@ -233,7 +233,6 @@ def _diff_table(
             scan_rows_per_second=hashed / stats.scan_seconds if stats.scan_seconds > 0 else None,
             rows_listed=stats.listed,
             dense_ranges=stats.dense_ranges,
-            rows_fetched_helper=stats.fetched_helper,
         ),
     )
     # the row lists go in without validation: validating would copy every row (800,000
@@ -289,10 +288,7 @@ def diff_tables(
     except BaseException:
         engine.close(restored)
         raise
-    # a second restored connection for the fetches that side makes alone (the lost rows)
-    sides = Sides(
-        engine, restored, production, {"restored": lambda: connect_side(engine, restored_dsn)}
-    )
+    sides = Sides(engine, restored, production)
     spec: str | None = None
     try:
         engine.limit_session(production, limits.lock_timeout, limits.statement_timeout)

@@ -72,7 +72,6 @@ class Progress:
     fetched: int = 0
     listed: int = 0  # rows listed as (key, hash) in dense ranges, both sides
     dense_ranges: int = 0
-    fetched_helper: int = 0  # of fetched, on a second connection to one side
     rows_restored: int = 0
     rows_production: int = 0
     scan_seconds: float = 0.0
@@ -159,29 +158,18 @@ class RowComparer:
         found: dict[str, dict[KeyText, Row]] = {side: {} for side in wanted}
         longest = max((len(keys) for keys in wanted.values()), default=0)
         for start in range(0, longest, step):
-            parts = {side: keys[start : start + step] for side, keys in wanted.items()}
-            parts = {side: part for side, part in parts.items() if part}
-            if len(parts) == 1:  # one side works alone: halve its part over a second connection
-                ((side, part),) = parts.items()
-                if (
-                    len(part) >= self.options.helper_min_keys
-                    and self.sides.helper(side) is not None
-                ):
-                    half = len(part) // 2
-                    parts = {side: part[:half], f"{side}/2": part[half:]}
-            jobs = {
-                label: self.engine.rows_by_keys_query(
-                    self.shape.table, self.shape.key, self.shape.columns, part
-                )
-                for label, part in parts.items()
-            }
+            jobs: dict[str, tuple[Any, list[Any]]] = {}
+            for side, keys in wanted.items():
+                part = keys[start : start + step]
+                if part:
+                    jobs[side] = self.engine.rows_by_keys_query(
+                        self.shape.table, self.shape.key, self.shape.columns, part
+                    )
             if not jobs:
                 continue
-            for label, rows in self.sides.run(jobs).items():
+            for side, rows in self.sides.run(jobs).items():
                 self.stats.fetched += len(rows)
-                if label.endswith("/2"):
-                    self.stats.fetched_helper += len(rows)
-                found[label.removesuffix("/2")].update(self._index(rows))
+                found[side].update(self._index(rows))
         return found
 
     def _by_keys(self, wanted: dict[str, list[_Pending]]) -> None:

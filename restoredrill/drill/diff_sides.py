@@ -36,9 +36,6 @@ class DiffOptions:
     dense_fraction: float = 0.5
     dense_max_rows: int = 10_000  # one range listing stays well under max_allowed_packet
     dense_chunk_rows: int = 50_000
-    # a fetch by key of at least this many keys that one side makes alone is halved over a
-    # second connection to that side (in its snapshot)
-    helper_min_keys: int = 2_000
 
 
 # --- connections ------------------------------------------------------------------------------
@@ -57,19 +54,9 @@ def connect_side(engine: Engine, dsn: str) -> Any:
 
 class Sides:
     """The restored and the production connection, and a two-thread pool to run one
-    statement on each in parallel.
+    statement on each in parallel."""
 
-    ``openers``: how to open a second connection to a side, used when that side has work
-    alone (the fetch of many lost rows: the other server idles). It joins the side's
-    snapshot or is not used (``helper``); a job labelled ``"<side>/2"`` runs on it."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        restored: Any,
-        production: Any,
-        openers: dict[str, Callable[[], Any]] | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, restored: Any, production: Any) -> None:
         self.engine = engine
         self.restored = restored
         self.production = production
@@ -77,47 +64,9 @@ class Sides:
         self.round_trips = 0
         self.failed_side: str | None = None  # the side whose statement raised last
         self.table: str | None = None  # the table being diffed, for error messages
-        self.openers = openers or {}
-        self._helpers: dict[str, Any] = {}
-        self._stack = contextlib.ExitStack()
 
     def conn(self, side: str) -> Any:
-        if side.endswith("/2"):
-            return self._helpers[side[:-2]]
         return self.restored if side == "restored" else self.production
-
-    def helper(self, side: str) -> Any | None:
-        """A second connection to ``side`` that sees exactly its snapshot, opened on first
-        use (inside ``snapshots``, no statement running); None when it cannot share it."""
-        if side not in self._helpers:
-            self._helpers[side] = self._open_helper(side)
-        return self._helpers[side]
-
-    def _open_helper(self, side: str) -> Any | None:
-        opener = self.openers.get(side)
-        if opener is None:
-            return None
-        engine = self.engine
-        try:
-            token = engine.export_snapshot(self.conn(side))
-            if token is None:
-                return None
-            conn = opener()
-        except DatabaseUnavailable:
-            return None  # fewer connections, same answers
-        except engine.errors:
-            return None
-        helper = contextlib.ExitStack()
-        helper.callback(engine.close, conn)
-        try:
-            helper.enter_context(engine.snapshot(conn))
-            engine.join_snapshot(conn, token)
-        except engine.errors:
-            with contextlib.suppress(Exception):
-                helper.close()
-            return None
-        self._stack.push(_quietly(helper.close))
-        return conn
 
     def run(self, jobs: dict[str, tuple[Any, list[Any]]]) -> dict[str, list[Any]]:
         """Run one statement per side (in parallel when both are given); returns the rows."""
@@ -137,7 +86,7 @@ class Sides:
         try:
             results: dict[str, list[Any]] = {}
             for side, future in futures.items():
-                self.failed_side = side.removesuffix("/2")
+                self.failed_side = side
                 results[side] = future.result()
             self.failed_side = None
             return results
@@ -161,19 +110,6 @@ class Sides:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self._stack.close()
-
-
-def _quietly(close: Callable[[], Any]) -> Callable[..., bool]:
-    """An exit callback that ends a helper's read-only snapshot and closes it, whatever
-    the connection's state (an error of the diff is already on its way)."""
-
-    def exit_(*_: object) -> bool:
-        with contextlib.suppress(Exception):
-            close()
-        return False
-
-    return exit_
 
 
 @contextlib.contextmanager
