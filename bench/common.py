@@ -78,6 +78,15 @@ def run_child(
     }
 
 
+def restoredrill_argv(interpreter: str, profile: Path | None = None) -> list[str]:
+    """``python -m restoredrill``, under pyinstrument (wall-clock samples of the main thread,
+    a text report at ``profile``; ``pip install pyinstrument``) when ``profile`` is given."""
+    argv = [interpreter]
+    if profile is not None:
+        argv += ["-m", "pyinstrument", "-r", "text", "-o", str(profile)]
+    return [*argv, "-m", "restoredrill"]
+
+
 def run_measured(
     argv: list[str], stdout_path: Path, timeout: float | None = None
 ) -> dict[str, Any]:

@@ -30,7 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import USERS_INCIDENT, USERS_LOAD, USERS_SCHEMA, psql, run_measured
+from common import (
+    USERS_INCIDENT,
+    USERS_LOAD,
+    USERS_SCHEMA,
+    psql,
+    restoredrill_argv,
+    run_measured,
+)
 
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools, find_pg_tools
@@ -90,10 +97,8 @@ def ours(
     profile: Path | None = None,
 ) -> dict[str, Any]:
     out = work / f"{name}.json"
-    argv = [python]
-    if profile is not None:  # wall-clock samples of the main thread (pip install pyinstrument)
-        argv += ["-m", "pyinstrument", "-r", "text", "-o", str(profile / f"{name}.txt")]
-    argv += ["-m", "restoredrill", "diff", a.dsn(), b.dsn(), "--table", "users"]
+    report = profile / f"{name}.txt" if profile is not None else None
+    argv = [*restoredrill_argv(python, report), "diff", a.dsn(), b.dsn(), "--table", "users"]
     argv += ["--out", str(out)]
     if where:
         argv += ["--where", where]

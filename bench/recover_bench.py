@@ -44,7 +44,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import USERS_INCIDENT, USERS_LOAD, USERS_SCHEMA, hand_restore, psql, run_measured
+from common import (
+    USERS_INCIDENT,
+    USERS_LOAD,
+    USERS_SCHEMA,
+    hand_restore,
+    psql,
+    restoredrill_argv,
+    run_measured,
+)
 
 import restoredrill
 from restoredrill.engines.postgres.archiving import (
@@ -204,10 +212,7 @@ def ours(
     with local_postgres("bench-recover-production", tools=tools) as production:
         copy_seconds = production_copy(production, cache, tools)
         out = work / f"recover-{time.monotonic_ns()}.json"
-        python = [interpreter]
-        if profile is not None:  # wall-clock samples of the main thread (pip install pyinstrument)
-            python += ["-m", "pyinstrument", "-r", "text", "-o", str(profile)]
-        argv = [*python, "-m", "restoredrill", "recover",
+        argv = [*restoredrill_argv(interpreter, profile), "recover",
                 "--base-backups", str(cache / "backups"), "--wal-archive", str(cache / "archive"),
                 "--table", "users", "--to", production.dsn(),
                 "--incident-xid", str(meta["incident_xid"]), "--where", WHERE, "--execute",

@@ -41,7 +41,9 @@ from restoredrill.models import ChangedRow, RowValues
 T = TypeVar("T")
 Row = tuple[str | None, ...]
 Path = tuple[int, ...]
-_Range = tuple[Path, list[KeyText], list[KeyText]]  # a dense range: its differing keys, per side
+# a dense range: the differing keys listed on the restored side, on the production side,
+# and those of the production side that the restored side did not list
+_Range = tuple[Path, list[KeyText], list[KeyText], list[KeyText]]
 
 
 @dataclass
@@ -138,18 +140,20 @@ class RowComparer:
     def _values(self, row: Row) -> RowValues:
         return dict(zip(self.names, row, strict=True))
 
-    def _settle(self, item: _Pending) -> None:
+    def _settle(self, path: Path, n: int, r: Row | None, p: Row | None) -> None:
         """Classify one key from its two rows (None: that side has no row with the key)."""
-        r, p = item.restored, item.production
-        if r is None and p is None:
-            return
         if p is None:
-            assert r is not None
-            self.found.lost.append((item.path, item.n, self._values(r)))
+            if r is not None:
+                self.found.lost.append((path, n, dict(zip(self.names, r, strict=True))))
         elif r is None:
-            self.found.new.append((item.path, item.n, self._values(p)))
+            self.found.new.append((path, n, dict(zip(self.names, p, strict=True))))
         else:
-            self._compare(item.path, item.n, r, p)
+            differ = [self.names[c] for c in self.compared_at if r[c] != p[c]]
+            if differ:
+                changed = ChangedRow(
+                    restored=self._values(r), production=self._values(p), columns=differ
+                )
+                self.found.changed.append((path, n, changed))
 
     def _fetch_keys(self, wanted: dict[str, list[KeyText]]) -> dict[str, dict[KeyText, Row]]:
         """Per side, the rows of the given keys (without --where), by key; a key the side
@@ -227,7 +231,7 @@ class RowComparer:
         if wanted["restored"] or wanted["production"]:
             self._by_keys(wanted)
         for item in settled:
-            self._settle(item)
+            self._settle(item.path, item.n, item.restored, item.production)
 
     # -- dense ranges: (key, hash) listed, differing keys fetched --
 
@@ -307,13 +311,14 @@ class RowComparer:
                 continue
             ours = self._listed_keys([line for line in mine if line not in sets[1]])
             other = self._listed_keys([line for line in theirs if line not in sets[0]])
-            ranges.append((bucket.path, ours, other))
+            seen = set(ours)
+            ranges.append((bucket.path, ours, other, [k for k in other if k not in seen]))
         return ranges
 
     def _wanted(self, ranges: list[_Range]) -> dict[str, list[KeyText]]:
         """The keys whose rows each side must fetch to classify the ranges' keys."""
         wanted: dict[str, list[KeyText]] = {"restored": [], "production": []}
-        for _, ours, other in ranges:
+        for _, ours, other, theirs_only in ranges:
             if self.where is None:
                 # every row of the range is listed: a key listed on one side only is absent
                 # from the other, and a key on both sides is in both lists
@@ -321,47 +326,16 @@ class RowComparer:
                 wanted["production"] += other
             else:
                 # with --where a key listed on one side may be on the other, not matching
-                seen = set(ours)
-                union = ours + [k for k in other if k not in seen]
-                wanted["restored"] += union
-                wanted["production"] += union
+                wanted["restored"] += ours + theirs_only
+                wanted["production"] += ours + theirs_only
         return wanted
 
     def _classify_ranges(self, ranges: list[_Range], found: dict[str, dict[KeyText, Row]]) -> None:
         restored, production = found["restored"], found["production"]
-        for path, ours, other in ranges:
-            self._classify(path, ours, restored, production)
-            if other:
-                seen = set(ours)
-                self._classify(path, [k for k in other if k not in seen], restored, production)
-
-    def _classify(
-        self,
-        path: Path,
-        keys: list[KeyText],
-        restored: dict[KeyText, Row],
-        production: dict[KeyText, Row],
-    ) -> None:
-        """Each key from its two rows, as ``_settle`` does, without an object per key."""
-        lost, new, names = self.found.lost, self.found.new, self.names
-        for n, key in enumerate(keys):
-            r = restored.get(key)
-            p = production.get(key)
-            if p is None:
-                if r is not None:
-                    lost.append((path, n, dict(zip(names, r, strict=True))))
-            elif r is None:
-                new.append((path, n, dict(zip(names, p, strict=True))))
-            else:
-                self._compare(path, n, r, p)
-
-    def _compare(self, path: Path, n: int, r: Row, p: Row) -> None:
-        differ = [self.names[c] for c in self.compared_at if r[c] != p[c]]
-        if differ:
-            changed = ChangedRow(
-                restored=self._values(r), production=self._values(p), columns=differ
-            )
-            self.found.changed.append((path, n, changed))
+        for path, ours, _, theirs_only in ranges:
+            for keys in (ours, theirs_only):
+                for n, key in enumerate(keys):
+                    self._settle(path, n, restored.get(key), production.get(key))
 
     def _listed_keys(self, lines: list[str]) -> list[KeyText]:
         if len(self.key_at) == 1:  # the common case, without a call per line

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres.engine import PostgresEngine
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
+from tests.pgsetup import wait_for
 
 TABLES = [TableName("public", f"t{n}") for n in range(6)]
 
@@ -44,22 +44,22 @@ def cluster(pg_tools: PgTools) -> Iterator[LocalPostgres]:
         yield sandbox
 
 
+def _count_others(cluster: LocalPostgres) -> int:
+    """Client connections other than the one asking."""
+    with cluster.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
 def _others(cluster: LocalPostgres) -> int:
-    """Client connections other than the one asking, once the closed ones are gone: a
-    backend leaves pg_stat_activity a moment after its client closed the connection (seen
-    once under load), so a count above 0 is asked again for up to 5 s."""
-    deadline = time.monotonic() + 5
-    while True:
-        with cluster.connect() as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-            ).fetchone()
-        assert row is not None
-        count = int(str(row[0]))
-        if count == 0 or time.monotonic() > deadline:
-            return count
-        time.sleep(0.05)
+    """The same, once closed connections are gone: a backend leaves pg_stat_activity a
+    moment after its client closed (seen once under load), so wait up to 5 s for 0."""
+    wait_for(lambda: _count_others(cluster) == 0, timeout=5)
+    return _count_others(cluster)
 
 
 def _opener(engine: PostgresEngine, cluster: LocalPostgres) -> Any:

@@ -73,6 +73,7 @@ class WalRead:
     damage: WalDamage | None = None
     complete: bool = False  # every record up to the target (or the end) was read
     events: int = 0
+    stop: WalEvent | None = None  # the target's record, when found
 
 
 @dataclass
@@ -117,16 +118,10 @@ def locate(
         tuple((s.path, s.segno, s.size_bytes) for s in segments),
     )
 
-    def scan_once() -> tuple[WalRead, WalEvent | None]:
-        matched: list[WalEvent] = []
-        return read_wal(tools, before, segments, segment_size, head, matched), (
-            matched[0] if matched else None
-        )
-
-    read, event = shared.once(key, scan_once)
-    read = dataclasses.replace(read)  # each restore its own copy
-    if target.inclusive and event is not None and event.kind == "commit":
-        _commit(read, event, segment_size)
+    shared_read = shared.once(key, lambda: read_wal(tools, before, segments, segment_size, head))
+    read = dataclasses.replace(shared_read)  # each restore its own copy
+    if read.stop is not None:
+        _stopped_at(read, target, read.stop, segment_size)
     return read
 
 
@@ -136,7 +131,6 @@ def read_wal(
     segments: list[WalSegment],
     segment_size: int,
     head: int | None,
-    matched: list[WalEvent] | None = None,
 ) -> WalRead:
     """One pass of pg_waldump over ``segments`` (a contiguous run from the backup's first
     segment), every record read, stopping at the target's record. ``head``: the archive's
@@ -154,11 +148,7 @@ def read_wal(
             return read
         read.events += 1
         if target.kind in ("time", "xid", "name") and matches(target, event):
-            read.found, read.lsn, read.complete = True, event.lsn, True
-            if matched is not None:
-                matched.append(event)
-            if target.kind == "xid" and target.inclusive and event.kind == "commit":
-                _commit(read, event, segment_size)
+            _stopped_at(read, target, event, segment_size)
             return read
         read.lsn = event.lsn
         read.last_end = record_end(event.lsn, event.length, segment_size)
@@ -169,6 +159,14 @@ def read_wal(
         read.damage = _damage(state.errors[0], segments, segment_size, at_head)
     read.complete = read.damage is None
     return read
+
+
+def _stopped_at(read: WalRead, target: RecoveryTarget, event: WalEvent, segment_size: int) -> None:
+    """The target's record ends the read; an inclusive xid target's own commit is the last
+    commit the restore holds."""
+    read.found, read.lsn, read.complete, read.stop = True, event.lsn, True, event
+    if target.kind == "xid" and target.inclusive and event.kind == "commit":
+        _commit(read, event, segment_size)
 
 
 def _commit(read: WalRead, event: WalEvent, segment_size: int) -> None:
