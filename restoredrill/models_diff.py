@@ -17,7 +17,7 @@ class ServerIdentity(Frozen):
     A restored sandbox has the SAME ``system_identifier`` as the production it was restored
     from (a physical copy), so the identifier alone cannot tell them apart: the running
     instance is identified by its start time, its port and (where readable) its data
-    directory, plus the database name. See ``restoredrill.drill.reapply.identity_problem``."""
+    directory, plus the database name. See ``restoredrill.drill.guards.identity_problem``."""
 
     label: str  # redacted DSN, for messages
     database: str

@@ -21,10 +21,8 @@ never the table.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -62,6 +60,7 @@ from restoredrill.models import (
     RowDiff,
     ServerIdentity,
 )
+from restoredrill.no_cyclic_gc import no_cyclic_gc
 from restoredrill.timing import ProgressListener, SilentProgress
 
 T = TypeVar("T")
@@ -246,20 +245,6 @@ def _diff_table(
     )
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """A diff allocates one small, acyclic object per differing row (800,000 dicts for 800,000
-    lost rows); the cyclic collector would walk all of them again at every generation-2
-    pass (it doubled the time of such a diff). Nothing here makes cycles."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def diff_tables(
     restored_dsn: str,
     production_dsn: str,
@@ -296,7 +281,7 @@ def diff_tables(
         production_id = engine.server_identity(production, dsnlib.redact(production_dsn))
         guards.refuse_same_server(restored_id, production_id, "diff")
         results: list[RowDiff] = []
-        with snapshots(sides), _no_cyclic_gc():
+        with snapshots(sides), no_cyclic_gc():
             for spec in tables:
                 sides.round_trips = 0
                 listener.phase_started(f"diff {spec}")

@@ -2,6 +2,7 @@
 
 - Never production against itself: a "restored" side that is the very server and database
   of the reference would make every check pass and every diff empty, testing nothing.
+- Never a reapply into anything but the production the diff names (``identity_problem``).
 - Never an unbounded wait: production sessions get a lock timeout and a statement timeout,
   and hitting one is a one-line error naming the table, the timeout and how to raise it.
 """
@@ -13,7 +14,7 @@ from typing import Literal
 
 from restoredrill.durations import parse_duration
 from restoredrill.errors import ConfigError, ProductionTimeout, SameServerRefused
-from restoredrill.models import ServerIdentity
+from restoredrill.models import DiffDocument, ServerIdentity
 
 DEFAULT_LOCK_TIMEOUT = "5s"
 DEFAULT_STATEMENT_TIMEOUT = "10m"
@@ -95,11 +96,55 @@ def timeout_error(
     )
 
 
+# --- reapply: is the target really the production the diff names? ---------------------------
+
+
+def identity_problem(document: DiffDocument, target: ServerIdentity) -> str | None:
+    """Why ``target`` must not receive this diff (one line), or None when it is production."""
+    sandboxes = [("restored", document.restored)]
+    if document.incident is not None:
+        sandboxes.append(("after-incident", document.incident))
+    for what, sandbox in sandboxes:
+        if same_instance(target, sandbox) and target.database == sandbox.database:
+            return (
+                f"the target is the {what} database of this diff ({target.label}), not production "
+                f"({document.production.label})"
+            )
+    production = document.production
+    if (
+        target.system_identifier is not None
+        and production.system_identifier is not None
+        and target.system_identifier != production.system_identifier
+    ):
+        return (
+            f"the target {target.label} is another cluster (system identifier "
+            f"{target.system_identifier}, the diff's production has {production.system_identifier})"
+        )
+    if not same_instance(target, production):
+        return (
+            f"the target {target.label} is not the server the diff names as production "
+            f"({production.label}, started {_when(production)}; the target started "
+            f"{_when(target)}): a restored copy, or production restarted since — diff again"
+        )
+    if target.database != production.database:
+        return (
+            f"the target database {target.database!r} is not the diff's production database "
+            f"{production.database!r}"
+        )
+    return None
+
+
+def _when(identity: ServerIdentity) -> str:
+    t = identity.postmaster_start_time
+    return "at an unknown time" if t is None else t.isoformat()
+
+
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "DEFAULT_STATEMENT_TIMEOUT",
     "SessionLimits",
     "TimeoutKind",
+    "identity_problem",
     "refuse_same_server",
     "same_instance",
     "session_limits",

@@ -35,7 +35,7 @@ from typing import Any
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.diff import load_diff
-from restoredrill.drill.guards import same_instance
+from restoredrill.drill.guards import identity_problem, same_instance
 from restoredrill.drill.ledger_writes import reapply_details, reapply_verdict, record_write
 from restoredrill.drill.private_file import check_writable
 from restoredrill.drill.reapply_checkpoint import (
@@ -81,56 +81,13 @@ from restoredrill.models import (
     ReapplyConflict,
     ReapplyPlan,
     ReapplyReport,
-    ServerIdentity,
 )
+from restoredrill.no_cyclic_gc import no_cyclic_gc
 from restoredrill.timing import ProgressListener, SilentProgress
 
 _TIMEOUT = re.compile(r"\d+\s*(us|ms|s|min|h|d)?")
 SAMPLE_ROWS = 5
 _RESUME_HINT = " (committed batches are in the checkpoint: run it again to resume)"
-
-
-# --- identity: is the target really the production the diff names? ------------------------------
-
-
-def identity_problem(document: DiffDocument, target: ServerIdentity) -> str | None:
-    """Why ``target`` must not receive this diff (one line), or None when it is production."""
-    sandboxes = [("restored", document.restored)]
-    if document.incident is not None:
-        sandboxes.append(("after-incident", document.incident))
-    for what, sandbox in sandboxes:
-        if same_instance(target, sandbox) and target.database == sandbox.database:
-            return (
-                f"the target is the {what} database of this diff ({target.label}), not production "
-                f"({document.production.label})"
-            )
-    production = document.production
-    if (
-        target.system_identifier is not None
-        and production.system_identifier is not None
-        and target.system_identifier != production.system_identifier
-    ):
-        return (
-            f"the target {target.label} is another cluster (system identifier "
-            f"{target.system_identifier}, the diff's production has {production.system_identifier})"
-        )
-    if not same_instance(target, production):
-        return (
-            f"the target {target.label} is not the server the diff names as production "
-            f"({production.label}, started {_when(production)}; the target started "
-            f"{_when(target)}): a restored copy, or production restarted since — diff again"
-        )
-    if target.database != production.database:
-        return (
-            f"the target database {target.database!r} is not the diff's production database "
-            f"{production.database!r}"
-        )
-    return None
-
-
-def _when(identity: ServerIdentity) -> str:
-    t = identity.postmaster_start_time
-    return "at an unknown time" if t is None else t.isoformat()
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -147,8 +104,9 @@ def reapply(
 
     ``after_batch(n)`` is called after batch n is committed and checkpointed (tests use it
     to interrupt a run between batches)."""
-    document = load_diff(diff_file)
-    return reapply_document(document, diff_file, to_dsn, options, progress, after_batch)
+    with no_cyclic_gc():
+        document = load_diff(diff_file)
+        return reapply_document(document, diff_file, to_dsn, options, progress, after_batch)
 
 
 def reapply_document(
@@ -176,7 +134,10 @@ def reapply_document(
     engine = engine_for_dsn(to_dsn)
     label = dsnlib.redact(to_dsn)
     try:
-        report = _connected(engine, document, diff_file, to_dsn, label, opts, listener, after_batch)
+        with no_cyclic_gc():
+            report = _connected(
+                engine, document, diff_file, to_dsn, label, opts, listener, after_batch
+            )
     except BaseException as exc:
         if opts.execute and opts.record:
             verdict = f"ERROR: {type(exc).__name__}"

@@ -169,5 +169,11 @@ def test_diff_file_round_trip_and_bad_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"format": "something else"}')
     with pytest.raises(ConfigError, match="not a restoredrill diff file"):
         load_diff(tmp_path / "bad.json")
+    (tmp_path / "cut.json").write_text(path.read_text()[:100])  # a file cut short
+    with pytest.raises(ConfigError, match=r"not a restoredrill diff file \(not JSON"):
+        load_diff(tmp_path / "cut.json")
+    (tmp_path / "latin.json").write_bytes(b'{"format": "\xe9"}')
+    with pytest.raises(ConfigError, match="not a restoredrill diff file"):
+        load_diff(tmp_path / "latin.json")
     with pytest.raises(ConfigError, match="cannot read"):
         load_diff(tmp_path / "missing.json")
