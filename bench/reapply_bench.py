@@ -6,11 +6,11 @@ from which the bad DELETE removed every user with a NULL ``last_login`` (LOST ro
 (``restoredrill diff``, timed but not the subject) lists them; then, for each batch size,
 ``restoredrill reapply --execute`` puts them back in a child process (wall time = the whole
 command: start-up, reading the diff, the SQL script, the batches), run again (it must change
-nothing), the rows deleted again (and the table vacuumed), and the same reapply is run in
-this process to time its phases (reading the diff, preparing and writing the SQL script,
-the batches). The anchor is what an expert does by
-hand: ``COPY (SELECT ...) TO`` a file from the restore, ``COPY users FROM`` it into
-production, one transaction, no guard — timed in the same run on the same table.
+nothing), dry-run once more (the prediction must say every row is back), the rows deleted
+again (and the table vacuumed), and the same reapply is run in this process to time its
+phases (reading the diff, preparing and writing the SQL script, the batches). The anchor is
+what an expert does by hand: ``COPY (SELECT ...) TO`` a file from the restore, ``COPY users
+FROM`` it into production, one transaction, no guard — timed in the same run on the same table.
 
     .venv/bin/python bench/reapply_bench.py --lost 400000
 
@@ -213,6 +213,14 @@ def main() -> int:
             rerun = json.loads(out)["tables"][0]
             assert (rerun["inserted"], rerun["already"]) == (0, args.lost), rerun
             results["runs"][-1]["rerun_seconds"] = round(again, 2)
+            # the dry run everyone starts with, here with every row already back
+            dry, code, out, err = run_child(
+                [sys.executable, "-m", "restoredrill", "reapply", str(diff_file),
+                 "--to", cluster.dsn("production"), "--json", "--batch-size", str(size)]
+            )  # fmt: skip
+            assert code == 0, err
+            assert json.loads(out)["tables"][0]["already"] == args.lost
+            results["runs"][-1]["dry_run_all_back_seconds"] = round(dry, 2)
             delete_lost(cluster)
             results["runs"][-1].update(
                 phases(cluster.dsn("production"), diff_file, args.lost, size)

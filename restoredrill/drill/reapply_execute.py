@@ -24,6 +24,7 @@ from restoredrill.drill.reapply_work import (
     classify,
     current_rows,
     key_of,
+    lock_statement,
 )
 from restoredrill.engines.base import Engine
 from restoredrill.engines.staging import Stager
@@ -88,7 +89,7 @@ def predict(
     with engine.transaction(conn):
         for work in works:
             for _, batch in batches(work.items, opts.batch_size):
-                lock = build_batch(engine, work, batch, opts, for_update=False).lock
+                lock = lock_statement(engine, work, batch, for_update=False)
                 current = current_rows(engine, conn, work, lock)
                 for item in batch:
                     outcome, reason = classify(work, item, current)
@@ -159,8 +160,7 @@ def _write_rows(
     engine: Engine, conn: Any, work: TableWork, batch: list[Item], opts: ReapplyOptions
 ) -> tuple[list[tuple[RowOutcome, str]], set[int], set[int], dict[int, str]]:
     """``write_set`` with one guarded statement per row (engines without staging)."""
-    lock = build_batch(engine, work, batch, opts, for_update=True)
-    current = current_rows(engine, conn, work, lock.lock)
+    current = current_rows(engine, conn, work, lock_statement(engine, work, batch, True))
     expected = [classify(work, i, current) for i in batch]
     updates = {n for n, (outcome, _) in enumerate(expected) if outcome == "update"}
     if updates and work.archive is not None and not work.archive_exists:

@@ -197,6 +197,13 @@ def batch_settings(engine: Engine, work: TableWork, opts: ReapplyOptions) -> lis
     ]
 
 
+def lock_statement(engine: Engine, work: TableWork, batch: Sequence[Item], for_update: bool) -> Any:
+    """The read of production's current rows of the batch's keys (locked when writing): all
+    a prediction needs (building the batch's writes too cost a dry run 2/3 of its time)."""
+    keys = [i.values for i in batch]
+    return engine.lock_and_read(work.table, work.key, work.compared, keys, for_update, work.columns)
+
+
 def build_batch(
     engine: Engine,
     work: TableWork,
@@ -251,14 +258,7 @@ def build_batch(
     )
     return Batch(
         settings=batch_settings(engine, work, opts),
-        lock=engine.lock_and_read(
-            work.table,
-            work.key,
-            work.compared,
-            [i.values for i in batch],
-            for_update,
-            work.columns,
-        ),
+        lock=lock_statement(engine, work, batch, for_update),
         writes=writes,
         insert=insert,
     )

@@ -257,14 +257,14 @@ def render_reapply(console: Console, report: ReapplyReport, samples: bool = True
             console.print(Text(f"{plan.table}: {note}", style="yellow"))
     for plan in report.tables:
         if samples and plan.sample and not report.executed:
-            columns = list(plan.sample[0])
-            console.print(
-                _rows_table(
-                    f"{plan.table}: rows to write back",
-                    columns,
-                    plan.sample,
-                    plan.selected_lost + plan.selected_changed,
-                )
+            # the key first; one ``column: value`` line each where the table would squeeze
+            columns = [*plan.key, *(c for c in plan.sample[0] if c not in plan.key)]
+            title = f"{plan.table}: rows to write back"
+            total = plan.selected_lost + plan.selected_changed
+            _print_either(
+                console,
+                _rows_table(title, columns, plan.sample, total),
+                _rows_list(title, columns, plan.sample, total),
             )
     if report.conflicts:
         conflicts = Table(title="conflicts (skipped, never overwritten)", title_justify="left")
