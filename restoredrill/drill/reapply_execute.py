@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from restoredrill.models import ReapplyConflict, RowOutcome, ServerIdentity
 from restoredrill.timing import ProgressListener
 
 CONFLICTS_LISTED = 50
+PROGRESS_EVERY = 2.0  # seconds between progress lines
 
 # An interrupt inside a batch's COPY or pipeline leaves the connection busy: psycopg's
 # ROLLBACK on the way out fails and it logs "error ignored in rollback" (to stderr, without a
@@ -114,6 +116,7 @@ class Run:
     state: str = "idle"  # idle | open | commit | committed
     committed: int = 0  # batches committed by this run
     stager: Stager | None = None  # set-based batches (engine.staging), else row by row
+    noted: float = field(default_factory=time.monotonic)  # when progress was last told
 
 
 def _apply(
@@ -282,9 +285,13 @@ def _execute(
                 ),
             )
             run.state = "idle"
-            run.listener.note(
-                f"{work.diff.table}: {positions[work.diff.table]}/{len(work.items)} row(s) done"
-            )
+            written = positions[work.diff.table]
+            now = time.monotonic()
+            # a line every few seconds and at each table's end, not one per batch (400 lines
+            # for 4,000,000 rows would bury what matters)
+            if written == len(work.items) or now - run.noted >= PROGRESS_EVERY:
+                run.noted = now
+                run.listener.note(f"{work.diff.table}: {written:,}/{len(work.items):,} row(s) done")
             if run.after_batch is not None:
                 run.after_batch(total)
     with contextlib.suppress(FileNotFoundError):
