@@ -22,7 +22,9 @@ from psycopg import sql
 
 from restoredrill.drill.diff import diff
 from restoredrill.drill.reapply import ReapplyOptions, checkpoint_path, reapply
+from restoredrill.engines.names import TableName
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
+from restoredrill.engines.postgres.staging import orders
 from restoredrill.engines.postgres.tools import PgTools
 from tests.diffhelp import Pair, all_text, new_pair
 from tests.pgsetup import INTERRUPTED_LINE
@@ -133,6 +135,8 @@ def test_the_set_script_runs_in_psql_with_the_same_result(
     assert not report.executed and report.sql_file is not None
     text = Path(report.sql_file).read_text()
     assert text.count("FROM STDIN;\n") == 2 and "UPDATE " in text and "ON COMMIT DROP" in text
+    # the joins on the stage are bounded by the batch's keys (no index read from its start)
+    assert 'AND t."id" BETWEEN (SELECT b."v0" FROM' in text
     psql = [pg_tools.path("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", kinds.production]
     for _ in range(2):
         done = subprocess.run([*psql, "-f", report.sql_file], capture_output=True, text=True)
@@ -286,3 +290,13 @@ def _role_exists(dsn: str) -> bool:
     with psycopg.connect(dsn, autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'writer'").fetchone()
     return found is not None
+
+
+def test_only_a_key_whose_type_sorts_bounds_the_joins(kinds: Pair) -> None:
+    """``orders`` asks the planner; a type without a b-tree class (point) says no, and the
+    question leaves the caller's transaction usable."""
+    table = TableName("public", "kinds")
+    with psycopg.connect(kinds.production) as conn:
+        assert orders(conn, table, "id") and orders(conn, table, "e") and orders(conn, table, "c")
+        assert not orders(conn, table, "pt")
+        assert conn.execute("SELECT count(*) FROM kinds").fetchone() == (3,)

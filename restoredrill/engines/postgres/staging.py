@@ -22,7 +22,7 @@ from typing import Any
 from psycopg import sql
 from psycopg._copy_base import format_row_text  # the C formatter COPY itself uses
 from psycopg.adapt import Transformer
-from psycopg.errors import UniqueViolation
+from psycopg.errors import UndefinedFunction, UniqueViolation
 
 from restoredrill.engines.postgres.catalog import Connection, TableName
 from restoredrill.engines.staging import StageRow, StageSpec
@@ -74,11 +74,38 @@ def copy(spec: StageSpec) -> sql.Composed:
 ANALYZE = sql.SQL("ANALYZE {}").format(STAGE)
 
 
-def _keys(spec: StageSpec, target: str = "t") -> sql.Composable:
-    return sql.SQL("({}) = ({})").format(
-        sql.SQL(", ").join(sql.Identifier(target, k) for k in spec.key),
+def _keys(spec: StageSpec, bounded: bool) -> sql.Composable:
+    """The target (t) joined to the stage (s) on the key; ``bounded`` (its type sorts:
+    ``orders``): also between the batch's least and greatest first key, which the join
+    implies, or the planner merge-joins from the start of the key's index and batch n reads
+    n batches of it (240 ms for a 10,000-row batch 2/3 into 1,600,000 users)."""
+    first = _v(spec, spec.key[0])
+    join = sql.SQL("({}) = ({})").format(
+        sql.SQL(", ").join(sql.Identifier("t", k) for k in spec.key),
         sql.SQL(", ").join(sql.SQL("s.{}").format(_v(spec, k)) for k in spec.key),
     )
+    if not bounded:
+        return join
+    edge = "(SELECT b.{v} FROM {stage} AS b WHERE b.{v} IS NOT NULL ORDER BY b.{v} {way} LIMIT 1)"
+    return sql.SQL("{join} AND t.{k} BETWEEN {low} AND {high}").format(
+        join=join,
+        k=sql.Identifier(spec.key[0]),
+        low=sql.SQL(edge.replace("{way}", "ASC")).format(v=first, stage=STAGE),
+        high=sql.SQL(edge.replace("{way}", "DESC")).format(v=first, stage=STAGE),
+    )
+
+
+def orders(conn: Connection, table: TableName, column: str) -> bool:
+    """Does ``column`` sort (a default b-tree class)? The planner refuses ORDER BY if not."""
+    probe = sql.SQL("EXPLAIN SELECT 1 FROM {} AS t ORDER BY t.{} LIMIT 1").format(
+        table.identifier(), sql.Identifier(column)
+    )
+    try:
+        with conn.transaction():  # a savepoint inside a batch's transaction
+            conn.execute(probe)
+    except UndefinedFunction:
+        return False
+    return True
 
 
 def _guard(spec: StageSpec) -> sql.Composable:
@@ -90,7 +117,7 @@ def _guard(spec: StageSpec) -> sql.Composable:
     )
 
 
-def lock(spec: StageSpec) -> sql.Composed:
+def lock(spec: StageSpec, bounded: bool = False) -> sql.Composed:
     """Production's text forms of the staged changed rows, locked FOR UPDATE before they are
     classified and written."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
@@ -101,7 +128,7 @@ def lock(spec: StageSpec) -> sql.Composed:
         cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         table=spec.table.identifier(),
         stage=STAGE,
-        keys=_keys(spec),
+        keys=_keys(spec, bounded),
         sig=_SIG,
     )
 
@@ -113,7 +140,7 @@ def _differs(spec: StageSpec) -> list[sql.Composable]:
     ]
 
 
-def skipped(spec: StageSpec) -> sql.Composed:
+def skipped(spec: StageSpec, bounded: bool = False) -> sql.Composed:
     """(position, production's text forms) of the staged lost rows production does not hold
     as staged (absent: NULLs), read after the INSERT skipped some (never written, so never
     locked). The rows it holds as staged are "already there" without crossing the wire: a
@@ -128,14 +155,14 @@ def skipped(spec: StageSpec) -> sql.Composed:
         cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         stage=STAGE,
         table=spec.table.identifier(),
-        keys=_keys(spec),
+        keys=_keys(spec, bounded),
         sig=_SIG,
         first=sql.Identifier(spec.key[0]),
         any=sql.SQL(" OR ").join(differs) if differs else sql.SQL("FALSE"),
     )
 
 
-def archive(spec: StageSpec, into: TableName) -> sql.Composed:
+def archive(spec: StageSpec, into: TableName, bounded: bool = False) -> sql.Composed:
     """The current version of every changed row the UPDATEs are about to overwrite."""
     return sql.SQL(
         "INSERT INTO {archive} ({cols}) SELECT {tcols} FROM {table} AS t JOIN {stage} AS s"
@@ -146,13 +173,15 @@ def archive(spec: StageSpec, into: TableName) -> sql.Composed:
         tcols=sql.SQL(", ").join(sql.Identifier("t", c) for c in spec.all_columns),
         table=spec.table.identifier(),
         stage=STAGE,
-        keys=_keys(spec),
+        keys=_keys(spec, bounded),
         sig=_SIG,
         guard=_guard(spec),
     )
 
 
-def update(spec: StageSpec, sig: int, set_columns: Sequence[str]) -> sql.Composed:
+def update(
+    spec: StageSpec, sig: int, set_columns: Sequence[str], bounded: bool = False
+) -> sql.Composed:
     """Revert the changed rows of group ``sig`` while they still hold their guard values."""
     return sql.SQL(
         "UPDATE {table} AS t SET {sets} FROM {stage} AS s"
@@ -163,7 +192,7 @@ def update(spec: StageSpec, sig: int, set_columns: Sequence[str]) -> sql.Compose
             sql.SQL("{} = s.{}").format(sql.Identifier(c), _v(spec, c)) for c in set_columns
         ),
         stage=STAGE,
-        keys=_keys(spec),
+        keys=_keys(spec, bounded),
         sigcol=_SIG,
         sig=sql.Literal(sig),
         guard=_guard(spec),
@@ -199,7 +228,7 @@ def insert(spec: StageSpec, plain: bool = False) -> sql.Composed:
     )
 
 
-def readback(spec: StageSpec) -> sql.Composed:
+def readback(spec: StageSpec, bounded: bool = False) -> sql.Composed:
     """(position, row missing, column differs...) of the staged rows that do not read as
     their staged values (the caller keeps the written ones: a row not written, a conflict,
     reads otherwise by definition). No position list: ``= ANY(big array)`` per row is
@@ -215,7 +244,7 @@ def readback(spec: StageSpec) -> sql.Composed:
         differs=sql.SQL(", ").join(differs) if differs else sql.SQL("FALSE"),
         stage=STAGE,
         table=spec.table.identifier(),
-        keys=_keys(spec),
+        keys=_keys(spec, bounded),
         any=sql.SQL(" OR ").join(differs) if differs else sql.SQL("FALSE"),
     )
 
@@ -262,16 +291,25 @@ class PostgresStager:
 
     def __init__(self) -> None:
         self._analyzed = False
+        self._bounded: dict[TableName, bool] = {}  # joins bounded by the batch's keys (_keys)
 
     def encode(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> bytes:
         """COPY text data of ``rows``, made by the formatter COPY itself uses, appended to
         one buffer (no per-row buffer to join: half the time of ``write_row``)."""
+        self._learn(conn, spec)
         transformer, data = Transformer(conn), bytearray()
         for row in rows:
             format_row_text(row, transformer, data)
         return bytes(data)
 
+    def _learn(self, conn: Connection, spec: StageSpec) -> None:
+        """Whether the table's joins can be bounded (``orders``), once per table: asked by
+        the script's encoding and by execution's loading (each has its own stager)."""
+        if spec.table not in self._bounded:
+            self._bounded[spec.table] = orders(conn, spec.table, spec.key[0])
+
     def load(self, conn: Connection, spec: StageSpec, data: bytes) -> None:
+        self._learn(conn, spec)
         conn.execute(create(spec))
         with conn.cursor().copy(copy(spec)) as stream:
             view = memoryview(data)
@@ -292,16 +330,16 @@ class PostgresStager:
         )
 
     def lock(self, spec: StageSpec) -> sql.Composed:
-        return lock(spec)
+        return lock(spec, self._bounded.get(spec.table, False))
 
     def skipped(self, spec: StageSpec) -> sql.Composed:
-        return skipped(spec)
+        return skipped(spec, self._bounded.get(spec.table, False))
 
     def archive(self, spec: StageSpec, archive_table: TableName) -> sql.Composed:
-        return archive(spec, archive_table)
+        return archive(spec, archive_table, self._bounded.get(spec.table, False))
 
     def update(self, spec: StageSpec, sig: int, set_columns: Sequence[str]) -> sql.Composed:
-        return update(spec, sig, set_columns)
+        return update(spec, sig, set_columns, self._bounded.get(spec.table, False))
 
     def insert(self, spec: StageSpec) -> sql.Composed:
         return insert(spec)
@@ -347,7 +385,7 @@ class PostgresStager:
             return {}
         self.before_join(conn)
         wanted = set(positions)
-        rows = conn.execute(readback(spec)).fetchall()
+        rows = conn.execute(readback(spec, self._bounded.get(spec.table, False))).fetchall()
         bad: dict[int, list[str]] = {}
         for row in rows:
             if int(row[0]) not in wanted:
