@@ -11,6 +11,7 @@ again (and the table vacuumed), and the same reapply is run in this process to t
 phases (reading the diff, preparing and writing the SQL script, the batches). The anchor is
 what an expert does by hand: ``COPY (SELECT ...) TO`` a file from the restore, ``COPY users
 FROM`` it into production, one transaction, no guard — timed in the same run on the same table.
+Last, the other incident: an UPDATE that hit LOST users, reverted (``changed``) and rerun.
 
     .venv/bin/python bench/reapply_bench.py --lost 400000
 
@@ -157,6 +158,43 @@ def phases(dsn: str, diff_file: Path, lost: int, size: int) -> dict[str, float]:
     }
 
 
+def changed_rows(cluster: LocalPostgres, work: Path, count: int) -> dict[str, Any]:
+    """The other incident: an UPDATE that hit ``count`` users (every row back first). The
+    reapply reverts them by set (stage, lock, archive, guarded UPDATE), then a rerun."""
+    restored, production = cluster.dsn("restored"), cluster.dsn("production")
+    sql(cluster, "production", "TRUNCATE users")
+    with (
+        psycopg.connect(restored) as src,
+        psycopg.connect(production) as dst,
+        src.cursor().copy("COPY users TO STDOUT") as out,
+        dst.cursor().copy("COPY users FROM STDIN") as into,
+    ):
+        for chunk in out:
+            into.write(chunk)
+    hit = f"UPDATE users SET plan = 'gold' WHERE {LOST}"  # noqa: S608
+    sql(cluster, "production", hit, "VACUUM ANALYZE users")
+    diff_file = work / "changed.json"
+    _, code, _, err = run_child(
+        [sys.executable, "-m", "restoredrill", "diff", restored, production,
+         "--table", "users", "--out", str(diff_file)]
+    )  # fmt: skip
+    assert code == 1, err
+    argv = [sys.executable, "-m", "restoredrill", "reapply", str(diff_file), "--to", production,
+            "--execute", "--json", "--max-rows", str(count)]  # fmt: skip
+    seconds, code, out, err = run_child(argv)
+    assert code == 0, err
+    assert json.loads(out)["tables"][0]["updated"] == count
+    assert sql(cluster, "production", "SELECT count(*) FROM users WHERE plan = 'gold'") == [(0,)]
+    again, code, out, err = run_child(argv)
+    assert code == 0 and json.loads(out)["tables"][0]["already"] == count, err
+    return {
+        "changed": count,
+        "wall_seconds": round(seconds, 2),
+        "rows_per_second": round(count / seconds),
+        "rerun_seconds": round(again, 2),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lost", type=int, default=400_000, help="rows lost (a quarter of users)")
@@ -227,6 +265,8 @@ def main() -> int:
             )
             print(json.dumps(results["runs"][-1]), flush=True)
             delete_lost(cluster)
+        results["changed"] = changed_rows(cluster, work, args.lost)
+        print(json.dumps(results["changed"]), flush=True)
     results["anchor_rows_per_second"] = round(args.lost / results["anchor_copy_seconds"])
     print(json.dumps(results, indent=2))
     return 0
