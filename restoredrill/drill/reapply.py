@@ -297,7 +297,7 @@ def _reapply(
         )
         done = execute(engine, conn, works, run, conflicts)
     else:
-        predict(engine, conn, works, opts, conflicts)
+        predict(engine, conn, works, opts, conflicts, listener)
     plans = [
         ReapplyPlan(
             table=w.diff.table,

@@ -86,11 +86,13 @@ def predict(
     works: list[TableWork],
     opts: ReapplyOptions,
     conflicts: list[ReapplyConflict],
+    listener: ProgressListener,
 ) -> None:
     """Dry run: read (never lock) the current rows and predict every outcome."""
+    noted = time.monotonic()
     with engine.transaction(conn):
         for work in works:
-            for _, batch in batches(work.items, opts.batch_size):
+            for begin, batch in batches(work.items, opts.batch_size):
                 lock = lock_statement(engine, work, batch, for_update=False)
                 current = current_rows(engine, conn, work, lock)
                 for item in batch:
@@ -98,6 +100,10 @@ def predict(
                     work.totals[outcome] = work.totals.get(outcome, 0) + 1
                     if outcome == "conflict":
                         conflicts.append(_conflict(work, item, reason))
+                if time.monotonic() - noted >= PROGRESS_EVERY:
+                    noted = time.monotonic()
+                    done, total = begin + len(batch), len(work.items)
+                    listener.note(f"{work.diff.table}: {done:,}/{total:,} row(s) predicted")
 
 
 @dataclass
