@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,19 +40,27 @@ def write_diff(document: DiffDocument, path: Path, force: bool = False) -> None:
 
 
 def load_diff(path: Path) -> DiffDocument:
-    """Parsed by the json module, then validated: half the time and half the peak memory of
+    return read_diff(path)[0]
+
+
+def read_diff(path: Path) -> tuple[DiffDocument, str]:
+    """The document and the SHA-256 of the file's bytes (a reapply's checkpoint names the
+    diff by it: hashed from the bytes read, not read twice).
+
+    Parsed by the json module, then validated: half the time and half the peak memory of
     ``model_validate_json`` on a diff of 400,000 rows (0.86 s / 467 MiB vs 1.77 s / 912 MiB)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the diff file {path}: {exc.strerror or exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
     try:
         parsed = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"{path} is not a restoredrill diff file (not JSON: {exc})") from None
     del data  # the text goes before the rows are validated into their models
     try:
-        return DiffDocument.model_validate(parsed)
+        return DiffDocument.model_validate(parsed), digest
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from restoredrill import dsn as dsnlib
-from restoredrill.drill.diff import load_diff
+from restoredrill.drill.diff_document import read_diff
 from restoredrill.drill.guards import identity_problem, same_instance
 from restoredrill.drill.ledger_writes import reapply_details, reapply_verdict, record_write
 from restoredrill.drill.private_file import check_writable
@@ -105,8 +105,8 @@ def reapply(
     ``after_batch(n)`` is called after batch n is committed and checkpointed (tests use it
     to interrupt a run between batches)."""
     with no_cyclic_gc():
-        document = load_diff(diff_file)
-        return reapply_document(document, diff_file, to_dsn, options, progress, after_batch)
+        document, digest = read_diff(diff_file)
+        return reapply_document(document, diff_file, to_dsn, options, progress, after_batch, digest)
 
 
 def reapply_document(
@@ -116,7 +116,9 @@ def reapply_document(
     options: ReapplyOptions | None = None,
     progress: ProgressListener | None = None,
     after_batch: AfterBatch | None = None,
+    digest: str | None = None,
 ) -> ReapplyReport:
+    """``digest``: the SHA-256 of ``diff_file`` when the caller has it (read_diff)."""
     opts = options or ReapplyOptions()
     listener = progress or SilentProgress()
     if opts.batch_size < 1:
@@ -135,8 +137,9 @@ def reapply_document(
     label = dsnlib.redact(to_dsn)
     try:
         with no_cyclic_gc():
+            digest = digest or _diff_digest(diff_file, document)
             report = _connected(
-                engine, document, diff_file, to_dsn, label, opts, listener, after_batch
+                engine, document, diff_file, digest, to_dsn, label, opts, listener, after_batch
             )
     except BaseException as exc:
         if opts.execute and opts.record:
@@ -153,6 +156,7 @@ def _connected(
     engine: Engine,
     document: DiffDocument,
     diff_file: Path,
+    digest: str,
     to_dsn: str,
     label: str,
     opts: ReapplyOptions,
@@ -164,7 +168,7 @@ def _connected(
     try:
         engine.pin_for_writes(conn)
         return _reapply(
-            engine, document, diff_file, conn, label, opts, listener, after_batch, started
+            engine, document, diff_file, digest, conn, label, opts, listener, after_batch, started
         )
     except ReapplyInterrupted:
         raise
@@ -222,6 +226,7 @@ def _reapply(
     engine: Engine,
     document: DiffDocument,
     diff_file: Path,
+    digest: str,
     conn: Any,
     label: str,
     opts: ReapplyOptions,
@@ -250,7 +255,6 @@ def _reapply(
     over = selected > opts.max_rows
     sql_path = opts.sql_out or default_sql_path(diff_file)
     checkpoint_file = checkpoint_path(diff_file)
-    digest = _diff_digest(diff_file, document)
     checkpoint = read_checkpoint(checkpoint_file) if opts.execute else None
     if checkpoint is not None:
         if checkpoint.diff_sha256 != digest:
