@@ -34,7 +34,6 @@ from restoredrill.models import ReapplyConflict, RowOutcome, ServerIdentity
 from restoredrill.timing import ProgressListener
 
 CONFLICTS_LISTED = 50
-PROGRESS_EVERY = 2.0  # seconds between progress lines
 
 # An interrupt inside a batch's COPY or pipeline leaves the connection busy: psycopg's
 # ROLLBACK on the way out fails and it logs "error ignored in rollback" (to stderr, without a
@@ -42,6 +41,22 @@ PROGRESS_EVERY = 2.0  # seconds between progress lines
 # the one line printed is reapply's own.
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 AfterBatch = Callable[[int], None]
+
+
+@dataclass
+class Every:
+    """A progress line every few seconds, not one per batch (400 lines for 4,000,000 rows
+    would bury what matters)."""
+
+    seconds: float = 2.0
+    last: float = field(default_factory=time.monotonic)
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
 
 
 class ReapplyInterrupted(Interrupted):
@@ -89,7 +104,7 @@ def predict(
     listener: ProgressListener,
 ) -> None:
     """Dry run: read (never lock) the current rows and predict every outcome."""
-    noted = time.monotonic()
+    every = Every()
     with engine.transaction(conn):
         for work in works:
             for begin, batch in batches(work.items, opts.batch_size):
@@ -100,8 +115,7 @@ def predict(
                     work.totals[outcome] = work.totals.get(outcome, 0) + 1
                     if outcome == "conflict":
                         conflicts.append(_conflict(work, item, reason))
-                if time.monotonic() - noted >= PROGRESS_EVERY:
-                    noted = time.monotonic()
+                if every.due():
                     done, total = begin + len(batch), len(work.items)
                     listener.note(f"{work.diff.table}: {done:,}/{total:,} row(s) predicted")
 
@@ -122,7 +136,7 @@ class Run:
     state: str = "idle"  # idle | open | commit | committed
     committed: int = 0  # batches committed by this run
     stager: Stager | None = None  # set-based batches (engine.staging), else row by row
-    noted: float = field(default_factory=time.monotonic)  # when progress was last told
+    progress: Every = field(default_factory=Every)  # when progress lines are due
 
 
 def _apply(
@@ -292,11 +306,7 @@ def _execute(
             )
             run.state = "idle"
             written = positions[work.diff.table]
-            now = time.monotonic()
-            # a line every few seconds and at each table's end, not one per batch (400 lines
-            # for 4,000,000 rows would bury what matters)
-            if written == len(work.items) or now - run.noted >= PROGRESS_EVERY:
-                run.noted = now
+            if run.progress.due() or written == len(work.items):  # and at each table's end
                 run.listener.note(f"{work.diff.table}: {written:,}/{len(work.items):,} row(s) done")
             if run.after_batch is not None:
                 run.after_batch(total)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from restoredrill.drill.reapply_work import Item, TableWork, current_rows
+from restoredrill.drill.reapply_work import Item, TableWork, current_rows, lock_statement
 from restoredrill.engines.base import Engine
 from restoredrill.errors import ReapplyDataProblem
 
@@ -27,10 +27,7 @@ def _differing(
 
 
 def _read(engine: Engine, conn: Any, work: TableWork, items: list[Item]) -> Any:
-    statement = engine.lock_and_read(
-        work.table, work.key, work.compared, [i.values for i in items], True, work.columns
-    )
-    return current_rows(engine, conn, work, statement)
+    return current_rows(engine, conn, work, lock_statement(engine, work, items, True))
 
 
 def check_written(

@@ -300,3 +300,49 @@ def test_only_a_key_whose_type_sorts_bounds_the_joins(kinds: Pair) -> None:
         assert orders(conn, table, "id") and orders(conn, table, "e") and orders(conn, table, "c")
         assert not orders(conn, table, "pt")
         assert conn.execute("SELECT count(*) FROM kinds").fetchone() == (3,)
+
+
+def test_keys_with_percent_signs_and_a_not_null_domain(
+    cluster: LocalPostgres, tmp_path: Path
+) -> None:
+    """The reads of current rows carry the keys as one literal: a '%' in a key is itself
+    (no placeholder), and only the key columns are typed, so a NOT NULL domain elsewhere in
+    the row is no obstacle. Dry run, execution (by set and row by row), rerun."""
+    pair = new_pair(cluster)
+    pair.both(
+        "CREATE DOMAIN present AS int NOT NULL",
+        "CREATE TABLE codes (code text PRIMARY KEY, n present, note text)",
+        "INSERT INTO codes VALUES ('100%', 1, 'a'), ('50%s', 2, 'b'), ('x%y''z\\', 3, 'c'),"
+        " ('plain', 4, 'd')",
+    )
+    pair.run(
+        pair.production,
+        "DELETE FROM codes WHERE code IN ('100%', 'x%y''z\\')",
+        "UPDATE codes SET note = 'changed' WHERE code = '50%s'",
+    )
+    out = tmp_path / "codes.json"
+    diff(pair.restored, pair.production, "codes", out=out)
+    dry = reapply(out, pair.production, ReapplyOptions())
+    assert (dry.inserted, dry.updated, dry.conflict_count) == (2, 1, 0)
+    done = reapply(out, pair.production, ReapplyOptions(execute=True))
+    assert (done.inserted, done.updated, done.conflict_count) == (2, 1, 0)
+
+    def rows(dsn: str) -> list[dict[str, str | None]]:
+        found = all_text(dsn, sql.Identifier("public", "codes"), ["code", "n", "note"])
+        return sorted(found, key=lambda r: str(r["code"]))
+
+    assert rows(pair.production) == rows(pair.restored)
+    again = reapply(out, pair.production, ReapplyOptions())
+    assert (again.already, again.conflict_count) == (3, 0)
+    # row by row (the locked read is the same statement): a role without TEMP
+    pair.run(pair.production, "DELETE FROM codes WHERE code = '100%'")
+    pair.run(
+        pair.production,
+        "CREATE ROLE coder LOGIN",
+        sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+            sql.Identifier(pair.production_db)
+        ),
+        "GRANT SELECT, INSERT, UPDATE ON codes TO coder",
+    )
+    rows = reapply(out, cluster.dsn(pair.production_db, user="coder"), ReapplyOptions(execute=True))
+    assert (rows.inserted, rows.already, rows.conflict_count) == (1, 2, 0)

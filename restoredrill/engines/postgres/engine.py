@@ -108,7 +108,8 @@ class PostgresEngine:
     def fetchall(
         self, conn: Connection, statement: Statement, params: list[Any]
     ) -> list[tuple[Any, ...]]:
-        return list(conn.execute(statement, params).fetchall())
+        # no parameters: none parsed for, so a '%' in a literal (a key, a value) is itself
+        return list(conn.execute(statement, params or None).fetchall())
 
     def execute(self, conn: Connection, statement: Statement) -> None:
         conn.execute(statement)
@@ -189,9 +190,9 @@ class PostgresEngine:
         return None if where is None or not where.strip() else user_where(where)
 
     def where_probe(self, table: TableName, where: str) -> sql.Composed:
-        # run with a (empty) parameter list, like every diff statement
+        # run by fetchall without parameters: the condition as written, '%' not doubled
         return sql.SQL("SELECT 1 FROM {} AS r WHERE ({}) LIMIT 0").format(
-            table.identifier(), user_where(where)
+            table.identifier(), sql.SQL(where)
         )
 
     def diff_session(self, conn: Connection) -> None:

@@ -50,26 +50,29 @@ def lock_and_read(
     compared: Sequence[str],
     keys: Sequence[RowValues],
     for_update: bool,
-    columns: Sequence[ColumnInfo] = (),
+    columns: Sequence[ColumnInfo],
 ) -> sql.Composed:
-    """Current text forms of the rows with these keys (locked FOR UPDATE when writing).
-    (``columns``, here and below: the MariaDB dialect's need; PostgreSQL types values by
-    the column they go into.)"""
+    """Current text forms of the rows with these keys (locked FOR UPDATE when writing);
+    ``columns``: the table's, which type the keys. (``columns`` below: the MariaDB
+    dialect's need; PostgreSQL types values by the column they go into.)"""
     cols = [*key, *[c for c in compared if c not in key]]
-    # The keys go as ONE literal, a JSON array of {key column: text form}, typed by the
-    # table's own row type (each value through its column's input function, as an untyped
-    # literal would be): a VALUES list of 10,000 composed literals took longer to build in
-    # Python than the server took to read the rows.
-    wanted = json.dumps([{k: v.get(k) for k in key} for v in keys], ensure_ascii=False)
+    # The keys go as ONE literal, a JSON array of arrays of text forms, each cast to its key
+    # column's type (its input function, as an untyped literal would be; filter_query does
+    # the same): a VALUES list of 10,000 composed literals took longer to build in Python
+    # than the server took to read the rows.
+    types = {c.name: c.cast_type() for c in columns}
+    wanted = json.dumps([[v.get(k) for k in key] for v in keys], ensure_ascii=False)
     return sql.SQL(
-        "SELECT {cols} FROM {table} WHERE {keys} IN (SELECT {picked} FROM "
-        "pg_catalog.json_populate_recordset(NULL::{table}, {wanted}::pg_catalog.json) AS w)"
-        "{lock}"
+        "SELECT {cols} FROM {table} WHERE {keys} IN (SELECT {typed} FROM "
+        "pg_catalog.json_array_elements({wanted}::pg_catalog.json) AS w(restoredrill_row)){lock}"
     ).format(
         cols=sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in cols),
         table=table.identifier(),
         keys=sql_row([sql.Identifier(k) for k in key]),
-        picked=sql.SQL(", ").join(sql.SQL("w.{}").format(sql.Identifier(k)) for k in key),
+        typed=sql.SQL(", ").join(
+            sql.SQL("(w.restoredrill_row ->> {})::{}").format(sql.Literal(n), types[k])
+            for n, k in enumerate(key)
+        ),
         wanted=sql.Literal(wanted),
         lock=sql.SQL(" FOR UPDATE") if for_update else sql.SQL(""),
     )
