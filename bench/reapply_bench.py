@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from common import run_measured
 
 from restoredrill.drill.diff import load_diff
 from restoredrill.drill.reapply import ReapplyOptions, reapply_document
@@ -67,6 +68,20 @@ def run_child(argv: list[str]) -> tuple[float, int, str, str]:
     started = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True)
     return time.monotonic() - started, done.returncode, done.stdout, done.stderr
+
+
+def measured_reapply(
+    python: str, diff_file: Path, dsn: str, lost: int, size: int, tag: str
+) -> tuple[float, float, dict[str, Any]]:
+    """One executing reapply in a child: wall seconds, peak RSS (MiB), its JSON report."""
+    out = diff_file.parent / f"reapply-{tag}.json"
+    measured = run_measured(
+        [python, "-m", "restoredrill", "reapply", str(diff_file), "--to", dsn, "--execute",
+         "--json", "--max-rows", str(lost), "--batch-size", str(size)],
+        out,
+    )  # fmt: skip
+    assert measured["exit"] == 0, measured
+    return measured["seconds"], measured["peak_rss_mib"], json.loads(out.read_text())
 
 
 def sql(cluster: LocalPostgres, db: str, *statements: str) -> Any:
@@ -199,6 +214,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lost", type=int, default=400_000, help="rows lost (a quarter of users)")
     parser.add_argument("--batch-sizes", default="1000,10000,50000")
+    parser.add_argument(
+        "--before-python", help="Also run each reapply with this interpreter (the code before)."
+    )
     args = parser.parse_args()
     users = args.lost * 4
     sizes = [int(s) for s in args.batch_sizes.split(",")]
@@ -221,13 +239,15 @@ def main() -> int:
         results["anchor_copy_seconds"] = round(anchor(cluster, work), 2)
         delete_lost(cluster)
         for size in sizes:
-            seconds, code, out, err = run_child(
-                [sys.executable, "-m", "restoredrill", "reapply", str(diff_file),
-                 "--to", cluster.dsn("production"), "--execute", "--json",
-                 "--max-rows", str(args.lost), "--batch-size", str(size)]
-            )  # fmt: skip
-            assert code == 0, err
-            report = json.loads(out)
+            if args.before_python:  # the other code first, on the same table, then ours
+                before = measured_reapply(
+                    args.before_python, diff_file, cluster.dsn("production"), args.lost, size, "b"
+                )
+                assert before[2]["tables"][0]["inserted"] == args.lost
+                delete_lost(cluster)
+            seconds, peak, report = measured_reapply(
+                sys.executable, diff_file, cluster.dsn("production"), args.lost, size, "ours"
+            )
             table = report["tables"][0]
             assert table["inserted"] == args.lost, table
             back = sql(cluster, "production", f"SELECT count(*) FROM users WHERE {LOST}")  # noqa: S608
@@ -239,8 +259,14 @@ def main() -> int:
                     "reapply_seconds": round(report["seconds"], 2),
                     "rows_per_second": round(args.lost / seconds),
                     "batches": report["batches"],
+                    "peak_rss_mib": peak,
                 }
             )
+            if args.before_python:
+                results["runs"][-1]["before"] = {
+                    "wall_seconds": round(before[0], 2),
+                    "peak_rss_mib": before[1],
+                }
             print(json.dumps(results["runs"][-1]), flush=True)
             again, code, out, err = run_child(
                 [sys.executable, "-m", "restoredrill", "reapply", str(diff_file),

@@ -10,7 +10,6 @@ import typer
 
 from restoredrill.cli.choices import DiffFormat
 from restoredrill.cli.console import err, interactive, out
-from restoredrill.cli.documents import emit_json
 from restoredrill.cli.options import OUTPUT, JsonOpt
 from restoredrill.cli.production import LockTimeoutOpt, StatementTimeoutOpt
 from restoredrill.drill import diff as drill
@@ -91,7 +90,7 @@ def diff_command(
         force=force,
     )
     if as_json:
-        emit_json(document)
+        drill.print_diff(document, sys.stdout)
     elif output_format == DiffFormat.csv:
         write_csv(document, sys.stdout)
     else:

@@ -25,7 +25,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill import guards
@@ -35,10 +34,10 @@ from restoredrill.drill.diff_document import (
     load_diff,
     make_document,
     not_compared,
+    print_diff,
     verdict,
     write_diff,
 )
-from restoredrill.drill.diff_rows import Found, sorted_items
 from restoredrill.drill.diff_sides import (
     DiffOptions,
     Sides,
@@ -47,6 +46,7 @@ from restoredrill.drill.diff_sides import (
     snapshots,
     table_shape,
 )
+from restoredrill.drill.diff_spool import KINDS
 from restoredrill.drill.private_file import check_writable
 from restoredrill.engines.base import engine_for_dsns
 from restoredrill.engines.names import TableName
@@ -62,8 +62,6 @@ from restoredrill.models import (
 )
 from restoredrill.no_cyclic_gc import no_cyclic_gc
 from restoredrill.timing import ProgressListener, SilentProgress
-
-T = TypeVar("T")
 
 
 def split_list(items: Sequence[str] | None) -> list[str] | None:
@@ -192,8 +190,7 @@ def _diff_table(
     bisection = Bisection(sides, shape, where_sql, options, listener)
     bisection.run(estimate, estimate_side)
     stats = bisection.stats
-    found = bisection.rows.found
-    bisection.rows.found = Found()  # the rows live on in the RowDiff only, not twice
+    found = bisection.rows.found  # on disk: the RowDiff reads them from there
     seconds = time.monotonic() - started
     hashed = stats.rows_restored + stats.rows_production
     key_names = {c.name for c in shape.key}
@@ -216,7 +213,9 @@ def _diff_table(
         where=where,
         rows_restored=stats.rows_restored,
         rows_production=stats.rows_production,
-        counts=DiffCounts(lost=len(found.lost), new=len(found.new), changed=len(found.changed)),
+        counts=DiffCounts(
+            lost=found.count("lost"), new=found.count("new"), changed=found.count("changed")
+        ),
         lost=[],
         new=[],
         changed=[],
@@ -234,15 +233,9 @@ def _diff_table(
             dense_ranges=stats.dense_ranges,
         ),
     )
-    # the row lists go in without validation: validating would copy every row (800,000
-    # lost rows are 800,000 dicts); they are built from server text forms, already exact
-    return result.model_copy(
-        update={
-            "lost": sorted_items(found.lost),
-            "new": sorted_items(found.new),
-            "changed": sorted_items(found.changed),
-        }
-    )
+    # the rows stay on disk (drill/diff_spool.py), put in without validation: they were
+    # validated when spooled, and validating would read every row back into memory
+    return result.model_copy(update={kind: found.rows(kind) for kind in KINDS})
 
 
 def diff_tables(
@@ -363,6 +356,7 @@ __all__ = [
     "load_diff",
     "make_document",
     "not_compared",
+    "print_diff",
     "split_list",
     "verdict",
     "write_diff",

@@ -163,8 +163,9 @@ class Bisection:
             self.listener.note(
                 f"{self.shape.table.display}: {len(dense)} dense range(s): listing (key, hash)"
             )
-        self.rows.list_dense(dense)
-        self.rows.fetch_leaves(leaves)
+        # in key order, so that the rows are spooled in key order (drill/diff_spool.py)
+        self.rows.list_dense(sorted(dense, key=lambda b: b.path))
+        self.rows.fetch_leaves(sorted(leaves, key=lambda b: b.path))
 
     def _crowded(self, checked: list[Bucket], differing: list[Bucket]) -> set[tuple[int, ...]]:
         """Parents (paths) of which at least ``dense_fraction`` of the ranges differ (of at

@@ -10,7 +10,7 @@ Two ways to look at a differing range:
   forms like a leaf's. A row with the same key and the same 64-bit hash on both sides is taken
   as equal, the trust the range checksums already put in the same hash. The listing goes
   ``dense_chunk_rows`` rows per statement per side, so it holds one chunk, never the table
-  (the rows found different are kept: they are the diff).
+  (the rows found different are kept, on disk: they are the diff; drill/diff_spool.py).
 
 No ordering is shared between the servers or with Python: a range holds the same keys on both
 sides by construction (the bisection's boundaries), and inside a range rows are matched by
@@ -30,15 +30,15 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from restoredrill.drill.diff_sides import DiffOptions, Shape, Sides
+from restoredrill.drill.diff_spool import Spool
 from restoredrill.engines.ranges import KeyRange, KeyText
 from restoredrill.errors import ConfigError, DatabaseUnavailable
 from restoredrill.models import ChangedRow, RowValues
 
-T = TypeVar("T")
 Row = tuple[str | None, ...]
 Path = tuple[int, ...]
 # a dense range: the differing keys listed on the restored side, on the production side,
@@ -56,13 +56,6 @@ class Bucket:
     @property
     def size(self) -> int:
         return max(self.restored, self.production)
-
-
-@dataclass
-class Found:
-    lost: list[tuple[Path, int, RowValues]] = field(default_factory=list)
-    new: list[tuple[Path, int, RowValues]] = field(default_factory=list)
-    changed: list[tuple[Path, int, ChangedRow]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,11 +83,6 @@ class _Pending:
     production: Row | None = None
 
 
-def sorted_items(items: list[tuple[Path, int, T]]) -> list[T]:
-    items.sort(key=lambda t: (t[0], t[1]))
-    return [item for _, _, item in items]
-
-
 class RowComparer:
     def __init__(
         self, sides: Sides, shape: Shape, where: Any, options: DiffOptions, stats: Progress
@@ -105,7 +93,7 @@ class RowComparer:
         self.where = where
         self.options = options
         self.stats = stats
-        self.found = Found()
+        self.found = Spool()  # on disk, one chunk in memory (drill/diff_spool.py)
         self.names = [c.name for c in shape.columns]
         self.key_at = [self.names.index(c.name) for c in shape.key]
         self.compared_at = [self.names.index(c.name) for c in shape.compared]
@@ -144,16 +132,16 @@ class RowComparer:
         """Classify one key from its two rows (None: that side has no row with the key)."""
         if p is None:
             if r is not None:
-                self.found.lost.append((path, n, dict(zip(self.names, r, strict=True))))
+                self.found.add("lost", path, n, dict(zip(self.names, r, strict=True)))
         elif r is None:
-            self.found.new.append((path, n, dict(zip(self.names, p, strict=True))))
+            self.found.add("new", path, n, dict(zip(self.names, p, strict=True)))
         else:
             differ = [self.names[c] for c in self.compared_at if r[c] != p[c]]
             if differ:
                 changed = ChangedRow(
                     restored=self._values(r), production=self._values(p), columns=differ
                 )
-                self.found.changed.append((path, n, changed))
+                self.found.add("changed", path, n, changed)
 
     def _fetch_keys(self, wanted: dict[str, list[KeyText]]) -> dict[str, dict[KeyText, Row]]:
         """Per side, the rows of the given keys (without --where), by key; a key the side
@@ -189,6 +177,7 @@ class RowComparer:
     def fetch_leaves(self, leaves: list[Bucket]) -> None:
         for chunk in self._grouped(leaves, self.options.fetch_chunk_rows):
             self._fetch_chunk(chunk)
+            self.found.flush()
 
     def _fetch_chunk(self, leaves: list[Bucket]) -> None:
         query = self.engine.fetch_query(
@@ -247,10 +236,12 @@ class RowComparer:
             found = self._fetch_keys(self._wanted(ranges))
             if n + 1 == len(chunks):
                 self._classify_ranges(ranges, found)
+                self.found.flush()
                 break
             pending = self.sides.submit(self._listing_jobs(chunks[n + 1]))
             try:
                 self._classify_ranges(ranges, found)
+                self.found.flush()
             except BaseException:
                 self.sides.abandon(pending)
                 raise
@@ -357,4 +348,4 @@ def _unescape(text: str) -> str:
     return _ESCAPED.sub(lambda m: _ESCAPES[m.group(1)], text)
 
 
-__all__ = ["Bucket", "DiffOptions", "Found", "Progress", "RowComparer", "sorted_items"]
+__all__ = ["Bucket", "DiffOptions", "Progress", "RowComparer"]

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from restoredrill import dsn as dsnlib
-from restoredrill.drill.diff_document import read_diff
+from restoredrill.drill.diff_reader import read_diff
 from restoredrill.drill.guards import identity_problem, same_instance
 from restoredrill.drill.ledger_writes import reapply_details, reapply_verdict, record_write
 from restoredrill.drill.private_file import check_writable
@@ -248,8 +248,8 @@ def _reapply(
             engine,
             conn,
             work.table,
-            any(i.kind == "lost" for i in work.items),
-            any(i.kind == "changed" for i in work.items),
+            work.items.count("lost") > 0,
+            work.items.count("changed") > 0,
         )
     selected = sum(len(w.items) for w in works)
     over = selected > opts.max_rows
@@ -275,7 +275,7 @@ def _reapply(
         checkpoint.stamp if checkpoint is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     )
     for work in works:
-        if any(i.kind == "changed" for i in work.items):
+        if work.items.count("changed"):
             name = checkpoint.archive_tables.get(work.diff.table) if checkpoint else None
             work.archive = (
                 TableName(engine.archive_schema, name)
@@ -306,8 +306,8 @@ def _reapply(
         ReapplyPlan(
             table=w.diff.table,
             key=w.key,
-            selected_lost=sum(1 for i in w.items if i.kind == "lost"),
-            selected_changed=sum(1 for i in w.items if i.kind == "changed"),
+            selected_lost=w.items.count("lost"),
+            selected_changed=w.items.count("changed"),
             inserted=w.totals.get("insert", 0),
             updated=w.totals.get("update", 0),
             already=w.totals.get("already", 0),
@@ -317,7 +317,7 @@ def _reapply(
                 if w.archive is not None and opts.execute and w.totals.get("update")
                 else None
             ),
-            sample=[i.values for i in w.items[:SAMPLE_ROWS]],
+            sample=[i.values for i in w.items.range(0, SAMPLE_ROWS)],
             triggers=[t.describe(set(w.triggers.events)) for t in w.triggers.firing()],
             notes=list(w.triggers.notes),
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from restoredrill.drill.reapply_readback import check_written
 from restoredrill.drill.reapply_set import NeedArchive, write_set
 from restoredrill.drill.reapply_work import (
     Item,
+    Items,
     ReapplyOptions,
     TableWork,
     batch_settings,
@@ -84,9 +85,10 @@ def interrupt_text(exc: BaseException) -> str:
     return interrupt_name(None)
 
 
-def batches(items: Sequence[Item], size: int, start: int = 0) -> Iterator[tuple[int, list[Item]]]:
+def batches(items: Items, size: int, start: int = 0) -> Iterator[tuple[int, list[Item]]]:
+    """Made a batch at a time: the rows may be on disk (reapply_work.Items)."""
     for begin in range(start, len(items), size):
-        yield begin, list(items[begin : begin + size])
+        yield begin, items.range(begin, begin + size)
 
 
 def _conflict(work: TableWork, item: Item, reason: str) -> ReapplyConflict:
@@ -157,7 +159,8 @@ def _apply(
         for statement in batch_settings(engine, work, opts):
             engine.execute(conn, statement)
         if stager is not None:
-            payload = work.payloads.get(begin)
+            kept = work.payloads.get(begin)
+            payload = None if kept is None else (*kept[0], kept[1])
             found = write_set(engine, stager, conn, work, batch, payload)
             expected, updated, inserted, rewritten = found
         else:
@@ -284,7 +287,7 @@ def _execute(
                 run.state = "idle"  # rolled back: nothing of this batch was written
                 _create_archive(engine, conn, work)
                 _apply(engine, conn, work, batch, run, conflicts, begin)
-            work.payloads.pop(begin, None)
+            work.payloads.discard(begin)
             total += 1
             positions[work.diff.table] = begin + len(batch)
             last_keys[work.diff.table] = key_of(work, batch[-1].values)

@@ -26,7 +26,7 @@ def order_works(engine: ReapplyGuards, conn: Any, works: list[TableWork]) -> lis
         w.table: sorted(p for p in engine.referenced_tables(conn, w.table) if p in by_name)
         for w in works
     }
-    writing = {w.table for w in works if any(i.kind == "lost" for i in w.items)}
+    writing = {w.table for w in works if w.items.count("lost")}
     cycle = _find_cycle(
         {n: [p for p in ps if p in writing] for n, ps in parents.items() if n in writing}
     )

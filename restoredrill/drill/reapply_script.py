@@ -91,7 +91,8 @@ def write_script(
                     written, encoded = _set_batch(engine, stager, conn, work, batch, opts)
                     out.write(written)
                     if opts.execute:
-                        work.payloads[begin] = encoded
+                        spec, groups, sigs, data = encoded
+                        work.payloads.put(begin, (spec, groups, sigs), data)
                 else:
                     for statement in build_batch(engine, work, batch, opts, True).all():
                         out.write(text(statement) + ";\n")

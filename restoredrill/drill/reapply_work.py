@@ -3,18 +3,19 @@ row's outcome is given production's current values (shared by the dry run and ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 from restoredrill.drill.reapply_triggers import TriggerPlan
 from restoredrill.engines.base import Engine
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, ReapplyRefused
-from restoredrill.models import ReapplyOnly, RowDiff, RowOutcome, RowValues
+from restoredrill.models import ChangedRow, ReapplyOnly, RowDiff, RowOutcome, RowValues
+from restoredrill.spill import SpilledMap
 
 DEFAULT_MAX_ROWS = 50_000
 DEFAULT_BATCH_SIZE = 10_000  # rows per transaction (bench/results/reapply.md)
@@ -52,7 +53,7 @@ class TableWork:
     insert_columns: list[str]
     compared: list[str]
     overriding: bool
-    items: list[Item]
+    items: Items
     guarded: list[str]  # compared columns outside the key: the guard predicate's columns
     target_columns: list[str]  # every column of the target table (the archive copies them)
     archive: TableName | None = None
@@ -61,7 +62,8 @@ class TableWork:
     triggers: TriggerPlan = field(default_factory=TriggerPlan)
     # set-based batches encoded by the script writer, by first row: execution streams them
     # as they are (encoded once), and drops each once committed
-    payloads: dict[int, Any] = field(default_factory=dict)
+    # on disk (restoredrill/spill.py): the encoded batches of 400,000 rows are ~100 MB
+    payloads: SpilledMap[int] = field(default_factory=lambda: SpilledMap("reapply's batches"))
 
     @property
     def key(self) -> list[str]:
@@ -89,14 +91,78 @@ def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None,
     return of
 
 
-def table_items(diff: RowDiff, only: ReapplyOnly) -> list[Item]:
+class Items(Sequence[Item]):
+    """A table's rows to write: changed rows first, then lost rows, each in key order (as
+    the diff found them). Made a batch at a time from the diff's rows, which may be on disk
+    (drill/diff_spool.py): a table of 400,000 rows is never 400,000 Items at once."""
+
+    def __init__(
+        self,
+        changed: Sequence[ChangedRow] | Sequence[Item],
+        lost: Sequence[RowValues] | Sequence[Item],
+    ) -> None:
+        self._changed = changed
+        self._lost = lost
+
+    def count(self, kind: object) -> int:  # per kind, not per value
+        return len(self._changed) if kind == "changed" else len(self._lost) if kind == "lost" else 0
+
+    def __len__(self) -> int:
+        return len(self._changed) + len(self._lost)
+
+    def _changed_items(self, start: int, stop: int) -> list[Item]:
+        rows: list[Any] = list(self._changed[start:stop])
+        if not rows or isinstance(rows[0], Item):  # made already (filter_items)
+            return rows
+        return [Item("changed", r.restored, r.production, tuple(r.columns)) for r in rows]
+
+    def _lost_items(self, start: int, stop: int) -> list[Item]:
+        rows: list[Any] = list(self._lost[start:stop])
+        if not rows or isinstance(rows[0], Item):
+            return rows
+        return [Item("lost", values, None, ()) for values in rows]
+
+    def lost_rows(self) -> Sequence[RowValues] | Sequence[Item]:
+        return self._lost
+
+    def range(self, start: int, stop: int) -> list[Item]:
+        split = len(self._changed)
+        out = self._changed_items(start, min(stop, split)) if start < split else []
+        if stop > split:
+            out += self._lost_items(max(0, start - split), stop - split)
+        return out
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Item]: ...
+
+    def __getitem__(self, index: int | slice) -> Item | list[Item]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            return self.range(start, stop)[::step]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("item index out of range")
+        return self.range(index, index + 1)[0]
+
+    def chunks(self, size: int) -> Iterator[list[Item]]:
+        for start in range(0, len(self), size):
+            yield self.range(start, start + size)
+
+    def __iter__(self) -> Iterator[Item]:
+        for chunk in self.chunks(10_000):
+            yield from chunk
+
+
+def table_items(diff: RowDiff, only: ReapplyOnly) -> Items:
     """Changed rows first, then lost rows; each list in key order (as the diff found them)."""
-    items: list[Item] = []
-    if only in ("changed", "all"):
-        items += [Item("changed", r.restored, r.production, tuple(r.columns)) for r in diff.changed]
-    if only in ("lost", "all"):
-        items += [Item("lost", values, None, ()) for values in diff.lost]
-    return items
+    return Items(
+        diff.changed if only in ("changed", "all") else [],
+        diff.lost if only in ("lost", "all") else [],
+    )
 
 
 def prepare(engine: Engine, conn: Any, diff: RowDiff, only: ReapplyOnly) -> TableWork:
@@ -147,10 +213,10 @@ def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None
     a key only when its row matches on either side, and a lost row is on the restored side
     only; its restored values are the ones reapply writes. Only the other rows are sent."""
     known = work.diff.where is not None and work.diff.where.strip() == where.strip()
-    kept: list[Item] = []
-    sent = [i for i in work.items if i.kind != "lost"] if known else work.items
-    for start in range(0, len(sent), 5000):
-        chunk = sent[start : start + 5000]
+    items = work.items
+    kept: dict[str, list[Item]] = {"changed": [], "lost": []}
+    sent = Items(items.range(0, items.count("changed")), []) if known else items
+    for chunk in sent.chunks(5000):
         query, params = engine.filter_query(work.columns, [i.values for i in chunk], where)
         try:
             with engine.savepoint(conn):
@@ -162,10 +228,13 @@ def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None
                 f"--where is not valid for {work.diff.table}: {engine.one_line(exc)}"
             ) from exc
         chosen = {int(r[0]) for r in rows}
-        kept.extend(item for n, item in enumerate(chunk) if n in chosen)
-    if known:  # in the order of table_items: changed rows, then lost rows
-        kept.extend(i for i in work.items if i.kind == "lost")
-    work.items = kept
+        for n, item in enumerate(chunk):
+            if n in chosen:
+                kept[item.kind].append(item)
+    # in the order of table_items: changed rows, then lost rows (a diff's own lost rows
+    # stay where they are, read a batch at a time)
+    lost: Sequence[RowValues] | Sequence[Item] = items.lost_rows() if known else kept["lost"]
+    work.items = Items(kept["changed"], lost)
 
 
 def key_of(work: TableWork, values: RowValues) -> dict[str, str | None]:

@@ -10,7 +10,7 @@ import pytest
 
 from restoredrill.drill.reapply_order import order_works
 from restoredrill.drill.reapply_triggers import plan_triggers
-from restoredrill.drill.reapply_work import Item, TableWork
+from restoredrill.drill.reapply_work import Item, Items, TableWork
 from restoredrill.engines.names import TableName
 from restoredrill.engines.triggers import Trigger
 from restoredrill.errors import ReapplyRefused
@@ -43,10 +43,12 @@ class Catalog:
 
 
 def _work(name: str, kinds: str = "lost") -> TableWork:
-    items = [Item(k, {"id": "1"}, None, ()) for k in kinds.split(",") if k]  # type: ignore[arg-type]
+    made = [Item(k, {"id": "1"}, None, ()) for k in kinds.split(",") if k]  # type: ignore[arg-type]
     work = TableWork.__new__(TableWork)
     work.table = TableName("public", name)
-    work.items = items
+    work.items = Items(
+        [i for i in made if i.kind == "changed"], [i for i in made if i.kind == "lost"]
+    )
     return work
 
 

@@ -1,0 +1,225 @@
+"""The rows a diff finds, kept on disk instead of in memory.
+
+A DELETE of 40 % of a 2 M-row table is 800,000 lost rows: as Python dicts ~750 MiB. The diff
+finds them chunk by chunk (a dense listing, a fetch of leaves); each chunk's rows are put in
+key order and written, as one JSON array per kind, to an unnamed temporary file
+(restoredrill/spill.py). Memory holds one chunk.
+
+The rows come out in the order the diff always gave them: by bucket path, then by position
+in the bucket. A bucket's rows are found in one chunk, so a chunk's record is cut into
+segments (one per bucket), and the segments of all records are put in path order. Records
+whose segments follow each other whole are copied as written (the usual case: chunks are
+processed in key order); only a record whose buckets interleave with another's is parsed
+and sliced.
+
+``SpooledRows`` is what a ``RowDiff`` holds for such a table: a read-only sequence (length,
+iteration chunk by chunk, indexing, slices for samples) that the diff file's writer copies as
+text (drill/diff_file.py). Serializing it with pydantic fails loudly: rows never silently
+vanish from a document.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+from pydantic import TypeAdapter
+
+from restoredrill.models import ChangedRow, RowValues
+from restoredrill.spill import Ref, Spill
+
+Kind = Literal["lost", "new", "changed"]
+KINDS: tuple[Kind, ...] = ("lost", "new", "changed")
+Path = tuple[int, ...]
+
+
+@functools.cache
+def row_adapter(kind: str) -> TypeAdapter[Any]:
+    """Built on first use: building a serializer costs memory every CLI run would pay."""
+    return TypeAdapter(list[ChangedRow] if kind == "changed" else list[RowValues])
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One chunk's rows of one kind: a JSON array in the file; segments = (path, rows)."""
+
+    ref: Ref  # where its JSON text is in the spill
+    count: int
+    segments: tuple[tuple[Path, int], ...]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Rows ``start``..``stop`` of one record, in output order."""
+
+    record: _Record
+    start: int
+    stop: int
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0 and self.stop == self.record.count
+
+
+@dataclass
+class Spool:
+    """Collects one table's differing rows chunk by chunk: ``add`` then ``flush`` per chunk."""
+
+    _spill: Spill = field(default_factory=lambda: Spill("the diff's rows"))
+    _pending: dict[str, list[tuple[Path, int, Any]]] = field(
+        default_factory=lambda: {kind: [] for kind in KINDS}
+    )
+    _records: dict[str, list[_Record]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    _counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+
+    def add(self, kind: Kind, path: Path, n: int, row: Any) -> None:
+        self._pending[kind].append((path, n, row))
+
+    def count(self, kind: Kind) -> int:
+        return self._counts[kind] + len(self._pending[kind])
+
+    def flush(self) -> None:
+        """Write the chunk's rows (each kind in path order) and forget them."""
+        for kind in KINDS:
+            items = self._pending[kind]
+            if not items:
+                continue
+            items.sort(key=lambda t: (t[0], t[1]))
+            segments = tuple(
+                (path, sum(1 for _ in group))
+                for path, group in itertools.groupby(items, key=lambda t: t[0])
+            )
+            text = row_adapter(kind).dump_json([row for _, _, row in items])
+            self._records[kind].append(_Record(self._spill.put(text), len(items), segments))
+            self._counts[kind] += len(items)
+            self._pending[kind] = []
+
+    def append_json(self, kind: Kind, text: bytes, count: int) -> None:
+        """``count`` rows already serialized as a JSON array (a line of a diff file), after
+        the ones before them."""
+        path = (len(self._records[kind]),)
+        self._records[kind].append(_Record(self._spill.put(text), count, ((path, count),)))
+        self._counts[kind] += count
+
+    def rows(self, kind: Kind) -> SpooledRows:
+        """The rows of ``kind`` in key order (after the last ``flush``)."""
+        if self._pending[kind]:
+            raise RuntimeError("Spool.rows before flush")  # a programming error
+        return SpooledRows(self._spill, kind, _pieces(self._records[kind]), self._counts[kind])
+
+
+def _pieces(records: list[_Record]) -> list[_Piece]:
+    """The records' segments in path order, runs of one record merged into one piece."""
+    ordered: list[tuple[Path, _Record, int, int]] = []
+    for record in records:
+        start = 0
+        for path, count in record.segments:
+            ordered.append((path, record, start, start + count))
+            start += count
+    ordered.sort(key=lambda t: t[0])
+    pieces: list[_Piece] = []
+    for _, record, start, stop in ordered:
+        last = pieces[-1] if pieces else None
+        if last is not None and last.record is record and last.stop == start:
+            pieces[-1] = _Piece(record, last.start, stop)
+        else:
+            pieces.append(_Piece(record, start, stop))
+    return pieces
+
+
+class SpooledRows(Sequence[Any]):
+    """A diff's rows of one kind, on disk, in key order; read a piece at a time."""
+
+    def __init__(self, spill: Spill, kind: Kind, pieces: list[_Piece], count: int):
+        self._spill = spill  # kept (and so on disk) as long as these rows are
+        self._kind = kind
+        self._pieces = pieces
+        self._count = count
+        self._parsed: dict[int, list[Any]] = {}  # the last records parsed whole
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _text(self, record: _Record) -> bytes:
+        return self._spill.get(record.ref)
+
+    def _rows(self, piece: _Piece) -> list[Any]:
+        rows = self._parse(piece.record)
+        return rows if piece.whole else rows[piece.start : piece.stop]
+
+    def _parse(self, record: _Record) -> list[Any]:
+        """A record's rows, the last two kept: a record cut into pieces (its buckets
+        interleave with another's: two sorted runs at most) or read a batch at a time is
+        parsed once, not once per piece or batch."""
+        rows = self._parsed.get(record.ref[0])
+        if rows is None:
+            rows = row_adapter(self._kind).validate_json(self._text(record))
+            if len(self._parsed) >= 2:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[record.ref[0]] = rows
+        return rows
+
+    def chunks(self) -> Iterator[list[Any]]:
+        """The rows, one record's worth (at most a diff chunk) at a time."""
+        for piece in self._pieces:
+            yield self._rows(piece)
+
+    def json_chunks(self) -> Iterator[bytes]:
+        """Each piece as a JSON array: a whole record as written, else re-serialized."""
+        for piece in self._pieces:
+            if piece.whole:
+                yield self._text(piece.record)
+            else:
+                yield row_adapter(self._kind).dump_json(self._rows(piece))
+
+    def __iter__(self) -> Iterator[Any]:
+        for rows in self.chunks():
+            yield from rows
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step != 1:
+                return list(self)[index]
+            return self._range(start, stop)
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("row index out of range")
+        return self._range(index, index + 1)[0]
+
+    def _range(self, start: int, stop: int) -> list[Any]:
+        """Rows start..stop, reading only the pieces they are in (a sample, a batch)."""
+        out: list[Any] = []
+        at = 0
+        for piece in self._pieces:
+            if at >= stop:
+                break
+            size = piece.stop - piece.start
+            if at + size > start:
+                rows = self._rows(piece)
+                out.extend(rows[max(0, start - at) : stop - at])
+            at += size
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == self._count and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, compared by value
+
+    def __repr__(self) -> str:
+        return f"<{self._count} {self._kind} row(s) on disk>"
+
+
+__all__ = ["KINDS", "Kind", "Spool", "SpooledRows", "row_adapter"]

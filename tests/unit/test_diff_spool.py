@@ -1,0 +1,200 @@
+"""The diff's rows on disk (drill/diff_spool.py): out in key (path) order whatever order the
+chunks were found in, the same document text as rows held in memory, and never silently
+empty when something serializes them the wrong way."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic_core import PydanticSerializationError
+
+from restoredrill.drill.diff import load_diff, write_diff
+from restoredrill.drill.diff_spool import Spool, SpooledRows
+from restoredrill.errors import ConfigError, InfrastructureError
+from restoredrill.models import (
+    ChangedRow,
+    DiffColumn,
+    DiffCounts,
+    DiffDocument,
+    RowDiff,
+    ServerIdentity,
+)
+
+TRICKY = '"lost": [] \\ é \u2028 \x00'
+
+
+def _row(path: tuple[int, ...], n: int) -> dict[str, str | None]:
+    return {"id": ".".join(map(str, path)) + f"/{n}", "note": TRICKY if n % 2 else None}
+
+
+def _interleaved() -> tuple[Spool, list[tuple[tuple[int, ...], int]]]:
+    """Two runs whose buckets interleave: leaves (odd buckets) and dense ranges (even ones),
+    each run in path order, found run after run, as a bisection finds them."""
+    spool = Spool()
+    expected: list[tuple[tuple[int, ...], int]] = []
+    for parity in (1, 0):
+        for chunk in range(3):
+            for bucket in range(chunk * 4, chunk * 4 + 4):
+                if bucket % 2 != parity:
+                    continue
+                path = (bucket, 1) if parity else (bucket,)
+                for n in reversed(range(bucket % 3 + 1)):  # found out of order in a bucket
+                    spool.add("lost", path, n, _row(path, n))
+                    expected.append((path, n))
+            spool.flush()
+    expected.sort()
+    return spool, expected
+
+
+def test_rows_come_out_in_path_order_across_interleaved_chunks() -> None:
+    spool, expected = _interleaved()
+    rows = spool.rows("lost")
+    want = [_row(path, n) for path, n in expected]
+    assert len(rows) == len(want) == spool.count("lost")
+    assert list(rows) == want
+    assert rows == want
+    assert rows[:3] == want[:3]
+    assert rows[5] == want[5]
+    assert rows[-1] == want[-1]
+    assert rows[1::2] == want[1::2]
+    with pytest.raises(IndexError):
+        rows[len(want)]
+    assert [r for chunk in rows.chunks() for r in chunk] == want
+    assert len(spool.rows("new")) == 0
+    assert list(spool.rows("changed")) == []
+
+
+def _document(table: RowDiff) -> DiffDocument:
+    server = ServerIdentity(
+        label="x",
+        database="shop",
+        system_identifier=1,
+        postmaster_start_time=datetime(2026, 12, 1, tzinfo=UTC),
+        port=1,
+        data_directory=None,
+    )
+    return DiffDocument(
+        created_at=datetime(2026, 12, 1, tzinfo=UTC),
+        mode="production",
+        restored=server,
+        production=server,
+        tables=[table],
+    )
+
+
+def test_the_file_from_spooled_rows_is_the_file_from_rows_in_memory(tmp_path: Path) -> None:
+    spool, expected = _interleaved()
+    changed = ChangedRow(restored=_row((1,), 0), production=_row((1,), 1), columns=["id"])
+    spool.add("changed", (1,), 0, changed)
+    spool.flush()
+    in_memory = RowDiff(
+        table="public.t",
+        schema_name="public",
+        table_name="t",
+        keyed=True,
+        key=["id"],
+        columns=[
+            DiffColumn(name="id", type="text", key=True),
+            DiffColumn(name="note", type="text"),
+        ],
+        where=None,
+        rows_restored=100,
+        rows_production=90,
+        counts=DiffCounts(lost=len(expected), changed=1),
+        lost=[_row(path, n) for path, n in expected],
+        new=[],
+        changed=[changed],
+    )
+    spooled = in_memory.model_copy(
+        update={kind: spool.rows(kind) for kind in ("lost", "new", "changed")}
+    )
+    write_diff(_document(in_memory), tmp_path / "memory.json")
+    write_diff(_document(spooled), tmp_path / "spool.json")
+    assert json.loads((tmp_path / "spool.json").read_text()) == json.loads(
+        (tmp_path / "memory.json").read_text()
+    )
+    assert load_diff(tmp_path / "spool.json") == _document(in_memory)
+    # rows on disk never serialize as an empty list by mistake: pydantic refuses them
+    with pytest.raises(PydanticSerializationError):
+        _document(spooled).model_dump_json()
+
+
+def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    spool = Spool()
+    spool.add("lost", (0,), 0, _row((0,), 0))
+    with pytest.raises(InfrastructureError, match="set TMPDIR"):
+        spool.flush()
+
+
+def _written(tmp_path: Path, rows: int = 25) -> tuple[Path, DiffDocument]:
+    spool = Spool()
+    for n in range(rows):
+        spool.add("lost", (n // 10,), n, _row((n // 10,), n))
+        if n % 10 == 9:
+            spool.flush()
+    spool.flush()
+    table = RowDiff(
+        table="public.t",
+        schema_name="public",
+        table_name="t",
+        keyed=True,
+        key=["id"],
+        columns=[DiffColumn(name="id", type="text", key=True)],
+        where=None,
+        rows_restored=rows,
+        rows_production=0,
+        counts=DiffCounts(lost=rows),
+        lost=[],
+        new=[],
+        changed=[],
+    ).model_copy(update={"lost": spool.rows("lost")})
+    document = _document(table)
+    path = tmp_path / "d.json"
+    write_diff(document, path)
+    return path, document
+
+
+def test_a_diff_file_is_read_back_onto_disk_a_line_at_a_time(tmp_path: Path) -> None:
+    path, document = _written(tmp_path)
+    lines = path.read_text().split("\n")
+    assert sum(1 for line in lines if line.startswith("{")) == 1 + 3  # the document, 3 chunks
+    loaded = load_diff(path)
+    assert isinstance(loaded.tables[0].lost, SpooledRows)
+    assert loaded == document
+    # the layout of an older writer (rows inline) or of jq is parsed whole, still exact
+    inline = json.dumps(json.loads(path.read_text()), indent=1)
+    (tmp_path / "jq.json").write_text(inline)
+    assert load_diff(tmp_path / "jq.json") == document
+    assert isinstance(load_diff(tmp_path / "jq.json").tables[0].lost, list)
+
+
+def test_a_diff_file_missing_rows_or_with_a_bad_row_is_refused(tmp_path: Path) -> None:
+    path, _ = _written(tmp_path)
+    text = path.read_text()
+    lines = [line + "\n" for line in text.split("\n")[:-1]]  # not splitlines: U+2028
+    chunk = next(n for n, line in enumerate(lines) if line.startswith('{"id"'))
+    # one row deleted from a chunk by hand: the counts say otherwise
+    edited = lines[chunk].replace(lines[chunk].split("},", 1)[0] + "},", "", 1)
+    (tmp_path / "fewer.json").write_text("".join([*lines[:chunk], edited, *lines[chunk + 1 :]]))
+    with pytest.raises(ConfigError, match=r"24 lost row\(s\) listed, 25 counted"):
+        load_diff(tmp_path / "fewer.json")
+    # a whole chunk line gone, its neighbour's comma fixed: still valid JSON, still refused
+    (tmp_path / "line.json").write_text("".join([*lines[:chunk], *lines[chunk + 1 :]]))
+    with pytest.raises(ConfigError, match=r"15 lost row\(s\) listed, 25 counted"):
+        load_diff(tmp_path / "line.json")
+    # a value that is not text
+    bad = lines[chunk].replace('"id":"', '"id":7,"x":"', 1)
+    (tmp_path / "typed.json").write_text("".join([*lines[:chunk], bad, *lines[chunk + 1 :]]))
+    with pytest.raises(ConfigError, match="not a restoredrill diff file"):
+        load_diff(tmp_path / "typed.json")
+    # cut in the middle of a chunk
+    (tmp_path / "cut.json").write_text(text[: text.index(lines[chunk]) + 40])
+    with pytest.raises(ConfigError, match="not a restoredrill diff file"):
+        load_diff(tmp_path / "cut.json")
