@@ -98,6 +98,10 @@ class RowDiff(Frozen):
     # The table exists on the other side only: a difference of the whole table (not keyed,
     # no rows listed; rows_* count the side that has it).
     missing_in: Literal["restored", "production"] | None = None
+    # Rows per line of the lost, new and changed lists in the diff file (set by its writer;
+    # three lists, not keyed by name: a key "lost" would read as a row list): a reader keeps
+    # the lines on disk and checks each count when it first parses the line.
+    lines: tuple[list[int], list[int], list[int]] | None = None
 
 
 DiffMode = Literal["production", "incident"]

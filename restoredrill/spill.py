@@ -59,6 +59,11 @@ class SpilledMap(Generic[K]):
         head, ref = found
         return head, self._spill.get(ref)
 
+    def head(self, key: K) -> Any:
+        """The head alone (None: no such key), without reading the bytes."""
+        found = self._refs.get(key)
+        return None if found is None else found[0]
+
     def discard(self, key: K) -> None:
         self._refs.pop(key, None)  # its bytes stay on disk until the spill goes
 

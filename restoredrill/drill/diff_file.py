@@ -9,6 +9,7 @@ so the split is unambiguous."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +20,13 @@ from restoredrill.models import DiffDocument
 
 CHUNK_ROWS = 10_000
 _LISTS = ("lost", "new", "changed")
+
+
+def _line_counts(rows: Sequence[Any]) -> list[int]:
+    """Rows per line as ``_chunks`` will write them (drill/diff_reader.py relies on it)."""
+    if isinstance(rows, SpooledRows):
+        return rows.piece_counts()
+    return [min(CHUNK_ROWS, len(rows) - start) for start in range(0, len(rows), CHUNK_ROWS)]
 
 
 def _chunks(name: str, rows: Sequence[Any]) -> Iterator[bytes]:
@@ -48,9 +56,11 @@ def _write_rows(handle: TextIO, name: str, rows: Sequence[Any]) -> None:
 def dump_document(document: DiffDocument, handle: TextIO) -> None:
     """The document as JSON text on ``handle``, a chunk of rows at a time."""
     empty: dict[str, list[Any]] = {name: [] for name in _LISTS}
-    skeleton = document.model_copy(
-        update={"tables": [t.model_copy(update=empty) for t in document.tables]}
-    ).model_dump_json(indent=2)
+    tables = []
+    for t in document.tables:
+        lines = tuple(_line_counts(getattr(t, name)) for name in _LISTS)
+        tables.append(t.model_copy(update={**empty, "lines": lines if any(lines) else None}))
+    skeleton = document.model_copy(update={"tables": tables}).model_dump_json(indent=2)
     at = 0
     for table in document.tables:
         for name in _LISTS:
@@ -62,6 +72,24 @@ def dump_document(document: DiffDocument, handle: TextIO) -> None:
     handle.write(skeleton[at:] + "\n")
 
 
+class _Hashing:
+    """A text handle that only hashes what is written to it."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+
+    def write(self, text: str) -> int:
+        self.sha256.update(text.encode("utf-8"))
+        return len(text)
+
+
+def document_digest(document: DiffDocument) -> str:
+    """The SHA-256 of the document as ``write_document`` writes it, without writing it."""
+    sink = _Hashing()
+    dump_document(document, sink)  # type: ignore[arg-type]  # only write() is used
+    return sink.sha256.hexdigest()
+
+
 def write_document(document: DiffDocument, path: Path, force: bool, what: str) -> None:
     """Atomically, 0600, never over an existing file unless ``force`` (private_file.py)."""
     check_writable(path, True, what, make_dir=True)
@@ -69,4 +97,4 @@ def write_document(document: DiffDocument, path: Path, force: bool, what: str) -
         dump_document(document, handle)
 
 
-__all__ = ["dump_document", "write_document"]
+__all__ = ["document_digest", "dump_document", "write_document"]

@@ -2,10 +2,11 @@
 
 The file's own writer (drill/diff_file.py) puts every chunk of rows on a line of its own,
 between a line ending in ``"lost": [`` (or ``"new"``, ``"changed"``) and one starting with
-``]``. Such a line is validated as it is read (a cut or edited row fails here, before any
-work) and kept on disk (drill/diff_spool.py); the rest of the file, the skeleton, is parsed
-as JSON. Each list's rows must then number what its table's counts say, or the file is
-refused: a diff file that lost rows never reapplies as if it were whole.
+``]``, and says in the table's ``lines`` how many rows each line holds. Such a line is kept
+on disk unparsed (drill/diff_spool.py); the rest of the file, the skeleton, is parsed as
+JSON. The lines' counts must add up to the table's counts, and each line is checked (its
+rows' types, its count) when first parsed — by reapply's script writer, which reads every
+row before anything is written. A diff file that lost rows never reapplies as if whole.
 
 A file laid out otherwise (pretty-printed by jq, written by an older version) is parsed
 whole, as before: correct, only not flat.
@@ -24,7 +25,8 @@ from pydantic import ValidationError
 
 from restoredrill.drill.diff_spool import KINDS, Kind, Spool, row_adapter
 from restoredrill.errors import ConfigError
-from restoredrill.models import DiffDocument
+from restoredrill.models import DiffDocument, RowDiff
+from restoredrill.spill import Ref
 
 _OPENS = re.compile(rb'^ *"(lost|new|changed)": \[$')
 _FIRST_LIST = re.compile(rb'^ *"lost": \[(\],?)?$')  # a table's first row list (not its counts)
@@ -54,10 +56,13 @@ def _json(path: Path, data: bytes | str) -> Any:
         raise _bad(path, f"not JSON: {exc}") from None
 
 
-def _split(path: Path, lines: Iterable[bytes]) -> tuple[list[bytes], list[Spool]]:
-    """The skeleton's lines, and per table a spool of its rows (one record per line)."""
+_Lines = dict[str, list[Ref]]  # per row list of a table: its lines, kept on disk
+
+
+def _split(lines: Iterable[bytes]) -> tuple[list[bytes], list[tuple[Spool, _Lines]]]:
+    """The skeleton's lines, and per table a spool holding its row lines (not parsed)."""
     skeleton: list[bytes] = []
-    spools: list[Spool] = []
+    tables: list[tuple[Spool, _Lines]] = []
     kind: Kind | None = None  # the list whose rows the next lines hold
     rows_seen = False
     for line in lines:
@@ -69,13 +74,8 @@ def _split(path: Path, lines: Iterable[bytes]) -> tuple[list[bytes], list[Spool]
                 continue
             body = line.rstrip(b"\r\n")
             body = body[:-1] if body.endswith(b",") else body
-            text = b"[" + body + b"]"
-            try:
-                count = len(row_adapter(kind).validate_json(text))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                raise _bad(path, f"a row of {kind}: {first['msg']}") from None
-            spools[-1].append_json(kind, text, count)
+            spool, kept = tables[-1]
+            kept[kind].append(spool.put_line(b"[" + body + b"]"))
             rows_seen = True
             continue
         if kind is not None and not line.lstrip().startswith(b"]"):
@@ -84,14 +84,41 @@ def _split(path: Path, lines: Iterable[bytes]) -> tuple[list[bytes], list[Spool]
         opened = _OPENS.match(line.rstrip(b"\r\n"))
         if opened is not None:
             kind = opened.group(1).decode()  # type: ignore[assignment]
-        if _FIRST_LIST.match(line.rstrip(b"\r\n")):
-            spools.append(Spool())  # a table's first list: a table of its own
-        if kind is not None and not spools:
+        if _FIRST_LIST.match(line.rstrip(b"\r\n")):  # a table's first list: a table of its own
+            tables.append((Spool(), {k: [] for k in KINDS}))
+        if kind is not None and not tables:
             raise _NotOurLayout
         skeleton.append(line)
     if kind is not None or not rows_seen:
         raise _NotOurLayout  # cut inside a list, or nothing to gain: parse it whole
-    return skeleton, spools
+    return skeleton, tables
+
+
+def _placed(path: Path, table: RowDiff, spool: Spool, kept: _Lines) -> RowDiff:
+    """The table with its lines in place. With the writer's counts per line, a line is
+    checked when first parsed (SpooledRows); without them, each is parsed here to count."""
+    update: dict[str, Any] = {}
+    for kind in KINDS:
+        refs = kept[kind]
+        if not refs:
+            continue
+        if len(getattr(table, kind)):
+            raise _bad(path, f"{table.table}: {kind} rows in two places")
+        said = table.lines[KINDS.index(kind)] if table.lines is not None else None
+        if said is not None and len(said) != len(refs):
+            raise _bad(path, f"{table.table}: {len(refs)} line(s) of {kind} rows, {len(said)} said")
+        for n, ref in enumerate(refs):
+            if said is not None:
+                spool.append_line(kind, ref, said[n], checked=False)
+                continue
+            try:
+                count = len(row_adapter(kind).validate_json(spool.line(ref)))
+            except ValidationError as exc:
+                raise _bad(path, f"a line of {kind} rows: {exc.errors()[0]['msg']}") from None
+            spool.append_line(kind, ref, count, checked=True)
+        update[kind] = spool.rows(kind, str(path))
+    # the counts per line belong to the file, not to the document (the writer sets them)
+    return table.model_copy(update={**update, "lines": None})
 
 
 def read_diff(path: Path) -> tuple[DiffDocument, str]:
@@ -107,7 +134,7 @@ def read_diff(path: Path) -> tuple[DiffDocument, str]:
     try:
         with path.open("rb") as handle:
             try:
-                skeleton, spools = _split(path, hashed(handle))
+                skeleton, kept = _split(hashed(handle))
             except _NotOurLayout:
                 handle.seek(0)
                 digest = hashlib.sha256()
@@ -115,18 +142,12 @@ def read_diff(path: Path) -> tuple[DiffDocument, str]:
     except OSError as exc:
         raise ConfigError(f"cannot read the diff file {path}: {exc.strerror or exc}") from exc
     document = _validated(path, _json(path, b"".join(skeleton)))
-    if len(spools) != len(document.tables):
-        raise _bad(path, f"{len(spools)} row list(s) for {len(document.tables)} table(s)")
-    tables = []
-    for table, spool in zip(document.tables, spools, strict=True):
-        update: dict[str, Any] = {}
-        for kind in KINDS:
-            rows = spool.rows(kind)
-            if len(rows) and len(getattr(table, kind)):
-                raise _bad(path, f"{table.table}: {kind} rows in two places")
-            if len(rows):
-                update[kind] = rows
-        tables.append(table.model_copy(update=update) if update else table)
+    if len(kept) != len(document.tables):
+        raise _bad(path, f"{len(kept)} row list(s) for {len(document.tables)} table(s)")
+    tables = [
+        _placed(path, table, spool, lines)
+        for table, (spool, lines) in zip(document.tables, kept, strict=True)
+    ]
     document = document.model_copy(update={"tables": tables})
     _check_counts(path, document)
     return document, digest.hexdigest()
@@ -140,7 +161,8 @@ def _whole(path: Path, data: bytes, digest: Any) -> tuple[DiffDocument, str]:
     del data  # the text goes before the rows are validated into their models
     document = _validated(path, parsed)
     _check_counts(path, document)
-    return document, digest.hexdigest()
+    tables = [t.model_copy(update={"lines": None}) for t in document.tables]
+    return document.model_copy(update={"tables": tables}), digest.hexdigest()
 
 
 def _check_counts(path: Path, document: DiffDocument) -> None:

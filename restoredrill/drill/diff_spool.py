@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
+from restoredrill.errors import ConfigError
 from restoredrill.models import ChangedRow, RowValues
 from restoredrill.spill import Ref, Spill
 
@@ -49,6 +51,7 @@ class _Record:
     ref: Ref  # where its JSON text is in the spill
     count: int
     segments: tuple[tuple[Path, int], ...]
+    checked: bool = True  # False: a diff file's line, validated when first parsed
 
 
 @dataclass(frozen=True)
@@ -97,18 +100,27 @@ class Spool:
             self._counts[kind] += len(items)
             self._pending[kind] = []
 
-    def append_json(self, kind: Kind, text: bytes, count: int) -> None:
-        """``count`` rows already serialized as a JSON array (a line of a diff file), after
-        the ones before them."""
+    def put_line(self, text: bytes) -> Ref:
+        """Keep a diff file's line (a JSON array of rows) before its place is known."""
+        return self._spill.put(text)
+
+    def line(self, ref: Ref) -> bytes:
+        return self._spill.get(ref)
+
+    def append_line(self, kind: Kind, ref: Ref, count: int, checked: bool) -> None:
+        """A line kept by ``put_line``, after the ones before it. Not ``checked``: its count
+        and its rows' types are the file's word, checked when the line is first parsed."""
         path = (len(self._records[kind]),)
-        self._records[kind].append(_Record(self._spill.put(text), count, ((path, count),)))
+        self._records[kind].append(_Record(ref, count, ((path, count),), checked))
         self._counts[kind] += count
 
-    def rows(self, kind: Kind) -> SpooledRows:
-        """The rows of ``kind`` in key order (after the last ``flush``)."""
+    def rows(self, kind: Kind, source: str = "") -> SpooledRows:
+        """The rows of ``kind`` in key order (after the last ``flush``); ``source`` names
+        the file unchecked lines came from, for the message if one is bad."""
         if self._pending[kind]:
             raise RuntimeError("Spool.rows before flush")  # a programming error
-        return SpooledRows(self._spill, kind, _pieces(self._records[kind]), self._counts[kind])
+        pieces = _pieces(self._records[kind])
+        return SpooledRows(self._spill, kind, pieces, self._counts[kind], source)
 
 
 def _pieces(records: list[_Record]) -> list[_Piece]:
@@ -133,15 +145,41 @@ def _pieces(records: list[_Record]) -> list[_Piece]:
 class SpooledRows(Sequence[Any]):
     """A diff's rows of one kind, on disk, in key order; read a piece at a time."""
 
-    def __init__(self, spill: Spill, kind: Kind, pieces: list[_Piece], count: int):
+    def __init__(
+        self, spill: Spill, kind: Kind, pieces: list[_Piece], count: int, source: str = ""
+    ) -> None:
         self._spill = spill  # kept (and so on disk) as long as these rows are
+        self._source = source
         self._kind = kind
         self._pieces = pieces
         self._count = count
         self._parsed: dict[int, list[Any]] = {}  # the last records parsed whole
+        self._checked: set[int] = set()  # unchecked records (by offset) found good
 
     def __len__(self) -> int:
         return self._count
+
+    def _check(self, record: _Record, text: bytes) -> list[Any]:
+        """A diff file's line, first parsed: its rows' types and its count as the file said
+        (before anything is written: a reapply's script writer reads every row first)."""
+        try:
+            rows = self._adapter(text)
+        except ValidationError as exc:
+            why = f"a line of {self._kind} rows: {exc.errors()[0]['msg']}"
+            raise ConfigError(f"{self._source} is not a restoredrill diff file ({why})") from None
+        if len(rows) != record.count:
+            why = f"a line of {len(rows):,} {self._kind} row(s) said to hold {record.count:,}"
+            raise ConfigError(f"{self._source} is not a restoredrill diff file ({why})")
+        self._checked.add(record.ref[0])
+        return rows
+
+    def piece_counts(self) -> list[int]:
+        """Rows per piece: per line of the diff file (drill/diff_file.py)."""
+        return [piece.stop - piece.start for piece in self._pieces]
+
+    def _adapter(self, text: bytes) -> list[Any]:
+        rows: list[Any] = row_adapter(self._kind).validate_json(text)
+        return rows
 
     def _text(self, record: _Record) -> bytes:
         return self._spill.get(record.ref)
@@ -156,7 +194,11 @@ class SpooledRows(Sequence[Any]):
         parsed once, not once per piece or batch."""
         rows = self._parsed.get(record.ref[0])
         if rows is None:
-            rows = row_adapter(self._kind).validate_json(self._text(record))
+            text = self._text(record)
+            if not record.checked and record.ref[0] not in self._checked:
+                rows = self._check(record, text)
+            else:  # validated already: plain rows need only parsing, 1.5x faster
+                rows = json.loads(text) if self._kind != "changed" else self._adapter(text)
             if len(self._parsed) >= 2:
                 self._parsed.pop(next(iter(self._parsed)))
             self._parsed[record.ref[0]] = rows

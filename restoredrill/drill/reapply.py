@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from restoredrill import dsn as dsnlib
+from restoredrill.drill.diff_file import document_digest
 from restoredrill.drill.diff_reader import read_diff
 from restoredrill.drill.guards import identity_problem, same_instance
 from restoredrill.drill.ledger_writes import reapply_details, reapply_verdict, record_write
@@ -217,9 +218,10 @@ def _not_written(
 
 def _diff_digest(diff_file: Path, document: DiffDocument) -> str:
     try:
-        return hashlib.sha256(diff_file.read_bytes()).hexdigest()
-    except OSError:
-        return hashlib.sha256(document.model_dump_json().encode()).hexdigest()
+        with diff_file.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:  # of the document as it would be written (its rows may be on disk)
+        return document_digest(document)
 
 
 def _reapply(

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from restoredrill.drill.reapply_checkpoint import Checkpoint, write_checkpoint
+from restoredrill.drill.reapply_items import Batch, Item, Items
 from restoredrill.drill.reapply_readback import check_written
 from restoredrill.drill.reapply_set import NeedArchive, write_set
 from restoredrill.drill.reapply_work import (
-    Item,
-    Items,
     ReapplyOptions,
     TableWork,
     batch_settings,
@@ -85,10 +84,10 @@ def interrupt_text(exc: BaseException) -> str:
     return interrupt_name(None)
 
 
-def batches(items: Items, size: int, start: int = 0) -> Iterator[tuple[int, list[Item]]]:
-    """Made a batch at a time: the rows may be on disk (reapply_work.Items)."""
+def batches(items: Items, size: int, start: int = 0) -> Iterator[tuple[int, Batch]]:
+    """Made a batch at a time, when looked at: the rows may be on disk (reapply_items)."""
     for begin in range(start, len(items), size):
-        yield begin, items.range(begin, begin + size)
+        yield begin, items.batch(begin, begin + size)
 
 
 def _conflict(work: TableWork, item: Item, reason: str) -> ReapplyConflict:
@@ -145,7 +144,7 @@ def _apply(
     engine: Engine,
     conn: Any,
     work: TableWork,
-    batch: list[Item],
+    batch: Batch,
     run: Run,
     conflicts: list[ReapplyConflict],
     begin: int,
@@ -160,11 +159,12 @@ def _apply(
             engine.execute(conn, statement)
         if stager is not None:
             kept = work.payloads.get(begin)
-            payload = None if kept is None else (*kept[0], kept[1])
+            payload = None if kept is None else (*kept[0][0], kept[1])
             found = write_set(engine, stager, conn, work, batch, payload)
             expected, updated, inserted, rewritten = found
         else:
-            expected, updated, inserted, rewritten = _write_rows(engine, conn, work, batch, opts)
+            rows = batch.made()
+            expected, updated, inserted, rewritten = _write_rows(engine, conn, work, rows, opts)
         totals = work.totals
         # classify says "insert" of lost rows only and "update" of changed rows only
         for n, (outcome, reason) in enumerate(expected):
@@ -287,10 +287,12 @@ def _execute(
                 run.state = "idle"  # rolled back: nothing of this batch was written
                 _create_archive(engine, conn, work)
                 _apply(engine, conn, work, batch, run, conflicts, begin)
-            work.payloads.discard(begin)
             total += 1
             positions[work.diff.table] = begin + len(batch)
-            last_keys[work.diff.table] = key_of(work, batch[-1].values)
+            head = work.payloads.head(begin)  # the script writer kept the batch's last key
+            last = head[1] if head is not None else key_of(work, batch[-1].values)
+            work.payloads.discard(begin)
+            last_keys[work.diff.table] = last
             write_checkpoint(
                 run.checkpoint_file,
                 Checkpoint(

@@ -10,11 +10,37 @@ parents are checked here, and a missing one stops the batch (rolled back, exit 1
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from restoredrill.drill.reapply_work import Item, TableWork, current_rows, lock_statement
+from restoredrill.drill.reapply_items import Item
+from restoredrill.drill.reapply_work import TableWork, current_rows, lock_statement
 from restoredrill.engines.base import Engine
 from restoredrill.errors import ReapplyDataProblem
+
+
+class Written(Mapping[int, Item]):
+    """position -> row of the rows a set-based batch wrote, without making the rows: only
+    those a person must hear about (read back otherwise, a missing parent) are looked at."""
+
+    def __init__(self, batch: Sequence[Item], positions: list[int]) -> None:
+        self._batch = batch
+        self._positions = positions
+        self._at = set(positions)
+
+    def __getitem__(self, n: int) -> Item:
+        if n not in self._at:
+            raise KeyError(n)
+        return self._batch[n]
+
+    def __contains__(self, n: object) -> bool:
+        return n in self._at
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
 
 
 def _differing(
@@ -34,7 +60,7 @@ def check_written(
     engine: Engine,
     conn: Any,
     work: TableWork,
-    written: dict[int, Item],
+    written: Mapping[int, Item],
     differing: dict[int, list[str]] | None = None,
 ) -> dict[int, str]:
     """{position in the batch: why the row is not as restored} for the rows ``written``.
@@ -89,4 +115,4 @@ def check_written(
     return reasons
 
 
-__all__ = ["check_written"]
+__all__ = ["Written", "check_written"]

@@ -10,19 +10,21 @@ ON CONFLICT first, under a savepoint, and runs the script's form only if a key i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from restoredrill.drill.private_file import check_writable, private_writer
 from restoredrill.drill.reapply_execute import batches
+from restoredrill.drill.reapply_items import Item
 from restoredrill.drill.reapply_set import Encoded, batch_statements, encode
 from restoredrill.drill.reapply_work import (
-    Item,
     ReapplyOptions,
     TableWork,
     batch_settings,
     build_batch,
+    key_of,
 )
 from restoredrill.engines.base import Engine
 from restoredrill.engines.staging import Stager
@@ -92,7 +94,8 @@ def write_script(
                     out.write(written)
                     if opts.execute:
                         spec, groups, sigs, data = encoded
-                        work.payloads.put(begin, (spec, groups, sigs), data)
+                        last = key_of(work, batch[-1].values)  # for the checkpoint
+                        work.payloads.put(begin, ((spec, groups, sigs), last), data)
                 else:
                     for statement in build_batch(engine, work, batch, opts, True).all():
                         out.write(text(statement) + ";\n")
@@ -108,7 +111,7 @@ def _set_batch(
     stager: Stager,
     conn: Any,
     work: TableWork,
-    batch: list[Item],
+    batch: Sequence[Item],
     opts: ReapplyOptions,
 ) -> tuple[str, Encoded]:
     """A set-based batch as execution runs it (every group of SET columns is written: by

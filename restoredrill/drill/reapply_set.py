@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from restoredrill.drill.reapply_readback import check_written
+from restoredrill.drill.reapply_items import Item
+from restoredrill.drill.reapply_readback import Written, check_written
 from restoredrill.drill.reapply_work import (
-    Item,
     TableWork,
     classify,
     current_rows,
@@ -100,7 +100,7 @@ def batch_statements(
         stager.archive(spec, work.archive) if archive and used and work.archive else None
     )
     update_statements = [stager.update(spec, g, groups[g]) for g in used]
-    lost = any(i.kind == "lost" for i in batch)
+    lost = any(s is None for s in sigs)  # a lost row has no SET group (not a look at batch)
     return archive_statement, update_statements, stager.insert(spec) if lost else None
 
 
@@ -112,7 +112,7 @@ def write_set(
     stager: Stager,
     conn: Any,
     work: TableWork,
-    batch: list[Item],
+    batch: Sequence[Item],
     payload: Encoded | None = None,
 ) -> tuple[list[tuple[RowOutcome, str]], set[int], set[int], dict[int, str]]:
     """Stage, lock, classify and write one batch inside the caller's transaction: returns
@@ -151,9 +151,9 @@ def write_set(
         present = rows_by_key(work, [r for r in unlike.values() if r[0] is not None])
         for n in skipped:  # a row not read is held as staged: already there
             expected[n] = classify(work, batch[n], present) if n in unlike else ("already", "")
-    written = {n: batch[n] for n in sorted(added.union(n for n in updated if sigs[n] is not None))}
-    bad = stager.readback(conn, spec, list(written))
-    rewritten = check_written(engine, conn, work, written, bad)
+    positions = sorted(added.union(n for n in updated if sigs[n] is not None))
+    bad = stager.readback(conn, spec, positions)
+    rewritten = check_written(engine, conn, work, Written(batch, positions), bad)
     return expected, updated, added, rewritten
 
 

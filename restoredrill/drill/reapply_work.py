@@ -3,18 +3,19 @@ row's outcome is given production's current values (shared by the dry run and ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any
 
+from restoredrill.drill.reapply_items import Item, Items
 from restoredrill.drill.reapply_triggers import TriggerPlan
 from restoredrill.engines.base import Engine
 from restoredrill.engines.names import TableName
 from restoredrill.errors import ConfigError, ReapplyRefused
-from restoredrill.models import ChangedRow, ReapplyOnly, RowDiff, RowOutcome, RowValues
+from restoredrill.models import ReapplyOnly, RowDiff, RowOutcome, RowValues
 from restoredrill.spill import SpilledMap
 
 DEFAULT_MAX_ROWS = 50_000
@@ -36,13 +37,6 @@ class ReapplyOptions:
     force: bool = False  # may overwrite an existing ``sql_out``
     ledger: Path | None = None  # where an executing run is recorded (None: the default ledger)
     record: bool = True  # False when the caller records the write itself (recover)
-
-
-class Item(NamedTuple):  # a NamedTuple: one per row, made 3x faster than a frozen dataclass
-    kind: Literal["lost", "changed"]
-    values: RowValues  # restored values (what is written)
-    guard: RowValues | None  # changed rows: the version production must still hold
-    set_columns: tuple[str, ...]  # changed rows: columns to write back
 
 
 @dataclass
@@ -89,72 +83,6 @@ def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None,
         return (found,) if one else found
 
     return of
-
-
-class Items(Sequence[Item]):
-    """A table's rows to write: changed rows first, then lost rows, each in key order (as
-    the diff found them). Made a batch at a time from the diff's rows, which may be on disk
-    (drill/diff_spool.py): a table of 400,000 rows is never 400,000 Items at once."""
-
-    def __init__(
-        self,
-        changed: Sequence[ChangedRow] | Sequence[Item],
-        lost: Sequence[RowValues] | Sequence[Item],
-    ) -> None:
-        self._changed = changed
-        self._lost = lost
-
-    def count(self, kind: object) -> int:  # per kind, not per value
-        return len(self._changed) if kind == "changed" else len(self._lost) if kind == "lost" else 0
-
-    def __len__(self) -> int:
-        return len(self._changed) + len(self._lost)
-
-    def _changed_items(self, start: int, stop: int) -> list[Item]:
-        rows: list[Any] = list(self._changed[start:stop])
-        if not rows or isinstance(rows[0], Item):  # made already (filter_items)
-            return rows
-        return [Item("changed", r.restored, r.production, tuple(r.columns)) for r in rows]
-
-    def _lost_items(self, start: int, stop: int) -> list[Item]:
-        rows: list[Any] = list(self._lost[start:stop])
-        if not rows or isinstance(rows[0], Item):
-            return rows
-        return [Item("lost", values, None, ()) for values in rows]
-
-    def lost_rows(self) -> Sequence[RowValues] | Sequence[Item]:
-        return self._lost
-
-    def range(self, start: int, stop: int) -> list[Item]:
-        split = len(self._changed)
-        out = self._changed_items(start, min(stop, split)) if start < split else []
-        if stop > split:
-            out += self._lost_items(max(0, start - split), stop - split)
-        return out
-
-    @overload
-    def __getitem__(self, index: int) -> Item: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Item]: ...
-
-    def __getitem__(self, index: int | slice) -> Item | list[Item]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            return self.range(start, stop)[::step]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("item index out of range")
-        return self.range(index, index + 1)[0]
-
-    def chunks(self, size: int) -> Iterator[list[Item]]:
-        for start in range(0, len(self), size):
-            yield self.range(start, start + size)
-
-    def __iter__(self) -> Iterator[Item]:
-        for chunk in self.chunks(10_000):
-            yield from chunk
 
 
 def table_items(diff: RowDiff, only: ReapplyOnly) -> Items:

@@ -23,6 +23,7 @@ from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.errors import ReapplyRefused, RestoreDrillError
 from restoredrill.ledger import Ledger
 from tests.diffhelp import Pair, new_pair
+from tests.pgsetup import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,26 @@ def test_ceiling_is_checked_before_anything_is_written(pair: Pair, tmp_path: Pat
     assert not checkpoint_path(out).exists()
     dry = reapply(out, pair.production, ReapplyOptions(max_rows=9))
     assert dry.over_ceiling and dry.rows_selected == 10
+
+
+def test_a_diff_file_edited_by_hand_is_refused_before_anything_is_written(
+    pair: Pair, tmp_path: Path
+) -> None:
+    """A row taken out of a line of the diff file (valid JSON still): the CLI says so in one
+    line, exit 2, and production, the archive and the checkpoint are untouched."""
+    out = _diff(pair, tmp_path)
+    lines = out.read_text().split("\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith('{"id":"1"'))
+    lines[at] = lines[at].split("},", 1)[1]  # the first lost row gone
+    out.write_text("\n".join(lines))
+    before = _acct(pair.production)
+    done = run_cli(["reapply", str(out), "--to", pair.production, "--execute"])
+    assert done.returncode == 2, done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("restoredrill: error")]
+    assert len(error) == 1 and "a line of 4 lost row(s) said to hold 5" in error[0], done.stderr
+    assert _acct(pair.production) == before
+    assert not _has_archive_schema(pair.production)
+    assert not checkpoint_path(out).exists()
 
 
 class _Killed(Exception):

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from restoredrill.drill.reapply_items import Item, Items
 from restoredrill.drill.reapply_order import order_works
 from restoredrill.drill.reapply_triggers import plan_triggers
-from restoredrill.drill.reapply_work import Item, Items, TableWork
+from restoredrill.drill.reapply_work import TableWork
 from restoredrill.engines.names import TableName
 from restoredrill.engines.triggers import Trigger
 from restoredrill.errors import ReapplyRefused

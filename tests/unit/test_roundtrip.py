@@ -33,6 +33,8 @@ def _value(annotation: Any, name: str) -> Any:
         return args[-1]  # not the default one: the value must survive the round trip
     if origin is list:
         return [_value(args[0], name)]
+    if origin is tuple:
+        return tuple(_value(a, name) for a in args)
     if origin is dict:
         return {"public.t": _value(args[1], name)}
     if isinstance(annotation, type):
