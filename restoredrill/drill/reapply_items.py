@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, NamedTuple, overload
 
+from restoredrill.drill.diff_spool import SpooledRows
 from restoredrill.models import ChangedRow, RowValues
 
 
@@ -36,10 +37,20 @@ class Items(Sequence[Item]):
         return len(self._changed) + len(self._lost)
 
     def _changed_items(self, start: int, stop: int) -> list[Item]:
-        rows: list[Any] = list(self._changed[start:stop])
+        changed = self._changed
+        rows: list[Any] = (
+            changed.plain(start, stop)  # on disk: as parsed (dicts, once validated), 2x faster
+            if isinstance(changed, SpooledRows)
+            else list(changed[start:stop])
+        )
         if not rows or isinstance(rows[0], Item):  # made already (filter_items)
             return rows
-        return [Item("changed", r.restored, r.production, tuple(r.columns)) for r in rows]
+        return [
+            Item("changed", r["restored"], r["production"], tuple(r["columns"]))
+            if isinstance(r, dict)
+            else Item("changed", r.restored, r.production, tuple(r.columns))
+            for r in rows
+        ]
 
     def _lost_items(self, start: int, stop: int) -> list[Item]:
         rows: list[Any] = list(self._lost[start:stop])
