@@ -163,6 +163,9 @@ def main() -> None:
         help="Also run the diff with this interpreter (another install, e.g. the code before).",
     )
     parser.add_argument("--profile", type=Path, help="pyinstrument's text reports of ours here")
+    parser.add_argument(
+        "--reps", type=int, default=1, help="with --before-python: whole-table pairs in all"
+    )
     args = parser.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -188,6 +191,14 @@ def main() -> None:
             before = ours(a, b, work, "before", None, args.before_python)
             report["before"] = {k: v for k, v in before.items() if k != "lost_ids"}
             report["before"]["lost_exact"] = before["lost_ids"] == expected
+            for rep in range(2, args.reps + 1):  # then alternately: ours, before
+                for tag, python in (
+                    ("restoredrill", sys.executable),
+                    ("before", args.before_python),
+                ):
+                    again = ours(a, b, work, f"{tag}-{rep}", None, python)
+                    again["lost_exact"] = again.pop("lost_ids") == expected
+                    report[f"{tag}_rep{rep}"] = again
         report["by_hand_again"] = by_hand(tools, a, b, work)
         report["reladiff"] = {}
         for threads in args.reladiff_threads:

@@ -94,6 +94,9 @@ class RowComparer:
         self.options = options
         self.stats = stats
         self.found = Spool()  # on disk, one chunk in memory (drill/diff_spool.py)
+        self._add_lost = self.found.adder("lost")
+        self._add_new = self.found.adder("new")
+        self._add_changed = self.found.adder("changed")
         self.names = [c.name for c in shape.columns]
         self.key_at = [self.names.index(c.name) for c in shape.key]
         self.compared_at = [self.names.index(c.name) for c in shape.compared]
@@ -132,16 +135,16 @@ class RowComparer:
         """Classify one key from its two rows (None: that side has no row with the key)."""
         if p is None:
             if r is not None:
-                self.found.add("lost", path, n, dict(zip(self.names, r, strict=True)))
+                self._add_lost((path, n, dict(zip(self.names, r, strict=True))))
         elif r is None:
-            self.found.add("new", path, n, dict(zip(self.names, p, strict=True)))
+            self._add_new((path, n, dict(zip(self.names, p, strict=True))))
         else:
             differ = [self.names[c] for c in self.compared_at if r[c] != p[c]]
             if differ:
                 changed = ChangedRow(
                     restored=self._values(r), production=self._values(p), columns=differ
                 )
-                self.found.add("changed", path, n, changed)
+                self._add_changed((path, n, changed))
 
     def _fetch_keys(self, wanted: dict[str, list[KeyText]]) -> dict[str, dict[KeyText, Row]]:
         """Per side, the rows of the given keys (without --where), by key; a key the side
@@ -322,11 +325,16 @@ class RowComparer:
         return wanted
 
     def _classify_ranges(self, ranges: list[_Range], found: dict[str, dict[KeyText, Row]]) -> None:
-        restored, production = found["restored"], found["production"]
+        in_restored, in_production = found["restored"].get, found["production"].get
+        names, add_lost, settle = self.names, self._add_lost, self._settle
         for path, ours, _, theirs_only in ranges:
             for keys in (ours, theirs_only):
                 for n, key in enumerate(keys):
-                    self._settle(path, n, restored.get(key), production.get(key))
+                    r, p = in_restored(key), in_production(key)
+                    if p is None and r is not None:  # a lost row, inline: the usual case
+                        add_lost((path, n, dict(zip(names, r, strict=True))))
+                    else:
+                        settle(path, n, r, p)
 
     def _listed_keys(self, lines: list[str]) -> list[KeyText]:
         if len(self.key_at) == 1:  # the common case, without a call per line

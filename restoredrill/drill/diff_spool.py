@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal, overload
@@ -83,6 +83,11 @@ class Spool:
     def add(self, kind: Kind, path: Path, n: int, row: Any) -> None:
         self._pending[kind].append((path, n, row))
 
+    def adder(self, kind: Kind) -> Callable[[tuple[Path, int, Any]], None]:
+        """``add`` of one kind as the bound ``append`` of its list: the diff calls it once
+        per differing row (800,000 for a DELETE of 40 % of 2 M rows)."""
+        return self._pending[kind].append
+
     def count(self, kind: Kind) -> int:
         return self._counts[kind] + len(self._pending[kind])
 
@@ -98,7 +103,7 @@ class Spool:
             text = row_adapter(kind).dump_json([row for _, _, row in items])
             self._records[kind].append(_Record(self._spill.put(text), len(items), segments))
             self._counts[kind] += len(items)
-            self._pending[kind] = []
+            items.clear()  # the same list: ``adder`` hands out its append
 
     def put_line(self, text: bytes) -> Ref:
         """Keep a diff file's line (a JSON array of rows) before its place is known."""
