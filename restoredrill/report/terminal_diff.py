@@ -231,10 +231,9 @@ def render_reapply(console: Console, report: ReapplyReport, samples: bool = True
     console.print(Text(f"reapply {report.diff_file} → {report.target.label}: {mode}", style="bold"))
     title = None if report.executed else "what --execute would do"
     table = Table(title=title, title_justify="left", show_edge=False)
-    archives = any(plan.archive_table for plan in report.tables)
     names = ["table", "lost", "changed", "insert", "update", "already", "conflicts"]
-    for name in [*names, *(["archive"] if archives else [])]:
-        if name in ("table", "archive"):
+    for name in names:
+        if name == "table":
             table.add_column(name, overflow="fold", min_width=14)
         else:
             table.add_column(name, justify="right")
@@ -248,10 +247,11 @@ def render_reapply(console: Console, report: ReapplyReport, samples: bool = True
             f"{plan.already:,}",
             Text(f"{plan.conflicts:,}", style="red" if plan.conflicts else ""),
         ]
-        if archives:
-            row.append(Text(plan.archive_table or "-"))
         table.add_row(*row)
     console.print(table)
+    for plan in report.tables:  # a line of its own: the name to copy is never folded
+        if plan.archive_table:
+            console.print(Text(f"{plan.table}: the rows it overwrote are in {plan.archive_table}"))
     for plan in report.tables:
         for note in plan.notes:  # triggers that fire, or are kept off, and what that means
             console.print(Text(f"{plan.table}: {note}", style="yellow"))

@@ -19,8 +19,11 @@ from restoredrill.models import (
     ChangedRow,
     DiffCounts,
     LedgerEntry,
+    ReapplyPlan,
+    ReapplyReport,
     RowDiffSummary,
     RowValues,
+    ServerIdentity,
     TableCheck,
     TableFingerprint,
     VerifyReport,
@@ -28,7 +31,7 @@ from restoredrill.models import (
 )
 from restoredrill.report.sla import ReportRequest, build_report
 from restoredrill.report.terminal import render_history
-from restoredrill.report.terminal_diff import render_summary
+from restoredrill.report.terminal_diff import render_reapply, render_summary
 from restoredrill.report.terminal_incident import print_incidents
 from restoredrill.report.terminal_report import render_report
 from restoredrill.report.terminal_verify import render_verify_report
@@ -279,3 +282,47 @@ def test_incident_find_at_80_columns_keeps_commit_times_whole() -> None:
         console,
         [committed.isoformat(), "public.orders_archive_2025_q4: 6,880 deleted"],
     )
+
+
+def test_executed_reapply_at_80_columns_names_its_archive_whole() -> None:
+    """The archive table is what a person needs to undo a revert: on a line of its own,
+    never folded in a column (it was, at 80 columns)."""
+    archive = "restoredrill_archive.users_20261202T045244Z"
+    report = ReapplyReport(
+        executed=True,
+        diff_file="/tmp/users.json",
+        target=ServerIdentity(
+            label="host=/tmp/s port=5432 dbname=shop",
+            database="shop",
+            system_identifier=1,
+            postmaster_start_time=NOW,
+            port=5432,
+            data_directory=None,
+        ),
+        sql_file="/tmp/users.reapply.sql",
+        checkpoint_file=None,
+        resumed=False,
+        only="all",
+        where=None,
+        max_rows=50_000,
+        rows_selected=1218,
+        over_ceiling=False,
+        batches=1,
+        tables=[
+            ReapplyPlan(
+                table="public.users",
+                key=["id"],
+                selected_lost=947,
+                selected_changed=271,
+                inserted=947,
+                updated=271,
+                archive_table=archive,
+            )
+        ],
+        conflicts=[],
+        seconds=0.1,
+    )
+    console = _console()
+    render_reapply(console, report)
+    text = _assert_reads(console, [archive])  # whole on a line (the sentence may wrap before it)
+    assert "public.users: the rows it overwrote are in" in text
