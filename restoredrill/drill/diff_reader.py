@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from restoredrill.drill.diff_spool import KINDS, Kind, Spool, row_adapter
+from restoredrill.drill.diff_spool import KINDS, Kind, Spool, check_adapter
 from restoredrill.errors import ConfigError
 from restoredrill.models import DiffDocument, RowDiff
 from restoredrill.spill import Ref
@@ -112,7 +112,7 @@ def _placed(path: Path, table: RowDiff, spool: Spool, kept: _Lines) -> RowDiff:
                 spool.append_line(kind, ref, said[n], checked=False)
                 continue
             try:
-                count = len(row_adapter(kind).validate_json(spool.line(ref)))
+                count = len(check_adapter(kind).validate_json(spool.line(ref)))
             except ValidationError as exc:
                 raise _bad(path, f"a line of {kind} rows: {exc.errors()[0]['msg']}") from None
             spool.append_line(kind, ref, count, checked=True)

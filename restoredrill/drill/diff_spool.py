@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal, overload
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 from restoredrill.errors import ConfigError
 from restoredrill.models import ChangedRow, RowValues
@@ -44,6 +45,22 @@ _PATH, _PATH_N = itemgetter(0), itemgetter(0, 1)
 def row_adapter(kind: str) -> TypeAdapter[Any]:
     """Built on first use: building a serializer costs memory every CLI run would pay."""
     return TypeAdapter(list[ChangedRow] if kind == "changed" else list[RowValues])
+
+
+@with_config(ConfigDict(extra="forbid"))
+class _ChangedRowData(TypedDict):
+    """A ChangedRow as plain data: validated in Rust alone (the model's own validators run
+    in Python: 5.3 s for 400,000 changed rows, against 2.2 s for this)."""
+
+    restored: RowValues
+    production: RowValues
+    columns: list[str]
+
+
+@functools.cache
+def check_adapter(kind: str) -> TypeAdapter[Any]:
+    """What a diff file's line of ``kind`` must hold; validates into plain dicts."""
+    return TypeAdapter(list[_ChangedRowData] if kind == "changed" else list[RowValues])
 
 
 @dataclass(frozen=True)
@@ -168,7 +185,7 @@ class SpooledRows(Sequence[Any]):
         """A diff file's line, first parsed: its rows' types and its count as the file said
         (before anything is written: a reapply's script writer reads every row first)."""
         try:
-            rows = self._adapter(text)
+            rows: list[Any] = check_adapter(self._kind).validate_json(text)
         except ValidationError as exc:
             why = f"a line of {self._kind} rows: {exc.errors()[0]['msg']}"
             raise ConfigError(f"{self._source} is not a restoredrill diff file ({why})") from None
@@ -182,10 +199,6 @@ class SpooledRows(Sequence[Any]):
         """Rows per piece: per line of the diff file (drill/diff_file.py)."""
         return [piece.stop - piece.start for piece in self._pieces]
 
-    def _adapter(self, text: bytes) -> list[Any]:
-        rows: list[Any] = row_adapter(self._kind).validate_json(text)
-        return rows
-
     def _text(self, record: _Record) -> bytes:
         return self._spill.get(record.ref)
 
@@ -196,18 +209,18 @@ class SpooledRows(Sequence[Any]):
     def _parse(self, record: _Record, plain: bool = False) -> list[Any]:
         """A record's rows, the last two kept: a record cut into pieces (its buckets
         interleave with another's: two sorted runs at most) or read a batch at a time is
-        parsed once, not once per piece or batch. ``plain``: changed rows may come as the
-        dicts JSON makes (no models: 2x faster), once the record is validated."""
+        parsed once, not once per piece or batch. ``plain``: changed rows come as the dicts
+        JSON makes, else as models (made without validating again: they were)."""
         key = (record.ref[0], plain)
         rows = self._parsed.get(key)
         if rows is None:
             text = self._text(record)
             if not record.checked and record.ref[0] not in self._checked:
                 rows = self._check(record, text)
-            elif plain or self._kind != "changed":  # validated already: parsing suffices
+            else:  # validated already: parsing suffices
                 rows = json.loads(text)
-            else:
-                rows = self._adapter(text)
+            if self._kind == "changed" and not plain:
+                rows = [ChangedRow.model_construct(**row) for row in rows]
             if len(self._parsed) >= 2:
                 self._parsed.pop(next(iter(self._parsed)))
             self._parsed[key] = rows
@@ -278,4 +291,4 @@ class SpooledRows(Sequence[Any]):
         return f"<{self._count} {self._kind} row(s) on disk>"
 
 
-__all__ = ["KINDS", "Kind", "Spool", "SpooledRows", "row_adapter"]
+__all__ = ["KINDS", "Kind", "Spool", "SpooledRows", "check_adapter", "row_adapter"]

@@ -67,6 +67,10 @@ class TableWork:
     def compared_of(self) -> Callable[[RowValues], tuple[str | None, ...]]:
         return values_of(self.compared)
 
+    @cached_property
+    def key_of_values(self) -> Callable[[RowValues], tuple[str | None, ...]]:
+        return values_of(self.key)
+
 
 def values_of(columns: Sequence[str]) -> Callable[[RowValues], tuple[str | None, ...]]:
     """A row's values of ``columns`` as a tuple (itemgetter: this runs once per row)."""
@@ -265,8 +269,7 @@ def classify(
     work: TableWork, item: Item, current: dict[tuple[str | None, ...], dict[str, str | None]]
 ) -> tuple[RowOutcome, str]:
     """What reapplying ``item`` does given production's current text forms."""
-    key = tuple(item.values.get(k) for k in work.key)
-    now = current.get(key)
+    now = current.get(work.key_of_values(item.values))
     compared = work.compared_of  # tuples compared at C speed (a rerun classifies every row)
     if item.kind == "lost":
         if now is None:
@@ -296,8 +299,9 @@ def rows_by_key(
 ) -> dict[tuple[str | None, ...], dict[str, str | None]]:
     """Rows of (key..., other compared columns...) text forms, by key."""
     cols = [*work.key, *[c for c in work.compared if c not in work.key]]
+    n = len(work.key)  # the key's columns come first
     result: dict[tuple[str | None, ...], dict[str, str | None]] = {}
     for row in rows:
-        values = dict(zip(cols, [None if v is None else str(v) for v in row], strict=True))
-        result[tuple(values[k] for k in work.key)] = values
+        texts = [None if v is None else str(v) for v in row]
+        result[tuple(texts[:n])] = dict(zip(cols, texts, strict=True))
     return result

@@ -219,3 +219,39 @@ def test_a_diff_file_missing_rows_or_with_a_bad_row_is_refused(tmp_path: Path) -
 def test_the_digest_of_a_document_is_the_digest_of_its_file(tmp_path: Path) -> None:
     path, document = _written(tmp_path)
     assert document_digest(document) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_changed_row_of_a_diff_file_is_checked_as_strictly_as_its_model(tmp_path: Path) -> None:
+    """Changed rows are checked as plain data (not models: 2x faster), no less strictly."""
+    changed = ChangedRow(restored=_row((1,), 0), production=_row((1,), 1), columns=["note"])
+    table = RowDiff(
+        table="public.t",
+        schema_name="public",
+        table_name="t",
+        keyed=True,
+        key=["id"],
+        columns=[
+            DiffColumn(name="id", type="text", key=True),
+            DiffColumn(name="note", type="text"),
+        ],
+        where=None,
+        rows_restored=1,
+        rows_production=1,
+        counts=DiffCounts(changed=1),
+        lost=[],
+        new=[],
+        changed=[changed],
+    )
+    path = tmp_path / "d.json"
+    write_diff(_document(table), path)
+    assert list(load_diff(path).tables[0].changed) == [changed]
+    text = path.read_text()
+    for name, bad in (
+        ("extra.json", text.replace('"columns":["note"]', '"columns":["note"],"why":"x"')),
+        ("typed.json", text.replace('"columns":["note"]', '"columns":[7]')),
+        ("missing.json", text.replace(',"columns":["note"]', "")),
+    ):
+        assert bad != text
+        (tmp_path / name).write_text(bad)
+        with pytest.raises(ConfigError, match="a line of changed rows"):
+            list(load_diff(tmp_path / name).tables[0].changed)
