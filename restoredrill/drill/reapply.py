@@ -285,7 +285,8 @@ def _reapply(
                 else engine.archive_table_name(work.table, stamp)
             )
     write_script(engine, conn, document, diff_file, sql_path, works, opts, target, selected)
-    listener.note(f"SQL script: {sql_path}")
+    if opts.execute:  # said before the batches (minutes); a dry run's report follows at once
+        listener.note(f"SQL script: {sql_path}")
 
     conflicts: list[ReapplyConflict] = []
     done = 0
