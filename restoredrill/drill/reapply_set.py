@@ -17,7 +17,6 @@ from restoredrill.drill.reapply_readback import Written, check_written
 from restoredrill.drill.reapply_work import (
     TableWork,
     classify,
-    current_rows,
     rows_by_key,
     values_of,
 )
@@ -122,15 +121,22 @@ def write_set(
     stager.load(conn, spec, data)
     lost = [n for n, s in enumerate(sigs) if s is None]
     changed = [n for n, s in enumerate(sigs) if s is not None]
-    current: dict[tuple[str | None, ...], dict[str, str | None]] = {}
+    admitted: set[int] = set()  # changed rows the guard admits: reverted
+    others: list[Any] = []  # production's text forms of the other changed rows it has
     if changed:
         stager.before_join(conn)
-        current = current_rows(engine, conn, work, stager.lock(spec))
+        for row in engine.fetchall(conn, stager.lock(spec), []):
+            if row[1]:
+                admitted.add(int(row[0]))
+            else:
+                others.append(row[2:])
+    current = rows_by_key(work, others)
     # a lost row's outcome is known once the INSERT has run (inserted, or skipped: then it
-    # is read below); a changed row's from the locked read, as with the per-row statements
+    # is read below); a changed row's from the locked read: the guard decided in the server
+    # (no row parsed for a revert), the others classified here (already, or a conflict)
     expected: list[tuple[RowOutcome, str]] = [("insert", "")] * len(batch)
     for n in changed:
-        expected[n] = classify(work, batch[n], current)
+        expected[n] = ("update", "") if n in admitted else classify(work, batch[n], current)
     updates = {n for n in changed if expected[n][0] == "update"}
     if updates and work.archive is not None and not work.archive_exists:
         raise NeedArchive

@@ -160,9 +160,10 @@ def _differs(spec: StageSpec) -> list[str]:
 
 
 def lock(spec: StageSpec) -> str:
-    """Production's text forms of the staged changed rows, locked FOR UPDATE."""
+    """(position, whether the guard holds, production's text forms) of the staged changed
+    rows production still has, locked FOR UPDATE (the guard: the guarded UPDATE's own)."""
     return (
-        f"SELECT STRAIGHT_JOIN {_read_columns(spec)} FROM {STAGE} AS s"
+        f"SELECT STRAIGHT_JOIN s.{_N}, ({_guard(spec)}), {_read_columns(spec)} FROM {STAGE} AS s"
         f" JOIN {quote_table(spec.table)} AS t ON {_keys(spec)}"
         f" WHERE s.{_SIG} IS NOT NULL FOR UPDATE"
     )

@@ -38,6 +38,7 @@ from restoredrill.engines.postgres import (
 from restoredrill.engines.postgres import fingerprint as pgfp
 from restoredrill.engines.postgres import staging as stage
 from restoredrill.engines.postgres.columns import ColumnInfo, user_where
+from restoredrill.engines.postgres.staging_catalog import may_stage
 from restoredrill.lsn import format_lsn
 from restoredrill.models import TableFingerprint
 
@@ -238,7 +239,7 @@ class PostgresEngine:
     def staging(self, conn: Connection) -> stage.PostgresStager | None:
         """Set-based batches need a temporary table: a role without TEMP on the database
         writes row by row, as before."""
-        return stage.PostgresStager() if stage.may_stage(conn) else None
+        return stage.PostgresStager() if may_stage(conn) else None
 
     # --- reapply: triggers and foreign keys ---
 

@@ -25,6 +25,7 @@ from psycopg.adapt import Transformer
 from psycopg.errors import UndefinedFunction, UniqueViolation
 
 from restoredrill.engines.postgres.catalog import Connection, TableName
+from restoredrill.engines.postgres.staging_catalog import may_rewrite
 from restoredrill.engines.staging import StageRow, StageSpec
 
 STAGE = sql.Identifier("pg_temp", "restoredrill_stage")
@@ -117,13 +118,16 @@ def _guard(spec: StageSpec) -> sql.Composable:
 
 
 def lock(spec: StageSpec, bounded: bool = False) -> sql.Composed:
-    """Production's text forms of the staged changed rows, locked FOR UPDATE before they are
-    classified and written."""
+    """(position, whether the guard holds, production's text forms) of the staged changed
+    rows production still has, locked FOR UPDATE before they are classified and written.
+    The guard is the guarded UPDATE's own predicate: the rows it admits are reverted."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
     return sql.SQL(
-        "SELECT {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
+        "SELECT s.{n}, {guard}, {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
         " WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
     ).format(
+        n=_N,
+        guard=_guard(spec),
         cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         table=spec.table.identifier(),
         stage=STAGE,
@@ -246,43 +250,6 @@ def readback(spec: StageSpec, bounded: bool = False) -> sql.Composed:
         keys=_keys(spec, bounded),
         any=sql.SQL(" OR ").join(differs) if differs else sql.SQL("FALSE"),
     )
-
-
-_MAY_REWRITE = """
-WITH RECURSIVE tree(oid) AS (
-    SELECT c.oid FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = %s AND c.relname = %s
-  UNION
-    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
-)
-SELECT EXISTS (
-    SELECT FROM pg_catalog.pg_trigger g
-    LEFT JOIN pg_catalog.pg_constraint k ON k.oid = g.tgconstraint
-    WHERE g.tgrelid IN (SELECT oid FROM tree)
-      AND (NOT g.tgisinternal
-           OR (k.conrelid IN (SELECT oid FROM tree) AND k.confrelid IN (SELECT oid FROM tree)))
-) OR EXISTS (
-    SELECT FROM pg_catalog.pg_rewrite r
-    WHERE r.ev_class IN (SELECT oid FROM tree) AND r.rulename <> '_RETURN'
-)
-"""
-
-
-def may_rewrite(conn: Connection, table: TableName) -> bool:
-    """Can anything but reapply's own statements change the rows they write? A user trigger
-    (row or statement level) or a rule on the table or below it, or a foreign key of the
-    table onto itself (a cascade). Without one, the rows stored are the staged values and
-    reading them back would compare each value with itself."""
-    row = conn.execute(_MAY_REWRITE, (table.schema, table.name)).fetchone()
-    return bool(row is None or row[0])
-
-
-def may_stage(conn: Connection) -> bool:
-    row = conn.execute(
-        "SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY')"
-    ).fetchone()
-    return bool(row and row[0])
 
 
 class PostgresStager:
