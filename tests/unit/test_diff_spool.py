@@ -9,6 +9,7 @@ import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic_core import PydanticSerializationError
@@ -70,6 +71,29 @@ def test_rows_come_out_in_path_order_across_interleaved_chunks() -> None:
     assert list(spool.rows("changed")) == []
 
 
+def _table(counts: DiffCounts, **rows: Any) -> RowDiff:
+    """public.t (id, note) keyed by id, holding ``rows`` (lists, or rows on disk)."""
+    table = RowDiff(
+        table="public.t",
+        schema_name="public",
+        table_name="t",
+        keyed=True,
+        key=["id"],
+        columns=[
+            DiffColumn(name="id", type="text", key=True),
+            DiffColumn(name="note", type="text"),
+        ],
+        where=None,
+        rows_restored=100,
+        rows_production=90,
+        counts=counts,
+        lost=[],
+        new=[],
+        changed=[],
+    )
+    return table.model_copy(update=rows)
+
+
 def _document(table: RowDiff) -> DiffDocument:
     server = ServerIdentity(
         label="x",
@@ -93,22 +117,9 @@ def test_the_file_from_spooled_rows_is_the_file_from_rows_in_memory(tmp_path: Pa
     changed = ChangedRow(restored=_row((1,), 0), production=_row((1,), 1), columns=["id"])
     spool.add("changed", (1,), 0, changed)
     spool.flush()
-    in_memory = RowDiff(
-        table="public.t",
-        schema_name="public",
-        table_name="t",
-        keyed=True,
-        key=["id"],
-        columns=[
-            DiffColumn(name="id", type="text", key=True),
-            DiffColumn(name="note", type="text"),
-        ],
-        where=None,
-        rows_restored=100,
-        rows_production=90,
-        counts=DiffCounts(lost=len(expected), changed=1),
+    in_memory = _table(
+        DiffCounts(lost=len(expected), changed=1),
         lost=[_row(path, n) for path, n in expected],
-        new=[],
         changed=[changed],
     )
     spooled = in_memory.model_copy(
@@ -143,21 +154,7 @@ def _written(tmp_path: Path, rows: int = 25) -> tuple[Path, DiffDocument]:
         if n % 10 == 9:
             spool.flush()
     spool.flush()
-    table = RowDiff(
-        table="public.t",
-        schema_name="public",
-        table_name="t",
-        keyed=True,
-        key=["id"],
-        columns=[DiffColumn(name="id", type="text", key=True)],
-        where=None,
-        rows_restored=rows,
-        rows_production=0,
-        counts=DiffCounts(lost=rows),
-        lost=[],
-        new=[],
-        changed=[],
-    ).model_copy(update={"lost": spool.rows("lost")})
+    table = _table(DiffCounts(lost=rows), lost=spool.rows("lost"))
     document = _document(table)
     path = tmp_path / "d.json"
     write_diff(document, path)
@@ -224,24 +221,7 @@ def test_the_digest_of_a_document_is_the_digest_of_its_file(tmp_path: Path) -> N
 def test_a_changed_row_of_a_diff_file_is_checked_as_strictly_as_its_model(tmp_path: Path) -> None:
     """Changed rows are checked as plain data (not models: 2x faster), no less strictly."""
     changed = ChangedRow(restored=_row((1,), 0), production=_row((1,), 1), columns=["note"])
-    table = RowDiff(
-        table="public.t",
-        schema_name="public",
-        table_name="t",
-        keyed=True,
-        key=["id"],
-        columns=[
-            DiffColumn(name="id", type="text", key=True),
-            DiffColumn(name="note", type="text"),
-        ],
-        where=None,
-        rows_restored=1,
-        rows_production=1,
-        counts=DiffCounts(changed=1),
-        lost=[],
-        new=[],
-        changed=[changed],
-    )
+    table = _table(DiffCounts(changed=1), changed=[changed])
     path = tmp_path / "d.json"
     write_diff(_document(table), path)
     assert list(load_diff(path).tables[0].changed) == [changed]

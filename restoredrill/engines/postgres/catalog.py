@@ -29,6 +29,17 @@ DEFAULT_SCHEMA = "public"
 # Where reapply archives the rows it overwrites: never user data to verify, diff or manifest.
 ARCHIVE_SCHEMA = "restoredrill_archive"
 
+# The table and every relation below it (partitions, inheritance children), at any depth:
+# the CTE ``tree(oid)``; its parameters are (schema, name).
+TABLE_TREE = """
+WITH RECURSIVE tree(oid) AS (
+    SELECT c.oid FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = %s AND c.relname = %s
+  UNION
+    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
+)"""
+
 # Settings that change the text form of values (and so the checksums). Pinned on both sides.
 SESSION_SETTINGS: dict[str, str] = {
     "TimeZone": "UTC",

@@ -11,18 +11,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from restoredrill.engines.postgres.catalog import Connection, TableName
+from restoredrill.engines.postgres.catalog import TABLE_TREE, Connection, TableName
 from restoredrill.models import RowValues
 
-# The table and every relation below it (partitions, inheritance children), at any depth.
-_TREE = """
-WITH RECURSIVE tree(oid) AS (
-    SELECT c.oid FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = %s AND c.relname = %s
-  UNION
-    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
-),
+# The table and every relation below it (catalog.TABLE_TREE), and above what it references.
+_TREE = (
+    TABLE_TREE  # noqa: S608 (constant SQL, values are parameters)
+    + """,
 -- a referenced relation and every relation above it: a key on a partition of a diff's table
 -- orders that table
 up(oid, ref) AS (
@@ -32,6 +27,7 @@ up(oid, ref) AS (
     SELECT i.inhparent, u.ref FROM pg_catalog.pg_inherits i JOIN up u ON i.inhrelid = u.oid
 )
 """
+)
 
 
 def referenced_tables(conn: Connection, table: TableName) -> set[TableName]:

@@ -4,16 +4,11 @@ back one by one)."""
 
 from __future__ import annotations
 
-from restoredrill.engines.postgres.catalog import Connection, TableName
+from restoredrill.engines.postgres.catalog import TABLE_TREE, Connection, TableName
 
-_MAY_REWRITE = """
-WITH RECURSIVE tree(oid) AS (
-    SELECT c.oid FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = %s AND c.relname = %s
-  UNION
-    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
-)
+_MAY_REWRITE = (
+    TABLE_TREE  # noqa: S608 (constant SQL, values are parameters)
+    + """
 SELECT EXISTS (
     SELECT FROM pg_catalog.pg_trigger g
     LEFT JOIN pg_catalog.pg_constraint k ON k.oid = g.tgconstraint
@@ -25,6 +20,7 @@ SELECT EXISTS (
     WHERE r.ev_class IN (SELECT oid FROM tree) AND r.rulename <> '_RETURN'
 )
 """
+)
 
 
 def may_rewrite(conn: Connection, table: TableName) -> bool:

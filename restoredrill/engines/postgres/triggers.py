@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
-from restoredrill.engines.postgres.catalog import Connection, TableName
+from restoredrill.engines.postgres.catalog import TABLE_TREE, Connection, TableName
 from restoredrill.engines.triggers import Trigger
 
 # pg_trigger.tgtype bits (src/include/catalog/pg_trigger.h)
@@ -20,14 +20,8 @@ def row_triggers(conn: Connection, table: TableName) -> list[Trigger]:
     """The user (not internal: constraint triggers are the foreign keys) triggers on the table
     and every relation below it, in name order."""
     rows = conn.execute(
-        """
-        WITH RECURSIVE tree(oid) AS (
-            SELECT c.oid FROM pg_catalog.pg_class c
-            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = %s AND c.relname = %s
-          UNION
-            SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
-        )
+        TABLE_TREE  # noqa: S608 (constant SQL, values are parameters)
+        + """
         SELECT t.tgname,
                CASE WHEN t.tgrelid = (SELECT min(oid) FROM tree WHERE oid = t.tgrelid
                                       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
