@@ -121,22 +121,24 @@ def write_set(
     stager.load(conn, spec, data)
     lost = [n for n, s in enumerate(sigs) if s is None]
     changed = [n for n, s in enumerate(sigs) if s is not None]
-    admitted: set[int] = set()  # changed rows the guard admits: reverted
+    decided: dict[int, tuple[RowOutcome, str]] = {}  # by the server: reverted, or already
     others: list[Any] = []  # production's text forms of the other changed rows it has
     if changed:
         stager.before_join(conn)
         for row in engine.fetchall(conn, stager.lock(spec), []):
-            if row[1]:
-                admitted.add(int(row[0]))
+            if row[1]:  # the guard admits it: the UPDATE reverts it
+                decided[int(row[0])] = ("update", "")
+            elif row[2]:  # it reads as staged: reverted already
+                decided[int(row[0])] = ("already", "")
             else:
-                others.append(row[2:])
+                others.append(row[3:])
     current = rows_by_key(work, others)
     # a lost row's outcome is known once the INSERT has run (inserted, or skipped: then it
-    # is read below); a changed row's from the locked read: the guard decided in the server
-    # (no row parsed for a revert), the others classified here (already, or a conflict)
+    # is read below); a changed row's from the locked read: decided in the server for a
+    # revert and a rerun (no row parsed), the others classified here (conflicts)
     expected: list[tuple[RowOutcome, str]] = [("insert", "")] * len(batch)
     for n in changed:
-        expected[n] = ("update", "") if n in admitted else classify(work, batch[n], current)
+        expected[n] = decided.get(n) or classify(work, batch[n], current)
     updates = {n for n in changed if expected[n][0] == "update"}
     if updates and work.archive is not None and not work.archive_exists:
         raise NeedArchive

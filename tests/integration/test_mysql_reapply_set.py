@@ -245,6 +245,29 @@ def test_a_value_that_does_not_read_back_as_the_diff_says_is_a_conflict(
     assert "db not as restored" in conflict.reason, conflict.reason
 
 
+def test_a_changed_row_whose_double_does_not_read_back_is_never_already_there(
+    kinds: tuple[str, str], tmp_path: Path
+) -> None:
+    """The locked read decides "already there" in the server; for a FLOAT or DOUBLE it
+    compares with the diff's text, not the staged value's: a changed row whose DOUBLE went
+    in as 2.5 for '2.5…1' is a conflict on the run and on every rerun, never "already"."""
+    _, production = kinds
+    out = _diff(kinds, tmp_path)
+    document = json.loads(out.read_text())
+    changed = document["tables"][0]["changed"][0]
+    changed["restored"]["db"] = "2.50000000000000000000001"
+    if "db" not in changed["columns"]:
+        changed["columns"].append("db")
+    document["tables"][0]["lines"] = None  # edited by hand: checked on reading, whole
+    out.write_text(json.dumps(document))
+    key = {"id": changed["restored"]["id"]}
+    for run in range(2):  # the run, then a rerun
+        report = reapply(out, production, ReapplyOptions(execute=True))
+        assert [c.key for c in report.conflicts] == [key], report.conflicts
+        if run:  # every other row is back: already there; this one never
+            assert (report.inserted, report.updated, report.already) == (0, 0, 5), report
+
+
 # A SIGINT the process sends itself in the middle of the second batch's LOAD DATA stream
 # (half its data sent): the CLI's real handler runs there. Batch 2 (rows 6 and 1, batch size
 # 2) holds the lost row 1 at position 1: "1<TAB>\N<TAB>1<TAB>" (position, no group, id).

@@ -159,11 +159,25 @@ def _differs(spec: StageSpec) -> list[str]:
     ]
 
 
+def _as_restored(spec: StageSpec) -> str:
+    """The production row reads as the diff's restored text in every compared column: the
+    staged value's text, or for a FLOAT or DOUBLE (which may print short) the staged text."""
+    risky = set(_risky(spec))
+    return " AND ".join(
+        f"CAST({_text(spec, c, 't')} AS BINARY) <=> "
+        + (f"s.{_r(spec, c)}" if c in risky else f"CAST({_text(spec, c, 's')} AS BINARY)")
+        for c in spec.compared
+    )
+
+
 def lock(spec: StageSpec) -> str:
-    """(position, whether the guard holds, production's text forms) of the staged changed
-    rows production still has, locked FOR UPDATE (the guard: the guarded UPDATE's own)."""
+    """(position, whether the guard holds, whether the row reads as staged, production's
+    text forms) of the staged changed rows production still has, locked FOR UPDATE (the
+    guard: the guarded UPDATE's own; "as staged": as the diff's restored text)."""
     return (
-        f"SELECT STRAIGHT_JOIN s.{_N}, ({_guard(spec)}), {_read_columns(spec)} FROM {STAGE} AS s"
+        f"SELECT STRAIGHT_JOIN s.{_N}, ({_guard(spec)}), ({_as_restored(spec)}),"
+        f" {_read_columns(spec)}"
+        f" FROM {STAGE} AS s"
         f" JOIN {quote_table(spec.table)} AS t ON {_keys(spec)}"
         f" WHERE s.{_SIG} IS NOT NULL FOR UPDATE"
     )

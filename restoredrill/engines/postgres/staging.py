@@ -118,16 +118,18 @@ def _guard(spec: StageSpec) -> sql.Composable:
 
 
 def lock(spec: StageSpec, bounded: bool = False) -> sql.Composed:
-    """(position, whether the guard holds, production's text forms) of the staged changed
-    rows production still has, locked FOR UPDATE before they are classified and written.
-    The guard is the guarded UPDATE's own predicate: the rows it admits are reverted."""
+    """(position, whether the guard holds, whether the row reads as staged, production's
+    text forms) of the staged changed rows production still has, locked FOR UPDATE before
+    they are classified and written. The guard is the guarded UPDATE's own predicate (the
+    rows it admits are reverted); "as staged" is the read back's (already reverted)."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
     return sql.SQL(
-        "SELECT s.{n}, {guard}, {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
-        " WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
+        "SELECT s.{n}, {guard}, NOT ({differs}), {cols} FROM {table} AS t JOIN {stage} AS s"
+        " ON {keys} WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
     ).format(
         n=_N,
         guard=_guard(spec),
+        differs=sql.SQL(" OR ").join(_differs(spec)),
         cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         table=spec.table.identifier(),
         stage=STAGE,
