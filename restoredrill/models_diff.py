@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, PositiveInt
 
 from restoredrill.models_base import Frozen
 
@@ -101,7 +101,7 @@ class RowDiff(Frozen):
     # Rows per line of the lost, new and changed lists in the diff file (set by its writer;
     # three lists, not keyed by name: a key "lost" would read as a row list): a reader keeps
     # the lines on disk and checks each count when it first parses the line.
-    lines: tuple[list[int], list[int], list[int]] | None = None
+    lines: tuple[list[PositiveInt], list[PositiveInt], list[PositiveInt]] | None = None
 
 
 DiffMode = Literal["production", "incident"]

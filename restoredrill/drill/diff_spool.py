@@ -88,7 +88,7 @@ class _Piece:
 
 @dataclass
 class Spool:
-    """Collects one table's differing rows chunk by chunk: ``add`` then ``flush`` per chunk."""
+    """Collects one table's differing rows chunk by chunk: ``adder`` then ``flush`` per chunk."""
 
     _spill: Spill = field(default_factory=lambda: Spill("the diff's rows"))
     _pending: dict[str, list[tuple[Path, int, Any]]] = field(
@@ -97,12 +97,9 @@ class Spool:
     _records: dict[str, list[_Record]] = field(default_factory=lambda: {k: [] for k in KINDS})
     _counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
 
-    def add(self, kind: Kind, path: Path, n: int, row: Any) -> None:
-        self._pending[kind].append((path, n, row))
-
     def adder(self, kind: Kind) -> Callable[[tuple[Path, int, Any]], None]:
-        """``add`` of one kind as the bound ``append`` of its list: the diff calls it once
-        per differing row (800,000 for a DELETE of 40 % of 2 M rows)."""
+        """Adds (path, position, row) of ``kind``: the bound ``append`` of its list, as the
+        diff calls it once per differing row (800,000 for a DELETE of 40 % of 2 M rows)."""
         return self._pending[kind].append
 
     def count(self, kind: Kind) -> int:

@@ -46,7 +46,7 @@ def _interleaved() -> tuple[Spool, list[tuple[tuple[int, ...], int]]]:
                     continue
                 path = (bucket, 1) if parity else (bucket,)
                 for n in reversed(range(bucket % 3 + 1)):  # found out of order in a bucket
-                    spool.add("lost", path, n, _row(path, n))
+                    spool.adder("lost")((path, n, _row(path, n)))
                     expected.append((path, n))
             spool.flush()
     expected.sort()
@@ -115,7 +115,7 @@ def _document(table: RowDiff) -> DiffDocument:
 def test_the_file_from_spooled_rows_is_the_file_from_rows_in_memory(tmp_path: Path) -> None:
     spool, expected = _interleaved()
     changed = ChangedRow(restored=_row((1,), 0), production=_row((1,), 1), columns=["id"])
-    spool.add("changed", (1,), 0, changed)
+    spool.adder("changed")(((1,), 0, changed))
     spool.flush()
     in_memory = _table(
         DiffCounts(lost=len(expected), changed=1),
@@ -142,7 +142,7 @@ def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_clear_error(
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
     spool = Spool()
-    spool.add("lost", (0,), 0, _row((0,), 0))
+    spool.adder("lost")(((0,), 0, _row((0,), 0)))
     with pytest.raises(InfrastructureError, match="set TMPDIR"):
         spool.flush()
 
@@ -150,7 +150,7 @@ def test_a_temporary_directory_that_cannot_hold_the_rows_is_one_clear_error(
 def _written(tmp_path: Path, rows: int = 25) -> tuple[Path, DiffDocument]:
     spool = Spool()
     for n in range(rows):
-        spool.add("lost", (n // 10,), n, _row((n // 10,), n))
+        spool.adder("lost")(((n // 10,), n, _row((n // 10,), n)))
         if n % 10 == 9:
             spool.flush()
     spool.flush()
@@ -207,6 +207,16 @@ def test_a_diff_file_missing_rows_or_with_a_bad_row_is_refused(tmp_path: Path) -
     (tmp_path / "relabeled.json").write_text(relabeled)
     with pytest.raises(ConfigError, match=r"24 lost row\(s\) listed, 25 counted"):
         load_diff(tmp_path / "relabeled.json")
+    # a line said to hold no rows or fewer than none: refused on reading (a count that does
+    # not add up line by line could leave a line unread)
+    for said in ("0", "-1"):
+        zero = text.replace(
+            '"lines": [\n        [\n          10,', f'"lines": [\n        [\n          {said},'
+        )
+        assert zero != text
+        (tmp_path / "zero.json").write_text(zero)
+        with pytest.raises(ConfigError, match="not a restoredrill diff file"):
+            load_diff(tmp_path / "zero.json")
     # cut in the middle of a line
     (tmp_path / "cut.json").write_text(text[: text.index(lines[chunk]) + 40])
     with pytest.raises(ConfigError, match="not a restoredrill diff file"):
