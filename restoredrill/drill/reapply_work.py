@@ -146,8 +146,9 @@ def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None
     only; its restored values are the ones reapply writes. Only the other rows are sent."""
     known = work.diff.where is not None and work.diff.where.strip() == where.strip()
     items = work.items
-    kept: dict[str, list[Item]] = {"changed": [], "lost": []}
     sent = Items(items.range(0, items.count("changed")), []) if known else items
+    kept: list[int] = []  # positions in items (changed rows come first in both)
+    at = 0
     for chunk in sent.chunks(5000):
         query, params = engine.filter_query(work.columns, [i.values for i in chunk], where)
         try:
@@ -159,14 +160,11 @@ def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None
             raise ConfigError(
                 f"--where is not valid for {work.diff.table}: {engine.one_line(exc)}"
             ) from exc
-        chosen = {int(r[0]) for r in rows}
-        for n, item in enumerate(chunk):
-            if n in chosen:
-                kept[item.kind].append(item)
-    # in the order of table_items: changed rows, then lost rows (a diff's own lost rows
-    # stay where they are, read a batch at a time)
-    lost: Sequence[RowValues] | Sequence[Item] = items.lost_rows() if known else kept["lost"]
-    work.items = Items(kept["changed"], lost)
+        kept += sorted({at + int(r[0]) for r in rows})
+        at += len(chunk)
+    # the rows themselves stay where they are (on disk for a diff file), read a batch at a
+    # time; a diff's own lost rows are all kept
+    work.items = items.pick(kept, every_lost=known)
 
 
 def key_of(work: TableWork, values: RowValues) -> dict[str, str | None]:
