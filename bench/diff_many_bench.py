@@ -22,6 +22,7 @@ Not a test: numbers go to bench/results/diff_many.md by hand, with the command.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -116,6 +117,10 @@ def ours(
         diff_file_mib=round(out.stat().st_size / 2**20, 1),
     )
     measured["lost_ids"] = sorted(int(r["id"]) for r in table["lost"])
+    # the lost rows' values, to compare codes (the same rows, value for value)
+    measured["lost_sha256"] = hashlib.sha256(
+        json.dumps(table["lost"], sort_keys=True).encode()
+    ).hexdigest()[:16]
     return measured
 
 

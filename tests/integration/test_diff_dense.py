@@ -7,12 +7,13 @@ collation-sensitive order, NULLs, 40 % of the rows gone — and --where must kee
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from restoredrill.drill.diff import DiffOptions, diff
+from restoredrill.drill.diff import DiffOptions, diff, load_diff, write_diff
 from restoredrill.drill.recover import incident_diff, production_identity
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
@@ -128,6 +129,55 @@ def test_single_text_key_with_the_listing_separators(pair: Pair) -> None:
     names = {str(r["name"]) for r in dense.lost}
     assert any("\\" in n for n in names) and any("\t" in n for n in names)
     assert any("\n" in n for n in names)
+
+
+# values the diff file must carry through: quotes, backslashes, control characters, U+2028 (a
+# line break to str.splitlines), non-ASCII, the empty string beside NULL
+ODD = [
+    'say "hi"',
+    "back\\slash",
+    "tab\tnew\nline\r",
+    "bell\x01\x1f\x7f",
+    "line\u2028sep",
+    "é ß 漢字 🙂",
+    "",
+]
+
+
+def test_odd_values_of_the_dense_path_read_back_from_the_diff_file(
+    pair: Pair, tmp_path: Path
+) -> None:
+    """The dense path's lost and changed rows are the bisection's, value for value (odd
+    texts, NULL beside '', arrays, jsonb, bytea, floats' special values, timestamps), in the
+    same order, and the diff file reads back to them line by line."""
+    odd = sql.SQL("ARRAY[{}]").format(sql.SQL(", ").join(sql.Literal(v) for v in ODD))
+    pair.both(
+        "CREATE TABLE o (id int PRIMARY KEY, t text, a text[], j jsonb, b bytea,"
+        " f float8, ts timestamptz, n numeric)",
+        sql.SQL(
+            "INSERT INTO o SELECT g, CASE WHEN g % 9 = 0 THEN NULL ELSE ({odd})[1 + g % {n}] END,"
+            " ARRAY[({odd})[1 + g % {n}], NULL], jsonb_build_object('k', ({odd})[1 + g % {n}]),"
+            " convert_to(({odd})[1 + g % {n}], 'UTF8'),"
+            " (ARRAY['NaN', 'Infinity', '-Infinity', '1e-308', '0.1', '-0'])[1 + g % 6]::float8,"
+            " timestamptz '2024-02-29 23:59:59.999999+00' + g * interval '1 hour',"
+            " g / 7.0 FROM generate_series(1, 3000) g"
+        ).format(odd=odd, n=sql.Literal(len(ODD))),
+    )
+    pair.run(
+        pair.production,
+        "DELETE FROM o WHERE id % 5 IN (1, 2)",
+        "UPDATE o SET n = 0 WHERE id % 5 = 3",
+    )
+    out = tmp_path / "o.json"
+    dense_doc = diff(pair.restored, pair.production, "o", options=DENSE)
+    dense = dense_doc.tables[0]
+    plain = diff(pair.restored, pair.production, "o", options=BISECT).tables[0]
+    assert dense.stats is not None and dense.stats.dense_ranges > 0
+    assert dense.counts.lost == 1200 and dense.counts.changed == 600
+    assert _rows(dense) == _rows(plain)
+    write_diff(dense_doc, out)
+    assert _rows(load_diff(out).tables[0]) == _rows(plain)
+    assert any(r["t"] == "" for r in dense.lost) and any(r["t"] is None for r in dense.lost)
 
 
 @pytest.mark.parametrize("options", [DENSE, BISECT], ids=["dense", "bisect"])
