@@ -70,9 +70,14 @@ def copy(spec: StageSpec) -> sql.Composed:
     )
 
 
-# Before a join with the target, the planner needs the staged row count to probe the key's
-# index rather than scan the table (the INSERT of the lost rows joins nothing: no need).
-ANALYZE = sql.SQL("ANALYZE {}").format(STAGE)
+def analyze(spec: StageSpec) -> sql.Composed:
+    """Before a join with the target, the planner needs the staged row count to probe the
+    key's index rather than scan the table (the INSERT of the lost rows joins nothing: no
+    need). The columns the joins and filters use only: every column's statistics cost 36 ms
+    per 10,000 rows of 8 columns, these 2.5 ms, for the same plans."""
+    return sql.SQL("ANALYZE {} ({})").format(
+        STAGE, sql.SQL(", ").join([_N, _SIG, *(_v(spec, k) for k in spec.key)])
+    )
 
 
 def _keys(spec: StageSpec, bounded: bool) -> sql.Composable:
@@ -121,16 +126,22 @@ def lock(spec: StageSpec, bounded: bool = False) -> sql.Composed:
     """(position, whether the guard holds, whether the row reads as staged, production's
     text forms) of the staged changed rows production still has, locked FOR UPDATE before
     they are classified and written. The guard is the guarded UPDATE's own predicate (the
-    rows it admits are reverted); "as staged" is the read back's (already reverted)."""
+    rows it admits are reverted); "as staged" is the read back's (already reverted). The
+    text forms only come for the other rows (NULLs otherwise): the ones classified by the
+    caller, mostly none of a revert's 10,000."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
     return sql.SQL(
-        "SELECT s.{n}, {guard}, NOT ({differs}), {cols} FROM {table} AS t JOIN {stage} AS s"
-        " ON {keys} WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
+        "SELECT s.{n}, x.g, x.a, {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
+        " CROSS JOIN LATERAL (SELECT {guard} AS g, NOT ({differs}) AS a) AS x"
+        " WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
     ).format(
         n=_N,
         guard=_guard(spec),
         differs=sql.SQL(" OR ").join(_differs(spec)),
-        cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
+        cols=sql.SQL(", ").join(
+            sql.SQL("CASE WHEN x.g OR x.a THEN NULL ELSE t.{}::text END").format(sql.Identifier(c))
+            for c in cols
+        ),
         table=spec.table.identifier(),
         stage=STAGE,
         keys=_keys(spec, bounded),
@@ -258,7 +269,7 @@ class PostgresStager:
     """``engines.staging.Stager`` for PostgreSQL."""
 
     def __init__(self) -> None:
-        self._analyzed = False
+        self._analyze: sql.Composed | None = None  # the staged batch's, until it has run
         self._bounded: dict[TableName, bool] = {}  # _keys(bounded=...) per table
 
     def encode(self, conn: Connection, spec: StageSpec, rows: Iterable[StageRow]) -> bytes:
@@ -283,18 +294,18 @@ class PostgresStager:
             view = memoryview(data)
             for start in range(0, len(data), 1 << 20):  # an interrupt lands between chunks
                 stream.write(view[start : start + (1 << 20)])
-        self._analyzed = False
+        self._analyze = analyze(spec)
 
     def before_join(self, conn: Connection) -> None:
-        if not self._analyzed:
-            conn.execute(ANALYZE)
-            self._analyzed = True
+        if self._analyze is not None:
+            conn.execute(self._analyze)
+            self._analyze = None
 
     def script_load(self, conn: Connection, spec: StageSpec, data: bytes) -> str:
         """``load`` for psql: the COPY's data follows it inline, ended by ``\\.``."""
         return (
             f"{create(spec).as_string(conn)};\n{copy(spec).as_string(conn)};\n"
-            f"{data.decode(conn.info.encoding)}\\.\n{ANALYZE.as_string(conn)};\n"
+            f"{data.decode(conn.info.encoding)}\\.\n{analyze(spec).as_string(conn)};\n"
         )
 
     def lock(self, spec: StageSpec) -> sql.Composed:
