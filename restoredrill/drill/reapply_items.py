@@ -128,6 +128,15 @@ class Items(Sequence[Item]):
         )
         return Items(changed, lost)
 
+    def lost_values(self, start: int, stop: int) -> list[RowValues] | None:
+        """Items start..stop's values when they are all lost rows of a diff (no Item made:
+        the encoding of a batch of lost rows needs only these), else None."""
+        split = len(self._changed)
+        if start < split:
+            return None
+        rows: list[Any] = list(self._lost[start - split : stop - split])
+        return None if rows and isinstance(rows[0], Item) else rows
+
     def range(self, start: int, stop: int) -> list[Item]:
         split = len(self._changed)
         out = self._changed_items(start, min(stop, split)) if start < split else []
@@ -173,11 +182,20 @@ class Batch(Sequence[Item]):
         self._start = start
         self._stop = min(stop, len(items))
         self._made: list[Item] | None = None
+        self._values: list[RowValues] | None = None
+        self._looked = False  # for _values
 
     def made(self) -> list[Item]:
         if self._made is None:
             self._made = self._items.range(self._start, self._stop)
         return self._made
+
+    def lost_values(self) -> list[RowValues] | None:
+        """The rows' values if they are all lost rows (``Items.lost_values``), kept."""
+        if not self._looked and self._made is None:
+            self._values = self._items.lost_values(self._start, self._stop)
+            self._looked = True
+        return self._values
 
     def __len__(self) -> int:
         return self._stop - self._start

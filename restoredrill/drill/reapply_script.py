@@ -18,7 +18,7 @@ from typing import Any
 from restoredrill.drill.private_file import check_writable, private_writer
 from restoredrill.drill.reapply_execute import batches
 from restoredrill.drill.reapply_items import Item
-from restoredrill.drill.reapply_set import Encoded, batch_statements, encode
+from restoredrill.drill.reapply_set import Encoded, batch_statements, encode, last_values
 from restoredrill.drill.reapply_work import (
     ReapplyOptions,
     TableWork,
@@ -94,7 +94,7 @@ def write_script(
                     out.write(written)
                     if opts.execute:
                         spec, groups, sigs, data = encoded
-                        last = key_of(work, batch[-1].values)  # for the checkpoint
+                        last = key_of(work, last_values(batch))  # for the checkpoint
                         work.payloads.put(begin, ((spec, groups, sigs), last), data)
                 else:
                     for statement in build_batch(engine, work, batch, opts, True).all():

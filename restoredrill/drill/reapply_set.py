@@ -10,9 +10,10 @@ without ON CONFLICT first, under a savepoint (PostgresStager.apply): same outcom
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
-from restoredrill.drill.reapply_items import Item
+from restoredrill.drill.reapply_items import Batch, Item
 from restoredrill.drill.reapply_readback import Written, check_written
 from restoredrill.drill.reapply_work import (
     TableWork,
@@ -22,7 +23,7 @@ from restoredrill.drill.reapply_work import (
 )
 from restoredrill.engines.base import Engine
 from restoredrill.engines.staging import Stager, StageRow, StageSpec
-from restoredrill.models import RowOutcome
+from restoredrill.models import RowOutcome, RowValues
 
 
 class NeedArchive(Exception):
@@ -72,11 +73,40 @@ def stage_rows(
         yield (n, sigs[n], *values_at(item.values), *guard)
 
 
+def stage_lost(work: TableWork, values: Sequence[RowValues]) -> Iterator[StageRow]:
+    """``stage_rows`` of a batch of lost rows, from their values (no Item made; the column
+    getter inlined: this runs once per row, 400,000 times for a DELETE of 40 % of 1 M)."""
+    columns, no_guard = work.insert_columns, (None,) * len(work.guarded)
+    if len(columns) < 2:  # itemgetter of one column gives the value, not a tuple
+        values_at = values_of(columns)
+        for n, row in enumerate(values):
+            yield (n, None, *values_at(row), *no_guard)
+        return
+    get = itemgetter(*columns)
+    for n, row in enumerate(values):
+        try:
+            yield (n, None, *get(row), *no_guard)
+        except KeyError:  # a value the diff left out is NULL, as values_of reads it
+            yield (n, None, *(row.get(c) for c in columns), *no_guard)
+
+
+def last_values(batch: Sequence[Item]) -> RowValues:
+    """The batch's last row's values (for the checkpoint), without making its Items if it
+    holds lost rows only."""
+    values = batch.lost_values() if isinstance(batch, Batch) else None
+    return values[-1] if values else batch[-1].values
+
+
 def encode(
     stager: Stager, conn: Any, work: TableWork, batch: Sequence[Item]
 ) -> tuple[StageSpec, list[tuple[str, ...]], list[int | None], bytes]:
-    """(spec, groups of SET columns, each row's group, the COPY data of the batch)."""
+    """(spec, groups of SET columns, each row's group, the COPY data of the batch); a batch
+    of lost rows only is encoded from their values."""
     spec = stage_spec(work)
+    values = batch.lost_values() if isinstance(batch, Batch) else None
+    if values is not None:
+        data = stager.encode(conn, spec, stage_lost(work, values))
+        return spec, [], [None] * len(values), data
     groups, sigs = set_groups(work, batch)
     return spec, groups, sigs, stager.encode(conn, spec, stage_rows(work, batch, sigs))
 
@@ -170,6 +200,7 @@ __all__ = [
     "NeedArchive",
     "batch_statements",
     "encode",
+    "last_values",
     "set_groups",
     "stage_rows",
     "stage_spec",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from restoredrill.drill.diff import verdict as diff_verdict
-from restoredrill.drill.recover import RecoverResult
 from restoredrill.models import (
     ChangedRow,
     DiffDocument,
@@ -22,6 +21,9 @@ from restoredrill.models import (
 )
 from restoredrill.report.terminal import duration
 from restoredrill.report.terminal_layout import fits
+
+if TYPE_CHECKING:  # the type only: recover's imports (restore, sources) are not reapply's
+    from restoredrill.drill.recover import RecoverResult
 
 SAMPLE = 10
 _WIDTH = 40

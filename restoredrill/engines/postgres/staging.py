@@ -23,6 +23,8 @@ from psycopg import sql
 from psycopg._copy_base import format_row_text  # the C formatter COPY itself uses
 from psycopg.adapt import Transformer
 from psycopg.errors import UndefinedFunction, UniqueViolation
+from psycopg.postgres import types as pg_types
+from psycopg.pq import Format
 
 from restoredrill.engines.postgres.catalog import Connection, TableName
 from restoredrill.engines.postgres.staging_catalog import may_rewrite
@@ -31,6 +33,7 @@ from restoredrill.engines.staging import StageRow, StageSpec
 STAGE = sql.Identifier("pg_temp", "restoredrill_stage")
 _N = sql.Identifier("restoredrill_n")
 _SIG = sql.Identifier("restoredrill_sig")
+_INT4, _TEXT = pg_types["int4"].oid, pg_types["text"].oid
 
 
 def _v(spec: StageSpec, column: str) -> sql.Identifier:
@@ -277,6 +280,10 @@ class PostgresStager:
         one buffer (no per-row buffer to join: half the time of ``write_row``)."""
         self._learn(conn, spec)
         transformer, data = Transformer(conn), bytearray()
+        # position and group are ints, every value a text form (or None): dumpers chosen
+        # once, not per value (a third of the time for the same bytes)
+        texts = len(spec.columns) + len(spec.guarded)
+        transformer.set_dumper_types([_INT4, _INT4] + [_TEXT] * texts, Format.TEXT)
         for row in rows:
             format_row_text(row, transformer, data)
         return bytes(data)
