@@ -135,7 +135,7 @@ def lock(spec: StageSpec, bounded: bool = False) -> sql.Composed:
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
     return sql.SQL(
         "SELECT s.{n}, x.g, x.a, {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
-        " CROSS JOIN LATERAL (SELECT {guard} AS g, NOT ({differs}) AS a) AS x"
+        " CROSS JOIN LATERAL (SELECT {guard} AS g, NOT ({differs}) AS a OFFSET 0) AS x"
         " WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
     ).format(
         n=_N,
