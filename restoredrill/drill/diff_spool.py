@@ -26,11 +26,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
+from restoredrill.drill.ranged import Ranged
 from restoredrill.errors import ConfigError
 from restoredrill.models import ChangedRow, RowValues
 from restoredrill.spill import Ref, Spill
@@ -161,7 +162,7 @@ def _pieces(records: list[_Record]) -> list[_Piece]:
     return pieces
 
 
-class SpooledRows(Sequence[Any]):
+class SpooledRows(Ranged[Any]):
     """A diff's rows of one kind, on disk, in key order; read a piece at a time."""
 
     def __init__(
@@ -239,24 +240,6 @@ class SpooledRows(Sequence[Any]):
     def __iter__(self) -> Iterator[Any]:
         for rows in self.chunks():
             yield from rows
-
-    @overload
-    def __getitem__(self, index: int) -> Any: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Any]: ...
-
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(self._count)
-            if step != 1:
-                return list(self)[index]
-            return self._range(start, stop)
-        if index < 0:
-            index += self._count
-        if not 0 <= index < self._count:
-            raise IndexError("row index out of range")
-        return self._range(index, index + 1)[0]
 
     def plain(self, start: int, stop: int) -> list[Any]:
         """Rows start..stop as JSON parses them (changed rows: dicts, or models where this

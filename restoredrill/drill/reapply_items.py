@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple, overload
 
 from restoredrill.drill.diff_spool import SpooledRows
+from restoredrill.drill.ranged import Ranged
 from restoredrill.models import ChangedRow, RowValues
 
 
@@ -21,7 +22,7 @@ class Item(NamedTuple):  # a NamedTuple: one per row, made 3x faster than a froz
 WINDOW = 10_000  # rows of the underlying list read at once by Picked
 
 
-class Picked(Sequence[Any]):
+class Picked(Ranged[Any]):
     """The rows of ``rows`` at ``positions`` (ascending; 8 bytes each), read a window of at
     most WINDOW underlying rows at a time: a selection (``reapply --where``) of 400,000 rows
     out of 800,000 on disk stays on disk, however far apart the rows it keeps."""
@@ -56,24 +57,11 @@ class Picked(Sequence[Any]):
             at = end
         return out
 
-    @overload
-    def __getitem__(self, index: int) -> Any: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Any]: ...
-
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            return self._pick(start, stop)[::step]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("row index out of range")
-        return self._pick(index, index + 1)[0]
+    def _range(self, start: int, stop: int) -> list[Any]:
+        return self._pick(start, stop)
 
 
-class Items(Sequence[Item]):
+class Items(Ranged[Item]):
     """A table's rows to write: changed rows first, then lost rows, each in key order (as
     the diff found them). Made a batch at a time from the diff's rows, which may be on disk
     (drill/diff_spool.py): a table of 400,000 rows is never 400,000 Items at once."""
@@ -144,21 +132,8 @@ class Items(Sequence[Item]):
             out += self._lost_items(max(0, start - split), stop - split)
         return out
 
-    @overload
-    def __getitem__(self, index: int) -> Item: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Item]: ...
-
-    def __getitem__(self, index: int | slice) -> Item | list[Item]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            return self.range(start, stop)[::step]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("item index out of range")
-        return self.range(index, index + 1)[0]
+    def _range(self, start: int, stop: int) -> list[Item]:
+        return self.range(start, stop)
 
     def batch(self, start: int, stop: int) -> Batch:
         return Batch(self, start, stop)
