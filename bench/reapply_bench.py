@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,24 @@ SELECT g, 'user' || g || '@example.com', 'User number ' || g,
 FROM generate_series(1, {users}) g
 """
 LOST = "last_login IS NULL"
+
+
+@contextmanager
+def users_cluster(name: str, users: int) -> Iterator[tuple[Path, LocalPostgres]]:
+    """A private work directory and a throwaway instance whose ``restored`` database holds
+    ``users`` users (a quarter with a NULL last_login) and ``production`` a copy of it."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{name}-") as tmp,
+        local_postgres(name, tools=find_pg_tools()) as cluster,
+    ):
+        work = Path(tmp)
+        os.chmod(work, 0o700)
+        cluster.initdb()
+        cluster.start(settings=SETTINGS)
+        sql(cluster, "postgres", "CREATE DATABASE restored")
+        sql(cluster, "restored", USERS, FILL.format(every=4, users=users), "VACUUM ANALYZE users")
+        sql(cluster, "postgres", "CREATE DATABASE production TEMPLATE restored")
+        yield work, cluster
 
 
 def run_child(argv: list[str]) -> tuple[float, int, str, str]:
@@ -240,18 +260,8 @@ def main() -> int:
     users = args.lost * 4
     sizes = [int(s) for s in args.batch_sizes.split(",") if s]  # none: only the changed rows
     results: dict[str, Any] = {"users": users, "lost": args.lost, "runs": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="reapply-bench-") as tmp,
-        local_postgres("reapply-bench", tools=find_pg_tools()) as cluster,
-    ):
-        work = Path(tmp)
-        os.chmod(work, 0o700)
-        cluster.initdb()
-        cluster.start(settings=SETTINGS)
-        started = time.monotonic()
-        sql(cluster, "postgres", "CREATE DATABASE restored")
-        sql(cluster, "restored", USERS, FILL.format(every=4, users=users), "VACUUM ANALYZE users")
-        sql(cluster, "postgres", "CREATE DATABASE production TEMPLATE restored")
+    started = time.monotonic()
+    with users_cluster("reapply-bench", users) as (work, cluster):
         delete_lost(cluster)
         results["setup_seconds"] = round(time.monotonic() - started, 1)
         diff_file = diff_users(cluster.dsn("restored"), cluster.dsn("production"), work, results)

@@ -17,17 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from common import run_measured
-from reapply_bench import FILL, LOST, SETTINGS, USERS, delete_lost, diff_users, sql
-
-from restoredrill.engines.postgres.sandbox_local import local_postgres
-from restoredrill.engines.postgres.tools import find_pg_tools
+from reapply_bench import LOST, delete_lost, diff_users, sql, users_cluster
 
 INCIDENT = f"DELETE FROM users WHERE {LOST} OR id % 4 = 1"  # noqa: S608
 
@@ -39,23 +33,7 @@ def main() -> int:
     parser.add_argument("--before-python", help="Also run with this interpreter (code before).")
     args = parser.parse_args()
     results: dict[str, Any] = {"users": args.lost * 4, "put_back": args.lost, "runs": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="reapply-where-bench-") as tmp,
-        local_postgres("reapply-where-bench", tools=find_pg_tools()) as cluster,
-    ):
-        work = Path(tmp)
-        os.chmod(work, 0o700)
-        cluster.initdb()
-        cluster.start(settings=SETTINGS)
-        sql(cluster, "postgres", "CREATE DATABASE restored")
-        sql(
-            cluster,
-            "restored",
-            USERS,
-            FILL.format(every=4, users=args.lost * 4),
-            "VACUUM ANALYZE users",
-        )
-        sql(cluster, "postgres", "CREATE DATABASE production TEMPLATE restored")
+    with users_cluster("reapply-where-bench", args.lost * 4) as (work, cluster):
         sql(cluster, "production", INCIDENT, "VACUUM ANALYZE users")
         diff_file = diff_users(cluster.dsn("restored"), cluster.dsn("production"), work, results)
         codes = [("before", args.before_python)] if args.before_python else []
