@@ -13,8 +13,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,6 +192,49 @@ def test_conflicts_already_back_and_taken_keys_share_a_batch(
     for key in ("1", "2", "5", "6"):  # HEX(id)
         assert now[key] == then[key]
     assert now["3"] != then["3"] and now["4"] != then["4"]
+
+
+def test_a_row_edited_while_the_locked_read_waits_is_judged_on_its_new_version(
+    kinds: tuple[str, str], tmp_path: Path
+) -> None:
+    """A rerun whose locked read waits on a row another transaction is changing: once that
+    commits, the row is judged on the version it locked (a conflict), never "already in
+    place" from the version it replaced (the PostgreSQL test of the same name)."""
+    _, production = kinds
+    out = _diff(kinds, tmp_path)
+    first = reapply(out, production, ReapplyOptions(execute=True))
+    assert (first.inserted, first.updated, first.conflict_count) == (3, 3, 0)
+    checkpoint_path(out).unlink(missing_ok=True)
+    blocker, watch = my.connect(production), my.connect(production)
+    done: dict[str, Any] = {}
+    try:
+        blocker.run("START TRANSACTION")
+        blocker.run("UPDATE kinds SET vc = 'mine' WHERE id = 4")  # holds the row's lock
+        rerun = threading.Thread(
+            target=lambda: done.update(
+                report=reapply(out, production, ReapplyOptions(execute=True))
+            )
+        )
+        rerun.start()
+        assert wait_for(  # the rerun's locked read is running: waiting on the row
+            lambda: bool(
+                watch.rows(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                    " WHERE ID <> CONNECTION_ID() AND INFO LIKE '%FOR UPDATE'"
+                )[0][0]
+            ),
+            timeout=10,
+        )
+        blocker.run("COMMIT")
+        rerun.join(timeout=60)
+    finally:
+        blocker.close()
+        watch.close()
+    report = done["report"]
+    assert (report.updated, report.conflict_count) == (0, 1)
+    assert [(c.key["id"], c.reason) for c in report.conflicts] == [
+        ("4", "the row was edited in production since")
+    ]
 
 
 def test_a_server_without_load_data_local_writes_row_by_row(

@@ -12,9 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -157,6 +159,47 @@ def test_a_row_edited_since_is_a_conflict_and_left_alone(kinds: Pair, tmp_path: 
     }
     now = {r["id"]: r for r in _rows(kinds.production)}
     assert now["4"]["vc"] == "mine" and now["3"]["t"] == "someone else"
+
+
+def test_a_row_edited_while_the_locked_read_waits_is_judged_on_its_new_version(
+    kinds: Pair, tmp_path: Path
+) -> None:
+    """A rerun (every row back) whose locked read waits on a row another transaction is
+    changing: once that commits, the row is judged on its new version (PostgreSQL rechecks
+    a row locked FOR UPDATE), so it is a conflict, never "already in place" from the
+    version it replaced. Computing the guard in a subquery (a LATERAL one, say) would
+    carry the old version's answer through that recheck."""
+    out = _diff(kinds, tmp_path)
+    first = reapply(out, kinds.production, ReapplyOptions(execute=True))
+    assert (first.inserted, first.updated, first.conflict_count) == (3, 3, 0)
+    checkpoint_path(out).unlink(missing_ok=True)
+    with psycopg.connect(kinds.production) as blocker:
+        blocker.execute("UPDATE kinds SET vc = 'mine' WHERE id = 4")  # holds the row's lock
+        done: dict[str, Any] = {}
+        rerun = threading.Thread(
+            target=lambda: done.update(
+                report=reapply(out, kinds.production, ReapplyOptions(execute=True))
+            )
+        )
+        rerun.start()
+        with psycopg.connect(kinds.production, autocommit=True) as watch:
+            for _ in range(200):  # until the rerun's locked read waits on the row
+                waiting = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the rerun never waited on the locked row")
+        blocker.commit()
+        rerun.join(timeout=60)
+    report = done["report"]
+    assert (report.updated, report.conflict_count) == (0, 1)
+    assert [(c.key["id"], c.reason) for c in report.conflicts] == [
+        ("4", "the row was edited in production since")
+    ]
+    assert {r["id"]: r["vc"] for r in _rows(kinds.production)}["4"] == "mine"
 
 
 def test_lost_rows_already_back_or_taken_share_a_batch_with_rows_inserted(

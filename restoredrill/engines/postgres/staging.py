@@ -129,22 +129,19 @@ def lock(spec: StageSpec, bounded: bool = False) -> sql.Composed:
     """(position, whether the guard holds, whether the row reads as staged, production's
     text forms) of the staged changed rows production still has, locked FOR UPDATE before
     they are classified and written. The guard is the guarded UPDATE's own predicate (the
-    rows it admits are reverted); "as staged" is the read back's (already reverted). The
-    text forms only come for the other rows (NULLs otherwise): the ones classified by the
-    caller, mostly none of a revert's 10,000."""
+    rows it admits are reverted); "as staged" is the read back's (already reverted). Both
+    are computed in the select list, on the row as locked: a row changed while this waits
+    for its lock is rechecked on its new version, which a subquery's result would not be
+    (test_a_row_edited_while_the_locked_read_waits_is_judged_on_its_new_version)."""
     cols = [*spec.key, *[c for c in spec.compared if c not in spec.key]]
     return sql.SQL(
-        "SELECT s.{n}, x.g, x.a, {cols} FROM {table} AS t JOIN {stage} AS s ON {keys}"
-        " CROSS JOIN LATERAL (SELECT {guard} AS g, NOT ({differs}) AS a OFFSET 0) AS x"
-        " WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
+        "SELECT s.{n}, {guard}, NOT ({differs}), {cols} FROM {table} AS t JOIN {stage} AS s"
+        " ON {keys} WHERE s.{sig} IS NOT NULL FOR UPDATE OF t"
     ).format(
         n=_N,
         guard=_guard(spec),
         differs=sql.SQL(" OR ").join(_differs(spec)),
-        cols=sql.SQL(", ").join(
-            sql.SQL("CASE WHEN x.g OR x.a THEN NULL ELSE t.{}::text END").format(sql.Identifier(c))
-            for c in cols
-        ),
+        cols=sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(c)) for c in cols),
         table=spec.table.identifier(),
         stage=STAGE,
         keys=_keys(spec, bounded),
