@@ -3,6 +3,7 @@ rows to write): indexing and slicing go through one method, ``_range``."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import TypeVar, overload
 
@@ -10,8 +11,9 @@ T = TypeVar("T")
 
 
 class Ranged(Sequence[T]):
-    def _range(self, start: int, stop: int) -> list[T]:  # rows start..stop, 0 <= start <= stop
-        raise NotImplementedError
+    @abstractmethod
+    def _range(self, start: int, stop: int) -> list[T]:
+        """Rows start..stop (0 <= start < stop <= len)."""
 
     @overload
     def __getitem__(self, index: int) -> T: ...

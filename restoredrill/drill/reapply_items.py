@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import pairwise
 from typing import Any, Literal, NamedTuple, overload
 
 from restoredrill.drill.diff_spool import SpooledRows
@@ -30,6 +31,12 @@ class Picked(Ranged[Any]):
     def __init__(self, rows: Sequence[Any], positions: Iterable[int]) -> None:
         self._rows = rows
         self._positions = array("q", positions)
+        at = self._positions
+        # a position out of order would read another row than the one picked, silently
+        if any(b <= a for a, b in pairwise(at)):
+            raise ValueError("Picked positions must be strictly ascending")
+        if at and (at[0] < 0 or at[-1] >= len(rows)):
+            raise ValueError("Picked positions must be within the rows")
 
     def __len__(self) -> int:
         return len(self._positions)
@@ -47,12 +54,7 @@ class Picked(Ranged[Any]):
             while end < len(wanted) and wanted[end] < first + WINDOW:
                 end += 1
             last = wanted[end - 1] + 1
-            rows = self._rows
-            window = (
-                rows.plain(first, last)
-                if plain and isinstance(rows, (SpooledRows, Picked))
-                else rows[first:last]
-            )
+            window = _plain(self._rows, first, last) if plain else self._rows[first:last]
             out += [window[p - first] for p in wanted[at:end]]
             at = end
         return out
@@ -61,16 +63,21 @@ class Picked(Ranged[Any]):
         return self._pick(start, stop)
 
 
+def _plain(rows: Sequence[Any], start: int, stop: int) -> list[Any]:
+    """Rows start..stop; from disk as JSON parses them (changed rows: dicts, once
+    validated: 2x faster than models)."""
+    if isinstance(rows, (SpooledRows, Picked)):
+        return rows.plain(start, stop)
+    return list(rows[start:stop])
+
+
 class Items(Ranged[Item]):
     """A table's rows to write: changed rows first, then lost rows, each in key order (as
     the diff found them). Made a batch at a time from the diff's rows, which may be on disk
     (drill/diff_spool.py): a table of 400,000 rows is never 400,000 Items at once."""
 
-    def __init__(
-        self,
-        changed: Sequence[ChangedRow] | Sequence[Item],
-        lost: Sequence[RowValues] | Sequence[Item],
-    ) -> None:
+    def __init__(self, changed: Sequence[ChangedRow], lost: Sequence[RowValues]) -> None:
+        """The diff's rows (lists, or on disk: SpooledRows, Picked)."""
         self._changed = changed
         self._lost = lost
 
@@ -81,26 +88,15 @@ class Items(Ranged[Item]):
         return len(self._changed) + len(self._lost)
 
     def _changed_items(self, start: int, stop: int) -> list[Item]:
-        changed = self._changed
-        rows: list[Any] = (
-            changed.plain(start, stop)  # on disk: as parsed (dicts, once validated), 2x faster
-            if isinstance(changed, (SpooledRows, Picked))
-            else list(changed[start:stop])
-        )
-        if not rows or isinstance(rows[0], Item):  # made already (filter_items)
-            return rows
         return [
             Item("changed", r["restored"], r["production"], tuple(r["columns"]))
             if isinstance(r, dict)
             else Item("changed", r.restored, r.production, tuple(r.columns))
-            for r in rows
+            for r in _plain(self._changed, start, stop)
         ]
 
     def _lost_items(self, start: int, stop: int) -> list[Item]:
-        rows: list[Any] = list(self._lost[start:stop])
-        if not rows or isinstance(rows[0], Item):
-            return rows
-        return [Item("lost", values, None, ()) for values in rows]
+        return [Item("lost", values, None, ()) for values in self._lost[start:stop]]
 
     def pick(self, positions: Iterable[int], every_lost: bool = False) -> Items:
         """The items at ``positions`` (ascending; changed rows are 0..count("changed")-1,
@@ -117,13 +113,10 @@ class Items(Ranged[Item]):
         return Items(changed, lost)
 
     def lost_values(self, start: int, stop: int) -> list[RowValues] | None:
-        """Items start..stop's values when they are all lost rows of a diff (no Item made:
-        the encoding of a batch of lost rows needs only these), else None."""
+        """Items start..stop's values when they are all lost rows (no Item made: the
+        encoding of a batch of lost rows needs only these), else None."""
         split = len(self._changed)
-        if start < split:
-            return None
-        rows: list[Any] = list(self._lost[start - split : stop - split])
-        return None if rows and isinstance(rows[0], Item) else rows
+        return None if start < split else list(self._lost[start - split : stop - split])
 
     def range(self, start: int, stop: int) -> list[Item]:
         split = len(self._changed)

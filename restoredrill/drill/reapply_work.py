@@ -146,7 +146,7 @@ def filter_items(engine: Engine, conn: Any, work: TableWork, where: str) -> None
     only; its restored values are the ones reapply writes. Only the other rows are sent."""
     known = work.diff.where is not None and work.diff.where.strip() == where.strip()
     items = work.items
-    sent = Items(items.range(0, items.count("changed")), []) if known else items
+    sent = items.pick(range(items.count("changed"))) if known else items  # read as sent
     kept: list[int] = []  # positions in items (changed rows come first in both)
     at = 0
     for chunk in sent.chunks(5000):

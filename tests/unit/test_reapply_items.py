@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, overload
+from typing import Any
 
 import pytest
 
 from restoredrill.drill.diff_spool import Spool
-from restoredrill.drill.reapply_items import WINDOW, Item, Items, Picked
+from restoredrill.drill.ranged import Ranged
+from restoredrill.drill.reapply_items import WINDOW, Items, Picked
 from restoredrill.models import ChangedRow
 
 
-class Watched(Sequence[int]):
-    """0..size-1, noting the longest slice ever read."""
+class Watched(Ranged[int]):
+    """0..size-1, noting the longest range ever read."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -23,18 +23,9 @@ class Watched(Sequence[int]):
     def __len__(self) -> int:
         return self.size
 
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[int]: ...
-
-    def __getitem__(self, index: int | slice) -> int | list[int]:
-        if isinstance(index, int):
-            return index
-        got = list(range(self.size))[index]
-        self.widest = max(self.widest, len(got))
-        return got
+    def _range(self, start: int, stop: int) -> list[int]:
+        self.widest = max(self.widest, stop - start)
+        return list(range(start, stop))
 
 
 def test_picked_rows_are_read_a_window_at_a_time_however_far_apart() -> None:
@@ -51,8 +42,18 @@ def test_picked_rows_are_read_a_window_at_a_time_however_far_apart() -> None:
         picked[len(positions)]
 
 
+@pytest.mark.parametrize("positions", [[3, 2], [1, 1], [-1, 2], [0, 10]])
+def test_positions_out_of_order_or_bounds_are_refused(positions: list[int]) -> None:
+    """A position out of order would read another row than the one picked: refused."""
+    with pytest.raises(ValueError, match="Picked positions"):
+        Picked(list(range(10)), positions)
+
+
 def test_items_pick_splits_changed_and_lost_rows_and_keeps_their_order() -> None:
-    changed = [Item("changed", {"id": str(n)}, {"id": str(n)}, ("id",)) for n in range(5)]
+    changed = [
+        ChangedRow(restored={"id": str(n)}, production={"id": "p"}, columns=["id"])
+        for n in range(5)
+    ]
     lost: list[dict[str, str | None]] = [{"id": str(n)} for n in range(100, 110)]
     items = Items(changed, lost)
     chosen = items.pick([1, 3, 5, 9, 14])  # changed 1 and 3; lost 0, 4 and 9

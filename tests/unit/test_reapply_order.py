@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from restoredrill.drill.reapply_items import Item, Items
+from restoredrill.drill.reapply_items import Items
 from restoredrill.drill.reapply_order import order_works
 from restoredrill.drill.reapply_triggers import plan_triggers
 from restoredrill.drill.reapply_work import TableWork
 from restoredrill.engines.names import TableName
 from restoredrill.engines.triggers import Trigger
 from restoredrill.errors import ReapplyRefused
+from restoredrill.models import ChangedRow
 
 
 class Catalog:
@@ -44,11 +45,13 @@ class Catalog:
 
 
 def _work(name: str, kinds: str = "lost") -> TableWork:
-    made = [Item(k, {"id": "1"}, None, ()) for k in kinds.split(",") if k]  # type: ignore[arg-type]
+    named = kinds.split(",")
+    row = {"id": "1"}
     work = TableWork.__new__(TableWork)
     work.table = TableName("public", name)
     work.items = Items(
-        [i for i in made if i.kind == "changed"], [i for i in made if i.kind == "lost"]
+        [ChangedRow(restored=row, production=row, columns=["id"])] * named.count("changed"),
+        [row] * named.count("lost"),
     )
     return work
 
