@@ -30,6 +30,7 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ Path = tuple[int, ...]
 # a dense range: the differing keys listed on the restored side, on the production side,
 # and those of the production side that the restored side did not list
 _Range = tuple[Path, list[KeyText], list[KeyText], list[KeyText]]
+_Submitted = dict[str, "Future[list[Any]]"]  # one statement per side, queued (Sides.submit)
 
 
 @dataclass
@@ -149,8 +151,13 @@ class RowComparer:
     def _fetch_keys(self, wanted: dict[str, list[KeyText]]) -> dict[str, dict[KeyText, Row]]:
         """Per side, the rows of the given keys (without --where), by key; a key the side
         does not have is absent from its dict."""
+        return self._fetched(self._submit_fetches(wanted))
+
+    def _submit_fetches(self, wanted: dict[str, list[KeyText]]) -> list[_Submitted]:
+        """Queue the by-key fetches of ``wanted``, ``fetch_chunk_rows`` keys per statement
+        per side; ``_fetched`` collects them."""
         step = max(1, self.options.fetch_chunk_rows)
-        found: dict[str, dict[KeyText, Row]] = {side: {} for side in wanted}
+        submitted: list[_Submitted] = []
         longest = max((len(keys) for keys in wanted.values()), default=0)
         for start in range(0, longest, step):
             jobs: dict[str, tuple[Any, list[Any]]] = {}
@@ -160,9 +167,13 @@ class RowComparer:
                     jobs[side] = self.engine.rows_by_keys_query(
                         self.shape.table, self.shape.key, self.shape.columns, part
                     )
-            if not jobs:
-                continue
-            for side, rows in self.sides.run(jobs).items():
+            submitted.append(self.sides.submit(jobs))
+        return submitted
+
+    def _fetched(self, submitted: list[_Submitted]) -> dict[str, dict[KeyText, Row]]:
+        found: dict[str, dict[KeyText, Row]] = {"restored": {}, "production": {}}
+        for futures in submitted:
+            for side, rows in self.sides.collect(futures).items():
                 self.stats.fetched += len(rows)
                 found[side].update(self._index(rows))
         return found
@@ -228,26 +239,49 @@ class RowComparer:
     # -- dense ranges: (key, hash) listed, differing keys fetched --
 
     def list_dense(self, buckets: list[Bucket]) -> None:
-        """Chunk by chunk; the servers list the next chunk while Python classifies the rows
-        of this one (the per-row Python work is then no longer on the critical path)."""
+        """Chunk by chunk, in a pipeline: each side is given its next statement before
+        Python works on the last one's rows. Each side runs, in order: listing n, fetch
+        n-1, listing n+1, fetch n...; a listing is queued when the one before it is
+        collected, a fetch when its listing is compared, and chunk n-1 is classified while
+        the servers list n+1 and fetch n. The restored side, which alone fetches the lost
+        rows, does not wait on Python (it did: 1.9 s of 7.4 for 800,000 lost rows); memory
+        holds about three chunks."""
         chunks = list(self._grouped(buckets, self.options.dense_chunk_rows))
-        if not chunks:
-            return
-        pending = self.sides.submit(self._listing_jobs(chunks[0]))
-        for n, chunk in enumerate(chunks):
-            ranges = self._differing(chunk, self.sides.collect(pending))
-            found = self._fetch_keys(self._wanted(ranges))
-            if n + 1 == len(chunks):
-                self._classify_ranges(ranges, found)
-                self.found.flush()
-                break
-            pending = self.sides.submit(self._listing_jobs(chunks[n + 1]))
-            try:
-                self._classify_ranges(ranges, found)
-                self.found.flush()
-            except BaseException:
-                self.sides.abandon(pending)
-                raise
+        outstanding: list[_Submitted] = []  # queued and not collected: abandoned on error
+        try:
+            listing = self._queue(outstanding, self._listing_jobs(chunks[0])) if chunks else {}
+            behind: tuple[list[_Range], list[_Submitted]] | None = None
+            for n, chunk in enumerate(chunks):
+                listed = self.sides.collect(listing)
+                outstanding.remove(listing)
+                if n + 1 < len(chunks):
+                    listing = self._queue(outstanding, self._listing_jobs(chunks[n + 1]))
+                ranges = self._differing(chunk, listed)
+                del listed
+                fetches = self._submit_fetches(self._wanted(ranges))
+                outstanding += fetches
+                if behind is not None:
+                    self._settle_chunk(outstanding, *behind)
+                behind = (ranges, fetches)
+            if behind is not None:
+                self._settle_chunk(outstanding, *behind)
+        except BaseException:
+            self.sides.abandon(*outstanding)
+            raise
+
+    def _queue(self, outstanding: list[_Submitted], jobs: dict[str, Any]) -> _Submitted:
+        submitted = self.sides.submit(jobs)
+        outstanding.append(submitted)
+        return submitted
+
+    def _settle_chunk(
+        self, outstanding: list[_Submitted], ranges: list[_Range], fetches: list[_Submitted]
+    ) -> None:
+        found = self._fetched(fetches)
+        for futures in fetches:
+            outstanding.remove(futures)
+        self._classify_ranges(ranges, found)
+        self.found.flush()
 
     def _grouped(self, buckets: list[Bucket], rows: int) -> Iterable[list[Bucket]]:
         """Consecutive buckets of about ``rows`` rows, one statement's worth."""

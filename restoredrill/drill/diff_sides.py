@@ -53,14 +53,18 @@ def connect_side(engine: Engine, dsn: str) -> Any:
 
 
 class Sides:
-    """The restored and the production connection, and a two-thread pool to run one
-    statement on each in parallel."""
+    """The restored and the production connection, and one thread per side: the two sides
+    run in parallel, and each side runs the statements submitted to it one at a time, in
+    the order submitted (so work can be queued on a side ahead of its results)."""
 
     def __init__(self, engine: Engine, restored: Any, production: Any) -> None:
         self.engine = engine
         self.restored = restored
         self.production = production
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="diff")
+        self.threads = {
+            side: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"diff-{side}")
+            for side in ("restored", "production")
+        }
         self.round_trips = 0
         self.failed_side: str | None = None  # the side whose statement raised last
         self.table: str | None = None  # the table being diffed, for error messages
@@ -73,11 +77,11 @@ class Sides:
         return self.collect(self.submit(jobs))
 
     def submit(self, jobs: dict[str, tuple[Any, list[Any]]]) -> dict[str, Future[list[Any]]]:
-        """Start one statement per side; ``collect`` (or ``abandon``) must follow, before
-        anything else runs on those sides."""
+        """Queue one statement per side, after what is queued there already; every submit
+        is followed by ``collect`` or ``abandon``."""
         self.round_trips += 1
         return {
-            side: self.pool.submit(self.engine.fetchall, self.conn(side), query, params)
+            side: self.threads[side].submit(self.engine.fetchall, self.conn(side), query, params)
             for side, (query, params) in jobs.items()
         }
 
@@ -94,14 +98,18 @@ class Sides:
             self.abandon(futures)  # stop the other side's query too (Ctrl-C, errors)
             raise
 
-    def abandon(self, futures: dict[str, Future[list[Any]]]) -> None:
-        """Stop the statements ``submit`` started whose rows are not wanted (an error came
-        first), and wait for them: the connections are free again after this."""
-        for side, future in futures.items():
+    def abandon(self, *submitted: dict[str, Future[list[Any]]]) -> None:
+        """Stop the statements ``submit`` queued whose rows are not wanted (an error came
+        first), and wait for them: the connections are free again after this. Those not
+        started are dropped first, so that cancelling the running one starts no other."""
+        futures = [(side, f) for each in submitted for side, f in each.items()]
+        for _, future in futures:
+            future.cancel()  # only a statement not started yet: False for the running one
+        for side, future in futures:
             if not future.done():
                 with contextlib.suppress(Exception):
                     self.engine.cancel(self.conn(side))
-        for future in futures.values():
+        for _, future in futures:
             with contextlib.suppress(BaseException):
                 future.result()
 
@@ -109,7 +117,8 @@ class Sides:
         return self.run({side: make(side) for side in ("restored", "production")})
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        for thread in self.threads.values():
+            thread.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ collation-sensitive order, NULLs, 40 % of the rows gone — and --where must kee
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,9 @@ import pytest
 from psycopg import sql
 
 from restoredrill.drill.diff import DiffOptions, diff, load_diff, write_diff
+from restoredrill.drill.diff_sides import Sides, connect_side
 from restoredrill.drill.recover import incident_diff, production_identity
+from restoredrill.engines.postgres.engine import PostgresEngine
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
 from restoredrill.models import RowDiff
@@ -241,3 +244,43 @@ def test_recover_pushes_reapply_where_into_the_incident_diff(pair: Pair) -> None
         (str(i),) for i in range(1, 3001) if i % 5 in (1, 2) and i % 2 == 0
     }
     assert table.counts.new == 0 and table.counts.changed == 0
+
+
+def test_queued_statements_run_in_order_and_an_abandon_stops_them_all(pair: Pair) -> None:
+    """The dense path queues each side's next statements ahead of their results
+    (RowComparer.list_dense). A side runs them one at a time in the order queued; an error
+    abandons them all: the running one is cancelled and the ones not started never run (a
+    cancel must not merely start the next), and the connections are usable at once."""
+    engine = PostgresEngine()
+    restored = connect_side(engine, pair.restored)
+    production = connect_side(engine, pair.production)
+    sides = Sides(engine, restored, production)
+    try:
+        ordered = [
+            sides.submit({"restored": (f"SELECT {n}, pg_sleep(0.05), clock_timestamp()", [])})
+            for n in range(3)
+        ]
+        stamps = [sides.collect(s)["restored"][0] for s in ordered]
+        assert [s[0] for s in stamps] == [0, 1, 2]
+        assert stamps[0][2] < stamps[1][2] < stamps[2][2]  # one after another, not at once
+        sleeping = sides.submit(
+            {"restored": ("SELECT pg_sleep(60)", []), "production": ("SELECT 1", [])}
+        )
+        queued = sides.submit({"restored": ("SELECT 'never run'", [])})
+        deadline = time.monotonic() + 10
+        while not sleeping["restored"].running() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        sides.abandon(sleeping, queued)
+        assert time.monotonic() - started < 10
+        assert queued["restored"].cancelled()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            sleeping["restored"].result()
+        assert sides.run({"restored": ("SELECT 2", []), "production": ("SELECT 3", [])}) == {
+            "restored": [(2,)],
+            "production": [(3,)],
+        }
+    finally:
+        sides.close()
+        engine.close(restored)
+        engine.close(production)
