@@ -77,7 +77,9 @@ def find_command(
     """List the committed transactions that changed the most rows, biggest first.
 
     Read from the archive alone (WAL or binlogs; no restore), with the recover command to
-    run for the biggest."""
+    run for the biggest. Transactions that dropped or emptied whole tables (DROP TABLE,
+    TRUNCATE: they write no rows to the archive) are listed first, apart, each with the
+    command that brings its rows back."""
     request = FindRequest(
         wal_archive=wal_archive,
         base_backups=base_backups,

@@ -1,15 +1,17 @@
-"""What `incident find` returns, for both engines: transactions ranked by rows changed."""
+"""What `incident find` returns, for both engines: transactions ranked by rows changed, and
+apart from them the ones that dropped or emptied whole tables (no row counts for those)."""
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from restoredrill.models import Frozen
 
@@ -37,6 +39,22 @@ class Incident(Frozen):
     tables: list[TableChanges]
 
 
+class StorageIncident(Frozen):
+    """A committed transaction that removed a table's storage. A DROP TABLE or a TRUNCATE
+    leaves no row records (in WAL, nor in a ROW-format binlog), so its rows are not
+    counted, and it would never rank among the row incidents however many rows it took."""
+
+    kind: Literal["drop", "truncate", "rewrite"]  # rewrite: VACUUM FULL, CLUSTER, ALTER…
+    xid: int | None
+    commit_time: AwareDatetime
+    commit_lsn: str | None = None
+    gtid: str | None = None
+    position: str | None = None
+    tables: list[str]  # the tables, where known (PostgreSQL: emptied or rewritten, --dsn)
+    files_dropped: int = 0  # PostgreSQL: relation files removed (tables, indexes, TOAST)
+    command: str | None = None  # what brings the rows back (or a copy from just before)
+
+
 class IncidentReport(Frozen):
     format: Literal["restoredrill-incidents/1"] = "restoredrill-incidents/1"
     engine: Literal["postgres", "mariadb"] = "postgres"
@@ -56,6 +74,7 @@ class IncidentReport(Frozen):
     incidents: list[Incident]
     recover_command: str | None
     notes: list[str]
+    storage: list[StorageIncident] = Field(default_factory=list)  # commit order, the last top
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,30 @@ class Top:
 
     def ranked(self) -> list[Incident]:
         return [e[3] for e in sorted(self.heap, key=lambda e: e[:2], reverse=True)]
+
+
+class Recent:
+    """The last ``n`` storage incidents, in commit order, and how many came before them."""
+
+    def __init__(self, n: int) -> None:
+        self.kept: deque[StorageIncident] = deque(maxlen=n)
+        self.seen = 0
+
+    def offer(self, incident: StorageIncident) -> None:
+        self.seen += 1
+        self.kept.append(incident)
+
+    def listed(self) -> list[StorageIncident]:
+        return list(self.kept)
+
+    def notes(self) -> list[str]:
+        earlier = self.seen - len(self.kept)
+        if not earlier:
+            return []
+        return [
+            f"{earlier} earlier transaction(s) also dropped or emptied tables: narrow the "
+            "window (--since/--until) to list them"
+        ]
 
 
 def in_window(commit_time: datetime, request: FindRequest) -> bool:

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from restoredrill.drill.incident import IncidentReport
+from restoredrill.drill.incident_models import StorageIncident
 from restoredrill.report.terminal_layout import fits
 
 
@@ -65,6 +66,43 @@ def print_incidents(console: Console, report: IncidentReport, title: str = "bigg
         console.print(line, soft_wrap=False)
 
 
+def _what(found: StorageIncident) -> str:
+    named = ", ".join(found.tables)
+    files = f"{found.files_dropped} relation file(s)"
+    if found.kind == "drop":
+        return f"DROP TABLE: {files} removed (the table's name is not in WAL)"
+    if found.kind == "truncate":
+        return (
+            f"TRUNCATE: {named} emptied"
+            if named
+            else (f"TRUNCATE: {files} removed, the table left empty (--dsn names it)")
+        )
+    return "rewritten (VACUUM FULL, CLUSTER, ALTER TABLE, or a table replaced)" + (
+        f": {named}" if named else ""
+    )
+
+
+def storage_lines(report: IncidentReport) -> list[tuple[Text, bool]]:
+    """The transactions that dropped or emptied whole tables: first, and apart from the row
+    counts (they have none, and would never rank there). Each line with whether it is a
+    command (printed on one line, however long: newlines would paste as several commands)."""
+    if not report.storage:
+        return []
+    title = Text("whole tables dropped or emptied (no row counts for these)", style="bold red")
+    lines = [(title, False)]
+    for found in report.storage:
+        head = Text(f"xid {found.xid}" if found.xid is not None else f"GTID {found.gtid}")
+        head.stylize("bold")
+        head.append(f"  committed {found.commit_time.isoformat()}")
+        what = Text(f"    {_what(found)}", style="dim" if found.kind == "rewrite" else "")
+        lines += [(head, False), (what, False)]
+        if found.command is not None:
+            back = found.kind == "truncate" and found.tables
+            how = "put its rows back" if back else "restore a copy from just before it"
+            lines.append((Text(f"    to {how}: {found.command}"), True))
+    return lines
+
+
 def render_incidents(console: Console, report: IncidentReport) -> None:
     window = ""
     if report.since or report.until:
@@ -75,9 +113,12 @@ def render_incidents(console: Console, report: IncidentReport) -> None:
         f"{'WAL' if report.engine == 'postgres' else 'binlogs'} {report.first_segment} … "
         f"{report.last_segment} ({report.segments_scanned} files{window}): "
         f"{report.transactions} committed "
-        f"transaction(s) changed rows",
+        f"transaction(s) changed rows"
+        + (f"; {len(report.storage)} dropped or emptied tables" if report.storage else ""),
         markup=False,
     )
+    for line, command in storage_lines(report):
+        console.print(line, soft_wrap=command)
     if not report.incidents:
         console.print("no committed transaction changed rows here", markup=False)
     else:
@@ -88,4 +129,6 @@ def render_incidents(console: Console, report: IncidentReport) -> None:
         biggest = report.incidents[0]
         what = f"xid {biggest.xid}" if biggest.xid is not None else f"GTID {biggest.gtid}"
         console.print(f"to put back what {what} did ({biggest.rows:,} rows):", markup=False)
-        console.print(f"  {report.recover_command}", markup=False)
+        # one line however long (the terminal folds it): a command cut by newlines pastes
+        # as several commands
+        console.print(f"  {report.recover_command}", markup=False, soft_wrap=True)

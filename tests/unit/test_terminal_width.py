@@ -13,7 +13,12 @@ from pathlib import Path
 from rich.console import Console
 
 from restoredrill.cli.console import PIPED_WIDTH, StdoutConsole
-from restoredrill.drill.incident_models import Incident, IncidentReport, TableChanges
+from restoredrill.drill.incident_models import (
+    Incident,
+    IncidentReport,
+    StorageIncident,
+    TableChanges,
+)
 from restoredrill.ledger import Ledger
 from restoredrill.models import (
     ChangedRow,
@@ -32,7 +37,7 @@ from restoredrill.models import (
 from restoredrill.report.sla import ReportRequest, build_report
 from restoredrill.report.terminal import render_history
 from restoredrill.report.terminal_diff import render_reapply, render_summary
-from restoredrill.report.terminal_incident import print_incidents
+from restoredrill.report.terminal_incident import print_incidents, render_incidents
 from restoredrill.report.terminal_report import render_report
 from restoredrill.report.terminal_verify import render_verify_report
 
@@ -282,6 +287,48 @@ def test_incident_find_at_80_columns_keeps_commit_times_whole() -> None:
         console,
         [committed.isoformat(), "public.orders_archive_2025_q4: 6,880 deleted"],
     )
+
+
+def test_dropped_and_emptied_tables_come_first_with_commands_on_one_line() -> None:
+    """A TRUNCATE or a DROP TABLE has no row counts: it is listed before the row incidents,
+    and each command is one line (the terminal folds it; newlines would paste as several
+    commands)."""
+    committed = datetime(2026, 12, 1, 0, 35, 5, 290402, tzinfo=UTC)
+    archive = "/backups/wal/a/long/path/to/the/archive/of/the/production/cluster"
+    recover = f"restoredrill recover --wal-archive {archive} --incident-xid 745 --table t"
+    restore = f"restoredrill restore --wal-archive {archive} --target-xid 746 --exclusive --keep"
+    storage = [
+        StorageIncident(kind="truncate", xid=745, commit_time=committed, tables=["public.t"],
+                        files_dropped=4, command=recover),
+        StorageIncident(kind="drop", xid=746, commit_time=committed, tables=[], files_dropped=3,
+                        command=restore),
+    ]  # fmt: skip
+    report = IncidentReport(
+        wal_archive=archive,
+        since=None,
+        until=None,
+        tables=[],
+        names_resolved=True,
+        segments_scanned=3,
+        first_segment="000000010000000000000001",
+        last_segment="000000010000000000000003",
+        missing_segments=[],
+        transactions=0,
+        aborted=0,
+        unfinished=0,
+        recover_command=None,
+        notes=[],
+        incidents=[],
+        storage=storage,
+    )
+    console = _console()
+    render_incidents(console, report)
+    lines = _lines(console)
+    assert "whole tables dropped or emptied (no row counts for these)" in lines
+    assert any(line.endswith(f"put its rows back: {recover}") for line in lines), lines
+    assert any(line.endswith(f"restore a copy from just before it: {restore}") for line in lines)
+    assert any("DROP TABLE: 3 relation file(s) removed" in line for line in lines)
+    assert all(len(line) <= 80 for line in lines if "restoredrill " not in line), lines
 
 
 def test_executed_reapply_at_80_columns_names_its_archive_whole() -> None:

@@ -8,23 +8,23 @@ relfilenode; with a read-only DSN of production they are named (pg_filenode_rela
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from restoredrill import dsn as dsnlib
 from restoredrill.drill.incident_models import (
     FindRequest,
     Incident,
     IncidentReport,
+    Recent,
     TableChanges,
     Top,
     in_window,
 )
 from restoredrill.engines.postgres.basebackups import list_base_backups
-from restoredrill.engines.postgres.incident_names import RelName, RelNamer
+from restoredrill.engines.postgres.incident_commands import recover_command
+from restoredrill.engines.postgres.incident_names import REL_ID, RelName, RelNamer, wanted
+from restoredrill.engines.postgres.incident_storage import storage_incident
 from restoredrill.engines.postgres.majors import wal_tools
 from restoredrill.engines.postgres.tools import find_pg_tools
 from restoredrill.engines.postgres.wal_archive import WalArchive, scan_archive
@@ -36,12 +36,11 @@ from restoredrill.models import WalSegment
 # Commit records are written in (almost) commit-time order: a commit stamped before --until
 # cannot appear much after one stamped later, so reading stops this far past the window.
 UNTIL_SLACK = timedelta(seconds=60)
-_REL_ID = re.compile(r"^(?:rel )?(?P<db>\d+)/(?P<node>\d+)$")
 
 
 def _check(request: FindRequest) -> None:
     if request.dsn is None:
-        named = [t for t in request.tables if not _REL_ID.match(t.strip())]
+        named = [t for t in request.tables if not REL_ID.match(t.strip())]
         if named:
             raise ConfigError(
                 f"--table {named[0]}: the WAL archive knows tables only by relfilenode; give "
@@ -84,24 +83,11 @@ def _segments(
     return runs, missing
 
 
-def _wanted(name: RelName, rel: RelFile, tables: Sequence[str]) -> bool:
-    if not tables:
-        return True
-    for wanted in (t.strip() for t in tables):
-        ident = _REL_ID.match(wanted)
-        if ident is not None:
-            if (int(ident["db"]), int(ident["node"])) == (rel.db, rel.node):
-                return True
-        elif name.table is not None and wanted in (f"{name.schema}.{name.table}", name.table):
-            return True
-    return False
-
-
 def _incident(tx: TxChanges, namer: RelNamer, tables: Sequence[str]) -> Incident | None:
     per_table: dict[tuple[str, bool], tuple[RelFile, RelName, Counts]] = {}
     for rel, counts in sorted(tx.rels.items()):
         name = namer.name(rel)
-        if not _wanted(name, rel, tables):
+        if not wanted(name, rel, tables):
             continue
         key = (name.label, name.toast)
         if key in per_table:
@@ -134,16 +120,10 @@ def _incident(tx: TxChanges, namer: RelNamer, tables: Sequence[str]) -> Incident
     )
 
 
-def recover_command(request: FindRequest, incident: Incident) -> str:
-    """The `restoredrill recover` command that puts back exactly what ``incident`` did."""
-    argv = ["restoredrill", "recover"]
-    argv += ["--base-backups", str(request.base_backups or "BASE_BACKUPS_DIR")]
-    argv += ["--wal-archive", str(request.wal_archive), "--incident-xid", str(incident.xid)]
+def _recover(request: FindRequest, incident: Incident) -> str:
+    assert incident.xid is not None
     named = [t.table for t in incident.tables if t.named and not t.toast]
-    for table in named or ["TABLE"]:
-        argv += ["--table", table]
-    argv += ["--to", dsnlib.redact(request.dsn) if request.dsn else "PRODUCTION_DSN"]
-    return shlex.join(argv)
+    return recover_command(request, incident.xid, named)
 
 
 def find_wal_incidents(request: FindRequest) -> IncidentReport:
@@ -156,7 +136,7 @@ def find_wal_incidents(request: FindRequest) -> IncidentReport:
     if runs:
         tools = wal_tools(runs[0][0], tools)
     stop_after = request.until + UNTIL_SLACK if request.until is not None else None
-    top = Top(request.top)
+    top, dropped = Top(request.top), Recent(request.top)
     aborted = unfinished = scanned = 0
     with RelNamer(request.dsn) as namer:
         for run in runs:
@@ -167,9 +147,12 @@ def find_wal_incidents(request: FindRequest) -> IncidentReport:
                 incident = _incident(tx, namer, request.tables)
                 if incident is not None:
                     top.offer(incident)
+                storage = storage_incident(tx, namer, request)
+                if storage is not None:
+                    dropped.offer(storage)
             aborted, unfinished = aborted + totals.aborted, unfinished + totals.unfinished
             scanned += totals.segments
-        notes = list(namer.notes)
+        notes = [*namer.notes, *dropped.notes()]
     ranked = top.ranked()
     if request.dsn is None:
         notes.append("tables are shown as rel DBOID/RELFILENODE; --dsn (read-only) names them")
@@ -198,6 +181,7 @@ def find_wal_incidents(request: FindRequest) -> IncidentReport:
         aborted=aborted,
         unfinished=unfinished,
         incidents=ranked,
-        recover_command=recover_command(request, ranked[0]) if ranked else None,
+        recover_command=_recover(request, ranked[0]) if ranked else None,
         notes=notes,
+        storage=dropped.listed(),
     )

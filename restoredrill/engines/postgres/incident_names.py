@@ -5,6 +5,8 @@ VACUUM FULL, ALTER TABLE … TYPE) no longer resolves, and is then shown by its 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -15,8 +17,9 @@ from restoredrill import dsn as dsnlib
 from restoredrill.engines.postgres.wal_stats import RelFile
 from restoredrill.errors import DatabaseUnavailable
 
+REL_ID = re.compile(r"^(?:rel )?(?P<db>\d+)/(?P<node>\d+)$")  # --table DBOID/RELFILENODE
 _LOOKUP = """
-SELECT n.nspname, c.relname, c.relkind,
+SELECT n.nspname, c.relname, c.relkind, c.oid = c.relfilenode,
        (SELECT array[o.nspname, p.relname] FROM pg_class p
           JOIN pg_namespace o ON o.oid = p.relnamespace WHERE p.reltoastrelid = c.oid)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -30,6 +33,8 @@ class RelName:
     schema: str | None = None
     table: str | None = None
     toast: bool = False
+    kind: str | None = None  # pg_class.relkind: r, p, m a table; i an index
+    fresh: bool = False  # its file number is its oid: the relation's first file (CREATE)
 
 
 class RelNamer:
@@ -96,11 +101,24 @@ class RelNamer:
                     f"{rel.label()} is not in the database now (dropped or rewritten since)"
                 )
             else:
-                schema, table, _kind, owner = row
-                if isinstance(owner, list) and len(owner) == 2:
+                schema, table, kind, fresh, owner = row
+                toast = isinstance(owner, list) and len(owner) == 2
+                if isinstance(owner, list) and toast:
                     schema, table = owner  # a TOAST table: named after its table
-                    found = RelName(f"{schema}.{table} (toast)", str(schema), str(table), True)
-                else:
-                    found = RelName(f"{schema}.{table}", str(schema), str(table))
+                label = f"{schema}.{table}" + (" (toast)" if toast else "")
+                found = RelName(label, str(schema), str(table), toast, str(kind), fresh is True)
         self.cache[rel] = found
         return found
+
+
+def wanted(name: RelName, rel: RelFile, tables: Sequence[str]) -> bool:
+    if not tables:
+        return True
+    for asked in (t.strip() for t in tables):
+        ident = REL_ID.match(asked)
+        if ident is not None:
+            if (int(ident["db"]), int(ident["node"])) == (rel.db, rel.node):
+                return True
+        elif name.table is not None and asked in (f"{name.schema}.{name.table}", name.table):
+            return True
+    return False

@@ -4,7 +4,12 @@ pg_waldump prints one line per record; heap INSERT / MULTI_INSERT / UPDATE / HOT
 DELETE records carry the transaction (or subtransaction) id and the relation they touch.
 They are kept per xid until its commit record says whether (and when) it committed, with
 which subtransactions; aborted work is dropped. Segment staging and timeline runs are those
-of wal_scan, so both read the archive the same way."""
+of wal_scan, so both read the archive the same way.
+
+A DROP TABLE or a TRUNCATE writes no row records: its commit record lists the relation
+files it removes (``rels:``), and a TRUNCATE creates new, empty ones (Storage CREATE) —
+where a rewrite (VACUUM FULL, CLUSTER, ALTER TABLE) writes pages or rows into every file
+it creates, an index at least its metapage. Both are kept per transaction too."""
 
 from __future__ import annotations
 
@@ -34,6 +39,14 @@ _HEAP = re.compile(r"^(?P<op>INSERT|UPDATE|HOT_UPDATE|DELETE)(?:\+INIT)? ")
 _MULTI = re.compile(r"^MULTI_INSERT(?:\+INIT)? (?P<n>\d+) tuples")
 _REL = re.compile(r"blkref #0: rel (?P<spc>\d+)/(?P<db>\d+)/(?P<rel>\d+)")
 _SUBXACTS = re.compile(r"subxacts: (?P<ids>[\d ]+)")
+_DROPPED = re.compile(r"; rels: (?P<paths>[^;]+)")  # files a commit removes
+_CREATE = re.compile(r"^CREATE (?P<path>\S+)$")
+_BLOCKS = re.compile(r"rel (?P<spc>\d+)/(?P<db>\d+)/(?P<rel>\d+)")  # every blkref of a record
+# a relation file's path as WAL prints it; a temporary relation's (t3_16400) does not match
+_FILE = re.compile(
+    r"^(?:base/(?P<db>\d+)|pg_tblspc/(?P<spc>\d+)/[^/]+/(?P<tdb>\d+))/(?P<node>\d+)$"
+)
+DEFAULT_TABLESPACE = 1663  # pg_default: base/DB/NODE
 _STOPPED = re.compile(r"error in WAL record at (?P<lsn>[0-9A-F]+/[0-9A-F]+)")
 _END_OF_WAL = re.compile(r"wanted \d+, got 0|could not find file")
 # Relfilenodes below FirstNormalObjectId belong to the system catalogs (DDL, not data).
@@ -51,6 +64,20 @@ class RelFile:
 
     def label(self) -> str:
         return f"rel {self.db}/{self.node}"
+
+    @property
+    def user(self) -> bool:
+        """Not a shared or system catalog (DDL bookkeeping, not the user's rows)."""
+        return self.db != 0 and self.node >= FIRST_NORMAL_OID
+
+    @classmethod
+    def of_path(cls, path: str) -> RelFile | None:
+        found = _FILE.match(path)
+        if found is None:
+            return None
+        if found["db"] is not None:
+            return cls(DEFAULT_TABLESPACE, int(found["db"]), int(found["node"]))
+        return cls(int(found["spc"]), int(found["tdb"]), int(found["node"]))
 
 
 @dataclass
@@ -77,6 +104,8 @@ class TxChanges:
     commit_time: datetime
     commit_lsn: int
     rels: dict[RelFile, Counts] = field(default_factory=dict)
+    dropped: list[RelFile] = field(default_factory=list)  # user relation files it removed
+    created: dict[RelFile, bool] = field(default_factory=dict)  # files it made: written to?
 
     @property
     def total(self) -> int:
@@ -111,20 +140,32 @@ class _Pending:
 
     def __init__(self) -> None:
         self.by_xid: dict[int, dict[RelFile, Counts]] = {}
+        self.created: dict[int, dict[RelFile, bool]] = {}
         self.totals = ScanTotals()
 
     def record(self, xid: int, rel: RelFile, op: str, rows: int) -> None:
-        if rel.db == 0 or rel.node < FIRST_NORMAL_OID:
-            return  # shared or system catalogs: DDL bookkeeping, not the user's rows
+        if not rel.user:
+            return
         counts = self.by_xid.setdefault(xid, {}).setdefault(rel, Counts())
         setattr(counts, op, getattr(counts, op) + rows)
 
-    def finish(self, xids: Sequence[int]) -> dict[RelFile, Counts]:
+    def create(self, xid: int, rel: RelFile) -> None:
+        if rel.user:
+            self.created.setdefault(xid, {})[rel] = False
+
+    def wrote(self, xid: int, rel: RelFile) -> None:
+        made = self.created.get(xid)
+        if made is not None and rel in made:
+            made[rel] = True
+
+    def finish(self, xids: Sequence[int]) -> tuple[dict[RelFile, Counts], dict[RelFile, bool]]:
         merged: dict[RelFile, Counts] = {}
+        created: dict[RelFile, bool] = {}
         for xid in xids:
             for rel, counts in self.by_xid.pop(xid, {}).items():
                 merged.setdefault(rel, Counts()).add(counts)
-        return merged
+            created.update(self.created.pop(xid, {}))
+        return merged, created
 
 
 def committed_changes(
@@ -152,7 +193,7 @@ def _changes(
                 window = run[start : start + WINDOW + 1]
                 _materialize(window, workdir)
                 argv = [tools.path("pg_waldump"), "-p", str(workdir)]
-                argv += rmgr_filter(tools, "Heap", "Heap2", "Transaction")
+                argv += rmgr_filter(tools, "Heap", "Heap2", "Transaction", "Storage", "XLOG")
                 argv += [window[0].name, window[-1].name]
                 final = start + WINDOW >= len(run) - 1
                 for lsn, line in _waldump_lines(argv, window, final):
@@ -161,7 +202,7 @@ def _changes(
                     seen_until = lsn
                     done = _apply(line, pending)
                     if done is not None:
-                        if done.rels:
+                        if done.rels or done.dropped:
                             yield done
                         if stop_after is not None and done.commit_time > stop_after:
                             pending.totals.unfinished = len(pending.by_xid)
@@ -175,26 +216,47 @@ def _apply(line: str, pending: _Pending) -> TxChanges | None:
     match = _RECORD.search(line)
     if match is None:
         return None
-    rmgr, desc = match["rmgr"], match["desc"]
+    rmgr, desc, xid = match["rmgr"], match["desc"], int(match["xid"])
     if rmgr == "Transaction":
         event = parse_line(line)
         if event is None or event.kind not in ("commit", "abort"):
             return None
         subs = _SUBXACTS.search(desc)
         xids = [event.xid, *(int(x) for x in subs["ids"].split())] if subs else [event.xid]
-        rels = pending.finish(xids)
+        rels, created = pending.finish(xids)
         if event.kind == "abort" or event.time is None:
             pending.totals.aborted += 1 if rels else 0
             return None
-        return TxChanges(event.xid, event.time, event.lsn, rels)
+        return TxChanges(event.xid, event.time, event.lsn, rels, _dropped(desc, created), created)
+    if rmgr == "Storage":
+        made = _CREATE.match(desc)
+        new = RelFile.of_path(made["path"]) if made is not None else None
+        if new is not None:
+            pending.create(xid, new)
+        return None
+    if rmgr == "XLOG":
+        if desc.startswith("FPI "):  # pages written whole: a rewrite's, an index's metapage
+            for page in _BLOCKS.finditer(desc):
+                pending.wrote(xid, RelFile(int(page["spc"]), int(page["db"]), int(page["rel"])))
+        return None
     change = _heap_change(rmgr, desc)
-    rel = _REL.search(desc)
-    if change is not None and rel is not None:
+    block = _REL.search(desc)
+    if change is not None and block is not None:
         op, rows = change
-        pending.record(
-            int(match["xid"]), RelFile(int(rel["spc"]), int(rel["db"]), int(rel["rel"])), op, rows
-        )
+        found = RelFile(int(block["spc"]), int(block["db"]), int(block["rel"]))
+        pending.record(xid, found, op, rows)
+        pending.wrote(xid, found)
     return None
+
+
+def _dropped(desc: str, created: dict[RelFile, bool]) -> list[RelFile]:
+    """The user relation files a commit record removes, but those the transaction made
+    itself (a table created and dropped again held nothing from before)."""
+    listed = _DROPPED.search(desc)
+    if listed is None:
+        return []
+    files = (RelFile.of_path(path) for path in listed["paths"].split())
+    return [rel for rel in files if rel is not None and rel.user and rel not in created]
 
 
 def _waldump_lines(
