@@ -70,7 +70,11 @@ def _what(found: StorageIncident) -> str:
     named = ", ".join(found.tables)
     files = f"{found.files_dropped} relation file(s)"
     if found.kind == "drop":
-        return f"DROP TABLE: {files} removed (the table's name is not in WAL)"
+        return (
+            f"DROP TABLE: {named}"
+            if named
+            else (f"DROP TABLE: {files} removed (the table's name is not in WAL)")
+        )
     if found.kind == "truncate":
         return (
             f"TRUNCATE: {named} emptied"

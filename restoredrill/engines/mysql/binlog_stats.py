@@ -4,7 +4,10 @@
 
 Only committed transactions reach the binlog (a rolled-back InnoDB transaction writes
 nothing), so every group that ends is a committed one. Event times have one-second
-resolution and are printed in the reader's time zone: the reader runs with TZ=UTC."""
+resolution and are printed in the reader's time zone: the reader runs with TZ=UTC.
+
+A TRUNCATE or a DROP TABLE writes no row events: it is a statement (a Query event, after
+the database it ran in, ``use `db```), kept with the tables it names."""
 
 from __future__ import annotations
 
@@ -28,6 +31,14 @@ _ROW = re.compile(
     r"^### (?P<op>INSERT INTO|UPDATE|DELETE FROM) `(?P<db>[^`]*)`\.`(?P<table>[^`]*)`"
 )
 _OPS = {"INSERT INTO": "inserted", "UPDATE": "updated", "DELETE FROM": "deleted"}
+_QUERY = re.compile(r"\tQuery\t")
+_USE = re.compile(r"^use `(?P<db>(?:[^`]|``)+)`/\*!\*/;$")
+_TRUNCATE = re.compile(r"^\s*TRUNCATE\s+(?:TABLE\s+)?(?P<names>.+)$", re.IGNORECASE | re.DOTALL)
+_DROP = re.compile(
+    r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.+)$", re.IGNORECASE | re.DOTALL
+)
+_NAME = r"(?:`(?:[^`]|``)+`|[^\s`,.;/]+)"
+_TABLE = re.compile(rf"\s*(?P<first>{_NAME})(?:\.(?P<second>{_NAME}))?\s*(?:,|$)")
 
 
 @dataclass
@@ -37,10 +48,50 @@ class BinlogTx:
     end: int  # position after the transaction in ``file``
     commit_time: datetime
     tables: dict[str, Counts] = field(default_factory=dict)
+    truncated: list[str] = field(default_factory=list)  # db.table, by TRUNCATE
+    dropped: list[str] = field(default_factory=list)  # db.table, by DROP TABLE
 
     @property
     def total(self) -> int:
         return sum(c.total for c in self.tables.values())
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.tables or self.truncated or self.dropped)
+
+
+def _unquoted(name: str) -> str:
+    return name[1:-1].replace("``", "`") if name.startswith("`") else name
+
+
+def _names(listed: str, db: str | None) -> list[str] | None:
+    """db.table of each table a statement's list names (None: not a list of names)."""
+    text = re.sub(r"/\*.*?\*/", " ", listed, flags=re.DOTALL).strip()
+    text = re.sub(r"\s+(?:RESTRICT|CASCADE)$", "", text, flags=re.IGNORECASE)
+    names: list[str] = []
+    at = 0
+    while at < len(text):
+        found = _TABLE.match(text, at)
+        if found is None or found.end() == at:
+            return None
+        first, second = _unquoted(found["first"]), found["second"]
+        if second is not None:
+            names.append(f"{first}.{_unquoted(second)}")
+        elif db is not None:
+            names.append(f"{db}.{first}")
+        else:
+            return None
+        at = found.end()
+    return names
+
+
+def _statement(tx: BinlogTx, text: str, db: str | None) -> None:
+    """Note what a TRUNCATE or DROP TABLE statement removed (not a TEMPORARY table's)."""
+    for pattern, into in ((_TRUNCATE, tx.truncated), (_DROP, tx.dropped)):
+        found = pattern.match(text)
+        if found is not None:
+            into += _names(found["names"], db) or [f"(unparsed: {' '.join(text.split())})"]
+            return
 
 
 def _time(stamp: str) -> datetime:
@@ -57,6 +108,8 @@ def _file_changes(binlog_tool: str, path: Path) -> Iterator[BinlogTx]:
     argv = [binlog_tool, "--verbose", "--base64-output=decode-rows", "--verify-binlog-checksum"]
     argv.append(str(path))
     current: BinlogTx | None = None
+    db: str | None = None  # the Query events' database (`use` is printed when it changes)
+    statement: list[str] | None = None  # a Query event's lines, until its end marker
     with tempfile.TemporaryFile(mode="w+") as errors:
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=errors, text=True, env={**os.environ, "TZ": "UTC"}
@@ -64,10 +117,16 @@ def _file_changes(binlog_tool: str, path: Path) -> Iterator[BinlogTx]:
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
+                if statement is not None and not line.startswith("#"):
+                    db = _query_line(line.rstrip("\n"), statement, db, current)
+                    if line.rstrip("\n") == "/*!*/;":
+                        statement = None
+                    continue
                 header = _HEADER.match(line)
                 if header is not None:
+                    statement = [] if _QUERY.search(line) else None
                     if _START.search(line):
-                        if current is not None and current.tables:
+                        if current is not None and current.changed:
                             yield current
                         maria = _GTID.search(line)
                         gtid = maria["gtid"] if maria else None
@@ -86,7 +145,7 @@ def _file_changes(binlog_tool: str, path: Path) -> Iterator[BinlogTx]:
                     counts = current.tables.setdefault(table, Counts())
                     op = _OPS[row["op"]]
                     setattr(counts, op, getattr(counts, op) + 1)
-            if current is not None and current.tables:
+            if current is not None and current.changed:
                 yield current
             code = proc.wait()
         finally:
@@ -98,3 +157,17 @@ def _file_changes(binlog_tool: str, path: Path) -> Iterator[BinlogTx]:
         message = " ".join(errors.read().split())
     if code != 0:
         raise BackupCorrupt(f"binlog {path.name}: unreadable ({message or f'exit {code}'})")
+
+
+def _query_line(line: str, statement: list[str], db: str | None, tx: BinlogTx | None) -> str | None:
+    """One line of a Query event: `use`, a session SET, the statement's text, or its end
+    (then the statement is looked at). Returns the database the statements run in."""
+    used = _USE.match(line)
+    if used is not None:
+        return _unquoted(f"`{used['db']}`")
+    if line == "/*!*/;":
+        if tx is not None and statement:
+            _statement(tx, "\n".join(statement), db)
+    elif not line.endswith("/*!*/;"):
+        statement.append(line)
+    return db

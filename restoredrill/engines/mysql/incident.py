@@ -1,18 +1,24 @@
 """`incident find` over archived MariaDB/MySQL binlogs: row events per GTID.
 
 The binlog names tables itself, so no DSN is needed. The report names the
-`recover --incident-gtid` command that restores to just before and just after the biggest."""
+`recover --incident-gtid` command that restores to just before and just after the biggest.
+A TRUNCATE or DROP TABLE (a statement, no row events) is listed apart, with its command: the
+recover for a TRUNCATE, a restore to just before a DROP (production no longer has the table
+to put rows back into)."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from typing import Literal
 
 from restoredrill import dsn as dsnlib
 from restoredrill.drill.incident_models import (
     FindRequest,
     Incident,
     IncidentReport,
+    Recent,
+    StorageIncident,
     TableChanges,
     Top,
     in_window,
@@ -55,17 +61,43 @@ def _incident(tx: BinlogTx, tables: Sequence[str]) -> Incident | None:
     )
 
 
-def recover_command(request: FindRequest, incident: Incident) -> str:
-    """The `restoredrill recover` command that puts back exactly what ``incident`` did
-    (recover spells MariaDB's snapshot --base-backups and its binlog archive --wal-archive)."""
-    assert incident.gtid is not None
+def recover_command(request: FindRequest, gtid: str, tables: Sequence[str]) -> str:
+    """The `restoredrill recover` command that puts back exactly what transaction ``gtid``
+    did (recover spells MariaDB's snapshot --base-backups, its binlogs --wal-archive)."""
     argv = ["restoredrill", "recover"]
     argv += ["--base-backups", str(request.base_backups or "SNAPSHOT")]
-    argv += ["--wal-archive", str(request.binlog_archive), "--incident-gtid", incident.gtid]
-    for table in incident.tables:
-        argv += ["--table", table.table]
+    argv += ["--wal-archive", str(request.binlog_archive), "--incident-gtid", gtid]
+    for table in tables:
+        argv += ["--table", table]
     argv += ["--to", dsnlib.redact(request.dsn) if request.dsn else "PRODUCTION_DSN"]
     return shlex.join(argv)
+
+
+def _storage(tx: BinlogTx, request: FindRequest) -> StorageIncident | None:
+    kind: Literal["drop", "truncate"] = "truncate" if tx.truncated else "drop"
+    # a name the statement could not be parsed for stays: it may be one of --table's
+    listed = tx.truncated or tx.dropped
+    tables = [t for t in listed if t.startswith("(unparsed") or _wanted(t, request.tables)]
+    if not tables:
+        return None
+    if tx.gtid is None:
+        command = None
+    elif kind == "truncate":
+        command = recover_command(request, tx.gtid, tables)
+    else:
+        argv = ["restoredrill", "restore", "--engine", "mariadb"]
+        argv += ["--snapshot", str(request.base_backups or "SNAPSHOT")]
+        argv += ["--binlog-archive", str(request.binlog_archive), "--target-gtid", tx.gtid]
+        command = shlex.join([*argv, "--exclusive", "--keep"])
+    return StorageIncident(
+        kind=kind,
+        xid=None,
+        commit_time=tx.commit_time,
+        gtid=tx.gtid,
+        position=f"{tx.file}:{tx.end}",
+        tables=tables,
+        command=command,
+    )
 
 
 def find_binlog_incidents(request: FindRequest) -> IncidentReport:
@@ -76,12 +108,15 @@ def find_binlog_incidents(request: FindRequest) -> IncidentReport:
     seqs = sorted(archive.files)
     missing = [archive.name(n) for n in range(seqs[0], seqs[-1] + 1) if n not in archive.files]
     tool = find_mysql_tools(request.mysql_bin).need("binlog")
-    top = Top(request.top)
+    top, dropped = Top(request.top), Recent(request.top)
     for tx in binlog_changes(tool, [archive.files[n] for n in seqs]):
         if in_window(tx.commit_time, request):
             incident = _incident(tx, request.tables)
             if incident is not None:
                 top.offer(incident)
+            storage = _storage(tx, request)
+            if storage is not None:
+                dropped.offer(storage)
     ranked = top.ranked()
     notes = [
         "binlog event times have one-second resolution; rows removed by ON DELETE CASCADE "
@@ -93,7 +128,11 @@ def find_binlog_incidents(request: FindRequest) -> IncidentReport:
             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             + ": transactions written there are not counted"
         )
-    command = recover_command(request, ranked[0]) if ranked and ranked[0].gtid else None
+    notes += dropped.notes()
+    biggest = ranked[0] if ranked else None
+    command = None
+    if biggest is not None and biggest.gtid is not None:
+        command = recover_command(request, biggest.gtid, [t.table for t in biggest.tables])
     return IncidentReport(
         engine="mariadb",
         wal_archive=None,
@@ -112,4 +151,5 @@ def find_binlog_incidents(request: FindRequest) -> IncidentReport:
         incidents=ranked,
         recover_command=command,
         notes=notes,
+        storage=dropped.listed(),
     )
