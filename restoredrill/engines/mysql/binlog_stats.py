@@ -37,7 +37,7 @@ _TRUNCATE = re.compile(r"^\s*TRUNCATE\s+(?:TABLE\s+)?(?P<names>.+)$", re.IGNOREC
 _DROP = re.compile(
     r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.+)$", re.IGNORECASE | re.DOTALL
 )
-_NAME = r"(?:`(?:[^`]|``)+`|[^\s`,.;/]+)"
+_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"  # quoted, or an unquoted identifier
 _TABLE = re.compile(rf"\s*(?P<first>{_NAME})(?:\.(?P<second>{_NAME}))?\s*(?:,|$)")
 
 
