@@ -78,8 +78,8 @@ def find_command(
 
     Read from the archive alone (WAL or binlogs; no restore), with the recover command to
     run for the biggest. Transactions that dropped or emptied whole tables (DROP TABLE,
-    TRUNCATE: they write no rows to the archive) are listed first, apart, each with the
-    command that brings its rows back."""
+    TRUNCATE, DROP DATABASE: they write no rows to the archive) are listed first, apart,
+    each with the command that brings its rows back."""
     request = FindRequest(
         wal_archive=wal_archive,
         base_backups=base_backups,

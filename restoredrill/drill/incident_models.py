@@ -44,13 +44,13 @@ class StorageIncident(Frozen):
     leaves no row records (in WAL, nor in a ROW-format binlog), so its rows are not
     counted, and it would never rank among the row incidents however many rows it took."""
 
-    kind: Literal["drop", "truncate", "rewrite"]  # rewrite: VACUUM FULL, CLUSTER, ALTER…
+    kind: Literal["drop", "truncate", "rewrite", "drop database"]  # rewrite: VACUUM FULL…
     xid: int | None
     commit_time: AwareDatetime
     commit_lsn: str | None = None
     gtid: str | None = None
     position: str | None = None
-    tables: list[str]  # the tables, where known (PostgreSQL: emptied or rewritten, --dsn)
+    tables: list[str]  # where known (PostgreSQL: emptied or rewritten, --dsn); databases
     files_dropped: int = 0  # PostgreSQL: relation files removed (tables, indexes, TOAST)
     command: str | None = None  # what brings the rows back (or a copy from just before)
 

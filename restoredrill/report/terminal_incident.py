@@ -69,6 +69,10 @@ def print_incidents(console: Console, report: IncidentReport, title: str = "bigg
 def _what(found: StorageIncident) -> str:
     named = ", ".join(found.tables)
     files = f"{found.files_dropped} relation file(s)"
+    if found.kind == "drop database":
+        return f"DROP DATABASE: {named}" + (
+            "" if found.xid is None else " (its name is not in WAL)"
+        )
     if found.kind == "drop":
         return (
             f"DROP TABLE: {named}"

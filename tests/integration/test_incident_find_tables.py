@@ -1,4 +1,5 @@
-"""`incident find` on PostgreSQL when the incident is a TRUNCATE or a DROP TABLE: neither
+"""`incident find` on PostgreSQL when the incident is a TRUNCATE, a DROP TABLE or a DROP
+DATABASE: none
 writes a row record to WAL, so counting rows never lists them. They are listed apart, with
 what WAL shows (files removed, a table left empty), and the command printed for each works:
 the TRUNCATE's recover puts every row back, the DROP's restore holds the table as it was."""
@@ -44,6 +45,7 @@ class Story:
     backups: Path
     archive: Path
     xids: dict[str, int]  # what each transaction did -> its xid
+    shop_oid: int  # the database the DROP DATABASE removed
 
 
 def _xid(conn: psycopg.Connection[tuple[object, ...]]) -> int:
@@ -60,6 +62,12 @@ def story(pg_tools: PgTools, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         backups = tmp_path_factory.mktemp("incident-tables") / "backups"
         with cluster.connect() as conn:
             conn.execute(SCHEMA)
+            conn.commit()
+            conn.autocommit = True
+            conn.execute("CREATE DATABASE shop")
+            row = conn.execute("SELECT oid FROM pg_database WHERE datname = 'shop'").fetchone()
+            assert row is not None
+            shop_oid = int(str(row[0]))
         base_backup(cluster, backups / "b1", fmt="tar")
         time.sleep(1.1)  # backup end times are recorded to the second
         xids: dict[str, int] = {}
@@ -70,8 +78,9 @@ def story(pg_tools: PgTools, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 ("truncate", "TRUNCATE orders"),
                 ("drop", "DROP TABLE logs"),
                 ("vacuum full", "VACUUM FULL big"),
+                ("drop database", "DROP DATABASE shop"),
             ):
-                if what == "vacuum full":  # not in a transaction block
+                if what in ("vacuum full", "drop database"):  # not in a transaction block
                     conn.execute(statement)
                     continue
                 with conn.transaction():
@@ -79,7 +88,7 @@ def story(pg_tools: PgTools, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                     conn.execute(statement)
             conn.execute("UPDATE users SET name = 'later' WHERE id = 1")
         switch_and_wait_archived(cluster)
-        yield Story(cluster, backups, archive, xids)
+        yield Story(cluster, backups, archive, xids, shop_oid)
 
 
 def _find(story: Story, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
@@ -97,8 +106,11 @@ def test_truncate_and_drop_are_listed_though_they_wrote_no_rows(
     found = {(s["kind"], s["xid"]) for s in document["storage"]}
     assert ("truncate", story.xids["truncate"]) in found
     assert ("drop", story.xids["drop"]) in found
-    assert [s["kind"] for s in document["storage"]] == ["truncate", "drop", "rewrite"]
-    truncate, drop, rewrite = document["storage"]
+    kinds = [s["kind"] for s in document["storage"]]
+    assert kinds == ["truncate", "drop", "rewrite", "drop database"]
+    truncate, drop, rewrite, database = document["storage"]
+    assert database["tables"] == [f"database oid {story.shop_oid}"]
+    assert "--exclusive --keep" in database["command"]
     # each: its table, TOAST table, TOAST index and primary key
     assert truncate["files_dropped"] == 4 and drop["files_dropped"] == 4
     assert truncate["tables"] == drop["tables"] == []  # without --dsn nothing is named
@@ -124,7 +136,7 @@ def test_with_dsn_the_truncated_table_is_named_and_table_filters_apply(
     assert f"--incident-xid {story.xids['truncate']} --table public.orders" in command
     # --table orders: the rewrite of big goes, the unnamed drop stays (it may be orders')
     only = _find(story, capsys, "--dsn", dsn, "--table", "public.orders")
-    assert [s["kind"] for s in only["storage"]] == ["truncate", "drop"]
+    assert [s["kind"] for s in only["storage"]] == ["truncate", "drop", "drop database"]
 
 
 def test_terminal_output_puts_them_first(story: Story, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,10 +145,11 @@ def test_terminal_output_puts_them_first(story: Story, capsys: pytest.CaptureFix
     code, stdout, _ = cli(argv, capsys)
     assert code == 0
     lines = stdout.splitlines()
-    assert "2 committed transaction(s) changed rows; 3 dropped or emptied tables" in lines[0]
+    assert "2 committed transaction(s) changed rows; 4 dropped or emptied tables" in lines[0]
     assert lines[1] == "whole tables dropped or emptied (no row counts for these)"
     assert "TRUNCATE: public.orders emptied" in stdout
     assert "DROP TABLE: 4 relation file(s) removed" in stdout
+    assert f"DROP DATABASE: database oid {story.shop_oid} (its name is not in WAL)" in stdout
     assert stdout.index("TRUNCATE") < stdout.index("biggest first")
 
 

@@ -39,6 +39,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             "INSERT INTO orders SELECT seq, CONCAT('n', seq % 7) FROM seq_1_to_1500",
             "CREATE TABLE `my logs` (id INT PRIMARY KEY)",
             "INSERT INTO `my logs` SELECT seq FROM seq_1_to_50",
+            "CREATE DATABASE `old shop`",
             db=DB,
         )
         snapshot = prod.dump(tmp_path_factory.mktemp("snapshot") / "drill.sql.gz")
@@ -49,6 +50,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
                 ("delete", "DELETE FROM users WHERE id > 290"),
                 ("truncate", "TRUNCATE TABLE orders"),
                 ("drop", "DROP TABLE IF EXISTS `my logs` /* by hand */"),
+                ("drop database", "DROP DATABASE `old shop`"),
             ):
                 conn.run(statement)
                 gtids[what] = str(conn.scalar("SELECT @@gtid_binlog_pos")).split(",")[-1]
@@ -71,7 +73,9 @@ def test_truncate_and_drop_are_listed_by_gtid_with_their_tables(
     story: Story, capsys: pytest.CaptureFixture[str]
 ) -> None:
     document = _find(story, capsys)
-    truncate, drop = document["storage"]
+    truncate, drop, database = document["storage"]
+    assert (database["kind"], database["tables"]) == ("drop database", ["old shop"])
+    assert f"--target-gtid {story.gtids['drop database']} --exclusive" in database["command"]
     assert (truncate["kind"], truncate["gtid"]) == ("truncate", story.gtids["truncate"])
     assert (drop["kind"], drop["gtid"]) == ("drop", story.gtids["drop"])
     assert truncate["tables"] == [f"{DB}.orders"] and drop["tables"] == [f"{DB}.my logs"]
@@ -82,7 +86,7 @@ def test_truncate_and_drop_are_listed_by_gtid_with_their_tables(
     assert rows[story.gtids["delete"]] == 10
     assert story.gtids["truncate"] not in rows and story.gtids["drop"] not in rows
     only = _find(story, capsys, "--table", "orders")
-    assert [s["kind"] for s in only["storage"]] == ["truncate"]
+    assert [s["kind"] for s in only["storage"]] == ["truncate", "drop database"]
 
 
 def test_the_truncate_s_recover_puts_every_row_back(

@@ -45,3 +45,17 @@ def test_wal_commit_names_the_files_it_removes_but_its_own_and_the_catalogs() ->
         RelFile(16400, 5, 16401),
     ]
     assert _dropped("COMMIT 2026-12-02 12:46:59.165747 UTC; inval msgs: catcache 55", {}) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "databases"),
+    [
+        ("DROP DATABASE `old shop`", ["old shop"]),
+        ("drop schema if exists s /* by hand */", ["s"]),
+        ("DROP DATABASE a, b", []),  # not a statement MariaDB takes: nothing read into it
+    ],
+)
+def test_binlog_drop_database(statement: str, databases: list[str]) -> None:
+    tx = BinlogTx("0-1-5", "mysql-bin.000001", 0, datetime(2026, 12, 2, tzinfo=UTC))
+    _statement(tx, statement, "shop")
+    assert (tx.databases, tx.dropped) == (databases, [])

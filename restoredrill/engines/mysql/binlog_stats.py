@@ -38,6 +38,9 @@ _DROP = re.compile(
     r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.+)$", re.IGNORECASE | re.DOTALL
 )
 _NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"  # quoted, or an unquoted identifier
+_DROP_DATABASE = re.compile(
+    rf"^\s*DROP\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+EXISTS\s+)?(?P<name>{_NAME})\s*$", re.IGNORECASE
+)
 _TABLE = re.compile(rf"\s*(?P<first>{_NAME})(?:\.(?P<second>{_NAME}))?\s*(?:,|$)")
 
 
@@ -50,6 +53,7 @@ class BinlogTx:
     tables: dict[str, Counts] = field(default_factory=dict)
     truncated: list[str] = field(default_factory=list)  # db.table, by TRUNCATE
     dropped: list[str] = field(default_factory=list)  # db.table, by DROP TABLE
+    databases: list[str] = field(default_factory=list)  # by DROP DATABASE
 
     @property
     def total(self) -> int:
@@ -57,7 +61,7 @@ class BinlogTx:
 
     @property
     def changed(self) -> bool:
-        return bool(self.tables or self.truncated or self.dropped)
+        return bool(self.tables or self.truncated or self.dropped or self.databases)
 
 
 def _unquoted(name: str) -> str:
@@ -86,7 +90,12 @@ def _names(listed: str, db: str | None) -> list[str] | None:
 
 
 def _statement(tx: BinlogTx, text: str, db: str | None) -> None:
-    """Note what a TRUNCATE or DROP TABLE statement removed (not a TEMPORARY table's)."""
+    """Note what a TRUNCATE, DROP TABLE or DROP DATABASE statement removed (not a
+    TEMPORARY table's)."""
+    database = _DROP_DATABASE.match(" ".join(re.sub(r"/\*.*?\*/", " ", text).split()))
+    if database is not None:
+        tx.databases.append(_unquoted(database["name"]))
+        return
     for pattern, into in ((_TRUNCATE, tx.truncated), (_DROP, tx.dropped)):
         found = pattern.match(text)
         if found is not None:

@@ -74,10 +74,14 @@ def recover_command(request: FindRequest, gtid: str, tables: Sequence[str]) -> s
 
 
 def _storage(tx: BinlogTx, request: FindRequest) -> StorageIncident | None:
-    kind: Literal["drop", "truncate"] = "truncate" if tx.truncated else "drop"
+    kind: Literal["drop", "truncate", "drop database"] = (
+        "drop database" if tx.databases else "truncate" if tx.truncated else "drop"
+    )
     # a name the statement could not be parsed for stays: it may be one of --table's
     listed = tx.truncated or tx.dropped
     tables = [t for t in listed if t.startswith("(unparsed") or _wanted(t, request.tables)]
+    if tx.databases:  # whatever --table says: its tables went with it
+        tables = list(tx.databases)
     if not tables:
         return None
     if tx.gtid is None:

@@ -1,4 +1,5 @@
-"""`incident find` on PostgreSQL: the transactions that dropped or emptied whole tables.
+"""`incident find` on PostgreSQL: the transactions that dropped or emptied whole tables (or
+databases).
 
 Their rows leave no record in WAL, so they never rank among the row incidents, however many
 rows they took. What WAL does show (engines/postgres/wal_stats.py) is which relation files
@@ -64,7 +65,16 @@ def _tables(
 def storage_incident(
     tx: TxChanges, namer: RelNamer, request: FindRequest
 ) -> StorageIncident | None:
-    """What ``tx`` did to whole tables, if it removed any relation file."""
+    """What ``tx`` did to whole tables, if it removed any relation file or database."""
+    if tx.databases:  # its tables are gone with it: a restore from just before holds them
+        return StorageIncident(
+            kind="drop database",
+            xid=tx.xid,
+            commit_time=tx.commit_time,
+            commit_lsn=format_lsn(tx.commit_lsn),
+            tables=[f"database oid {oid}" for oid in tx.databases],
+            command=restore_command(request, tx.xid),
+        )
     if not tx.dropped:
         return None
     replacing = _replacing(tx, namer)

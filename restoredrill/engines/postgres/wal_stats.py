@@ -9,7 +9,8 @@ of wal_scan, so both read the archive the same way.
 A DROP TABLE or a TRUNCATE writes no row records: its commit record lists the relation
 files it removes (``rels:``), and a TRUNCATE creates new, empty ones (Storage CREATE) —
 where a rewrite (VACUUM FULL, CLUSTER, ALTER TABLE) writes pages or rows into every file
-it creates, an index at least its metapage. Both are kept per transaction too."""
+it creates, an index at least its metapage. A DROP DATABASE writes one Database DROP
+record, with the database's oid. All are kept per transaction too."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ _REL = re.compile(r"blkref #0: rel (?P<spc>\d+)/(?P<db>\d+)/(?P<rel>\d+)")
 _SUBXACTS = re.compile(r"subxacts: (?P<ids>[\d ]+)")
 _DROPPED = re.compile(r"; rels: (?P<paths>[^;]+)")  # files a commit removes
 _CREATE = re.compile(r"^CREATE (?P<path>\S+)$")
+_DROP_DATABASE = re.compile(r"^DROP\b")  # Database rmgr: "DROP dir 1663/16384" (one per dir)
+_DIR = re.compile(r"\b\d+/(?P<db>\d+)\b")
 _BLOCKS = re.compile(r"rel (?P<spc>\d+)/(?P<db>\d+)/(?P<rel>\d+)")  # every blkref of a record
 # a relation file's path as WAL prints it; a temporary relation's (t3_16400) does not match
 _FILE = re.compile(
@@ -106,6 +109,7 @@ class TxChanges:
     rels: dict[RelFile, Counts] = field(default_factory=dict)
     dropped: list[RelFile] = field(default_factory=list)  # user relation files it removed
     created: dict[RelFile, bool] = field(default_factory=dict)  # files it made: written to?
+    databases: list[int] = field(default_factory=list)  # oids of the databases it dropped
 
     @property
     def total(self) -> int:
@@ -141,6 +145,7 @@ class _Pending:
     def __init__(self) -> None:
         self.by_xid: dict[int, dict[RelFile, Counts]] = {}
         self.created: dict[int, dict[RelFile, bool]] = {}
+        self.databases: dict[int, list[int]] = {}  # DROP DATABASE
         self.totals = ScanTotals()
 
     def record(self, xid: int, rel: RelFile, op: str, rows: int) -> None:
@@ -158,14 +163,22 @@ class _Pending:
         if made is not None and rel in made:
             made[rel] = True
 
-    def finish(self, xids: Sequence[int]) -> tuple[dict[RelFile, Counts], dict[RelFile, bool]]:
-        merged: dict[RelFile, Counts] = {}
-        created: dict[RelFile, bool] = {}
-        for xid in xids:
-            for rel, counts in self.by_xid.pop(xid, {}).items():
-                merged.setdefault(rel, Counts()).add(counts)
-            created.update(self.created.pop(xid, {}))
-        return merged, created
+    def drop_database(self, xid: int, oid: int) -> None:
+        dropped = self.databases.setdefault(xid, [])
+        if oid not in dropped:  # one record per tablespace directory of the database
+            dropped.append(oid)
+
+    def finish(self, xid: int, subxacts: Sequence[int], desc: str) -> TxChanges:
+        """What the transaction and its subtransactions did (the commit record's ``desc``
+        lists the files it removes); commit time and position are the caller's."""
+        done = TxChanges(xid, datetime.min, 0)
+        for one in (xid, *subxacts):
+            for rel, counts in self.by_xid.pop(one, {}).items():
+                done.rels.setdefault(rel, Counts()).add(counts)
+            done.created.update(self.created.pop(one, {}))
+            done.databases += self.databases.pop(one, [])
+        done.dropped = _dropped(desc, done.created)
+        return done
 
 
 def committed_changes(
@@ -193,7 +206,9 @@ def _changes(
                 window = run[start : start + WINDOW + 1]
                 _materialize(window, workdir)
                 argv = [tools.path("pg_waldump"), "-p", str(workdir)]
-                argv += rmgr_filter(tools, "Heap", "Heap2", "Transaction", "Storage", "XLOG")
+                argv += rmgr_filter(
+                    tools, "Heap", "Heap2", "Transaction", "Storage", "XLOG", "Database"
+                )
                 argv += [window[0].name, window[-1].name]
                 final = start + WINDOW >= len(run) - 1
                 for lsn, line in _waldump_lines(argv, window, final):
@@ -202,7 +217,7 @@ def _changes(
                     seen_until = lsn
                     done = _apply(line, pending)
                     if done is not None:
-                        if done.rels or done.dropped:
+                        if done.rels or done.dropped or done.databases:
                             yield done
                         if stop_after is not None and done.commit_time > stop_after:
                             pending.totals.unfinished = len(pending.by_xid)
@@ -222,12 +237,19 @@ def _apply(line: str, pending: _Pending) -> TxChanges | None:
         if event is None or event.kind not in ("commit", "abort"):
             return None
         subs = _SUBXACTS.search(desc)
-        xids = [event.xid, *(int(x) for x in subs["ids"].split())] if subs else [event.xid]
-        rels, created = pending.finish(xids)
+        done = pending.finish(
+            event.xid, [int(x) for x in subs["ids"].split()] if subs else [], desc
+        )
         if event.kind == "abort" or event.time is None:
-            pending.totals.aborted += 1 if rels else 0
+            pending.totals.aborted += 1 if done.rels else 0
             return None
-        return TxChanges(event.xid, event.time, event.lsn, rels, _dropped(desc, created), created)
+        done.commit_time, done.commit_lsn = event.time, event.lsn
+        return done
+    if rmgr == "Database":
+        if _DROP_DATABASE.match(desc):
+            for directory in _DIR.finditer(desc):
+                pending.drop_database(xid, int(directory["db"]))
+        return None
     if rmgr == "Storage":
         made = _CREATE.match(desc)
         new = RelFile.of_path(made["path"]) if made is not None else None
