@@ -11,7 +11,7 @@ transaction became visible between them, and that can be checked without a lock:
 - a commit whose redo was written just before that first read becomes visible a moment later;
   it is still listed in ``information_schema.INNODB_TRX`` then, so no read-write transaction
   may be open when the first snapshot starts (reading that list needs PROCESS: without it,
-  nothing is shared);
+  nothing is shared; a list not refreshed since before the check began proves nothing);
 - with the binlog on, the snapshots' ``binlog_snapshot_file/position`` must be equal too.
 
 A connection whose snapshot does not match does not join (``FanOut`` carries on without it):
@@ -21,11 +21,14 @@ writes to it — on several. MySQL, which reports none of this, never shares.
 
 from __future__ import annotations
 
+import time
+
 from restoredrill.engines.mysql import positions
 from restoredrill.engines.mysql.driver import pymysql
 from restoredrill.engines.mysql.session import MyConn
 
 _PREFIX = "innodb-lsn:"
+_CACHE_IDLE = 0.15  # s: longer than the 0.1 s InnoDB keeps INNODB_TRX's cache unrefreshed
 
 
 def redo_lsn(conn: MyConn) -> int | None:
@@ -38,14 +41,30 @@ def redo_lsn(conn: MyConn) -> int | None:
 
 
 def _writers_open(conn: MyConn) -> bool:
-    """Whether any read-write transaction is open (or mid-commit); True when it cannot tell."""
-    try:
-        found = conn.rows(
-            "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_is_read_only = 0"
-        )
-    except pymysql.err.MySQLError:  # no PROCESS privilege
-        return True
-    return int(found[0][0]) > 0
+    """Whether any read-write transaction is open (or mid-commit); True when it cannot tell.
+
+    INNODB_TRX is a cache InnoDB refreshes only when nobody read it in the last 0.1 s: a
+    monitor polling it faster serves one old list for ever (one open writer went unseen for
+    two minutes in a test). So a transaction of our own is started first and must be in the
+    list, else the list is older than it and proves nothing; read again once after 0.15 s
+    of nobody reading it (an occasional reader), then give up."""
+    for attempt in range(2):
+        if attempt:
+            time.sleep(_CACHE_IDLE)
+        try:
+            conn.run("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            try:
+                found = conn.rows(
+                    "SELECT trx_mysql_thread_id = CONNECTION_ID(), trx_is_read_only"
+                    " FROM information_schema.INNODB_TRX"
+                )
+            finally:
+                conn.run("ROLLBACK")
+        except pymysql.err.MySQLError:  # no PROCESS privilege
+            return True
+        if any(int(own) for own, _ in found):
+            return any(not int(own) and not int(read_only) for own, read_only in found)
+    return True
 
 
 def before_snapshot(conn: MyConn) -> None:
