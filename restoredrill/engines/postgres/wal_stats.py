@@ -36,15 +36,21 @@ from restoredrill.errors import BackupCorrupt
 from restoredrill.lsn import parse_lsn, segment_of
 from restoredrill.models import WalSegment
 
-_HEAP = re.compile(r"^(?P<op>INSERT|UPDATE|HOT_UPDATE|DELETE)(?:\+INIT)? ")
-_MULTI = re.compile(r"^MULTI_INSERT(?:\+INIT)? (?P<n>\d+) tuples")
-_REL = re.compile(r"blkref #0: rel (?P<spc>\d+)/(?P<db>\d+)/(?P<rel>\d+)")
+# a heap record's operation and relation in one match ("spc/db/node": rows are counted per
+# record, 800,000 for the issue's DELETE, so nothing is made per record but a dict entry)
+_HEAP = re.compile(
+    r"^(?P<op>INSERT|UPDATE|HOT_UPDATE|DELETE)(?:\+INIT)? .*?blkref #0: rel (?P<rel>\d+/\d+/\d+)"
+)
+_MULTI = re.compile(
+    r"^MULTI_INSERT(?:\+INIT)? (?P<n>\d+) tuples.*?blkref #0: rel (?P<rel>\d+/\d+/\d+)"
+)
+_OP = {"INSERT": 0, "UPDATE": 1, "HOT_UPDATE": 1, "DELETE": 2}  # index in a [i, u, d] count
 _SUBXACTS = re.compile(r"subxacts: (?P<ids>[\d ]+)")
 _DROPPED = re.compile(r"; rels: (?P<paths>[^;]+)")  # files a commit removes
 _CREATE = re.compile(r"^CREATE (?P<path>\S+)$")
 _DROP_DATABASE = re.compile(r"^DROP\b")  # Database rmgr: "DROP dir 1663/16384" (one per dir)
 _DIR = re.compile(r"\b\d+/(?P<db>\d+)\b")
-_BLOCKS = re.compile(r"rel (?P<spc>\d+)/(?P<db>\d+)/(?P<rel>\d+)")  # every blkref of a record
+_BLOCKS = re.compile(r"rel (?P<rel>\d+/\d+/\d+)")  # every blkref of a record
 # a relation file's path as WAL prints it; a temporary relation's (t3_16400) does not match
 _FILE = re.compile(
     r"^(?:base/(?P<db>\d+)|pg_tblspc/(?P<spc>\d+)/[^/]+/(?P<tdb>\d+))/(?P<node>\d+)$"
@@ -72,6 +78,16 @@ class RelFile:
     def user(self) -> bool:
         """Not a shared or system catalog (DDL bookkeeping, not the user's rows)."""
         return self.db != 0 and self.node >= FIRST_NORMAL_OID
+
+    @property
+    def key(self) -> str:
+        """As a block reference prints it: spc/db/node."""
+        return f"{self.spc}/{self.db}/{self.node}"
+
+    @classmethod
+    def of_key(cls, key: str) -> RelFile:
+        spc, db, node = key.split("/")
+        return cls(int(spc), int(db), int(node))
 
     @classmethod
     def of_path(cls, path: str) -> RelFile | None:
@@ -125,57 +141,53 @@ class ScanTotals:
     segments: int = 0
 
 
-def _heap_change(rmgr: str, desc: str) -> tuple[str, int] | None:
-    if rmgr == "Heap":
-        match = _HEAP.match(desc)
-        if match is None:
-            return None
-        op = match["op"]
-        return ("inserted" if op == "INSERT" else "deleted" if op == "DELETE" else "updated"), 1
-    if rmgr == "Heap2":
-        multi = _MULTI.match(desc)
-        if multi is not None:
-            return "inserted", int(multi["n"])
-    return None
-
-
 class _Pending:
-    """Changes per (sub)transaction id until its fate is known."""
+    """Changes per (sub)transaction id until its fate is known. Keyed by the texts WAL prints
+    (xid, spc/db/node): turned into numbers once per transaction, not once per record."""
 
     def __init__(self) -> None:
-        self.by_xid: dict[int, dict[RelFile, Counts]] = {}
-        self.created: dict[int, dict[RelFile, bool]] = {}
-        self.databases: dict[int, list[int]] = {}  # DROP DATABASE
+        self.by_xid: dict[str, dict[str, list[int]]] = {}  # xid -> rel -> [ins, upd, del]
+        self.created: dict[str, dict[str, bool]] = {}  # xid -> file it made -> written to?
+        self.databases: dict[str, list[int]] = {}  # DROP DATABASE
         self.totals = ScanTotals()
 
-    def record(self, xid: int, rel: RelFile, op: str, rows: int) -> None:
-        if not rel.user:
-            return
-        counts = self.by_xid.setdefault(xid, {}).setdefault(rel, Counts())
-        setattr(counts, op, getattr(counts, op) + rows)
-
-    def create(self, xid: int, rel: RelFile) -> None:
-        if rel.user:
-            self.created.setdefault(xid, {})[rel] = False
-
-    def wrote(self, xid: int, rel: RelFile) -> None:
+    def record(self, xid: str, rel: str, op: int, rows: int) -> None:
+        rels = self.by_xid.get(xid)
+        if rels is None:
+            rels = self.by_xid[xid] = {}
+        counts = rels.get(rel)
+        if counts is None:
+            counts = rels[rel] = [0, 0, 0]
+        counts[op] += rows
         made = self.created.get(xid)
         if made is not None and rel in made:
             made[rel] = True
 
-    def drop_database(self, xid: int, oid: int) -> None:
+    def create(self, xid: str, rel: RelFile) -> None:
+        if rel.user:
+            self.created.setdefault(xid, {})[rel.key] = False
+
+    def wrote(self, xid: str, rel: str) -> None:
+        made = self.created.get(xid)
+        if made is not None and rel in made:
+            made[rel] = True
+
+    def drop_database(self, xid: str, oid: int) -> None:
         dropped = self.databases.setdefault(xid, [])
         if oid not in dropped:  # one record per tablespace directory of the database
             dropped.append(oid)
 
-    def finish(self, xid: int, subxacts: Sequence[int], desc: str) -> TxChanges:
+    def finish(self, xid: int, subxacts: Sequence[str], desc: str) -> TxChanges:
         """What the transaction and its subtransactions did (the commit record's ``desc``
         lists the files it removes); commit time and position are the caller's."""
         done = TxChanges(xid, datetime.min, 0)
-        for one in (xid, *subxacts):
-            for rel, counts in self.by_xid.pop(one, {}).items():
-                done.rels.setdefault(rel, Counts()).add(counts)
-            done.created.update(self.created.pop(one, {}))
+        for one in (str(xid), *subxacts):
+            for key, (inserted, updated, deleted) in self.by_xid.pop(one, {}).items():
+                rel = RelFile.of_key(key)
+                if rel.user:  # not the system catalogs: DDL bookkeeping
+                    done.rels.setdefault(rel, Counts()).add(Counts(inserted, updated, deleted))
+            for key, written in self.created.pop(one, {}).items():
+                done.created[RelFile.of_key(key)] = written
             done.databases += self.databases.pop(one, [])
         done.dropped = _dropped(desc, done.created)
         return done
@@ -211,35 +223,46 @@ def _changes(
                 )
                 argv += [window[0].name, window[-1].name]
                 final = start + WINDOW >= len(run) - 1
-                for lsn, line in _waldump_lines(argv, window, final):
-                    if lsn <= seen_until:
-                        continue  # the overlapping segment, read twice
-                    seen_until = lsn
-                    done = _apply(line, pending)
+                last = None
+                for record in _records(argv, window, final, seen_until):
+                    last = record
+                    done = _apply(record, pending)
                     if done is not None:
                         if done.rels or done.dropped or done.databases:
                             yield done
                         if stop_after is not None and done.commit_time > stop_after:
                             pending.totals.unfinished = len(pending.by_xid)
                             return
+                if last is not None:
+                    seen_until = _lsn(last["lsn"])
                 for segment in window[:-1]:
                     (workdir / segment.name).unlink(missing_ok=True)
     pending.totals.unfinished = len(pending.by_xid)
 
 
-def _apply(line: str, pending: _Pending) -> TxChanges | None:
-    match = _RECORD.search(line)
-    if match is None:
+def _lsn(text: str) -> int:
+    high, _, low = text.partition("/")
+    return int(high, 16) << 32 | int(low, 16)
+
+
+def _apply(record: re.Match[str], pending: _Pending) -> TxChanges | None:
+    rmgr, desc, xid = record["rmgr"], record["desc"], record["xid"]
+    if rmgr == "Heap":  # the most records by far: first, and with the least work
+        heap = _HEAP.match(desc)
+        if heap is not None:
+            pending.record(xid, heap["rel"], _OP[heap["op"]], 1)
         return None
-    rmgr, desc, xid = match["rmgr"], match["desc"], int(match["xid"])
+    if rmgr == "Heap2":
+        multi = _MULTI.match(desc)
+        if multi is not None:
+            pending.record(xid, multi["rel"], 0, int(multi["n"]))
+        return None
     if rmgr == "Transaction":
-        event = parse_line(line)
+        event = parse_line(record.string)
         if event is None or event.kind not in ("commit", "abort"):
             return None
         subs = _SUBXACTS.search(desc)
-        done = pending.finish(
-            event.xid, [int(x) for x in subs["ids"].split()] if subs else [], desc
-        )
+        done = pending.finish(event.xid, subs["ids"].split() if subs else [], desc)
         if event.kind == "abort" or event.time is None:
             pending.totals.aborted += 1 if done.rels else 0
             return None
@@ -249,25 +272,14 @@ def _apply(line: str, pending: _Pending) -> TxChanges | None:
         if _DROP_DATABASE.match(desc):
             for directory in _DIR.finditer(desc):
                 pending.drop_database(xid, int(directory["db"]))
-        return None
-    if rmgr == "Storage":
+    elif rmgr == "Storage":
         made = _CREATE.match(desc)
         new = RelFile.of_path(made["path"]) if made is not None else None
         if new is not None:
             pending.create(xid, new)
-        return None
-    if rmgr == "XLOG":
-        if desc.startswith("FPI "):  # pages written whole: a rewrite's, an index's metapage
-            for page in _BLOCKS.finditer(desc):
-                pending.wrote(xid, RelFile(int(page["spc"]), int(page["db"]), int(page["rel"])))
-        return None
-    change = _heap_change(rmgr, desc)
-    block = _REL.search(desc)
-    if change is not None and block is not None:
-        op, rows = change
-        found = RelFile(int(block["spc"]), int(block["db"]), int(block["rel"]))
-        pending.record(xid, found, op, rows)
-        pending.wrote(xid, found)
+    elif rmgr == "XLOG" and desc.startswith("FPI "):  # a rewrite's pages, an index's metapage
+        for page in _BLOCKS.finditer(desc):
+            pending.wrote(xid, page["rel"])
     return None
 
 
@@ -281,14 +293,15 @@ def _dropped(desc: str, created: dict[RelFile, bool]) -> list[RelFile]:
     return [rel for rel in files if rel is not None and rel.user and rel not in created]
 
 
-def _waldump_lines(
-    argv: list[str], window: Sequence[WalSegment], final: bool
-) -> Iterator[tuple[int, str]]:
-    """(LSN, line) of each record. pg_waldump always ends with an error; only two are the
-    end of the archived WAL: zeros after the last record (a switched segment) or the next
-    segment not being there. Anything else (a bad checksum, a torn page, a short file), or
-    an end before the window's last segment, is damaged WAL: counting on past it would
-    silently miss transactions."""
+def _records(
+    argv: list[str], window: Sequence[WalSegment], final: bool, after: int
+) -> Iterator[re.Match[str]]:
+    """Each record's parsed line, past LSN ``after`` (the segment two windows share is
+    read twice: only its first lines are compared, the LSNs only grow). pg_waldump always
+    ends with an error; only two are the end of the archived WAL: zeros after the last
+    record (a switched segment) or the next segment not being there. Anything else (a bad
+    checksum, a torn page, a short file), or an end before the window's last segment, is
+    damaged WAL: counting on past it would silently miss transactions."""
     with tempfile.TemporaryFile(mode="w+") as errors:
         proc = subprocess.Popen(
             argv,
@@ -299,10 +312,16 @@ def _waldump_lines(
         )
         assert proc.stdout is not None
         try:
+            overlap = after >= 0
             for line in proc.stdout:
                 match = _RECORD.search(line)
-                if match is not None:
-                    yield parse_lsn(match["lsn"]), line
+                if match is None:
+                    continue
+                if overlap:
+                    if _lsn(match["lsn"]) <= after:
+                        continue
+                    overlap = False
+                yield match
         finally:
             proc.kill()
             proc.wait()
