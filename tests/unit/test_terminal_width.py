@@ -241,9 +241,10 @@ def test_piped_rules_are_not_piped_width() -> None:
     assert len(line) == 80 and "Restore to just before the incident" in line
 
 
-def test_incident_find_at_80_columns_keeps_commit_times_whole() -> None:
-    committed = datetime(2026, 12, 1, 0, 35, 5, 290402, tzinfo=UTC)
-    report = IncidentReport(
+def _incident_report(
+    incidents: list[Incident] | None = None, storage: list[StorageIncident] | None = None
+) -> IncidentReport:
+    return IncidentReport(
         wal_archive="/backups/wal",
         since=None,
         until=None,
@@ -253,11 +254,19 @@ def test_incident_find_at_80_columns_keeps_commit_times_whole() -> None:
         first_segment="000000010000000000000001",
         last_segment="000000010000000000000003",
         missing_segments=[],
-        transactions=1,
+        transactions=len(incidents or []),
         aborted=0,
         unfinished=0,
         recover_command=None,
         notes=[],
+        incidents=incidents or [],
+        storage=storage or [],
+    )
+
+
+def test_incident_find_at_80_columns_keeps_commit_times_whole() -> None:
+    committed = datetime(2026, 12, 1, 0, 35, 5, 290402, tzinfo=UTC)
+    report = _incident_report(
         incidents=[
             Incident(
                 xid=745,
@@ -303,24 +312,7 @@ def test_dropped_and_emptied_tables_come_first_with_commands_on_one_line() -> No
         StorageIncident(kind="drop", xid=746, commit_time=committed, tables=[], files_dropped=3,
                         command=restore),
     ]  # fmt: skip
-    report = IncidentReport(
-        wal_archive=archive,
-        since=None,
-        until=None,
-        tables=[],
-        names_resolved=True,
-        segments_scanned=3,
-        first_segment="000000010000000000000001",
-        last_segment="000000010000000000000003",
-        missing_segments=[],
-        transactions=0,
-        aborted=0,
-        unfinished=0,
-        recover_command=None,
-        notes=[],
-        incidents=[],
-        storage=storage,
-    )
+    report = _incident_report(storage=storage)
     console = _console()
     render_incidents(console, report)
     lines = _lines(console)
