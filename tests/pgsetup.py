@@ -267,6 +267,14 @@ def private_sandbox_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def cli_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """Run the CLI in-process with --json; it must exit 0: its document."""
+    code, stdout, stderr = cli([*args, "--json"], capsys)
+    assert code == 0, stderr
+    document: dict[str, Any] = json.loads(stdout)
+    return document
+
+
 def assert_nothing_left(root: Path) -> None:
     """No sandbox directory and no server process of a sandbox under ``root``."""
     assert sandbox_dirs(root) == []

@@ -23,7 +23,7 @@ from restoredrill.engines.postgres.archiving import (
 )
 from restoredrill.engines.postgres.sandbox_local import LocalPostgres, local_postgres
 from restoredrill.engines.postgres.tools import PgTools
-from tests.pgsetup import assert_nothing_left, cli, private_sandbox_root
+from tests.pgsetup import assert_nothing_left, cli, cli_json, private_sandbox_root
 
 pytestmark = pytest.mark.slow
 
@@ -92,11 +92,8 @@ def story(pg_tools: PgTools, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def _find(story: Story, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    argv = ["incident", "find", "--wal-archive", str(story.archive), "--json"]
-    code, stdout, stderr = cli([*argv, "--base-backups", str(story.backups), *extra], capsys)
-    assert code == 0, stderr
-    document: dict[str, Any] = json.loads(stdout)
-    return document
+    argv = ["incident", "find", "--wal-archive", str(story.archive)]
+    return cli_json([*argv, "--base-backups", str(story.backups), *extra], capsys)
 
 
 def test_truncate_and_drop_are_listed_though_they_wrote_no_rows(

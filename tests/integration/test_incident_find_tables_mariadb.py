@@ -16,7 +16,7 @@ import pytest
 
 from restoredrill.engines.mysql.session import connect
 from tests.mysqlsetup import DB, assert_no_mysql_left, mysql_sandbox_root, production
-from tests.pgsetup import cli
+from tests.pgsetup import cli, cli_json
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +61,10 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
 
 
 def _find(story: Story, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    argv = ["incident", "find", "--binlog-archive", str(story.archive), "--json"]
-    argv += ["--base-backups", str(story.snapshot), "--dsn", story.dsn, *extra]
-    code, stdout, stderr = cli(argv, capsys)
-    assert code == 0, stderr
-    document: dict[str, Any] = json.loads(stdout)
-    return document
+    argv = ["incident", "find", "--binlog-archive", str(story.archive)]
+    return cli_json(
+        [*argv, "--base-backups", str(story.snapshot), "--dsn", story.dsn, *extra], capsys
+    )
 
 
 def test_truncate_and_drop_are_listed_by_gtid_with_their_tables(
