@@ -27,10 +27,7 @@ _HEADER = re.compile(r"^#(?P<stamp>\d{6} +\d+:\d\d:\d\d) server id \d+ +end_log_
 _START = re.compile(r"\t(?:GTID|Anonymous_GTID)(?:\s|$)")
 _GTID = re.compile(r"\tGTID (?P<gtid>\d+-\d+-\d+)")
 _MYSQL_GTID = re.compile(r"SET @@SESSION\.GTID_NEXT= '(?P<gtid>[0-9a-fA-F-]+:\d+)'")
-_ROW = re.compile(
-    r"^### (?P<op>INSERT INTO|UPDATE|DELETE FROM) `(?P<db>[^`]*)`\.`(?P<table>[^`]*)`"
-)
-_OPS = {"INSERT INTO": "inserted", "UPDATE": "updated", "DELETE FROM": "deleted"}
+_ROW = re.compile(r"^### (?P<op>INSERT INTO|UPDATE|DELETE FROM) (?P<name>`[^`]*`\.`[^`]*`)")
 _QUERY = re.compile(r"\tQuery\t")
 _USE = re.compile(r"^use `(?P<db>(?:[^`]|``)+)`/\*!\*/;$")
 _TRUNCATE = re.compile(r"^\s*TRUNCATE\s+(?:TABLE\s+)?(?P<names>.+)$", re.IGNORECASE | re.DOTALL)
@@ -131,6 +128,10 @@ def _file_changes(binlog_tool: str, path: Path) -> Iterator[BinlogTx]:
                     if line.rstrip("\n") == "/*!*/;":
                         statement = None
                     continue
+                if line.startswith("### "):  # a row, or one of its values: most lines
+                    if current is not None and line[4] in "IUD":
+                        _count_row(current, line)
+                    continue
                 header = _HEADER.match(line)
                 if header is not None:
                     statement = [] if _QUERY.search(line) else None
@@ -147,13 +148,6 @@ def _file_changes(binlog_tool: str, path: Path) -> Iterator[BinlogTx]:
                 mysql = _MYSQL_GTID.search(line)
                 if mysql is not None and current is not None:
                     current.gtid = mysql["gtid"]
-                    continue
-                row = _ROW.match(line)
-                if row is not None and current is not None:
-                    table = f"{row['db']}.{row['table']}"
-                    counts = current.tables.setdefault(table, Counts())
-                    op = _OPS[row["op"]]
-                    setattr(counts, op, getattr(counts, op) + 1)
             if current is not None and current.changed:
                 yield current
             code = proc.wait()
@@ -180,3 +174,19 @@ def _query_line(line: str, statement: list[str], db: str | None, tx: BinlogTx | 
     elif not line.endswith("/*!*/;"):
         statement.append(line)
     return db
+
+
+def _count_row(tx: BinlogTx, line: str) -> None:
+    row = _ROW.match(line)
+    if row is not None:
+        table = row["name"][1:-1].replace("`.`", ".", 1)  # `db`.`table` -> db.table
+        counts = tx.tables.get(table)
+        if counts is None:
+            counts = tx.tables[table] = Counts()
+        op = row["op"]
+        if op == "INSERT INTO":
+            counts.inserted += 1
+        elif op == "UPDATE":
+            counts.updated += 1
+        else:
+            counts.deleted += 1
