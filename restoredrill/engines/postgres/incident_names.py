@@ -21,7 +21,10 @@ REL_ID = re.compile(r"^(?:rel )?(?P<db>\d+)/(?P<node>\d+)$")  # --table DBOID/RE
 _LOOKUP = """
 SELECT n.nspname, c.relname, c.relkind, c.oid = c.relfilenode,
        (SELECT array[o.nspname, p.relname] FROM pg_class p
-          JOIN pg_namespace o ON o.oid = p.relnamespace WHERE p.reltoastrelid = c.oid)
+          JOIN pg_namespace o ON o.oid = p.relnamespace WHERE p.reltoastrelid = c.oid),
+       (SELECT array[o.nspname, r.relname] FROM pg_class r
+          JOIN pg_namespace o ON o.oid = r.relnamespace
+         WHERE r.oid = pg_partition_root(c.oid) AND r.oid <> c.oid)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.oid = pg_filenode_relation(%s, %s)
 """
@@ -35,6 +38,7 @@ class RelName:
     toast: bool = False
     kind: str | None = None  # pg_class.relkind: r, p, m a table; i an index
     fresh: bool = False  # its file number is its oid: the relation's first file (CREATE)
+    root: str | None = None  # a partition's partitioned table (schema.table), --table matches it
 
 
 class RelNamer:
@@ -101,12 +105,15 @@ class RelNamer:
                     f"{rel.label()} is not in the database now (dropped or rewritten since)"
                 )
             else:
-                schema, table, kind, fresh, owner = row
+                schema, table, kind, fresh, owner, root = row
                 toast = isinstance(owner, list) and len(owner) == 2
                 if isinstance(owner, list) and toast:
                     schema, table = owner  # a TOAST table: named after its table
                 label = f"{schema}.{table}" + (" (toast)" if toast else "")
-                found = RelName(label, str(schema), str(table), toast, str(kind), fresh is True)
+                parent = f"{root[0]}.{root[1]}" if isinstance(root, list) else None
+                found = RelName(
+                    label, str(schema), str(table), toast, str(kind), fresh is True, parent
+                )
         self.cache[rel] = found
         return found
 
@@ -121,4 +128,6 @@ def wanted(name: RelName, rel: RelFile, tables: Sequence[str]) -> bool:
                 return True
         elif name.table is not None and asked in (f"{name.schema}.{name.table}", name.table):
             return True
+        elif name.root is not None and asked in (name.root, name.root.split(".", 1)[1]):
+            return True  # a partition of the table asked for
     return False
