@@ -110,3 +110,22 @@ def test_the_truncate_s_recover_puts_every_row_back(
         assert in_n3 == sum(1 for g in range(1, 1501) if g % 7 == 3)
     finally:
         conn.close()
+
+
+def test_the_drop_s_restore_holds_the_table_as_it_was(
+    story: Story, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = next(s["command"] for s in _find(story, capsys)["storage"] if s["kind"] == "drop")
+    with mysql_sandbox_root() as root:
+        monkeypatch.setenv("RESTOREDRILL_SANDBOX_DIR", str(root))
+        kept = cli_json(shlex.split(command)[1:], capsys)
+        conn = connect(kept["dsn"])
+        try:  # just before the DROP: the table with its rows, the TRUNCATE before it in
+            assert conn.scalar(f"SELECT count(*) FROM `{DB}`.`my logs`") == 50  # noqa: S608
+            assert conn.scalar(f"SELECT count(*) FROM `{DB}`.orders") == 0  # noqa: S608
+        finally:
+            conn.close()
+        # this process ran the restore, so it is the sandbox's owner: --force
+        code, _, stderr = cli(["sandbox", "rm", kept["sandbox_id"], "--force"], capsys)
+        assert code == 0, stderr
+        assert_no_mysql_left(root)
