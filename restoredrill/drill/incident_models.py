@@ -126,13 +126,19 @@ class Recent:
         return list(self.kept)
 
     def notes(self) -> list[str]:
-        earlier = self.seen - len(self.kept)
-        if not earlier:
+        if not self.kept:
             return []
-        return [
-            f"{earlier} earlier transaction(s) also dropped or emptied tables: narrow the "
-            "window (--since/--until) to list them"
+        notes = [
+            f"{len(self.kept)} transaction(s) dropped or emptied whole tables (listed first): "
+            "their rows are not counted, so the biggest by rows may not be the incident"
         ]
+        earlier = self.seen - len(self.kept)
+        if earlier:
+            notes.append(
+                f"{earlier} earlier transaction(s) also dropped or emptied tables: narrow the "
+                "window (--since/--until) to list them"
+            )
+        return notes
 
 
 def in_window(commit_time: datetime, request: FindRequest) -> bool:
