@@ -1,45 +1,81 @@
 """Bytes kept in an unnamed temporary file instead of memory (a diff's rows, a reapply's
 encoded batches): 0600, unlinked at creation, so nothing is left behind even by a crash,
-and gone when the last reader is."""
+and gone when the last reader is.
+
+The spills of a process share one such file (per temporary directory): a file per table
+with differences would run a diff or a reapply of thousands of tables out of file
+descriptors (a default soft limit is 1,024). A file is closed, and its space freed, when the
+last spill writing to it goes; past ``ROTATE_BYTES`` new spills start a new one, so a
+long-lived process does not keep one growing file alive for one old spill."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import weakref
 from typing import IO, Any, Generic, TypeVar
 
 from restoredrill.errors import InfrastructureError
 
 Ref = tuple[int, int]  # (offset, length)
 K = TypeVar("K")
+ROTATE_BYTES = 1 << 30
+
+
+class _SharedFile:
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile(prefix="restoredrill-")  # noqa: SIM115
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def put(self, data: bytes) -> int:
+        with self.lock:  # where it goes is reserved under the lock; the write is positional
+            at = self.size
+            self.size += len(data)
+        view = memoryview(data)
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self.file.fileno(), view[done:], at + done)
+        return at
+
+
+_files: dict[str, weakref.ref[_SharedFile]] = {}  # per temporary directory
+_files_lock = threading.Lock()
+
+
+def _shared_file() -> _SharedFile:
+    where = tempfile.gettempdir()
+    with _files_lock:
+        known = _files.get(where)
+        shared = known() if known is not None else None
+        if shared is None or shared.size >= ROTATE_BYTES:
+            shared = _SharedFile()
+            _files[where] = weakref.ref(shared)
+        return shared
 
 
 class Spill:
     def __init__(self, what: str) -> None:
         self._what = what  # for the error message: "the diff's rows"
-        self._file: IO[bytes] | None = None
-        self._size = 0
+        self._file: _SharedFile | None = None  # taken on the first put: many spills put nothing
 
     def put(self, data: bytes) -> Ref:
         try:
             if self._file is None:
-                self._file = tempfile.TemporaryFile(prefix="restoredrill-")  # noqa: SIM115
-            self._file.write(data)
-            self._file.flush()  # read back with pread, past Python's buffer
+                self._file = _shared_file()
+            return self._file.put(data), len(data)
         except OSError as exc:
             raise InfrastructureError(
                 f"cannot keep {self._what} in {tempfile.gettempdir()} "
                 f"({exc.strerror or exc}); set TMPDIR to a directory with room"
             ) from exc
-        at = self._size
-        self._size += len(data)
-        return at, len(data)
 
     def get(self, ref: Ref) -> bytes:
         offset, length = ref
         if self._file is None:
             raise KeyError(ref)  # a programming error: nothing was put
-        return os.pread(self._file.fileno(), length, offset)
+        return os.pread(self._file.file.fileno(), length, offset)
 
 
 class SpilledMap(Generic[K]):
