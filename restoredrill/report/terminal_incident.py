@@ -70,24 +70,17 @@ def _what(found: StorageIncident) -> str:
     named = ", ".join(found.tables)
     files = f"{found.files_dropped} relation file(s)"
     if found.kind == "drop database":
-        return f"DROP DATABASE: {named}" + (
-            "" if found.xid is None else " (its name is not in WAL)"
-        )
+        return f"DROP DATABASE: {named}" + (" (its name is not in WAL)" if found.xid else "")
     if found.kind == "drop":
-        return (
-            f"DROP TABLE: {named}"
-            if named
-            else (f"DROP TABLE: {files} removed (the table's name is not in WAL)")
-        )
+        if named:
+            return f"DROP TABLE: {named}"
+        return f"DROP TABLE: {files} removed (the table's name is not in WAL)"
     if found.kind == "truncate":
-        return (
-            f"TRUNCATE: {named} emptied"
-            if named
-            else (f"TRUNCATE: {files} removed, the table left empty (--dsn names it)")
-        )
-    return "rewritten (VACUUM FULL, CLUSTER, ALTER TABLE, or a table replaced)" + (
-        f": {named}" if named else ""
-    )
+        if named:
+            return f"TRUNCATE: {named} emptied"
+        return f"TRUNCATE: {files} removed, the table left empty (--dsn names it)"
+    rewritten = "rewritten (VACUUM FULL, CLUSTER, ALTER TABLE, or a table replaced)"
+    return f"{rewritten}: {named}" if named else rewritten
 
 
 def storage_lines(report: IncidentReport) -> list[tuple[Text, bool]]:

@@ -8,11 +8,10 @@ to put rows back into)."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import Literal
 
-from restoredrill import dsn as dsnlib
+from restoredrill.drill import incident_commands as commands
 from restoredrill.drill.incident_models import (
     FindRequest,
     Incident,
@@ -61,16 +60,15 @@ def _incident(tx: BinlogTx, tables: Sequence[str]) -> Incident | None:
     )
 
 
+def _snapshot(request: FindRequest) -> str:
+    return str(request.base_backups or "SNAPSHOT")
+
+
 def recover_command(request: FindRequest, gtid: str, tables: Sequence[str]) -> str:
     """The `restoredrill recover` command that puts back exactly what transaction ``gtid``
     did (recover spells MariaDB's snapshot --base-backups, its binlogs --wal-archive)."""
-    argv = ["restoredrill", "recover"]
-    argv += ["--base-backups", str(request.base_backups or "SNAPSHOT")]
-    argv += ["--wal-archive", str(request.binlog_archive), "--incident-gtid", gtid]
-    for table in tables:
-        argv += ["--table", table]
-    argv += ["--to", dsnlib.redact(request.dsn) if request.dsn else "PRODUCTION_DSN"]
-    return shlex.join(argv)
+    backup = ["--base-backups", _snapshot(request), "--wal-archive", str(request.binlog_archive)]
+    return commands.recover_command(request, backup, ["--incident-gtid", gtid], tables)
 
 
 def _storage(tx: BinlogTx, request: FindRequest) -> StorageIncident | None:
@@ -89,10 +87,9 @@ def _storage(tx: BinlogTx, request: FindRequest) -> StorageIncident | None:
     elif kind == "truncate":
         command = recover_command(request, tx.gtid, tables)
     else:
-        argv = ["restoredrill", "restore", "--engine", "mariadb"]
-        argv += ["--snapshot", str(request.base_backups or "SNAPSHOT")]
-        argv += ["--binlog-archive", str(request.binlog_archive), "--target-gtid", tx.gtid]
-        command = shlex.join([*argv, "--exclusive", "--keep"])
+        backup = ["--engine", "mariadb", "--snapshot", _snapshot(request)]
+        backup += ["--binlog-archive", str(request.binlog_archive)]
+        command = commands.restore_command(backup, ["--target-gtid", tx.gtid])
     return StorageIncident(
         kind=kind,
         xid=None,

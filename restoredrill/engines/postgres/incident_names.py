@@ -38,7 +38,7 @@ class RelName:
     toast: bool = False
     kind: str | None = None  # pg_class.relkind: r, p, m a table; i an index
     fresh: bool = False  # its file number is its oid: the relation's first file (CREATE)
-    root: str | None = None  # a partition's partitioned table (schema.table), --table matches it
+    root: tuple[str, str] | None = None  # a partition's partitioned table: --table matches it
 
 
 class RelNamer:
@@ -106,11 +106,11 @@ class RelNamer:
                 )
             else:
                 schema, table, kind, fresh, owner, root = row
-                toast = isinstance(owner, list) and len(owner) == 2
-                if isinstance(owner, list) and toast:
-                    schema, table = owner  # a TOAST table: named after its table
+                toast = False
+                if isinstance(owner, list) and len(owner) == 2:
+                    toast, (schema, table) = True, owner  # a TOAST table: its table's name
                 label = f"{schema}.{table}" + (" (toast)" if toast else "")
-                parent = f"{root[0]}.{root[1]}" if isinstance(root, list) else None
+                parent = (str(root[0]), str(root[1])) if isinstance(root, list) else None
                 found = RelName(
                     label, str(schema), str(table), toast, str(kind), fresh is True, parent
                 )
@@ -128,6 +128,6 @@ def wanted(name: RelName, rel: RelFile, tables: Sequence[str]) -> bool:
                 return True
         elif name.table is not None and asked in (f"{name.schema}.{name.table}", name.table):
             return True
-        elif name.root is not None and asked in (name.root, name.root.split(".", 1)[1]):
+        elif name.root is not None and asked in (".".join(name.root), name.root[1]):
             return True  # a partition of the table asked for
     return False

@@ -159,9 +159,7 @@ class _Pending:
         if counts is None:
             counts = rels[rel] = [0, 0, 0]
         counts[op] += rows
-        made = self.created.get(xid)
-        if made is not None and rel in made:
-            made[rel] = True
+        self.wrote(xid, rel)  # a file the transaction made has rows in it: not emptied
 
     def create(self, xid: str, rel: RelFile) -> None:
         if rel.user:
@@ -234,15 +232,10 @@ def _changes(
                             pending.totals.unfinished = len(pending.by_xid)
                             return
                 if last is not None:
-                    seen_until = _lsn(last["lsn"])
+                    seen_until = parse_lsn(last["lsn"])
                 for segment in window[:-1]:
                     (workdir / segment.name).unlink(missing_ok=True)
     pending.totals.unfinished = len(pending.by_xid)
-
-
-def _lsn(text: str) -> int:
-    high, _, low = text.partition("/")
-    return int(high, 16) << 32 | int(low, 16)
 
 
 def _apply(record: re.Match[str], pending: _Pending) -> TxChanges | None:
@@ -318,7 +311,7 @@ def _records(
                 if match is None:
                     continue
                 if overlap:
-                    if _lsn(match["lsn"]) <= after:
+                    if parse_lsn(match["lsn"]) <= after:
                         continue
                     overlap = False
                 yield match
