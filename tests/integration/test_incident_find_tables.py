@@ -169,11 +169,8 @@ def test_the_truncate_s_recover_puts_every_row_back(
     argv = [*argv[: argv.index("--to")], "--to", story.production.dsn()]
     with private_sandbox_root() as root:
         monkeypatch.setenv("RESTOREDRILL_SANDBOX_DIR", str(root))
-        out = ["--out", str(tmp_path / "d.json"), "--execute", "--json"]
-        code, stdout, stderr = cli([*argv, *out], capsys)
+        result = cli_json([*argv, "--out", str(tmp_path / "d.json"), "--execute"], capsys)
         assert_nothing_left(root)
-    assert code == 0, stderr
-    result = json.loads(stdout)
     assert [t["counts"] for t in result["tables"]] == [{"lost": 3000, "new": 0, "changed": 0}]
     with story.production.connect() as conn:
         row = conn.execute("SELECT count(*), sum(length(note)) FROM orders").fetchone()

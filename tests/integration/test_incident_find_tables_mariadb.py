@@ -5,7 +5,6 @@ every row back."""
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,11 +96,8 @@ def test_the_truncate_s_recover_puts_every_row_back(
     argv = shlex.split(command)[1:]
     with mysql_sandbox_root() as root:
         monkeypatch.setenv("RESTOREDRILL_SANDBOX_DIR", str(root))
-        out = ["--out", str(tmp_path / "d.json"), "--execute", "--json"]
-        code, stdout, stderr = cli([*argv, *out], capsys)
+        result = cli_json([*argv, "--out", str(tmp_path / "d.json"), "--execute"], capsys)
         assert_no_mysql_left(root)
-    assert code == 0, stderr
-    result = json.loads(stdout)
     assert [t["counts"] for t in result["tables"]] == [{"lost": 1500, "new": 0, "changed": 0}]
     conn = connect(story.dsn)
     try:
